@@ -1,0 +1,51 @@
+"""snnsad: surrogate gradients, stochastic AD and exact gradients for spiking neural networks in JAX.
+
+The public API is flat: ``snnsad.Sigmoid``, ``snnsad.Stochastic``, ``snnsad.feedforward``,
+``snnsad.StochasticAD``, ... Submodules ``snnsad.escape``, ``snnsad.spikes``, ``snnsad.neurons``,
+``snnsad.nn``, ``snnsad.estimators`` and ``snnsad.analysis`` group the same names by topic.
+"""
+
+from . import analysis as analysis
+from . import escape as escape
+from . import estimators as estimators
+from . import neurons as neurons
+from . import nn as nn
+from . import spikes as spikes
+from ._analysis import GradientStats as GradientStats
+from ._analysis import gradient_stats as gradient_stats
+from ._analysis import sample_grads as sample_grads
+from ._escape import AbstractEscape as AbstractEscape
+from ._escape import Arctan as Arctan
+from ._escape import Boxcar as Boxcar
+from ._escape import Erf as Erf
+from ._escape import Exponential as Exponential
+from ._escape import FastSigmoid as FastSigmoid
+from ._escape import Sigmoid as Sigmoid
+from ._escape import Step as Step
+from ._escape import Triangle as Triangle
+from ._estimators import AbstractEstimator as AbstractEstimator
+from ._estimators import Autodiff as Autodiff
+from ._estimators import ExactEnumeration as ExactEnumeration
+from ._estimators import ScoreFunction as ScoreFunction
+from ._estimators import StochasticAD as StochasticAD
+from ._neurons import LIF as LIF
+from ._neurons import AbstractNeuron as AbstractNeuron
+from ._neurons import LeakyIntegrator as LeakyIntegrator
+from ._neurons import LIFState as LIFState
+from ._neurons import Perceptron as Perceptron
+from ._nn import AbstractLayer as AbstractLayer
+from ._nn import Conv1D as Conv1D
+from ._nn import Dense as Dense
+from ._nn import Network as Network
+from ._nn import Readout as Readout
+from ._nn import Trace as Trace
+from ._nn import feedforward as feedforward
+from ._spikes import AbstractSpikeFunction as AbstractSpikeFunction
+from ._spikes import Expected as Expected
+from ._spikes import Heaviside as Heaviside
+from ._spikes import SmoothedStochastic as SmoothedStochastic
+from ._spikes import Stochastic as Stochastic
+from ._spikes import Surrogate as Surrogate
+from ._spikes import from_peer as from_peer
+
+__version__ = "0.1.0"

@@ -1,0 +1,49 @@
+"""Small helpers that turn bad input into clear errors naming the argument, value and fix."""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def is_concrete(value: Any) -> bool:
+    """True when ``value`` can be inspected now (it is not a tracer inside jit/vmap/grad)."""
+    return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(value))
+
+
+def check_positive(name: str, value: Any, *, where: str = "") -> None:
+    """Raise ``ValueError`` if a concrete ``value`` has an entry that is not strictly positive."""
+    if value is None or not is_concrete(value):
+        return
+    arr = np.asarray(value)
+    if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        prefix = f"{where}: " if where else ""
+        raise ValueError(
+            f"{prefix}`{name}` must be finite and > 0, got {arr.tolist() if arr.size < 8 else arr}. "
+            f"Pass a positive value (e.g. {name}=1.0)."
+        )
+
+
+def check_floating(name: str, value: Any, *, where: str = "") -> None:
+    """Raise ``TypeError`` if ``value`` is not a floating-point array."""
+    dtype = jnp.result_type(value)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        prefix = f"{where}: " if where else ""
+        raise TypeError(
+            f"{prefix}`{name}` must be a floating-point array, got dtype {dtype}. "
+            f"Cast it first, e.g. `{name}.astype(jnp.float32)`."
+        )
+
+
+def check_shape(name: str, value: Any, expected: tuple, *, where: str = "") -> None:
+    """Raise ``ValueError`` if ``value.shape`` differs from ``expected`` (``None`` matches anything)."""
+    shape = tuple(jnp.shape(value))
+    ok = len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
+    if not ok:
+        prefix = f"{where}: " if where else ""
+        want = tuple("any" if e is None else e for e in expected)
+        raise ValueError(
+            f"{prefix}`{name}` has shape {shape}, expected {want}. "
+            "snnsad takes one example, time-major (T, n); use jax.vmap for batches."
+        )

@@ -1,0 +1,297 @@
+r"""Whole-network gradient estimators with one call signature.
+
+    value, grads = estimator(loss_fn, net, x, y, key)
+
+``loss_fn(trace, y) -> scalar`` is per example; ``grads`` has the structure of
+``eqx.filter(net, eqx.is_array)``. Every estimator is jit- and vmap-compatible (vmap over
+``x, y, key`` for a batch, or over ``key`` alone for gradient statistics).
+
+Gradients are taken with respect to the network's weights, biases and thresholds; time constants
+and escape-function parameters are hyper-parameters (stop-gradient, zero entries).
+"""
+
+import abc
+from collections.abc import Callable
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray, PyTree
+
+from ._nn import Network, Trace
+from ._spikes import smoothing_rate
+
+LossFn = Callable[[Trace, PyTree], Array]
+
+
+def _params_and_static(net):
+    return eqx.partition(net, eqx.is_array)
+
+
+def _check_net(net, where):
+    if not isinstance(net, Network):
+        raise TypeError(f"{where}: `net` must be an snnsad.Network, got {type(net).__name__}.")
+
+
+class AbstractEstimator(eqx.Module):
+    """``value, grads = estimator(loss_fn, net, x, y, key)``."""
+
+    @abc.abstractmethod
+    def __call__(self, loss_fn: LossFn, net: Network, x: Array, y: PyTree, key: PRNGKeyArray):
+        """Loss value (an estimate of E[L] for stochastic networks) and gradient estimate."""
+
+
+class Autodiff(AbstractEstimator):
+    r"""Backpropagation through the spike functions' own derivative rules.
+
+    With :class:`~snnsad.Surrogate` layers this is the deterministic surrogate gradient; with
+    :class:`~snnsad.Stochastic` the stochastic SG (a smoothed stochastic derivative); with
+    :class:`~snnsad.Expected` the smoothed probabilistic model. Cost: one forward + backward pass.
+    Biased for ``dE[L]/dtheta`` beyond a single layer of stochastic neurons.
+    """
+
+    def __call__(self, loss_fn, net, x, y, key):
+        _check_net(net, "Autodiff")
+        params, static = _params_and_static(net)
+
+        def objective(p):
+            return loss_fn(eqx.combine(p, static)(x, key=key), y)
+
+        return jax.value_and_grad(objective)(params)
+
+
+def _stochastic_sites(net: Network) -> list[int]:
+    return [i for i, st in enumerate(net.stochastic) if st]
+
+
+def _n_sites(net: Network, n_steps: int) -> int:
+    return sum(n_steps * net.sizes[i] for i in _stochastic_sites(net))
+
+
+def _unflatten_sites(net: Network, flat: Array, n_steps: int) -> tuple:
+    """A flat vector over all stochastic sites -> per-layer ``(T, n_l)`` arrays (None elsewhere)."""
+    out, offset = [], 0
+    for i, size in enumerate(net.sizes):
+        if net.stochastic[i]:
+            out.append(flat[offset:offset + n_steps * size].reshape(n_steps, size))
+            offset += n_steps * size
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _flatten_sites(net: Network, per_layer) -> Array:
+    return jnp.concatenate([per_layer[i].reshape(-1) for i in _stochastic_sites(net)])
+
+
+class ExactEnumeration(AbstractEstimator):
+    r"""Ground truth: ``E[L] = sum_patterns P(pattern) L(pattern)`` over all spike patterns.
+
+    Every pattern of the ``K`` stochastic (time, neuron) sites is teacher-forced through
+    ``simulate(..., forced=pattern)`` (vmapped, in chunks of ``chunk_size`` patterns so memory stays
+    bounded), with ``P(pattern) = prod_n p_n^{s_n} (1 - p_n)^{1 - s_n}`` evaluated along the
+    forced trajectory (log-space, from logits). The gradient of this sum is the exact gradient of
+    the expected loss. Cost: ``2^K`` forward passes; refuses ``K > max_sites``. ``key`` is unused.
+    """
+
+    max_sites: int = eqx.field(static=True, default=20)
+    chunk_size: int = eqx.field(static=True, default=4096)
+
+    def __check_init__(self):
+        if not isinstance(self.max_sites, int) or not 1 <= self.max_sites <= 30:
+            raise ValueError(f"ExactEnumeration: `max_sites` must be an int in [1, 30], got {self.max_sites!r}.")
+        if not isinstance(self.chunk_size, int) or self.chunk_size < 1 or self.chunk_size & (self.chunk_size - 1):
+            raise ValueError(f"ExactEnumeration: `chunk_size` must be a power of two, got {self.chunk_size!r}.")
+
+    def __call__(self, loss_fn, net, x, y, key=None):
+        _check_net(net, "ExactEnumeration")
+        n_steps = x.shape[0]
+        k = _n_sites(net, n_steps)
+        if k == 0:
+            raise ValueError("ExactEnumeration: the network has no stochastic layer; use Autodiff().")
+        if k > self.max_sites:
+            raise ValueError(
+                f"ExactEnumeration: the network has {k} stochastic sites (T={n_steps} x neurons "
+                f"{[net.sizes[i] for i in _stochastic_sites(net)]}), more than max_sites={self.max_sites}; "
+                f"2^{k} patterns is too many. Use a smaller network or raise max_sites."
+            )
+        n_patterns = 2**k
+        chunk = min(self.chunk_size, n_patterns)
+        n_chunks = n_patterns // chunk  # both powers of two
+        bits = jnp.arange(k, dtype=jnp.uint32)
+        params, static = _params_and_static(net)
+        noise = tuple(jnp.zeros((n_steps, n), net.dtype) for n in net.sizes)
+
+        def expected_loss(p):
+            model = eqx.combine(p, static)
+
+            def one(index):
+                flat = ((index >> bits) & 1).astype(net.dtype)
+                trace = model.simulate(x, noise, forced=_unflatten_sites(model, flat, n_steps))
+                return jnp.exp(model.log_prob(trace)) * loss_fn(trace, y)
+
+            def chunk_sum(start):
+                return jnp.sum(jax.vmap(one)(start + jnp.arange(chunk, dtype=jnp.uint32)))
+
+            starts = jnp.arange(n_chunks, dtype=jnp.uint32) * chunk
+            return jnp.sum(jax.lax.map(chunk_sum, starts))
+
+        return jax.value_and_grad(expected_loss)(params)
+
+
+Baseline = Literal["leave_one_out", "mean"] | None
+
+
+class ScoreFunction(AbstractEstimator):
+    r"""REINFORCE / likelihood-ratio estimator with the pathwise term.
+
+    .. math:: \frac{dE[L]}{d\theta} = E\Big[\frac{\partial L}{\partial\theta}\Big|_{s}
+              + (L - b)\, \frac{\partial \log P(s)}{\partial\theta}\Big]
+
+    with ``log P(s) = sum_n s_n log p_n + (1 - s_n) log(1 - p_n)`` computed from logits, averaged
+    over ``n_samples`` trajectories. Baselines: ``"leave_one_out"`` (``b_i`` = mean of the other
+    samples' losses; unbiased, needs ``n_samples >= 2``), ``"mean"`` (all samples, so the score
+    term shrinks by ``(N-1)/N``: slightly biased) or ``None`` (unbiased, high variance).
+    Cost: ``n_samples`` forward + backward passes.
+    """
+
+    n_samples: int = eqx.field(static=True, default=16)
+    baseline: Baseline = eqx.field(static=True, default="leave_one_out")
+
+    def __check_init__(self):
+        if not isinstance(self.n_samples, int) or self.n_samples < 1:
+            raise ValueError(f"ScoreFunction: `n_samples` must be a positive int, got {self.n_samples!r}.")
+        if self.baseline not in ("leave_one_out", "mean", None):
+            raise ValueError(f"ScoreFunction: `baseline` must be 'leave_one_out', 'mean' or None, got {self.baseline!r}.")
+        if self.baseline == "leave_one_out" and self.n_samples < 2:
+            raise ValueError("ScoreFunction: the leave_one_out baseline needs n_samples >= 2.")
+
+    def __call__(self, loss_fn, net, x, y, key):
+        _check_net(net, "ScoreFunction")
+        params, static = _params_and_static(net)
+        keys = jr.split(key, self.n_samples)
+        n = self.n_samples
+
+        def objective(p):
+            model = eqx.combine(p, static)
+
+            def one(k):
+                trace = model.simulate(x, model.sample_noise(k, x.shape[0]), fixed_spikes=True)
+                return loss_fn(trace, y), model.log_prob(trace)
+
+            losses, logps = jax.vmap(one)(keys)
+            held = jax.lax.stop_gradient(losses)
+            if self.baseline == "leave_one_out":
+                base = (jnp.sum(held) - held) / (n - 1)
+            elif self.baseline == "mean":
+                base = jnp.mean(held)
+            else:
+                base = jnp.zeros_like(held)
+            surrogate = jnp.mean(losses + (held - base) * logps)
+            return surrogate, jnp.mean(held)
+
+        (_, value), grads = jax.value_and_grad(objective, has_aux=True)(params)
+        return value, grads
+
+
+class StochasticAD(AbstractEstimator):
+    r"""Unbiased stochastic AD by coupled spike flips (ARCHITECTURE.md section 3).
+
+    .. math:: \frac{dE[L]}{d\theta} = E\Big[\frac{\partial L}{\partial\theta}\Big|_{s}
+              + \sum_n \frac{\partial p_n}{\partial\theta}\Big|_{s}\, w_n D_n\Big]
+
+    ``D_n = L(s_n = 1) - L(s_n = 0)``: the loss difference when site ``n``'s spike is flipped and
+    every later spike is re-simulated with the same noise. ``w_n`` is the smoothing weight
+    (``weighting="two_sided"``: ``1/(2(1-p_n))`` for ``s_n = 0``, ``1/(2 p_n)`` for ``s_n = 1``;
+    ``"right"``/``"left"`` flip only silent/firing sites at full weight). With
+    ``dp_n/dtheta = F'(x_n) dx_n/dtheta`` and ``M = n_flips`` sites drawn from ``q_n`` (``proposal=
+    "weighted"``: ``q_n = r_n / R``, ``r_n = F'(x_n) w_n``; ``"uniform"``: uniform over sites with
+    ``r_n > 0``), all parameters come from one vector-Jacobian product of the teacher-forced run:
+
+        g = grad [ L(theta; s fixed) + sum_n stop_gradient(c_n) x_n(theta; s fixed) ],
+        c_n = sum_{m: n_m = n} r_n D_{n_m} / (M q_n)
+
+    ``n_flips="all"`` flips every site once (no sampling; cost grows with the number of sites).
+    Unbiased for every network of this toolkit; cost about ``M + 3`` forward passes (one forward
+    with its VJP, plus ``M`` flipped forwards, vmapped in chunks of ``chunk_size``).
+    """
+
+    n_flips: int | Literal["all"] = eqx.field(static=True, default=8)
+    weighting: Literal["two_sided", "right", "left"] = eqx.field(static=True, default="two_sided")
+    proposal: Literal["weighted", "uniform"] = eqx.field(static=True, default="weighted")
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.n_flips != "all" and (not isinstance(self.n_flips, int) or self.n_flips < 1):
+            raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
+        if self.weighting not in ("two_sided", "right", "left"):
+            raise ValueError(f"StochasticAD: `weighting` must be 'two_sided', 'right' or 'left', got {self.weighting!r}.")
+        if self.proposal not in ("weighted", "uniform"):
+            raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")
+
+    def __call__(self, loss_fn, net, x, y, key):
+        _check_net(net, "StochasticAD")
+        n_steps = x.shape[0]
+        params, static = _params_and_static(net)
+        noise_key, site_key = jr.split(key)
+        noise = net.sample_noise(noise_key, n_steps, net.dtype)
+        stochastic = _stochastic_sites(net)
+
+        def pathwise(p):
+            model = eqx.combine(p, static)
+            trace = model.simulate(x, noise, fixed_spikes=True)
+            drives = tuple(trace.drive[i] for i in stochastic)
+            return (loss_fn(trace, y), drives), trace
+
+        (loss, drives), vjp_fn, trace = jax.vjp(pathwise, params, has_aux=True)
+        if not stochastic:
+            (grads,) = vjp_fn((jnp.ones_like(loss), drives))
+            return loss, grads
+
+        # Flip intensities r_n = F'(x_n) w_n of every stochastic site.
+        rates = []
+        for i in stochastic:
+            escape = jax.lax.stop_gradient(net.layers[i].spike_fn.escape)
+            rates.append(smoothing_rate(escape, self.weighting, trace.spikes[i], trace.drive[i]).reshape(-1))
+        rate = jnp.concatenate(rates)
+        spikes = _flatten_sites(net, trace.spikes)
+        n_sites = rate.shape[0]
+        active = rate > 0
+
+        if self.n_flips == "all":
+            sites = jnp.arange(n_sites)
+            coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
+        else:
+            m = self.n_flips
+            if self.proposal == "weighted":
+                total = jnp.sum(rate)
+                logits = jnp.where(active, jnp.log(jnp.where(active, rate, 1)), -jnp.inf)
+                sites = jr.categorical(site_key, logits, shape=(m,))
+                coef_per_draw = jnp.broadcast_to(total / m, (m,))
+            else:
+                count = jnp.sum(active)
+                logits = jnp.where(active, 0.0, -jnp.inf)
+                sites = jr.categorical(site_key, logits, shape=(m,))
+                coef_per_draw = rate[sites] * count / m
+            # No site can flip (every p in {0, 1}): the jump term is exactly zero.
+            coef_per_draw = jnp.where(jnp.any(active), coef_per_draw, 0)
+
+        model = jax.lax.stop_gradient(net)
+
+        def flipped_loss(site):
+            flat = jnp.zeros((n_sites,), net.dtype).at[site].set(1)
+            flipped = model.simulate(x, noise, flips=_unflatten_sites(model, flat, n_steps))
+            return loss_fn(flipped, y)
+
+        if self.chunk_size is None:
+            alt = jax.vmap(flipped_loss)(sites)
+        else:
+            alt = jax.lax.map(flipped_loss, sites, batch_size=self.chunk_size)
+        held = jax.lax.stop_gradient(loss)
+        jump = (alt - held) * (1 - 2 * spikes[sites])  # L(s=1) - L(s=0)
+        coef = jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump)
+        cot = tuple(c for c in _unflatten_sites(net, coef, n_steps) if c is not None)
+        (grads,) = vjp_fn((jnp.ones_like(loss), cot))
+        return loss, grads

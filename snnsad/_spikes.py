@@ -1,0 +1,300 @@
+r"""Spike functions with custom derivative rules: the local gradient estimators.
+
+A spike function maps the membrane drive ``x = u - theta`` (and, for stochastic ones, a uniform
+``noise`` of the same shape) to float spikes in ``x.dtype``. Its derivative rule is what makes it
+an estimator:
+
+=========================  ===================  ==================================================
+spike function             forward              derivative ``ds/dx``
+=========================  ===================  ==================================================
+``Heaviside()``            ``H(x)``             ``0`` (the true derivative, a.e.)
+``Surrogate(F, scale)``    ``H(x)``             ``F'(x)`` (rescaled to peak ``scale`` if given)
+``Stochastic(F, G)``       ``1[noise < F(x)]``  ``G'(x)``, ``G = F`` by default (matched SG)
+``SmoothedStochastic``     ``1[noise < F(x)]``  ``F'(x) w(s, p)``, ``w`` from the smoothing strategy
+``Expected(F)``            ``F(x)``             ``F'(x)`` (smoothed probabilistic model)
+=========================  ===================  ==================================================
+
+Rules are implemented with :func:`jax.custom_jvp` (one linear tangent rule), so both reverse mode
+(``grad``, ``vjp``) and forward mode (``jvp``, ``jacfwd``) work. Escape-function parameters receive
+no gradient through a rule (they are hyper-parameters).
+"""
+
+import abc
+from typing import ClassVar, Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+from ._checks import check_positive
+from ._escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid
+
+
+@jax.custom_jvp
+def with_slope(x: Array, value: Array, slope: Array) -> Array:
+    """Return ``value`` whose derivative with respect to ``x`` is ``slope`` (elementwise).
+
+    ``value`` and ``slope`` are treated as constants: only ``x`` carries a tangent. This single
+    rule underlies every spike function.
+    """
+    del x, slope
+    return value
+
+
+@with_slope.defjvp
+def _with_slope_jvp(primals, tangents):
+    x, value, slope = primals
+    dx, _, _ = tangents
+    return value, slope * dx
+
+
+def _rule(x: Array, value: Array, slope: Array) -> Array:
+    return with_slope(x, jax.lax.stop_gradient(value), jax.lax.stop_gradient(slope))
+
+
+def _heaviside(x: Array) -> Array:
+    return (x > 0).astype(x.dtype)
+
+
+def _require_noise(name: str, x: Array, noise: Array | None) -> Array:
+    if noise is None:
+        raise ValueError(
+            f"{name} is stochastic and needs `noise` (uniform in [0, 1), same shape as x). "
+            "Call the network as `net(x, key=key)`, or pass noise=jax.random.uniform(key, x.shape)."
+        )
+    if jnp.shape(noise) != jnp.shape(x):
+        raise ValueError(f"{name}: `noise` has shape {jnp.shape(noise)}, expected {jnp.shape(x)}.")
+    return jnp.asarray(noise, x.dtype)
+
+
+def _scaled_pdf(escape: AbstractEscape, scale: Array | None, x: Array) -> Array:
+    pdf = escape.pdf(x)
+    if scale is None:
+        return pdf
+    return pdf * (jnp.asarray(scale, x.dtype) / escape.peak(x.dtype))
+
+
+def _check_scale(scale, escape, where):
+    if scale is None:
+        return None
+    check_positive("scale", scale, where=where)
+    if escape is not None and not isinstance(escape, AbstractEscape):
+        raise TypeError(f"{where}: expected an escape function from snnsad.escape, got {escape!r}.")
+    return jnp.asarray(scale)
+
+
+class AbstractSpikeFunction(eqx.Module):
+    """A spike function ``s = f(x, noise)`` with a custom derivative rule.
+
+    ``stochastic`` tells whether the forward pass samples (its (time, neuron) sites are random
+    variables for the whole-network estimators). ``probability(x)`` is the firing probability of
+    the forward pass (``H(x)`` for deterministic spikes).
+    """
+
+    stochastic: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def __call__(self, x: Array, noise: Array | None = None) -> Array:
+        """Spikes (float, ``x.dtype``)."""
+
+    @abc.abstractmethod
+    def probability(self, x: Array) -> Array:
+        """Firing probability of the forward pass."""
+
+
+class Heaviside(AbstractSpikeFunction):
+    """``H(x)`` with its true derivative, 0 almost everywhere (no learning through spikes)."""
+
+    def __call__(self, x, noise=None):
+        return _rule(x, _heaviside(x), jnp.zeros_like(x))
+
+    def probability(self, x):
+        return _heaviside(x)
+
+
+class Surrogate(AbstractSpikeFunction):
+    """Deterministic surrogate gradient: forward ``H(x)``, backward ``escape.pdf(x)``.
+
+    With ``scale`` the surrogate derivative is rescaled to peak ``scale`` (e.g. ``scale=1`` gives
+    SuperSpike's ``1 / (1 + beta|x|)^2`` from ``FastSigmoid(beta)``).
+
+    ```python
+    spike = snnsad.Surrogate(snnsad.FastSigmoid(10.0), scale=1.0)
+    jax.grad(spike)(jnp.array(0.0))  # 1.0
+    ```
+    """
+
+    escape: AbstractEscape
+    scale: Array | None
+
+    def __init__(self, escape: AbstractEscape, scale=None):
+        self.scale = _check_scale(scale, escape, "Surrogate")
+        if not isinstance(escape, AbstractEscape):
+            raise TypeError(f"Surrogate: `escape` must be an snnsad escape function, got {escape!r}.")
+        self.escape = escape
+
+    def __call__(self, x, noise=None):
+        return _rule(x, _heaviside(x), _scaled_pdf(self.escape, self.scale, x))
+
+    def probability(self, x):
+        return _heaviside(x)
+
+
+class Stochastic(AbstractSpikeFunction):
+    """Stochastic surrogate gradient: forward ``1[noise < F(x)]``, backward ``G'(x)``.
+
+    ``F = escape``; ``G = surrogate`` or, by default, ``F`` itself (the *matched* stochastic SG).
+    Matched, this is the smoothed stochastic derivative with the straight-through strategy
+    (Gygax & Zenke 2025): for a single neuron it equals ``d E[s] / dx = F'(x)`` exactly.
+    """
+
+    stochastic: ClassVar[bool] = True
+    escape: AbstractEscape
+    surrogate: AbstractEscape | None
+    scale: Array | None
+
+    def __init__(self, escape: AbstractEscape, surrogate: AbstractEscape | None = None, scale=None):
+        if not isinstance(escape, AbstractEscape):
+            raise TypeError(f"Stochastic: `escape` must be an snnsad escape function, got {escape!r}.")
+        if surrogate is not None and not isinstance(surrogate, AbstractEscape):
+            raise TypeError(f"Stochastic: `surrogate` must be an escape function or None, got {surrogate!r}.")
+        self.escape = escape
+        self.surrogate = surrogate
+        self.scale = _check_scale(scale, surrogate, "Stochastic")
+
+    def __call__(self, x, noise=None):
+        noise = _require_noise("Stochastic", x, noise)
+        spikes = (noise < self.escape.cdf(x)).astype(x.dtype)
+        surrogate = self.escape if self.surrogate is None else self.surrogate
+        return _rule(x, spikes, _scaled_pdf(surrogate, self.scale, x))
+
+    def probability(self, x):
+        return self.escape.cdf(x)
+
+
+Strategy = Literal["two_sided", "right", "left", "straight_through"]
+_STRATEGIES = ("two_sided", "right", "left", "straight_through")
+
+
+def smoothing_weight(strategy: str, spikes: Array, p: Array) -> Array:
+    r"""Weight ``w(s, p)`` of a smoothed stochastic derivative ``ds/dp`` of ``s = 1[omega < p]``.
+
+    ``right``: ``(1 - s) / (1 - p)``; ``left``: ``s / p``; ``two_sided``: the average of both,
+    ``1/(2(1-p))`` if ``s = 0`` and ``1/(2p)`` if ``s = 1``; ``straight_through``: 1. Each has
+    ``E[w] = 1 = dE[s]/dp`` (Arya et al. 2022). Division is guarded where the weight is unused.
+    """
+    one = jnp.ones_like(p)
+    fires = spikes > 0
+    inv_p = jnp.where(p > 0, 1 / jnp.where(p > 0, p, one), 0)
+    inv_q = jnp.where(p < 1, 1 / jnp.where(p < 1, 1 - p, one), 0)
+    if strategy == "two_sided":
+        return jnp.where(fires, inv_p, inv_q) / 2
+    if strategy == "right":
+        return jnp.where(fires, 0, inv_q)
+    if strategy == "left":
+        return jnp.where(fires, inv_p, 0)
+    if strategy == "straight_through":
+        return one
+    raise ValueError(f"`strategy` must be one of {_STRATEGIES}, got {strategy!r}.")
+
+
+def smoothing_rate(escape: AbstractEscape, strategy: str, spikes: Array, x: Array) -> Array:
+    """``F'(x) w(s, F(x))`` computed stably (e.g. ``beta (1 - p) / 2`` for a firing sigmoid site)."""
+    fires = spikes > 0
+    if strategy == "straight_through":
+        return escape.pdf(x)
+    up = escape.pdf_over_sf(x)  # F' / (1 - p): the rate of a 0 -> 1 flip
+    down = escape.pdf_over_cdf(x)  # F' / p: the rate of a 1 -> 0 flip
+    if strategy == "two_sided":
+        return jnp.where(fires, down, up) / 2
+    if strategy == "right":
+        return jnp.where(fires, 0, up)
+    if strategy == "left":
+        return jnp.where(fires, down, 0)
+    raise ValueError(f"`strategy` must be one of {_STRATEGIES}, got {strategy!r}.")
+
+
+class SmoothedStochastic(AbstractSpikeFunction):
+    """Smoothed stochastic derivative (Arya et al. 2022): forward ``1[noise < F(x)]``, backward ``F'(x) w(s, p)``.
+
+    ``strategy`` picks ``w`` (see :func:`smoothing_weight`): ``"two_sided"`` (default), ``"right"``,
+    ``"left"`` or ``"straight_through"`` (the last equals the matched :class:`Stochastic`). Each
+    is unbiased for ``dE[s]/dx`` of one neuron; through nonlinear maps all are biased.
+    """
+
+    stochastic: ClassVar[bool] = True
+    escape: AbstractEscape
+    strategy: str = eqx.field(static=True)
+
+    def __init__(self, escape: AbstractEscape, strategy: Strategy = "two_sided"):
+        if not isinstance(escape, AbstractEscape):
+            raise TypeError(f"SmoothedStochastic: `escape` must be an snnsad escape function, got {escape!r}.")
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"SmoothedStochastic: `strategy` must be one of {_STRATEGIES}, got {strategy!r}.")
+        self.escape = escape
+        self.strategy = strategy
+
+    def __call__(self, x, noise=None):
+        noise = _require_noise("SmoothedStochastic", x, noise)
+        spikes = (noise < self.escape.cdf(x)).astype(x.dtype)
+        return _rule(x, spikes, smoothing_rate(self.escape, self.strategy, spikes, x))
+
+    def probability(self, x):
+        return self.escape.cdf(x)
+
+
+class Expected(AbstractSpikeFunction):
+    """Smoothed probabilistic model: the expected spike ``F(x)`` instead of a sample.
+
+    Exact for a single neuron; mean-field (``E[f(h)] ~ f(E[h])``) beyond one layer. Gradients are
+    the ordinary derivatives ``F'(x)``.
+    """
+
+    escape: AbstractEscape
+
+    def __init__(self, escape: AbstractEscape):
+        if not isinstance(escape, AbstractEscape):
+            raise TypeError(f"Expected: `escape` must be an snnsad escape function, got {escape!r}.")
+        self.escape = escape
+
+    def __call__(self, x, noise=None):
+        return self.escape.cdf(x)
+
+    def probability(self, x):
+        return self.escape.cdf(x)
+
+
+_PEERS = {
+    # (library, name): (escape from the peer's parameter, scale); documented in docs/surrogates.md.
+    ("snntorch", "fast_sigmoid"): (lambda slope=25.0: FastSigmoid(slope), 1.0),
+    ("snntorch", "sigmoid"): (lambda slope=25.0: Sigmoid(slope), None),
+    ("snntorch", "atan"): (lambda alpha=2.0: Arctan(jnp.pi * jnp.asarray(alpha) / 2), None),
+    ("spyx", "superspike"): (lambda k=25.0: FastSigmoid(k), 1.0),
+    ("spyx", "arctan"): (lambda k=2.0: Arctan(k), 1 / jnp.pi),
+    ("spikingjelly", "sigmoid"): (lambda alpha=4.0: Sigmoid(alpha), None),
+    ("spikingjelly", "atan"): (lambda alpha=2.0: Arctan(jnp.pi * jnp.asarray(alpha) / 2), None),
+}
+
+
+def from_peer(library: str, name: str, **params) -> Surrogate:
+    """The :class:`Surrogate` with the same derivative as a peer library's surrogate.
+
+    ```python
+    snnsad.from_peer("snntorch", "fast_sigmoid", slope=25.0)
+    # == Surrogate(FastSigmoid(25.0), scale=1.0): 1 / (1 + 25|x|)^2
+    ```
+
+    Known: snnTorch ``fast_sigmoid(slope)``, ``sigmoid(slope)``, ``atan(alpha)``; spyx
+    ``superspike(k)``, ``arctan(k)``; SpikingJelly ``sigmoid(alpha)``, ``atan(alpha)``.
+    """
+    key = (library.lower(), name.lower())
+    if key not in _PEERS:
+        known = ", ".join(f"{lib}/{n}" for lib, n in _PEERS)
+        raise ValueError(f"from_peer: unknown surrogate {library!r}/{name!r}; known: {known}.")
+    make, scale = _PEERS[key]
+    try:
+        escape = make(**params)
+    except TypeError as err:
+        raise TypeError(f"from_peer({library!r}, {name!r}): bad parameters {params}: {err}") from None
+    return Surrogate(escape, scale=scale)
