@@ -47,3 +47,16 @@ def check_shape(name: str, value: Any, expected: tuple, *, where: str = "") -> N
             f"{prefix}`{name}` has shape {shape}, expected {want}. "
             "snnsad takes one example, time-major (T, n); use jax.vmap for batches."
         )
+
+
+def check_probability(name: str, value: Any, *, where: str = "", closed_right: bool = True) -> None:
+    """Raise ``ValueError`` if a concrete ``value`` lies outside ``[0, 1]`` (``[0, 1)`` if not ``closed_right``)."""
+    if value is None or not is_concrete(value):
+        return
+    arr = np.asarray(value)
+    hi_ok = arr <= 1 if closed_right else arr < 1
+    if not np.all((arr >= 0) & hi_ok):
+        prefix = f"{where}: " if where else ""
+        bad = arr[~((arr >= 0) & hi_ok)].ravel()[:4].tolist()
+        interval = "[0, 1]" if closed_right else "[0, 1)"
+        raise ValueError(f"{prefix}`{name}` must lie in {interval}, got values such as {bad}.")

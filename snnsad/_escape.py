@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive
+from ._checks import check_positive, check_probability
 
 
 def _param(value: ArrayLike, x: Array) -> Array:
@@ -191,10 +191,17 @@ class Erf(AbstractEscape):
         return 1 / (jnp.asarray(self.sigma, dtype) * math.sqrt(2 * math.pi))
 
     def log_cdf(self, x):
-        return jax.scipy.special.log_ndtr(x / _param(self.sigma, x))
+        return _log_ndtr(x / _param(self.sigma, x))
 
     def log_sf(self, x):
-        return jax.scipy.special.log_ndtr(-x / _param(self.sigma, x))
+        return _log_ndtr(-x / _param(self.sigma, x))
+
+
+def _log_ndtr(z):
+    # log Phi(z): log_ndtr in the lower tail, log1p(-Phi(-z)) where Phi(z) is close to 1.
+    upper = z > 0
+    return jnp.where(upper, jnp.log1p(-jax.scipy.special.ndtr(-jnp.abs(z))),
+                     jax.scipy.special.log_ndtr(jnp.where(upper, 0, z)))
 
 
 class Boxcar(AbstractEscape):
@@ -258,6 +265,7 @@ class Exponential(AbstractEscape):
 
     def __init__(self, p0: ArrayLike = 0.5, delta: ArrayLike = 1.0):
         check_positive("p0", p0, where="Exponential")
+        check_probability("p0", p0, where="Exponential")
         check_positive("delta", delta, where="Exponential")
         self.p0 = p0
         self.delta = delta

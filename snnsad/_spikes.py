@@ -227,7 +227,7 @@ class SmoothedStochastic(AbstractSpikeFunction):
     escape: AbstractEscape
     strategy: str = eqx.field(static=True)
 
-    def __init__(self, escape: AbstractEscape, strategy: Strategy = "two_sided"):
+    def __init__(self, escape: AbstractEscape, strategy: str = "two_sided"):
         if not isinstance(escape, AbstractEscape):
             raise TypeError(f"SmoothedStochastic: `escape` must be an snnsad escape function, got {escape!r}.")
         if strategy not in _STRATEGIES:

@@ -1,0 +1,25 @@
+import jax
+import jax.random as jr
+import pytest
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def getkey():
+    """A fresh, deterministic PRNG key per call (seeded per test, so tests never share noise)."""
+    state = {"key": jr.key(1234)}
+
+    def _getkey():
+        state["key"], sub = jr.split(state["key"])
+        return sub
+
+    return _getkey
+
+
+@pytest.fixture
+def x64():
+    """Run the test body with float64 enabled (for ground-truth and finite-difference checks)."""
+    with jax.enable_x64(True):
+        yield

@@ -1,0 +1,46 @@
+"""Shared test helpers."""
+
+import jax
+import numpy as np
+
+
+def assert_unbiased(samples, exact, n_se=4.0, atol=1e-10, label=""):
+    """Assert the mean of ``samples`` (leading sample axis) is within ``n_se`` standard errors of ``exact``.
+
+    Every component is checked. A component whose samples have zero spread (standard error 0,
+    e.g. a parameter that cannot influence the loss) must match to ``atol`` (float64 rounding).
+    With fixed seeds the outcome is deterministic; ``n_se=4`` makes a false alarm for one
+    component about 6e-5 for a correct estimator, so a failure means bias.
+    """
+    s_leaves = jax.tree_util.tree_leaves_with_path(samples)
+    e_leaves = jax.tree_util.tree_leaves(exact)
+    assert len(s_leaves) == len(e_leaves)
+    worst = 0.0
+    for (path, s), e in zip(s_leaves, e_leaves):
+        s, e = np.asarray(s, np.float64), np.asarray(e, np.float64)
+        n = s.shape[0]
+        mean = s.mean(0)
+        se = s.std(0, ddof=1) / np.sqrt(n)
+        bias = np.abs(mean - e)
+        zero = se <= atol
+        assert np.all(bias[zero] <= atol), f"{label}{jax.tree_util.keystr(path)}: zero-variance mismatch {bias[zero].max()}"
+        if np.any(~zero):
+            z = bias[~zero] / se[~zero]
+            worst = max(worst, float(z.max()))
+            assert z.max() <= n_se, (
+                f"{label}{jax.tree_util.keystr(path)}: mean off by {z.max():.2f} standard errors "
+                f"(mean {mean.ravel()}, exact {e.ravel()})"
+            )
+    return worst
+
+
+def max_z(samples, exact):
+    """Largest |mean - exact| / standard error over all components with nonzero spread."""
+    worst = 0.0
+    for s, e in zip(jax.tree_util.tree_leaves(samples), jax.tree_util.tree_leaves(exact)):
+        s, e = np.asarray(s, np.float64), np.asarray(e, np.float64)
+        se = s.std(0, ddof=1) / np.sqrt(s.shape[0])
+        ok = se > 0
+        if np.any(ok):
+            worst = max(worst, float((np.abs(s.mean(0) - e)[ok] / se[ok]).max()))
+    return worst
