@@ -60,3 +60,14 @@ def check_probability(name: str, value: Any, *, where: str = "", closed_right: b
         bad = arr[~((arr >= 0) & hi_ok)].ravel()[:4].tolist()
         interval = "[0, 1]" if closed_right else "[0, 1)"
         raise ValueError(f"{prefix}`{name}` must lie in {interval}, got values such as {bad}.")
+
+
+def float_array(value: Any) -> jax.Array:
+    """A hyper-parameter as a strongly typed float array (keeps a floating dtype; else the default float).
+
+    Strong (not weak) types make a parameter's dtype stable through optimiser updates, so a jitted
+    step does not retrace when a value changes.
+    """
+    if isinstance(value, (jax.Array, np.ndarray)) and jnp.issubdtype(value.dtype, jnp.floating):
+        return jnp.asarray(value, dtype=value.dtype)
+    return jnp.asarray(value, dtype=jax.dtypes.canonicalize_dtype(jnp.float64))

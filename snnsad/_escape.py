@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive, check_probability
+from ._checks import check_positive, check_probability, float_array
 
 
 def _param(value: ArrayLike, x: Array) -> Array:
@@ -88,7 +88,7 @@ class Sigmoid(AbstractEscape):
     ```
     """
 
-    beta: Array = eqx.field(converter=jnp.asarray)
+    beta: Array = eqx.field(converter=float_array)
 
     def __init__(self, beta: ArrayLike = 1.0):
         check_positive("beta", beta, where="Sigmoid")
@@ -125,7 +125,7 @@ class FastSigmoid(AbstractEscape):
     ``superspike(beta)``) is this pdf rescaled to peak 1: ``Surrogate(FastSigmoid(beta), scale=1)``.
     """
 
-    beta: Array = eqx.field(converter=jnp.asarray)
+    beta: Array = eqx.field(converter=float_array)
 
     def __init__(self, beta: ArrayLike = 1.0):
         check_positive("beta", beta, where="FastSigmoid")
@@ -150,7 +150,7 @@ class Arctan(AbstractEscape):
     ``arctan(k)`` is ``Surrogate(Arctan(k), scale=1/pi)``.
     """
 
-    alpha: Array = eqx.field(converter=jnp.asarray)
+    alpha: Array = eqx.field(converter=float_array)
 
     def __init__(self, alpha: ArrayLike = 1.0):
         check_positive("alpha", alpha, where="Arctan")
@@ -174,7 +174,7 @@ class Erf(AbstractEscape):
     Gaussian membrane noise of standard deviation ``sigma``.
     """
 
-    sigma: Array = eqx.field(converter=jnp.asarray)
+    sigma: Array = eqx.field(converter=float_array)
 
     def __init__(self, sigma: ArrayLike = 1.0):
         check_positive("sigma", sigma, where="Erf")
@@ -211,7 +211,7 @@ class Boxcar(AbstractEscape):
     ``width = 1`` and the surrogate is rescaled to peak 1).
     """
 
-    width: Array = eqx.field(converter=jnp.asarray)
+    width: Array = eqx.field(converter=float_array)
 
     def __init__(self, width: ArrayLike = 1.0):
         check_positive("width", width, where="Boxcar")
@@ -235,7 +235,7 @@ class Triangle(AbstractEscape):
     ``z in [0, 1]``. Peak ``1 / width``.
     """
 
-    width: Array = eqx.field(converter=jnp.asarray)
+    width: Array = eqx.field(converter=float_array)
 
     def __init__(self, width: ArrayLike = 1.0):
         check_positive("width", width, where="Triangle")
@@ -260,8 +260,8 @@ class Exponential(AbstractEscape):
     Computed in log space, so large ``x / delta`` never overflows.
     """
 
-    p0: Array = eqx.field(converter=jnp.asarray)
-    delta: Array = eqx.field(converter=jnp.asarray)
+    p0: Array = eqx.field(converter=float_array)
+    delta: Array = eqx.field(converter=float_array)
 
     def __init__(self, p0: ArrayLike = 0.5, delta: ArrayLike = 1.0):
         check_positive("p0", p0, where="Exponential")

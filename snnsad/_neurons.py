@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive
+from ._checks import check_positive, float_array
 
 Reset = Literal["subtract", "zero", "leak", "none"]
 RESETS = ("subtract", "zero", "leak", "none")
@@ -77,10 +77,10 @@ class LIF(AbstractNeuron):
     ```
     """
 
-    tau_mem: Array = eqx.field(converter=jnp.asarray)
-    tau_syn: Array = eqx.field(converter=jnp.asarray)
-    dt: Array = eqx.field(converter=jnp.asarray)
-    threshold: Array = eqx.field(converter=jnp.asarray)
+    tau_mem: Array = eqx.field(converter=float_array)
+    tau_syn: Array = eqx.field(converter=float_array)
+    dt: Array = eqx.field(converter=float_array)
+    threshold: Array = eqx.field(converter=float_array)
     reset: str = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
 
@@ -90,7 +90,7 @@ class LIF(AbstractNeuron):
         tau_syn: ArrayLike = 5e-3,
         dt: ArrayLike = 1e-3,
         threshold: ArrayLike = 1.0,
-        reset: Reset = "subtract",
+        reset: str = "subtract",
         detach_reset: bool = True,
     ):
         for name, value in (("tau_mem", tau_mem), ("tau_syn", tau_syn), ("dt", dt)):
@@ -131,7 +131,7 @@ class LIF(AbstractNeuron):
 class Perceptron(AbstractNeuron):
     """Memoryless unit: ``s[t] = spike_fn(W x[t] - theta)`` (no state, no reset)."""
 
-    threshold: Array = eqx.field(converter=jnp.asarray)
+    threshold: Array = eqx.field(converter=float_array)
 
     def __init__(self, threshold: ArrayLike = 0.0):
         self.threshold = threshold
@@ -154,9 +154,9 @@ class LeakyIntegrator(eqx.Module):
     the readout at step ``t`` is ``U[t+1]``.
     """
 
-    tau_mem: Array = eqx.field(converter=jnp.asarray)
-    tau_syn: Array = eqx.field(converter=jnp.asarray)
-    dt: Array = eqx.field(converter=jnp.asarray)
+    tau_mem: Array = eqx.field(converter=float_array)
+    tau_syn: Array = eqx.field(converter=float_array)
+    dt: Array = eqx.field(converter=float_array)
 
     def __init__(self, tau_mem: ArrayLike = 10e-3, tau_syn: ArrayLike = 5e-3, dt: ArrayLike = 1e-3):
         for name, value in (("tau_mem", tau_mem), ("tau_syn", tau_syn), ("dt", dt)):

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from ._checks import check_floating, check_positive, check_shape
+from ._checks import check_floating, check_positive, check_probability, check_shape
 from ._neurons import LIF, AbstractNeuron, LeakyIntegrator, StepOutput, psp_kernel_energy
 from ._spikes import AbstractSpikeFunction
 
@@ -391,6 +391,7 @@ class Network(eqx.Module):
             for name, arr in (("noise", noise[i]), ("forced", forced[i]), ("flips", flips[i])):
                 if arr is not None:
                     check_shape(f"{name}[{i}]", arr, (n_steps, layer.size), where=where)
+                    check_probability(f"{name}[{i}]", arr, where=where, closed_right=name != "noise")
             out = layer.run(h, jnp.asarray(noise[i], h.dtype), forced[i], flips[i],
                             fixed_spikes=fixed_spikes, checkpoint=self.checkpoint)
             outs.append(out)
@@ -440,7 +441,7 @@ def feedforward(
     neuron: AbstractNeuron | Sequence[AbstractNeuron] | None = None,
     readout: LeakyIntegrator | Literal[False] | None = None,
     recurrent: bool | Sequence[bool] = False,
-    init: Literal["normal", "fluctuation"] = "normal",
+    init: str = "normal",
     gain: float = 1.0,
     rate: float | Sequence[float] = 20.0,
     sigma_u: float = 1.0,

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-from ._checks import check_positive
+from ._checks import check_positive, float_array
 from ._escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid
 
 
@@ -81,7 +81,7 @@ def _check_scale(scale, escape, where):
     check_positive("scale", scale, where=where)
     if escape is not None and not isinstance(escape, AbstractEscape):
         raise TypeError(f"{where}: expected an escape function from snnsad.escape, got {escape!r}.")
-    return jnp.asarray(scale)
+    return float_array(scale)
 
 
 class AbstractSpikeFunction(eqx.Module):

@@ -1,0 +1,112 @@
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import snnsad
+
+
+def _reference_lif(W, V, x, noise, beta, tau_mem, tau_syn, dt, theta, reset):
+    """Hand-written loop of the documented LIF equations (numpy, float64)."""
+    lam_m, lam_s = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
+    n = W.shape[0]
+    I, U = np.zeros(n), np.zeros(n)
+    spikes, drives = [], []
+    for t in range(x.shape[0]):
+        d = U - theta
+        p = 1 / (1 + np.exp(-beta * d))
+        s = (noise[t] < p).astype(float)
+        I_new = lam_s * I + W @ x[t] + (V @ s if V is not None else 0)
+        if reset == "leak":
+            U_new = lam_m * U * (1 - s) + (1 - lam_m) * I
+        else:
+            U_new = lam_m * U + (1 - lam_m) * I
+            if reset == "subtract":
+                U_new = U_new - theta * s
+            elif reset == "zero":
+                U_new = U_new * (1 - s)
+        I, U = I_new, U_new
+        spikes.append(s)
+        drives.append(d)
+    return np.array(spikes), np.array(drives)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero", "leak", "none"])
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_lif_matches_reference_loop(reset, recurrent, x64, getkey):
+    T, n_in, n = 12, 4, 3
+    neuron = snnsad.LIF(tau_mem=5e-3, tau_syn=3e-3, dt=1e-3, threshold=0.7, reset=reset)
+    net = snnsad.feedforward((n_in, n), key=getkey(), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(6.0)), neuron=neuron,
+                             readout=False, recurrent=recurrent, gain=4.0, dtype=jnp.float64)
+    x = jr.uniform(getkey(), (T, n_in), jnp.float64)
+    noise = net.sample_noise(getkey(), T)
+    trace = net.simulate(x, noise)
+    layer = net.layers[0]
+    V = None if layer.recurrent_weight is None else np.asarray(layer.recurrent_weight)
+    s_ref, d_ref = _reference_lif(np.asarray(layer.weight), V, np.asarray(x), np.asarray(noise[0]), 6.0, 5e-3, 3e-3, 1e-3, 0.7, reset)
+    np.testing.assert_array_equal(trace.spikes[0], s_ref)
+    np.testing.assert_allclose(trace.drive[0], d_ref, rtol=1e-12, atol=1e-12)
+    assert 0 < s_ref.sum() < s_ref.size  # the comparison exercises spikes and resets
+
+
+def test_detach_reset_changes_only_the_gradient(getkey):
+    kw, kx = getkey(), getkey()
+    x = jr.uniform(kx, (20, 4)) * 2
+
+    def run(detach):
+        neuron = snnsad.LIF(reset="subtract", detach_reset=detach)
+        net = snnsad.feedforward((4, 5, 2), key=kw, spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)), neuron=neuron, gain=6.0)
+        loss = lambda net: jnp.sum(net(x).output ** 2)
+        return net(x).output, jax.grad(loss)(net).layers[0].weight
+
+    out_a, g_a = run(True)
+    out_b, g_b = run(False)
+    np.testing.assert_array_equal(out_a, out_b)
+    assert not np.allclose(g_a, g_b)
+
+
+def test_perceptron_is_memoryless(getkey):
+    net = snnsad.feedforward((3, 4), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=snnsad.Perceptron(0.1), readout=False)
+    x = jr.normal(getkey(), (6, 3))
+    trace = net(x)
+    drive = x @ net.layers[0].weight.T - 0.1
+    np.testing.assert_allclose(trace.drive[0], drive, rtol=1e-6)
+    np.testing.assert_array_equal(trace.spikes[0], (drive > 0).astype(jnp.float32))
+
+
+def test_leaky_integrator_readout(x64, getkey):
+    ro = snnsad.Readout(3, 2, key=getkey(), neuron=snnsad.LeakyIntegrator(tau_mem=4e-3, tau_syn=2e-3), dtype=jnp.float64)
+    x = jr.normal(getkey(), (7, 3), jnp.float64)
+    out = ro(x)
+    lam_m, lam_s = np.exp(-1 / 4), np.exp(-1 / 2)
+    I, U, ref = np.zeros(2), np.zeros(2), []
+    for t in range(7):
+        I, U = lam_s * I + np.asarray(ro.weight) @ np.asarray(x[t]), lam_m * U + (1 - lam_m) * I
+        ref.append(U)
+    np.testing.assert_allclose(out, np.array(ref), rtol=1e-12)
+
+
+def test_psp_kernel_energy_matches_continuous_formula():
+    """The discrete kernel energy converges (first order in dt) to tau_syn^2 / (2 (tau_syn + tau_mem))."""
+    target = 5e-3**2 / (2 * 15e-3)
+    errors = []
+    for dt, n_steps in ((1e-4, 20_000), (2e-5, 100_000)):
+        neuron = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=dt)
+        errors.append(abs(float(snnsad.neurons.psp_kernel_energy(neuron, n_steps=n_steps)) / target - 1))
+    assert errors[1] < 0.005
+    assert errors[0] / errors[1] == pytest.approx(5.0, rel=0.1)  # first-order convergence
+
+
+@pytest.mark.parametrize("arg", ["tau_mem", "tau_syn", "dt"])
+@pytest.mark.parametrize("value", [0.0, -1e-3])
+def test_non_positive_time_constants_are_rejected(arg, value):
+    with pytest.raises(ValueError, match=arg):
+        snnsad.LIF(**{arg: value})
+    with pytest.raises(ValueError, match=arg):
+        snnsad.LeakyIntegrator(**{arg: value})
+
+
+def test_unknown_reset_is_rejected():
+    with pytest.raises(ValueError, match="reset"):
+        snnsad.LIF(reset="soft")

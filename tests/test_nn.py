@@ -1,0 +1,236 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+import pytest
+
+import snnsad
+
+STOCH = snnsad.Stochastic(snnsad.Sigmoid(5.0))
+
+
+def _net(key, sizes=(4, 6, 5, 3), **kw):
+    kw.setdefault("spike_fn", STOCH)
+    kw.setdefault("gain", 5.0)
+    return snnsad.feedforward(sizes, key=key, **kw)
+
+
+def test_trace_shapes(getkey):
+    net = _net(getkey())
+    trace = net(jr.uniform(getkey(), (9, 4)), key=getkey())
+    assert trace.output.shape == (9, 3)
+    assert [s.shape for s in trace.spikes] == [(9, 6), (9, 5)]
+    assert [d.shape for d in trace.drive] == [(9, 6), (9, 5)]
+    assert all(((p >= 0) & (p <= 1)).all() for p in trace.prob)
+
+
+def test_forced_reproduces_a_given_pattern(getkey):
+    net = _net(getkey())
+    x = jr.uniform(getkey(), (10, 4))
+    noise = net.sample_noise(getkey(), 10)
+    pattern = tuple(jr.bernoulli(getkey(), 0.3, (10, n)).astype(jnp.float32) for n in net.sizes)
+    trace = net.simulate(x, noise, forced=pattern)
+    for s, f in zip(trace.spikes, pattern):
+        np.testing.assert_array_equal(s, f)
+    # Forcing the sampled spikes reproduces the sampled run exactly.
+    sampled = net.simulate(x, noise)
+    again = net.simulate(x, jax.tree.map(jnp.zeros_like, noise), forced=sampled.spikes)
+    np.testing.assert_array_equal(again.output, sampled.output)
+    for a, b in zip(again.drive, sampled.drive):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_forced_spikes_carry_no_gradient(getkey):
+    net = _net(getkey(), readout=False)
+    x = jr.uniform(getkey(), (6, 4))
+    forced = tuple(jnp.ones((6, n)) for n in net.sizes)
+    grads = eqx.filter_grad(lambda net: jnp.sum(net.simulate(x, net.sample_noise(jr.key(0), 6), forced=forced).output))(net)
+    assert all(np.all(np.asarray(g) == 0) for g in jax.tree.leaves(grads))
+
+
+@pytest.mark.parametrize("t_flip", [0, 3, 7])
+def test_flips_change_exactly_the_flipped_site_and_stay_coupled(t_flip, getkey):
+    net = _net(getkey(), recurrent=True)
+    T = 10
+    x = jr.uniform(getkey(), (T, 4))
+    noise = net.sample_noise(getkey(), T)
+    base = net.simulate(x, noise)
+    flips = (jnp.zeros((T, 6)).at[t_flip, 2].set(1), jnp.zeros((T, 5)))
+    flipped = net.simulate(x, noise, flips=flips)
+    # The flipped site changes.
+    assert flipped.spikes[0][t_flip, 2] == 1 - base.spikes[0][t_flip, 2]
+    # Nothing before the flip time changes, in any layer.
+    for a, b in zip(flipped.spikes, base.spikes):
+        np.testing.assert_array_equal(a[:t_flip], b[:t_flip])
+    # Every other site is re-sampled with the same noise along the new trajectory.
+    for layer, (s, p, n) in enumerate(zip(flipped.spikes, flipped.prob, noise)):
+        coupled = (n < p).astype(s.dtype)
+        if layer == 0:
+            coupled = coupled.at[t_flip, 2].set(1 - coupled[t_flip, 2])
+        np.testing.assert_array_equal(s, coupled)
+
+
+def test_flip_propagates_downstream(getkey):
+    net = _net(getkey(), gain=12.0)
+    T = 12
+    x = jr.uniform(getkey(), (T, 4))
+    noise = net.sample_noise(getkey(), T)
+    base = net.simulate(x, noise)
+    changed = 0
+    for t in range(4):
+        for i in range(6):
+            f = (jnp.zeros((T, 6)).at[t, i].set(1), jnp.zeros((T, 5)))
+            changed += int(not np.array_equal(net.simulate(x, noise, flips=f).output, base.output))
+    assert changed > 0
+
+
+def test_jit_vmap_grad(getkey):
+    net = _net(getkey())
+    xs = jr.uniform(getkey(), (8, 7, 4))
+    keys = jr.split(getkey(), 8)
+
+    @eqx.filter_jit
+    def batch_loss(net, xs, keys):
+        return jnp.mean(jax.vmap(lambda x, k: jnp.sum(net(x, key=k).output ** 2))(xs, keys))
+
+    loss, grads = eqx.filter_value_and_grad(batch_loss)(net, xs, keys)
+    assert np.isfinite(float(loss))
+    assert np.any(np.asarray(grads.layers[0].weight) != 0)
+    # vmap over keys for one example gives different samples; same key gives the same sample.
+    outs = jax.vmap(lambda k: net(xs[0], key=k).spikes[0])(keys)
+    assert not np.array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(net(xs[0], key=keys[0]).spikes[0], outs[0])
+
+
+def test_changing_beta_tau_or_learning_rate_does_not_recompile(getkey):
+    net = _net(getkey())
+    x = jr.uniform(getkey(), (7, 4))
+    key = getkey()
+    optim = optax.inject_hyperparams(optax.sgd)(learning_rate=jnp.asarray(0.1))
+    params = eqx.filter(net, eqx.is_array)
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def step(net, opt_state, x, key):
+        value, grads = snnsad.Autodiff()(lambda tr, y: jnp.sum(tr.output ** 2), net, x, None, key)
+        updates, opt_state = optim.update(grads, opt_state)
+        return eqx.apply_updates(net, updates), opt_state, value
+
+    opt_state = optim.init(params)
+    net, opt_state, _ = step(net, opt_state, x, key)
+    net = eqx.tree_at(lambda n: n.layers[0].spike_fn.escape.beta, net, jnp.asarray(20.0, jnp.float32))
+    net, opt_state, _ = step(net, opt_state, x, key)
+    net = eqx.tree_at(lambda n: n.layers[1].neuron.tau_mem, net, jnp.asarray(3e-3, jnp.float32))
+    net, opt_state, _ = step(net, opt_state, x, key)
+    opt_state.hyperparams["learning_rate"] = jnp.asarray(0.01, jnp.float32)
+    step(net, opt_state, x, key)
+
+
+def test_swap_spike_function_without_rebuild(getkey):
+    net = _net(getkey())
+    det = eqx.tree_at(lambda n: [l.spike_fn for l in n.layers], net, [snnsad.Surrogate(snnsad.FastSigmoid(10.0))] * 2)
+    assert det.stochastic == (False, False)
+    trace = det(jr.uniform(getkey(), (5, 4)))  # no key needed for a deterministic network
+    assert trace.output.shape == (5, 3)
+
+
+def test_checkpointed_scan_gives_the_same_gradients(getkey):
+    k = getkey()
+    net, net_ckpt = _net(k, recurrent=True), _net(k, recurrent=True, checkpoint=True)
+    x, key = jr.uniform(getkey(), (15, 4)), getkey()
+    loss = lambda tr, y: jnp.sum(tr.output ** 2)
+    _, g1 = snnsad.Autodiff()(loss, net, x, None, key)
+    _, g2 = snnsad.Autodiff()(loss, net_ckpt, x, None, key)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_fluctuation_init_hits_target_membrane_std(getkey):
+    """Membrane std of non-spiking LIF neurons driven by Bernoulli inputs at `rate` is sigma_u.
+
+    500 neurons with independent weights, std estimated over 400 steps after burn-in; the estimate's
+    relative standard error is about 3 percent, so 10 percent is about 3 standard errors.
+    """
+    rate, dt, n_in, n = 20.0, 1e-3, 200, 500
+    neuron = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=dt, threshold=1e6, reset="none")
+    net = snnsad.feedforward((n_in, n), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=neuron,
+                             readout=False, init="fluctuation", rate=rate, sigma_u=1.0)
+    x = jr.bernoulli(getkey(), rate * dt, (500, n_in)).astype(jnp.float32)
+    u = net(x).drive[0][100:] + 1e6
+    u = u - u.mean(0, keepdims=True)  # fluctuations around each neuron's mean
+    assert float(jnp.sqrt(jnp.mean(u ** 2))) == pytest.approx(1.0, rel=0.1)
+
+
+def test_conv1d_shd_network_shapes(getkey):
+    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    spike = snnsad.Stochastic(snnsad.Sigmoid(10.0))
+    k = jr.split(getkey(), 4)
+    l1 = snnsad.Conv1D(1, 700, 16, 21, 10, 5, neuron=lif, spike_fn=spike, key=k[0])
+    l2 = snnsad.Conv1D(16, l1.out_length, 32, 7, 3, 5, neuron=lif, spike_fn=spike, key=k[1])
+    l3 = snnsad.Conv1D(32, l2.out_length, 64, 7, 3, 5, neuron=lif, spike_fn=spike, key=k[2])
+    net = snnsad.Network([l1, l2, l3], snnsad.Readout(l3.size, 20, key=k[3]))
+    assert net.sizes == (16 * 68, 32 * 21, 64 * 5)
+    trace = net(jr.bernoulli(getkey(), 0.05, (4, 700)).astype(jnp.float32), key=getkey())
+    assert trace.output.shape == (4, 20)
+
+
+def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
+    layer = snnsad.Conv1D(2, 9, 3, 3, 2, 3, neuron=snnsad.LIF(), spike_fn=snnsad.Heaviside(), key=getkey(), dtype=jnp.float64)
+    x = jr.normal(getkey(), (4, 2 * 9), jnp.float64)
+    K = np.asarray(layer.kernel)
+    xr = np.asarray(x).reshape(4, 2, 9)
+    ref = np.zeros((4, 3, layer.out_length))
+    for t in range(4):
+        for o in range(3):
+            for j in range(layer.out_length):
+                ref[t, o, j] = np.sum(K[o] * xr[t, :, 2 * j:2 * j + 3])
+    np.testing.assert_allclose(layer.project(x), ref.reshape(4, -1), rtol=1e-12)
+    s = np.asarray(jr.bernoulli(getkey(), 0.5, (3 * layer.out_length,)), np.float64)
+    R, sr = np.asarray(layer.recurrent_kernel), s.reshape(3, -1)
+    padded = np.pad(sr, ((0, 0), (1, 1)))
+    rec = np.array([[np.sum(R[o] * padded[:, j:j + 3]) for j in range(layer.out_length)] for o in range(3)])
+    np.testing.assert_allclose(layer.recurrent()(jnp.asarray(s)), rec.reshape(-1), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+
+def test_bad_inputs_give_clear_errors(getkey):
+    net = _net(getkey())
+    key = getkey()
+    x = jr.uniform(getkey(), (5, 4))
+    with pytest.raises(ValueError, match=r"`x` has shape \(5, 3\)"):
+        net(x[:, :3], key=key)
+    with pytest.raises(ValueError, match="`x` has shape"):
+        net(x[0], key=key)
+    with pytest.raises(TypeError, match="`x` must be a floating-point"):
+        net(jnp.ones((5, 4), jnp.int32), key=key)
+    with pytest.raises(ValueError, match="key"):
+        net(x)
+    noise = net.sample_noise(key, 5)
+    with pytest.raises(ValueError, match="`noise` must be a tuple of 2"):
+        net.simulate(x, noise[:1])
+    with pytest.raises(ValueError, match=r"noise\[1\]"):
+        net.simulate(x, (noise[0], noise[1][:4]))
+    with pytest.raises(ValueError, match=r"noise\[0\]` must lie in \[0, 1\)"):
+        net.simulate(x, (noise[0] + 1.0, noise[1]))
+    with pytest.raises(ValueError, match=r"forced\[0\]` must lie in \[0, 1\]"):
+        net.simulate(x, noise, forced=(2 * jnp.ones((5, 6)), None))
+    with pytest.raises(ValueError, match="flips"):
+        net.simulate(x, noise, flips=(jnp.zeros((5, 6)),))
+
+
+def test_bad_construction_gives_clear_errors(getkey):
+    with pytest.raises(ValueError, match="layer 0 has 6 neurons but layer 1 expects 5"):
+        snnsad.Network([
+            snnsad.Dense(4, 6, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
+            snnsad.Dense(5, 2, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
+        ])
+    with pytest.raises(ValueError, match="out_size"):
+        snnsad.Dense(4, 0, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey())
+    with pytest.raises(ValueError, match="spike_fn"):
+        snnsad.feedforward((4, 5, 5, 2), key=getkey(), spike_fn=[STOCH] * 3)
+    with pytest.raises(ValueError, match="init"):
+        snnsad.feedforward((4, 5, 2), key=getkey(), spike_fn=STOCH, init="xavier")
