@@ -5,7 +5,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, PRNGKeyArray, PyTree
+from jaxtyping import Array, PyTree
 
 
 @eqx.filter_jit
@@ -18,7 +18,7 @@ def _sample(estimator, loss_fn, net, x, y, keys, chunk_size):
     return jax.lax.map(one, keys, batch_size=chunk_size)
 
 
-def sample_grads(estimator, loss_fn, net, x, y, keys: PRNGKeyArray, *, chunk_size: int | None = None):
+def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int | None = None):
     """``N`` independent estimates, one per key, in one compiled, vmapped call.
 
     Returns ``(values, grads)`` with a leading axis of ``len(keys)`` on every leaf. ``chunk_size``

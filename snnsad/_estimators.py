@@ -12,7 +12,6 @@ and escape-function parameters are hyper-parameters (stop-gradient, zero entries
 
 import abc
 from collections.abc import Callable
-from typing import Literal
 
 import equinox as eqx
 import jax
@@ -141,9 +140,6 @@ class ExactEnumeration(AbstractEstimator):
         return jax.value_and_grad(expected_loss)(params)
 
 
-Baseline = Literal["leave_one_out", "mean"] | None
-
-
 class ScoreFunction(AbstractEstimator):
     r"""REINFORCE / likelihood-ratio estimator with the pathwise term.
 
@@ -158,7 +154,7 @@ class ScoreFunction(AbstractEstimator):
     """
 
     n_samples: int = eqx.field(static=True, default=16)
-    baseline: Baseline = eqx.field(static=True, default="leave_one_out")
+    baseline: str | None = eqx.field(static=True, default="leave_one_out")
 
     def __check_init__(self):
         if not isinstance(self.n_samples, int) or self.n_samples < 1:
@@ -218,9 +214,9 @@ class StochasticAD(AbstractEstimator):
     with its VJP, plus ``M`` flipped forwards, vmapped in chunks of ``chunk_size``).
     """
 
-    n_flips: int | Literal["all"] = eqx.field(static=True, default=8)
-    weighting: Literal["two_sided", "right", "left"] = eqx.field(static=True, default="two_sided")
-    proposal: Literal["weighted", "uniform"] = eqx.field(static=True, default="weighted")
+    n_flips: int | str = eqx.field(static=True, default=8)
+    weighting: str = eqx.field(static=True, default="two_sided")
+    proposal: str = eqx.field(static=True, default="weighted")
     chunk_size: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
@@ -271,7 +267,7 @@ class StochasticAD(AbstractEstimator):
                 sites = jr.categorical(site_key, logits, shape=(m,))
                 coef_per_draw = jnp.broadcast_to(total / m, (m,))
             else:
-                count = jnp.sum(active)
+                count = jnp.sum(active).astype(rate.dtype)
                 logits = jnp.where(active, 0.0, -jnp.inf)
                 sites = jr.categorical(site_key, logits, shape=(m,))
                 coef_per_draw = rate[sites] * count / m

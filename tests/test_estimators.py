@@ -1,0 +1,246 @@
+"""Whole-network estimators against exact enumeration (ARCHITECTURE.md section 4)."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+import pytest
+
+import snnsad
+
+from .helpers import assert_unbiased, max_z
+
+F64 = jnp.float64
+ESC = snnsad.Sigmoid(2.0)
+STOCH = snnsad.Stochastic(ESC)
+
+
+def ce_loss(trace, y):
+    return optax.softmax_cross_entropy_with_integer_labels(jnp.sum(trace.output, 0), y)
+
+
+def count_loss(trace, y):
+    return jnp.sum(jnp.square(jnp.sum(trace.output, 0) - y))
+
+
+def _lif(reset, **kw):
+    return snnsad.LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, threshold=1.0, reset=reset, **kw)
+
+
+def case_one_hidden_subtract(key):
+    """1 hidden LIF layer, subtractive reset with gradient through the reset (learnable threshold)."""
+    net = snnsad.feedforward((3, 3, 2), key=key, spike_fn=STOCH, neuron=_lif("subtract", detach_reset=False),
+                             gain=2.0, dtype=F64)
+    return net, 5, ce_loss, jnp.asarray(1)
+
+
+def case_two_hidden_zero(key):
+    """2 hidden LIF layers, multiplicative reset (the paper's classification networks)."""
+    net = snnsad.feedforward((3, 2, 1, 2), key=key, spike_fn=STOCH, neuron=_lif("zero"), gain=2.0, dtype=F64)
+    return net, 6, ce_loss, jnp.asarray(0)
+
+
+def case_recurrent_leak(key):
+    """1 recurrent hidden LIF layer, leak-only reset."""
+    net = snnsad.feedforward((3, 3, 2), key=key, spike_fn=STOCH, neuron=_lif("leak"), recurrent=True, gain=2.0, dtype=F64)
+    return net, 5, ce_loss, jnp.asarray(1)
+
+
+def case_spiking_output_none(key):
+    """2 spiking layers, no reset, loss on output spike counts."""
+    net = snnsad.feedforward((3, 2, 2), key=key, spike_fn=STOCH, neuron=_lif("none"), readout=False, gain=2.0, dtype=F64)
+    return net, 4, count_loss, jnp.asarray([1.0, 2.0], F64)
+
+
+def case_deep_perceptron(key):
+    """3 stochastic perceptron layers (memoryless units, as in the paper's toy networks).
+
+    Weights are set by hand to magnitudes >= 0.5, so every flip changes downstream firing
+    probabilities by a sizeable amount (tiny weights make coupled flip differences rare events,
+    which a finite-sample test cannot resolve).
+    """
+    net = snnsad.feedforward((2, 3, 2, 1), key=key, spike_fn=STOCH, neuron=snnsad.Perceptron(0.2), readout=False,
+                             dtype=F64)
+    weights = ([[1.0, -0.8], [0.6, 0.9], [-0.7, 1.1]], [[0.9, -1.0, 0.8], [-0.6, 0.7, 1.2]], [[1.0, -0.9]])
+    net = eqx.tree_at(lambda n: [l.weight for l in n.layers], net, [jnp.asarray(w, F64) for w in weights])
+    return net, 2, count_loss, jnp.asarray([1.0], F64)
+
+
+def case_conv_recurrent(key):
+    """1-D convolutional layer with recurrent convolution, subtractive reset, readout."""
+    k1, k2 = jr.split(key)
+    conv = snnsad.Conv1D(1, 6, 2, 3, 2, 3, neuron=_lif("subtract"), spike_fn=STOCH, key=k1, std=1.5, recurrent_std=0.5,
+                         dtype=F64)
+    net = snnsad.Network([conv], snnsad.Readout(conv.size, 2, key=k2, dtype=F64))
+    return net, 4, ce_loss, jnp.asarray(0)
+
+
+CASES = [case_one_hidden_subtract, case_two_hidden_zero, case_recurrent_leak, case_spiking_output_none,
+         case_deep_perceptron, case_conv_recurrent]
+
+
+def _setup(case):
+    net, T, loss_fn, y = case(jr.key(11))
+    x = 2 * jr.uniform(jr.key(12), (T, net.in_size), F64)
+    return net, x, loss_fn, y
+
+
+def _exact(net, x, loss_fn, y):
+    return eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+def test_cases_are_nontrivial(case, x64):
+    """The test networks have firing probabilities away from 0 and 1 and a nonzero exact gradient."""
+    net, x, loss_fn, y = _setup(case)
+    probs = np.concatenate([np.asarray(p).ravel() for p in net(x, key=jr.key(0)).prob])
+    assert 0.1 < probs.mean() < 0.9
+    _, g = _exact(net, x, loss_fn, y)
+    assert all(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(g) if leaf.size > 1)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+@pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
+def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
+    """Mean of 3000 estimates is within 4 standard errors of the exact gradient for every parameter (fixed seeds)."""
+    net, x, loss_fn, y = _setup(case)
+    value, exact = _exact(net, x, loss_fn, y)
+    values, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(5), 3000), chunk_size=1000)
+    assert_unbiased(grads, exact, n_se=4.0, label=f"{case.__name__}/{type(estimator).__name__}")
+    assert_unbiased(values, value, n_se=4.0, label="loss value")
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [snnsad.StochasticAD("all"), snnsad.StochasticAD(3, weighting="right"), snnsad.StochasticAD(3, weighting="left"),
+     snnsad.StochasticAD(3, proposal="uniform"), snnsad.StochasticAD(2, chunk_size=1), snnsad.ScoreFunction(4, None),
+     snnsad.ScoreFunction(1, None)],
+    ids=["all_sites", "right", "left", "uniform_proposal", "chunked", "score_no_baseline", "score_single"],
+)
+def test_estimator_variants_are_unbiased(estimator, x64):
+    """Every weighting/proposal/baseline option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
+    net, x, loss_fn, y = _setup(case_two_hidden_zero)
+    _, exact = _exact(net, x, loss_fn, y)
+    _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(6), 3000), chunk_size=1000)
+    assert_unbiased(grads, exact, n_se=4.0)
+
+
+def test_matched_stochastic_sg_is_biased_in_two_layers(x64):
+    """Theory: smoothing is exact only through linear maps, so the SG of a 2-layer stochastic net is biased.
+
+    3000 samples; the largest deviation exceeds 10 standard errors, while StochasticAD on the same
+    network stays within 4 (test above).
+    """
+    net, x, loss_fn, y = _setup(case_two_hidden_zero)
+    _, exact = _exact(net, x, loss_fn, y)
+    _, grads = snnsad.sample_grads(snnsad.Autodiff(), loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
+    assert max_z(grads, exact) > 10
+
+
+def test_exact_enumeration_single_neuron_closed_form(x64):
+    """One stochastic perceptron, L = (s - y)^2: dE[L]/dw = F'(w.x - theta) x ((1 - y)^2 - y^2)."""
+    net = snnsad.feedforward((3, 1), key=jr.key(0), spike_fn=STOCH, neuron=snnsad.Perceptron(0.3), readout=False, dtype=F64)
+    x = jnp.asarray([[0.5, -1.0, 2.0]], F64)
+    y = jnp.asarray(0.3, F64)
+    loss = lambda tr, y: jnp.sum(jnp.square(tr.output - y))
+    value, g = snnsad.ExactEnumeration()(loss, net, x, y)
+    w = net.layers[0].weight[0]
+    u = w @ x[0] - 0.3
+    p = ESC.cdf(u)
+    np.testing.assert_allclose(value, p * 0.7**2 + (1 - p) * 0.3**2, rtol=1e-12)
+    np.testing.assert_allclose(g.layers[0].weight[0], ESC.pdf(u) * x[0] * (0.7**2 - 0.3**2), rtol=1e-12)
+    np.testing.assert_allclose(g.layers[0].neuron.threshold, -ESC.pdf(u) * (0.7**2 - 0.3**2), rtol=1e-12)
+    # The matched stochastic SG of the expected *output* equals dE[s]/dw exactly (Gygax & Zenke, single neuron).
+    out = lambda tr, y: jnp.sum(tr.output)
+    _, sg = snnsad.Autodiff()(out, net, x, None, jr.key(3))
+    np.testing.assert_allclose(sg.layers[0].weight[0], ESC.pdf(u) * x[0], rtol=1e-12)
+
+
+def test_exact_enumeration_refuses_too_many_sites():
+    net = snnsad.feedforward((3, 5, 2), key=jr.key(0), spike_fn=STOCH)
+    with pytest.raises(ValueError, match="has 25 stochastic sites"):
+        snnsad.ExactEnumeration(max_sites=20)(ce_loss, net, jnp.ones((5, 3)), jnp.asarray(0))
+
+
+def test_exact_enumeration_needs_a_stochastic_layer():
+    net = snnsad.feedforward((3, 2, 2), key=jr.key(0), spike_fn=snnsad.Heaviside())
+    with pytest.raises(ValueError, match="no stochastic layer"):
+        snnsad.ExactEnumeration()(ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0))
+
+
+def test_chunking_does_not_change_exact_enumeration(x64):
+    net, x, loss_fn, y = _setup(case_one_hidden_subtract)
+    v1, g1 = snnsad.ExactEnumeration(chunk_size=4096)(loss_fn, net, x, y)
+    v2, g2 = snnsad.ExactEnumeration(chunk_size=256)(loss_fn, net, x, y)
+    np.testing.assert_allclose(v1, v2, rtol=1e-12)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
+
+
+def test_deterministic_network_stochastic_ad_is_pathwise(x64):
+    """Without stochastic layers StochasticAD reduces to the pathwise derivative with spikes held fixed."""
+    net = snnsad.feedforward((3, 3, 2), key=jr.key(0), spike_fn=snnsad.Heaviside(), gain=2.0, dtype=F64)
+    x = 2 * jr.uniform(jr.key(1), (6, 3), F64)
+    v1, g1 = snnsad.StochasticAD(3)(ce_loss, net, x, jnp.asarray(1), jr.key(2))
+    v2, g2 = snnsad.Autodiff()(ce_loss, net, x, jnp.asarray(1), jr.key(2))
+    np.testing.assert_allclose(v1, v2)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_estimators_batch_with_vmap_under_jit(getkey):
+    net = snnsad.feedforward((4, 8, 3), key=getkey(), spike_fn=STOCH, gain=3.0)
+    xs = jr.uniform(getkey(), (5, 10, 4))
+    ys = jnp.arange(5) % 3
+    keys = jr.split(getkey(), 5)
+    for est in (snnsad.StochasticAD(4), snnsad.ScoreFunction(4), snnsad.Autodiff()):
+        @eqx.filter_jit
+        def batch(net, xs, ys, keys):
+            values, grads = jax.vmap(lambda x, y, k: est(ce_loss, net, x, y, k))(xs, ys, keys)
+            return values, grads
+
+        values, grads = batch(net, xs, ys, keys)
+        assert values.shape == (5,)
+        assert grads.layers[0].weight.shape == (5, 8, 4)
+        assert np.all(np.isfinite(np.asarray(grads.layers[0].weight)))
+        assert jax.tree.structure(jax.tree.map(lambda g: g[0], grads)) == jax.tree.structure(eqx.filter(net, eqx.is_array))
+
+
+def test_estimator_options_are_validated():
+    with pytest.raises(ValueError, match="n_flips"):
+        snnsad.StochasticAD(0)
+    with pytest.raises(ValueError, match="weighting"):
+        snnsad.StochasticAD(2, weighting="both")
+    with pytest.raises(ValueError, match="proposal"):
+        snnsad.StochasticAD(2, proposal="greedy")
+    with pytest.raises(ValueError, match="baseline"):
+        snnsad.ScoreFunction(4, baseline="median")
+    with pytest.raises(ValueError, match="n_samples >= 2"):
+        snnsad.ScoreFunction(1)
+    with pytest.raises(TypeError, match="snnsad.Network"):
+        snnsad.StochasticAD(2)(ce_loss, "net", jnp.ones((3, 3)), 0, jr.key(0))
+
+
+def test_gradient_stats_basic_properties(getkey):
+    ref = {"a": jnp.asarray([1.0, 0.0]), "b": jnp.zeros((2, 2))}
+    samples = {"a": jnp.asarray([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]]), "b": jnp.zeros((4, 2, 2))}
+    stats = snnsad.gradient_stats(samples, ref)
+    assert set(stats) == {"all", "['a']", "['b']"}
+    a = stats["['a']"]
+    assert float(a.bias_norm) == 0.0 and float(a.relative_error) == 0.0
+    assert float(a.cosine_of_mean) == pytest.approx(1.0)
+    assert float(a.mean_cosine) == pytest.approx(1 / np.sqrt(2))
+    assert float(a.variance) == pytest.approx(4 / 3)  # ddof=1 variance of +-1
+    b = stats["['b']"]  # all zeros: safe, no NaN
+    assert all(np.isfinite(v) for v in b.as_dict().values())
+    assert float(b.mean_cosine) == 0.0 and float(b.max_z) == 0.0
+    with pytest.raises(ValueError, match="leading sample axis"):
+        snnsad.gradient_stats(ref, ref)
+
+
+def test_sample_grads_validates_keys():
+    net = snnsad.feedforward((3, 2, 2), key=jr.key(0), spike_fn=STOCH)
+    with pytest.raises(ValueError, match="chunk_size"):
+        snnsad.sample_grads(snnsad.Autodiff(), ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0), jr.split(jr.key(0), 4), chunk_size=0)
