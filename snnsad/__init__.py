@@ -25,6 +25,7 @@ from ._escape import Step as Step
 from ._escape import Triangle as Triangle
 from ._estimators import AbstractEstimator as AbstractEstimator
 from ._estimators import Autodiff as Autodiff
+from ._estimators import Batched as Batched
 from ._estimators import ExactEnumeration as ExactEnumeration
 from ._estimators import ScoreFunction as ScoreFunction
 from ._estimators import StochasticAD as StochasticAD

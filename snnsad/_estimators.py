@@ -291,3 +291,19 @@ class StochasticAD(AbstractEstimator):
         cot = tuple(c for c in _unflatten_sites(net, coef, n_steps) if c is not None)
         (grads,) = vjp_fn((jnp.ones_like(loss), cot))
         return loss, grads
+
+
+class Batched(AbstractEstimator):
+    """Apply ``estimator`` to a batch: ``value, grads = Batched(est)(loss_fn, net, xs, ys, key)``.
+
+    ``xs``/``ys`` carry a leading batch axis; each example gets its own key (``jr.split(key, B)``)
+    and the returned value and gradient are batch means. One vmap, so it composes with jit.
+    """
+
+    estimator: AbstractEstimator
+
+    def __call__(self, loss_fn, net, x, y, key):
+        batch = jax.tree.leaves(x)[0].shape[0]
+        keys = jr.split(key, batch)
+        values, grads = jax.vmap(lambda xi, yi, ki: self.estimator(loss_fn, net, xi, yi, ki))(x, y, keys)
+        return jnp.mean(values), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)

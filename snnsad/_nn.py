@@ -50,7 +50,7 @@ def normal_init(key: PRNGKeyArray, shape: tuple[int, ...], fan_in: int, gain: fl
     return gain / math.sqrt(fan_in) * jr.normal(key, shape, dtype)
 
 
-def fluctuation_std(neuron: AbstractNeuron, fan_in: int, rate: float, sigma_u: float = 1.0) -> float:
+def fluctuation_std(neuron: AbstractNeuron | LeakyIntegrator, fan_in: int, rate: float, sigma_u: float = 1.0) -> float:
     """Weight std giving membrane fluctuations ``sigma_u`` (Rossbroich, Gygax & Zenke 2022).
 
     For ``fan_in`` Poisson inputs at ``rate`` (Hz) and zero-mean weights, Campbell's theorem gives

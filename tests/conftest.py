@@ -23,3 +23,10 @@ def x64():
     """Run the test body with float64 enabled (for ground-truth and finite-difference checks)."""
     with jax.enable_x64(True):
         yield
+
+
+@pytest.fixture
+def standard_promotion():
+    """optax's Adam bias correction mixes int32 step counts with floats, which strict promotion rejects."""
+    with jax.numpy_dtype_promotion("standard"):
+        yield
