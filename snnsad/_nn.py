@@ -501,3 +501,23 @@ def feedforward(
                else fluctuation_std(ro_neuron, sizes[-2], rates[-1], sigma_u))
         ro = Readout(sizes[-2], sizes[-1], key=keys[-1], neuron=ro_neuron, std=std, dtype=dtype)
     return Network(layers, ro, checkpoint=checkpoint)
+
+
+_WEIGHT_FIELDS = ("weight", "bias", "recurrent_weight", "kernel", "recurrent_kernel")
+
+
+def weights(tree) -> dict[str, Array]:
+    """The synaptic parameters of a network-shaped pytree, keyed by path (``"layers[0].weight"``).
+
+    Works on a :class:`Network` and on gradients with its structure (as estimators return them),
+    so estimates of networks whose spike functions differ can be compared weight by weight.
+    """
+    out = {}
+    for i, layer in enumerate(tree.layers):
+        for name in _WEIGHT_FIELDS:
+            value = getattr(layer, name, None)
+            if value is not None:
+                out[f"layers[{i}].{name}"] = value
+    if tree.readout is not None:
+        out["readout.weight"] = tree.readout.weight
+    return out

@@ -9,3 +9,4 @@ from ._nn import Trace as Trace
 from ._nn import feedforward as feedforward
 from ._nn import fluctuation_std as fluctuation_std
 from ._nn import normal_init as normal_init
+from ._nn import weights as weights
