@@ -11,32 +11,24 @@ import jax.random as jr
 import numpy as np
 
 from ._analysis import gradient_stats, sample_grads
-from ._escape import FastSigmoid, Sigmoid
+from ._escape import FastSigmoid
 from ._estimators import Autodiff, ExactEnumeration, ScoreFunction, StochasticAD
 from ._io import atomic_write_text
-from ._neurons import LIF
-from ._nn import feedforward, weights
+from ._nn import weights
 from ._spikes import Expected, SmoothedStochastic, Stochastic, Surrogate
+from ._zoo import small_problems
 
 
-def _loss(trace, y):
-    logits = jnp.sum(trace.output, 0)
-    return jax.nn.logsumexp(logits) - logits[y]
-
-
-def demo_estimators(seed: int = 0, n_samples: int = 2000, beta: float = 2.0):
-    """Estimators of dE[L]/dtheta on a 2-hidden-layer stochastic LIF network (18 stochastic sites).
+def demo_estimators(seed: int = 0, n_samples: int = 2000):
+    """Estimators of dE[L]/dtheta on the ``two_hidden_zero`` problem of :func:`small_problems` (18 sites).
 
     Returns a list of rows: name, the one-sample estimate of the first hidden weights, the mean
     over ``n_samples`` estimates, and its bias/cosine statistics against exact enumeration.
     """
     with jax.enable_x64(True):
-        f64 = jnp.float64
-        escape = Sigmoid(beta)
-        lif = LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="zero")
-        net = feedforward((3, 2, 1, 2), key=jr.key(seed), spike_fn=Stochastic(escape), neuron=lif, gain=2.0, dtype=f64)
-        x = 2 * jr.uniform(jr.key(seed + 1), (6, 3), f64)
-        y = jnp.asarray(0)
+        net, x, _loss, y, _ = small_problems()["two_hidden_zero"]
+        escape = net.layers[0].spike_fn.escape
+        beta = escape.beta
         _, exact = eqx.filter_jit(ExactEnumeration())(_loss, net, x, y)
 
         def with_spike(fn):

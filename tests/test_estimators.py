@@ -15,83 +15,25 @@ from .helpers import assert_unbiased, max_z
 F64 = jnp.float64
 ESC = snnsad.Sigmoid(2.0)
 STOCH = snnsad.Stochastic(ESC)
+ce_loss = snnsad.analysis.ce_loss
 
 
-def ce_loss(trace, y):
-    return optax.softmax_cross_entropy_with_integer_labels(jnp.sum(trace.output, 0), y)
+with jax.enable_x64(True):
+    PROBLEMS = snnsad.analysis.small_problems()
+CASES = list(PROBLEMS)
 
 
-def count_loss(trace, y):
-    return jnp.sum(jnp.square(jnp.sum(trace.output, 0) - y))
-
-
-def _lif(reset, **kw):
-    return snnsad.LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, threshold=1.0, reset=reset, **kw)
-
-
-def case_one_hidden_subtract(key):
-    """1 hidden LIF layer, subtractive reset with gradient through the reset (learnable threshold)."""
-    net = snnsad.feedforward((3, 3, 2), key=key, spike_fn=STOCH, neuron=_lif("subtract", detach_reset=False),
-                             gain=2.0, dtype=F64)
-    return net, 5, ce_loss, jnp.asarray(1)
-
-
-def case_two_hidden_zero(key):
-    """2 hidden LIF layers, multiplicative reset (the paper's classification networks)."""
-    net = snnsad.feedforward((3, 2, 1, 2), key=key, spike_fn=STOCH, neuron=_lif("zero"), gain=2.0, dtype=F64)
-    return net, 6, ce_loss, jnp.asarray(0)
-
-
-def case_recurrent_leak(key):
-    """1 recurrent hidden LIF layer, leak-only reset."""
-    net = snnsad.feedforward((3, 3, 2), key=key, spike_fn=STOCH, neuron=_lif("leak"), recurrent=True, gain=2.0, dtype=F64)
-    return net, 5, ce_loss, jnp.asarray(1)
-
-
-def case_spiking_output_none(key):
-    """2 spiking layers, no reset, loss on output spike counts."""
-    net = snnsad.feedforward((3, 2, 2), key=key, spike_fn=STOCH, neuron=_lif("none"), readout=False, gain=2.0, dtype=F64)
-    return net, 4, count_loss, jnp.asarray([1.0, 2.0], F64)
-
-
-def case_deep_perceptron(key):
-    """3 stochastic perceptron layers (memoryless units, as in the paper's toy networks).
-
-    Weights are set by hand to magnitudes >= 0.5, so every flip changes downstream firing
-    probabilities by a sizeable amount (tiny weights make coupled flip differences rare events,
-    which a finite-sample test cannot resolve).
-    """
-    net = snnsad.feedforward((2, 3, 2, 1), key=key, spike_fn=STOCH, neuron=snnsad.Perceptron(0.2), readout=False,
-                             dtype=F64)
-    weights = ([[1.0, -0.8], [0.6, 0.9], [-0.7, 1.1]], [[0.9, -1.0, 0.8], [-0.6, 0.7, 1.2]], [[1.0, -0.9]])
-    net = eqx.tree_at(lambda n: [l.weight for l in n.layers], net, [jnp.asarray(w, F64) for w in weights])
-    return net, 2, count_loss, jnp.asarray([1.0], F64)
-
-
-def case_conv_recurrent(key):
-    """1-D convolutional layer with recurrent convolution, subtractive reset, readout."""
-    k1, k2 = jr.split(key)
-    conv = snnsad.Conv1D(1, 6, 2, 3, 2, 3, neuron=_lif("subtract"), spike_fn=STOCH, key=k1, std=1.5, recurrent_std=0.5,
-                         dtype=F64)
-    net = snnsad.Network([conv], snnsad.Readout(conv.size, 2, key=k2, dtype=F64))
-    return net, 4, ce_loss, jnp.asarray(0)
-
-
-CASES = [case_one_hidden_subtract, case_two_hidden_zero, case_recurrent_leak, case_spiking_output_none,
-         case_deep_perceptron, case_conv_recurrent]
-
-
-def _setup(case):
-    net, T, loss_fn, y = case(jr.key(11))
-    x = 2 * jr.uniform(jr.key(12), (T, net.in_size), F64)
-    return net, x, loss_fn, y
+def _setup(name):
+    with jax.enable_x64(True):
+        p = snnsad.analysis.small_problems()[name]
+    return p.net, p.x, p.loss_fn, p.y
 
 
 def _exact(net, x, loss_fn, y):
     return eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+@pytest.mark.parametrize("case", CASES, ids=str)
 def test_cases_are_nontrivial(case, x64):
     """The test networks have firing probabilities away from 0 and 1 and a nonzero exact gradient."""
     net, x, loss_fn, y = _setup(case)
@@ -101,14 +43,14 @@ def test_cases_are_nontrivial(case, x64):
     assert all(np.any(np.asarray(leaf) != 0) for leaf in jax.tree.leaves(g) if leaf.size > 1)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.__name__[5:])
+@pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
 def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
     """Mean of 3000 estimates is within 4 standard errors of the exact gradient for every parameter (fixed seeds)."""
     net, x, loss_fn, y = _setup(case)
     value, exact = _exact(net, x, loss_fn, y)
     values, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(5), 3000), chunk_size=1000)
-    assert_unbiased(grads, exact, n_se=4.0, label=f"{case.__name__}/{type(estimator).__name__}")
+    assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{type(estimator).__name__}")
     assert_unbiased(values, value, n_se=4.0, label="loss value")
 
 
@@ -121,7 +63,7 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
 )
 def test_estimator_variants_are_unbiased(estimator, x64):
     """Every weighting/proposal/baseline option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
-    net, x, loss_fn, y = _setup(case_two_hidden_zero)
+    net, x, loss_fn, y = _setup("two_hidden_zero")
     _, exact = _exact(net, x, loss_fn, y)
     _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(6), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0)
@@ -133,7 +75,7 @@ def test_matched_stochastic_sg_is_biased_in_two_layers(x64):
     3000 samples; the largest deviation exceeds 10 standard errors, while StochasticAD on the same
     network stays within 4 (test above).
     """
-    net, x, loss_fn, y = _setup(case_two_hidden_zero)
+    net, x, loss_fn, y = _setup("two_hidden_zero")
     _, exact = _exact(net, x, loss_fn, y)
     _, grads = snnsad.sample_grads(snnsad.Autodiff(), loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert max_z(grads, exact) > 10
@@ -171,7 +113,7 @@ def test_exact_enumeration_needs_a_stochastic_layer():
 
 
 def test_chunking_does_not_change_exact_enumeration(x64):
-    net, x, loss_fn, y = _setup(case_one_hidden_subtract)
+    net, x, loss_fn, y = _setup("one_hidden_subtract")
     v1, g1 = snnsad.ExactEnumeration(chunk_size=4096)(loss_fn, net, x, y)
     v2, g2 = snnsad.ExactEnumeration(chunk_size=256)(loss_fn, net, x, y)
     np.testing.assert_allclose(v1, v2, rtol=1e-12)
