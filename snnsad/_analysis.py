@@ -42,7 +42,7 @@ class GradientStats(NamedTuple):
     - ``bias_norm``: ``||mean(g_i) - g||``; ``relative_error``: that over ``||g||``.
     - ``variance``: total variance ``sum_c Var(g_i[c])`` (unbiased, ``ddof=1``).
     - ``max_z``: ``max_c |mean(g_i[c]) - g[c]| / se_c`` with ``se_c`` the standard error of the mean
-      (inf if a component with zero spread is off; 0 if all agree exactly).
+      (a component with zero spread counts as 0 if it agrees to ``1e-9 max|g|``, else inf).
     - ``mean_cosine``: ``mean_i cos(g_i, g)``; ``cosine_of_mean``: ``cos(mean(g_i), g)``.
     - ``snr``: ``||mean(g_i)||^2 / variance``.
     """
@@ -77,7 +77,10 @@ def _stats(samples: Array, ref: Array) -> GradientStats:
     bias = mean - ref
     var_c = jnp.var(samples, axis=0, ddof=1) if n > 1 else jnp.zeros_like(mean)
     se = jnp.sqrt(var_c / n)
-    z = jnp.where(se > 0, jnp.abs(bias) / jnp.where(se > 0, se, 1), jnp.where(bias == 0, 0, jnp.inf))
+    # Zero-spread components: agreement up to rounding of the reference counts as z = 0.
+    tol = 1e-9 * jnp.max(jnp.abs(ref), initial=0.0)
+    off = jnp.abs(bias) > tol
+    z = jnp.where(se > 0, jnp.abs(bias) / jnp.where(se > 0, se, 1), jnp.where(off, jnp.inf, 0))
     ref_norm = _norm(ref)
     cos_i = _div(samples @ ref, _norm(samples) * ref_norm)
     variance = jnp.sum(var_c)

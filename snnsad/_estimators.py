@@ -261,16 +261,14 @@ class StochasticAD(AbstractEstimator):
             coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
         else:
             m = self.n_flips
-            if self.proposal == "weighted":
-                total = jnp.sum(rate)
-                logits = jnp.where(active, jnp.log(jnp.where(active, rate, 1)), -jnp.inf)
-                sites = jr.categorical(site_key, logits, shape=(m,))
-                coef_per_draw = jnp.broadcast_to(total / m, (m,))
-            else:
-                count = jnp.sum(active).astype(rate.dtype)
-                logits = jnp.where(active, 0.0, -jnp.inf)
-                sites = jr.categorical(site_key, logits, shape=(m,))
-                coef_per_draw = rate[sites] * count / m
+            # Inverse-cdf sampling: M uniforms and a binary search instead of M x K Gumbel draws.
+            weight = rate if self.proposal == "weighted" else active.astype(rate.dtype)
+            cdf = jnp.cumsum(weight)
+            total = cdf[-1]
+            u = jr.uniform(site_key, (m,), rate.dtype) * total
+            sites = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n_sites - 1)
+            q = weight[sites] / total  # proposal probability of each draw
+            coef_per_draw = jnp.where(q > 0, rate[sites] / (m * jnp.where(q > 0, q, 1)), 0)
             # No site can flip (every p in {0, 1}): the jump term is exactly zero.
             coef_per_draw = jnp.where(jnp.any(active), coef_per_draw, 0)
 

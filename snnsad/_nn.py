@@ -182,9 +182,20 @@ class Dense(AbstractLayer):
         return lambda s: weight @ s
 
 
-def _conv(x, kernel, stride, padding):
-    # x: (batch, C_in, L); kernel: (C_out, C_in, K)
-    return jax.lax.conv_general_dilated(x, kernel, (stride,), padding, dimension_numbers=("NCH", "OIH", "NCH"))
+def _conv(x, kernel, stride, pad=0):
+    """1-D cross-correlation by patches and one contraction: ``x`` (batch, C_in, L), ``kernel`` (C_out, C_in, K).
+
+    Written as a gather plus ``einsum`` (a GEMM) rather than ``conv_general_dilated`` so that
+    per-example gradients under ``vmap`` stay batched matrix products (XLA's CPU backend turns
+    vmapped convolution gradients into a slow grouped convolution).
+    """
+    if pad:
+        x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    size = kernel.shape[2]
+    out_length = (x.shape[2] - size) // stride + 1
+    index = stride * jnp.arange(out_length)[:, None] + jnp.arange(size)[None, :]
+    patches = x[:, :, index]  # (batch, C_in, L_out, K)
+    return jnp.einsum("bilk,oik->bol", patches, kernel)
 
 
 class Conv1D(AbstractLayer):
@@ -259,7 +270,7 @@ class Conv1D(AbstractLayer):
 
     def project(self, x):
         t = x.shape[0]
-        out = _conv(x.reshape(t, self.in_channels, self.in_length), self.kernel, self.stride, "VALID")
+        out = _conv(x.reshape(t, self.in_channels, self.in_length), self.kernel, self.stride)
         return out.reshape(t, self.size)
 
     def recurrent(self):
@@ -267,7 +278,7 @@ class Conv1D(AbstractLayer):
             return None
         kernel, shape = self.recurrent_kernel, (1, self.channels, self.out_length)
         pad = kernel.shape[2] // 2
-        return lambda s: _conv(s.reshape(shape), kernel, 1, [(pad, pad)]).reshape(-1)
+        return lambda s: _conv(s.reshape(shape), kernel, 1, pad).reshape(-1)
 
 
 class Readout(eqx.Module):

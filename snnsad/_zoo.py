@@ -65,9 +65,9 @@ def small_problems(beta: float = 2.0, seed: int = 11) -> dict[str, Problem]:
     net = feedforward((3, 3, 2), key=k[2], spike_fn=spike, neuron=_lif("leak"), recurrent=True, gain=2.0, dtype=f64)
     out["recurrent_leak"] = Problem(net, x_for(net, 5, 2), ce_loss, jnp.asarray(1),
                                     "3-3(rec)-2, leak-only reset, T=5")
-    net = feedforward((3, 2, 2), key=k[3], spike_fn=spike, neuron=_lif("none"), readout=False, gain=2.0, dtype=f64)
-    out["spiking_output_none"] = Problem(net, x_for(net, 4, 3), count_loss, jnp.asarray([1.0, 2.0], f64),
-                                         "3-2-2 spiking output, no reset, spike-count loss, T=4")
+    net = feedforward((3, 2, 1), key=k[3], spike_fn=spike, neuron=_lif("none"), readout=False, gain=2.0, dtype=f64)
+    out["spiking_output_none"] = Problem(net, x_for(net, 6, 3), count_loss, jnp.asarray([2.0], f64),
+                                         "3-2-1 spiking output, no reset, spike-count loss, T=6")
     # Hand-set weights of magnitude >= 0.5: every flip changes downstream probabilities noticeably
     # (tiny weights make coupled flip differences rare events).
     net = feedforward((2, 3, 2, 1), key=k[4], spike_fn=spike, neuron=Perceptron(0.2), readout=False, dtype=f64)

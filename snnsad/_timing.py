@@ -1,0 +1,25 @@
+"""Timing helpers for benchmarks: compile and run measured separately, median of repeats."""
+
+import statistics
+import time
+from collections.abc import Callable
+
+import jax
+
+
+def time_jitted(fn: Callable, *args, repeats: int = 5) -> tuple[float, float]:
+    """``(compile_seconds, median_run_seconds)`` of a jitted ``fn(*args)``.
+
+    The first call (trace + compile + run) is timed as compile time minus one median run; then
+    ``repeats`` calls, each waited on with ``block_until_ready``.
+    """
+    t0 = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    first = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        runs.append(time.perf_counter() - t0)
+    median = statistics.median(runs)
+    return max(first - median, 0.0), median
