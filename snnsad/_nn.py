@@ -76,7 +76,7 @@ def _emit_fn(spike_fn, noise_t, forced_t, flip_t, fixed):
         spikes = spike_fn(drive, noise_t)
         if flip_t is not None:
             spikes = jnp.where(flip_t > 0, 1 - spikes, spikes)
-        if fixed:
+        if fixed and spike_fn.discrete:
             spikes = jax.lax.stop_gradient(spikes)
         return spikes, prob
 
@@ -385,7 +385,8 @@ class Network(eqx.Module):
         """Run one example ``x`` ``(T, n_in)`` with the given ``noise`` (see the module docstring).
 
         ``fixed_spikes=True`` holds the sampled spikes fixed for differentiation (zero derivative
-        through every spike: the pathwise term of stochastic AD) without changing the forward pass.
+        through every 0/1 spike: the pathwise term of stochastic AD) without changing the forward
+        pass. Layers with continuous outputs (:class:`~snnsad.Expected`) stay differentiable.
         """
         where = "Network.simulate"
         check_floating("x", x, where=where)

@@ -88,11 +88,13 @@ class AbstractSpikeFunction(eqx.Module):
     """A spike function ``s = f(x, noise)`` with a custom derivative rule.
 
     ``stochastic`` tells whether the forward pass samples (its (time, neuron) sites are random
-    variables for the whole-network estimators). ``probability(x)`` is the firing probability of
-    the forward pass (``H(x)`` for deterministic spikes).
+    variables for the whole-network estimators); ``discrete`` whether the output is 0/1 (so that
+    holding it fixed for the pathwise derivative is exact). ``probability(x)`` is the firing
+    probability of the forward pass (``H(x)`` for deterministic spikes).
     """
 
     stochastic: ClassVar[bool] = False
+    discrete: ClassVar[bool] = True
 
     @abc.abstractmethod
     def __call__(self, x: Array, noise: Array | None = None) -> Array:
@@ -251,6 +253,7 @@ class Expected(AbstractSpikeFunction):
     the ordinary derivatives ``F'(x)``.
     """
 
+    discrete: ClassVar[bool] = False
     escape: AbstractEscape
 
     def __init__(self, escape: AbstractEscape):

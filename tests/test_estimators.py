@@ -188,3 +188,15 @@ def test_sample_grads_validates_keys():
     net = snnsad.feedforward((3, 2, 2), key=jr.key(0), spike_fn=STOCH)
     with pytest.raises(ValueError, match="chunk_size"):
         snnsad.sample_grads(snnsad.Autodiff(), ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0), jr.split(jr.key(0), 4), chunk_size=0)
+
+
+def test_mixed_network_with_expected_layer_is_unbiased(x64):
+    """A smooth (Expected) layer after a stochastic one: StochasticAD stays unbiased (4 SE, 3000 samples)."""
+    net = snnsad.feedforward((3, 3, 2, 2), key=jr.key(3), spike_fn=[STOCH, snnsad.Expected(ESC)], neuron=snnsad.LIF(
+        tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="subtract"), gain=2.0, dtype=F64)
+    x = 2 * jr.uniform(jr.key(4), (6, 3), F64)
+    y = jnp.asarray(1)
+    _, exact = _exact(net, x, ce_loss, y)
+    _, grads = snnsad.sample_grads(snnsad.StochasticAD(4), ce_loss, net, x, y, jr.split(jr.key(8), 3000), chunk_size=1000)
+    assert_unbiased(grads, exact, n_se=4.0)
+    assert np.abs(np.asarray(exact.layers[1].weight)).max() > 1e-3  # the smooth layer's weights matter
