@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
-from snnsad._io import atomic_write_text
+from snnsad._io import atomic_write_text, run_info
 from snnsad._timing import time_jitted
 
 
@@ -60,7 +60,7 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}"
     print(f"Estimator cost, network 20-128-128-15, T={T}, batch {batch} ({machine})\n")
     print(table)
-    result = {"T": T, "batch": batch, "machine": machine, "rows": rows}
+    result = {"T": T, "batch": batch, "machine": machine, **run_info(), "rows": rows}
     atomic_write_text(os.path.join(out, "estimator_cost.json"), json.dumps(result, indent=2))
     atomic_write_text(os.path.join(out, "estimator_cost.md"), f"Network 20-128-128-15, T={T}, batch {batch}; {machine}.\n\n{table}\n")
     return result

@@ -13,7 +13,7 @@ import numpy as np
 from ._analysis import gradient_stats, sample_grads
 from ._escape import FastSigmoid
 from ._estimators import Autodiff, ExactEnumeration, ScoreFunction, StochasticAD
-from ._io import atomic_write_text
+from ._io import atomic_write_text, run_info
 from ._nn import weights
 from ._spikes import Expected, SmoothedStochastic, Stochastic, Surrogate
 from ._zoo import small_problems
@@ -77,8 +77,8 @@ def run_demo(out_dir: str = "results/demo", seed: int = 0, n_samples: int = 2000
         print(f"{r['estimator']:46s} {fmt(r['one_sample']):27s} {fmt(r['mean']):27s} "
               f"{r['cosine_of_mean']:9.4f} {r['relative_error']:8.4f} {r['max_z']:8.2f}")
     print("\nmax z: largest |mean - exact| in standard errors (<= 4 is consistent with an unbiased estimator).")
-    result = {"seed": seed, "n_samples": n_samples, "exact_first_weights": exact, "rows": rows,
-              "seconds": time.perf_counter() - start, "jax": jax.__version__}
+    result = {"seed": seed, "n_samples": n_samples, "exact_largest_components": exact, "rows": rows,
+              "seconds": time.perf_counter() - start, **run_info()}
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "demo.json")
     atomic_write_text(path, json.dumps(result, indent=2))

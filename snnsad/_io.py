@@ -24,3 +24,27 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
 def atomic_write_text(path: str, text: str) -> None:
     """Text version of :func:`atomic_write_bytes` (UTF-8)."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def run_info() -> dict:
+    """Versions, platform and the git commit of the working tree (if any), for results files."""
+    import platform
+    import subprocess
+
+    import equinox
+    import jax
+    import optax
+
+    from . import __version__
+
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {
+        "snnsad": __version__, "jax": jax.__version__, "equinox": equinox.__version__, "optax": optax.__version__,
+        "python": platform.python_version(), "machine": platform.machine(), "backend": jax.default_backend(),
+        "commit": commit,
+    }
