@@ -1,5 +1,6 @@
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -233,3 +234,54 @@ def test_bad_construction_gives_clear_errors(getkey):
         snnsad.feedforward((4, 5, 5, 2), key=getkey(), spike_fn=[STOCH] * 3)
     with pytest.raises(ValueError, match="init"):
         snnsad.feedforward((4, 5, 2), key=getkey(), spike_fn=STOCH, init="xavier")
+
+
+def test_smooth_network_gradient_matches_finite_differences(x64, getkey):
+    """With Expected (smoothed probabilistic model) layers the whole network is smooth: autodiff of
+    every weight, threshold and the readout path agrees with float64 central differences."""
+    lif = snnsad.LIF(tau_mem=4e-3, tau_syn=3e-3, dt=1e-3, reset="subtract", detach_reset=False)
+    net = snnsad.feedforward((3, 4, 3, 2), key=getkey(), spike_fn=snnsad.Expected(snnsad.Sigmoid(3.0)), neuron=lif,
+                             recurrent=[True, False], gain=2.0, dtype=jnp.float64)
+    x = jr.uniform(getkey(), (8, 3), jnp.float64)
+    params, static = eqx.partition(net, eqx.is_array)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+
+    def loss(flat):
+        trace = eqx.combine(unravel(flat), static)(x)
+        return jnp.sum(jnp.sin(trace.output)) + jnp.sum(trace.spikes[0] ** 2)
+
+    grad = jax.jit(jax.grad(loss))(flat)
+    h = 1e-6
+    eye = jnp.eye(flat.size, dtype=jnp.float64)
+    fd = jax.jit(jax.vmap(lambda e: (loss(flat + h * e) - loss(flat - h * e)) / (2 * h)))(eye)
+    # Time constants and escape parameters are hyper-parameters (stop-gradient): compare the rest.
+    hyper = jax.flatten_util.ravel_pytree(eqx.tree_at(
+        lambda p: [l.neuron.tau_mem for l in p.layers] + [l.neuron.tau_syn for l in p.layers] + [l.neuron.dt for l in p.layers]
+        + [l.spike_fn.escape.beta for l in p.layers] + [p.readout.neuron.tau_mem, p.readout.neuron.tau_syn, p.readout.neuron.dt],
+        jax.tree.map(jnp.zeros_like, params), replace_fn=jnp.ones_like))[0]
+    keep = ~np.asarray(hyper, bool)
+    np.testing.assert_allclose(np.asarray(grad)[keep], np.asarray(fd)[keep], rtol=1e-6, atol=1e-8)
+    np.testing.assert_array_equal(np.asarray(grad)[~keep], 0)
+
+
+def test_deterministic_limit_of_a_network(getkey):
+    """Same noise, growing escape steepness: the stochastic network's forward pass and its SG (with the
+    deterministic SG's surrogate) become exactly those of the deterministic network."""
+    sg = snnsad.FastSigmoid(10.0)
+    k = getkey()
+    det = snnsad.feedforward((4, 8, 6, 3), key=k, spike_fn=snnsad.Surrogate(sg), gain=4.0)
+    x = jr.uniform(getkey(), (20, 4))
+    key = getkey()
+    loss = lambda tr, y: jnp.sum(tr.output ** 2)
+    _, g_det = snnsad.Autodiff()(loss, det, x, None, key)
+    out_det = det(x, key=key).output
+    diffs = []
+    for beta in (3.0, 30.0, 1e6):
+        sto = eqx.tree_at(lambda n: [l.spike_fn for l in n.layers], det, [snnsad.Stochastic(snnsad.Sigmoid(beta), sg)] * 2)
+        diffs.append(float(jnp.abs(sto(x, key=key).output - out_det).max()))
+        _, g = snnsad.Autodiff()(loss, sto, x, None, key)
+    assert diffs[0] > 0 and diffs[-1] == 0
+    w, w_det = snnsad.nn.weights(g), snnsad.nn.weights(g_det)
+    assert any(np.any(np.asarray(v) != 0) for v in w_det.values())
+    for name in w_det:
+        np.testing.assert_allclose(w[name], w_det[name], rtol=1e-6, atol=1e-8)
