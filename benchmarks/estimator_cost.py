@@ -25,8 +25,14 @@ from snnsad._timing import time_jitted
 
 def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchmarks/results") -> dict:
     lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
-    net = snnsad.feedforward((20, 128, 128, 15), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)),
-                             neuron=lif, init="fluctuation", rate=50.0)
+    net = snnsad.feedforward(
+        (20, 128, 128, 15),
+        key=jr.key(0),
+        spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)),
+        neuron=lif,
+        init="fluctuation",
+        rate=50.0,
+    )
     xs = jr.bernoulli(jr.key(1), 0.05, (batch, T, 20)).astype(jnp.float32)
     ys = jnp.arange(batch) % 15
     loss_fn = snnsad.analysis.ce_loss
@@ -40,6 +46,7 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
         @eqx.filter_jit
         def run(net, xs, ys, key):
             return snnsad.Batched(est)(loss_fn, net, xs, ys, key)
+
         return run
 
     key = jr.key(2)
@@ -50,11 +57,22 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
     cases += [("ScoreFunction(n_samples=4)", snnsad.ScoreFunction(4), None)]
     for name, est, bound in cases:
         compile_s, t = time_jitted(estimate(est), net, xs, ys, key, repeats=repeats)
-        rows.append({"estimator": name, "seconds": t, "compile_seconds": compile_s,
-                     "forward_equivalents": t / t_fwd, "bound": bound})
-    lines = [f"| estimator | ms / batch | forward-pass equivalents | claim |", "|---|---:|---:|---|"]
+        rows.append(
+            {
+                "estimator": name,
+                "seconds": t,
+                "compile_seconds": compile_s,
+                "forward_equivalents": t / t_fwd,
+                "bound": bound,
+            }
+        )
+    lines = ["| estimator | ms / batch | forward-pass equivalents | claim |", "|---|---:|---:|---|"]
     for r in rows:
-        claim = "" if r["bound"] is None else (f"<= {r['bound']}: " + ("yes" if r["forward_equivalents"] <= r["bound"] else "NO"))
+        claim = (
+            ""
+            if r["bound"] is None
+            else (f"<= {r['bound']}: " + ("yes" if r["forward_equivalents"] <= r["bound"] else "NO"))
+        )
         lines.append(f"| {r['estimator']} | {1e3 * r['seconds']:.1f} | {r['forward_equivalents']:.2f} | {claim} |")
     table = "\n".join(lines)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}"
@@ -62,7 +80,9 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
     print(table)
     result = {"T": T, "batch": batch, "machine": machine, **run_info(), "rows": rows}
     atomic_write_text(os.path.join(out, "estimator_cost.json"), json.dumps(result, indent=2))
-    atomic_write_text(os.path.join(out, "estimator_cost.md"), f"Network 20-128-128-15, T={T}, batch {batch}; {machine}.\n\n{table}\n")
+    atomic_write_text(
+        os.path.join(out, "estimator_cost.md"), f"Network 20-128-128-15, T={T}, batch {batch}; {machine}.\n\n{table}\n"
+    )
     return result
 
 

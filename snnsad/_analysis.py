@@ -30,7 +30,9 @@ def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int 
     """
     keys = jnp.asarray(keys)
     if keys.ndim < 1 or keys.shape[0] < 1:
-        raise ValueError(f"sample_grads: `keys` must be a non-empty batch of keys (jr.split(key, N)), got shape {keys.shape}.")
+        raise ValueError(
+            f"sample_grads: `keys` must be a non-empty batch of keys (jr.split(key, N)), got shape {keys.shape}."
+        )
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"sample_grads: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
     return _sample(estimator, loss_fn, net, x, y, keys, chunk_size)
@@ -107,13 +109,17 @@ def gradient_stats(samples: PyTree, reference: PyTree) -> dict[str, GradientStat
     s_leaves = jax.tree_util.tree_leaves_with_path(samples)
     r_leaves = jax.tree_util.tree_leaves_with_path(reference)
     if len(s_leaves) != len(r_leaves):
-        raise ValueError(f"gradient_stats: `samples` has {len(s_leaves)} leaves, `reference` {len(r_leaves)}; "
-                         "pass estimates and reference of the same network.")
+        raise ValueError(
+            f"gradient_stats: `samples` has {len(s_leaves)} leaves, `reference` {len(r_leaves)}; "
+            "pass estimates and reference of the same network."
+        )
     out, flat_s, flat_r = {}, [], []
     for (path, s), (_, r) in zip(s_leaves, r_leaves):
         if s.shape[1:] != r.shape:
-            raise ValueError(f"gradient_stats: leaf {jax.tree_util.keystr(path)} has samples of shape {s.shape} "
-                             f"but reference of shape {r.shape}; samples need a leading sample axis.")
+            raise ValueError(
+                f"gradient_stats: leaf {jax.tree_util.keystr(path)} has samples of shape {s.shape} "
+                f"but reference of shape {r.shape}; samples need a leading sample axis."
+            )
         s2, r2 = s.reshape(s.shape[0], -1), r.reshape(-1)
         flat_s.append(s2)
         flat_r.append(r2)

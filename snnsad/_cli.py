@@ -15,7 +15,13 @@ def _cmd_list(args):
 
     groups = {
         "escape functions": ["Sigmoid", "FastSigmoid", "Arctan", "Erf", "Boxcar", "Triangle", "Exponential", "Step"],
-        "spike functions (local estimators)": ["Heaviside", "Surrogate", "Stochastic", "SmoothedStochastic", "Expected"],
+        "spike functions (local estimators)": [
+            "Heaviside",
+            "Surrogate",
+            "Stochastic",
+            "SmoothedStochastic",
+            "Expected",
+        ],
         "whole-network estimators": ["Autodiff", "ExactEnumeration", "ScoreFunction", "StochasticAD", "Batched"],
         "neurons": ["LIF", "Perceptron", "LeakyIntegrator"],
         "layers": ["Dense", "Conv1D", "Readout"],
@@ -28,7 +34,9 @@ def _cmd_list(args):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="snnsad", description="Gradient estimators for spiking neural networks in JAX.")
+    parser = argparse.ArgumentParser(
+        prog="snnsad", description="Gradient estimators for spiking neural networks in JAX."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="every estimator's gradient on one example, next to the exact gradient")
     p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")

@@ -6,7 +6,6 @@ import time
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
@@ -43,8 +42,10 @@ def demo_estimators(seed: int = 0, n_samples: int = 2000):
             ("smoothed probabilistic model (mean field)", with_spike(Expected(escape))),
         ]
         runs = [(name, Autodiff(), model) for name, model in local]
-        runs += [("stochastic AD, 4 coupled flips (unbiased)", StochasticAD(4), net),
-                 ("score function, 8 samples (unbiased)", ScoreFunction(8), net)]
+        runs += [
+            ("stochastic AD, 4 coupled flips (unbiased)", StochasticAD(4), net),
+            ("score function, 8 samples (unbiased)", ScoreFunction(8), net),
+        ]
         flat_exact = np.concatenate([np.ravel(v) for v in weights(exact).values()])
         shown = np.argsort(-np.abs(flat_exact))[:4]  # the four largest exact components
         rows = []
@@ -53,12 +54,14 @@ def demo_estimators(seed: int = 0, n_samples: int = 2000):
             _, grads = sample_grads(estimator, _loss, model, x, y, keys, chunk_size=500)
             stats = gradient_stats(weights(grads), weights(exact))["all"]
             flat = np.concatenate([np.reshape(v, (n_samples, -1)) for v in weights(grads).values()], axis=1)
-            rows.append({
-                "estimator": name,
-                "one_sample": flat[0, shown].tolist(),
-                "mean": flat.mean(0)[shown].tolist(),
-                **stats.as_dict(),
-            })
+            rows.append(
+                {
+                    "estimator": name,
+                    "one_sample": flat[0, shown].tolist(),
+                    "mean": flat.mean(0)[shown].tolist(),
+                    **stats.as_dict(),
+                }
+            )
     return rows, flat_exact[shown].tolist()
 
 
@@ -66,19 +69,35 @@ def run_demo(out_dir: str = "results/demo", seed: int = 0, n_samples: int = 2000
     """Print the estimator table and write it to ``out_dir/demo.json``."""
     start = time.perf_counter()
     print("snnsad demo: gradient estimators on one example of a 2-hidden-layer stochastic LIF network")
-    print("(sigmoid escape noise, 6 time steps, 18 stochastic sites; exact gradient by enumerating 2^18 spike patterns)\n")
+    print(
+        "(sigmoid escape noise, 6 time steps, 18 stochastic sites; exact gradient by enumerating 2^18 spike patterns)\n"
+    )
     rows, exact = demo_estimators(seed=seed, n_samples=n_samples)
     fmt = lambda v: " ".join(f"{a:+.3f}" for a in v)
-    print("Four largest components of dE[L]/dW (all weights), one estimate and the mean of "
-          f"{n_samples}; statistics over all weights.\n")
-    print(f"{'estimator':46s} {'one estimate':27s} {'mean of ' + str(n_samples):27s} {'cos(mean)':>9s} {'rel.err':>8s} {'max z':>8s}")
-    print(f"{'exact enumeration (ground truth)':46s} {fmt(exact):27s} {fmt(exact):27s} {1.0:9.4f} {0.0:8.4f} {0.0:8.2f}")
+    print(
+        "Four largest components of dE[L]/dW (all weights), one estimate and the mean of "
+        f"{n_samples}; statistics over all weights.\n"
+    )
+    print(
+        f"{'estimator':46s} {'one estimate':27s} {'mean of ' + str(n_samples):27s} {'cos(mean)':>9s} {'rel.err':>8s} {'max z':>8s}"
+    )
+    print(
+        f"{'exact enumeration (ground truth)':46s} {fmt(exact):27s} {fmt(exact):27s} {1.0:9.4f} {0.0:8.4f} {0.0:8.2f}"
+    )
     for r in rows:
-        print(f"{r['estimator']:46s} {fmt(r['one_sample']):27s} {fmt(r['mean']):27s} "
-              f"{r['cosine_of_mean']:9.4f} {r['relative_error']:8.4f} {r['max_z']:8.2f}")
+        print(
+            f"{r['estimator']:46s} {fmt(r['one_sample']):27s} {fmt(r['mean']):27s} "
+            f"{r['cosine_of_mean']:9.4f} {r['relative_error']:8.4f} {r['max_z']:8.2f}"
+        )
     print("\nmax z: largest |mean - exact| in standard errors (<= 4 is consistent with an unbiased estimator).")
-    result = {"seed": seed, "n_samples": n_samples, "exact_largest_components": exact, "rows": rows,
-              "seconds": time.perf_counter() - start, **run_info()}
+    result = {
+        "seed": seed,
+        "n_samples": n_samples,
+        "exact_largest_components": exact,
+        "rows": rows,
+        "seconds": time.perf_counter() - start,
+        **run_info(),
+    }
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, "demo.json")
     atomic_write_text(path, json.dumps(result, indent=2))

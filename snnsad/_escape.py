@@ -200,8 +200,9 @@ class Erf(AbstractEscape):
 def _log_ndtr(z):
     # log Phi(z): log_ndtr in the lower tail, log1p(-Phi(-z)) where Phi(z) is close to 1.
     upper = z > 0
-    return jnp.where(upper, jnp.log1p(-jax.scipy.special.ndtr(-jnp.abs(z))),
-                     jax.scipy.special.log_ndtr(jnp.where(upper, 0, z)))
+    return jnp.where(
+        upper, jnp.log1p(-jax.scipy.special.ndtr(-jnp.abs(z))), jax.scipy.special.log_ndtr(jnp.where(upper, 0, z))
+    )
 
 
 class Boxcar(AbstractEscape):

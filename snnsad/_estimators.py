@@ -74,7 +74,7 @@ def _unflatten_sites(net: Network, flat: Array, n_steps: int) -> tuple:
     out, offset = [], 0
     for i, size in enumerate(net.sizes):
         if net.stochastic[i]:
-            out.append(flat[offset:offset + n_steps * size].reshape(n_steps, size))
+            out.append(flat[offset : offset + n_steps * size].reshape(n_steps, size))
             offset += n_steps * size
         else:
             out.append(None)
@@ -160,7 +160,9 @@ class ScoreFunction(AbstractEstimator):
         if not isinstance(self.n_samples, int) or self.n_samples < 1:
             raise ValueError(f"ScoreFunction: `n_samples` must be a positive int, got {self.n_samples!r}.")
         if self.baseline not in ("leave_one_out", "mean", None):
-            raise ValueError(f"ScoreFunction: `baseline` must be 'leave_one_out', 'mean' or None, got {self.baseline!r}.")
+            raise ValueError(
+                f"ScoreFunction: `baseline` must be 'leave_one_out', 'mean' or None, got {self.baseline!r}."
+            )
         if self.baseline == "leave_one_out" and self.n_samples < 2:
             raise ValueError("ScoreFunction: the leave_one_out baseline needs n_samples >= 2.")
 
@@ -223,7 +225,9 @@ class StochasticAD(AbstractEstimator):
         if self.n_flips != "all" and (not isinstance(self.n_flips, int) or self.n_flips < 1):
             raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
         if self.weighting not in ("two_sided", "right", "left"):
-            raise ValueError(f"StochasticAD: `weighting` must be 'two_sided', 'right' or 'left', got {self.weighting!r}.")
+            raise ValueError(
+                f"StochasticAD: `weighting` must be 'two_sided', 'right' or 'left', got {self.weighting!r}."
+            )
         if self.proposal not in ("weighted", "uniform"):
             raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")
 

@@ -39,12 +39,21 @@ def run_info() -> dict:
 
     try:
         here = os.path.dirname(os.path.abspath(__file__))
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
-                                timeout=5).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {
-        "snnsad": __version__, "jax": jax.__version__, "equinox": equinox.__version__, "optax": optax.__version__,
-        "python": platform.python_version(), "machine": platform.machine(), "backend": jax.default_backend(),
+        "snnsad": __version__,
+        "jax": jax.__version__,
+        "equinox": equinox.__version__,
+        "optax": optax.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "backend": jax.default_backend(),
         "commit": commit,
     }

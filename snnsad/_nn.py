@@ -233,13 +233,20 @@ class Conv1D(AbstractLayer):
         recurrent_std: float | None = None,
         dtype=jnp.float32,
     ):
-        for name, value in (("in_channels", in_channels), ("in_length", in_length), ("channels", channels),
-                            ("kernel_size", kernel_size), ("stride", stride)):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("in_length", in_length),
+            ("channels", channels),
+            ("kernel_size", kernel_size),
+            ("stride", stride),
+        ):
             _check_size(name, value)
         if kernel_size > in_length:
             raise ValueError(f"Conv1D: `kernel_size`={kernel_size} exceeds `in_length`={in_length}.")
         if recurrent_kernel_size is not None and recurrent_kernel_size % 2 == 0:
-            raise ValueError(f"Conv1D: `recurrent_kernel_size` must be odd (same padding), got {recurrent_kernel_size}.")
+            raise ValueError(
+                f"Conv1D: `recurrent_kernel_size` must be odd (same padding), got {recurrent_kernel_size}."
+            )
         wkey, vkey = jr.split(key)
         fan_in = in_channels * kernel_size
         std = 1 / math.sqrt(fan_in) if std is None else std
@@ -287,8 +294,16 @@ class Readout(eqx.Module):
     weight: Array
     neuron: LeakyIntegrator
 
-    def __init__(self, in_size: int, out_size: int, *, key: PRNGKeyArray, neuron: LeakyIntegrator | None = None,
-                 std: float | None = None, dtype=jnp.float32):
+    def __init__(
+        self,
+        in_size: int,
+        out_size: int,
+        *,
+        key: PRNGKeyArray,
+        neuron: LeakyIntegrator | None = None,
+        std: float | None = None,
+        dtype=jnp.float32,
+    ):
         _check_size("in_size", in_size)
         _check_size("out_size", out_size)
         std = 1 / math.sqrt(in_size) if std is None else std
@@ -329,9 +344,11 @@ def _per_layer(name, value, n_layers, where):
     if value is None:
         return (None,) * n_layers
     if not isinstance(value, (tuple, list)) or len(value) != n_layers:
-        raise ValueError(f"{where}: `{name}` must be a tuple with one (T, n_l) array (or None) per spiking "
-                         f"layer ({n_layers}), got {type(value).__name__} of length "
-                         f"{len(value) if isinstance(value, (tuple, list)) else 'n/a'}.")
+        raise ValueError(
+            f"{where}: `{name}` must be a tuple with one (T, n_l) array (or None) per spiking "
+            f"layer ({n_layers}), got {type(value).__name__} of length "
+            f"{len(value) if isinstance(value, (tuple, list)) else 'n/a'}."
+        )
     return tuple(value)
 
 
@@ -352,7 +369,9 @@ class Network(eqx.Module):
             raise ValueError("Network: `layers` must contain at least one spiking layer.")
         for i, (a, b) in enumerate(zip(layers[:-1], layers[1:])):
             if a.size != b.in_size:
-                raise ValueError(f"Network: layer {i} has {a.size} neurons but layer {i + 1} expects {b.in_size} inputs.")
+                raise ValueError(
+                    f"Network: layer {i} has {a.size} neurons but layer {i + 1} expects {b.in_size} inputs."
+                )
         if readout is not None and readout.in_size != layers[-1].size:
             raise ValueError(f"Network: readout expects {readout.in_size} inputs, last layer has {layers[-1].size}.")
         self.layers, self.readout, self.checkpoint = layers, readout, checkpoint
@@ -381,7 +400,9 @@ class Network(eqx.Module):
         keys = jr.split(key, len(self.layers))
         return tuple(jr.uniform(k, (n_steps, n), dtype) for k, n in zip(keys, self.sizes))
 
-    def simulate(self, x: Array, noise: Sequence[Array], *, forced=None, flips=None, fixed_spikes: bool = False) -> Trace:
+    def simulate(
+        self, x: Array, noise: Sequence[Array], *, forced=None, flips=None, fixed_spikes: bool = False
+    ) -> Trace:
         """Run one example ``x`` ``(T, n_in)`` with the given ``noise`` (see the module docstring).
 
         ``fixed_spikes=True`` holds the sampled spikes fixed for differentiation (zero derivative
@@ -393,8 +414,10 @@ class Network(eqx.Module):
         check_shape("x", x, (None, self.in_size), where=where)
         n_steps, n = x.shape[0], len(self.layers)
         if not isinstance(noise, (tuple, list)) or len(noise) != n:
-            raise ValueError(f"{where}: `noise` must be a tuple of {n} arrays (one per spiking layer); "
-                             "make it with net.sample_noise(key, T).")
+            raise ValueError(
+                f"{where}: `noise` must be a tuple of {n} arrays (one per spiking layer); "
+                "make it with net.sample_noise(key, T)."
+            )
         forced = _per_layer("forced", forced, n, where)
         flips = _per_layer("flips", flips, n, where)
         h = x.astype(self.dtype)
@@ -404,8 +427,14 @@ class Network(eqx.Module):
                 if arr is not None:
                     check_shape(f"{name}[{i}]", arr, (n_steps, layer.size), where=where)
                     check_probability(f"{name}[{i}]", arr, where=where, closed_right=name != "noise")
-            out = layer.run(h, jnp.asarray(noise[i], h.dtype), forced[i], flips[i],
-                            fixed_spikes=fixed_spikes, checkpoint=self.checkpoint)
+            out = layer.run(
+                h,
+                jnp.asarray(noise[i], h.dtype),
+                forced[i],
+                flips[i],
+                fixed_spikes=fixed_spikes,
+                checkpoint=self.checkpoint,
+            )
             outs.append(out)
             h = out.spikes
         output = h if self.readout is None else self.readout(h, checkpoint=self.checkpoint)
@@ -504,13 +533,28 @@ def feedforward(
             if recurrents[i]:
                 rstd = fluctuation_std(neurons[i], n_out, rates[i + 1], sigma_u) * math.sqrt(0.1)
                 std = std * math.sqrt(0.9)
-        layers.append(Dense(n_in, n_out, neuron=neurons[i], spike_fn=spike_fns[i], key=keys[i],
-                            recurrent=recurrents[i], bias=bias, std=std, recurrent_std=rstd, dtype=dtype))
+        layers.append(
+            Dense(
+                n_in,
+                n_out,
+                neuron=neurons[i],
+                spike_fn=spike_fns[i],
+                key=keys[i],
+                recurrent=recurrents[i],
+                bias=bias,
+                std=std,
+                recurrent_std=rstd,
+                dtype=dtype,
+            )
+        )
     ro = None
     if with_readout:
         ro_neuron = LeakyIntegrator() if readout is None else readout
-        std = (gain / math.sqrt(sizes[-2]) if init == "normal"
-               else fluctuation_std(ro_neuron, sizes[-2], rates[-1], sigma_u))
+        std = (
+            gain / math.sqrt(sizes[-2])
+            if init == "normal"
+            else fluctuation_std(ro_neuron, sizes[-2], rates[-1], sigma_u)
+        )
         ro = Readout(sizes[-2], sizes[-1], key=keys[-1], neuron=ro_neuron, std=std, dtype=dtype)
     return Network(layers, ro, checkpoint=checkpoint)
 

@@ -23,7 +23,9 @@ def assert_unbiased(samples, exact, n_se=4.0, atol=1e-10, label=""):
         se = s.std(0, ddof=1) / np.sqrt(n)
         bias = np.abs(mean - e)
         zero = se <= atol
-        assert np.all(bias[zero] <= atol), f"{label}{jax.tree_util.keystr(path)}: zero-variance mismatch {bias[zero].max()}"
+        assert np.all(bias[zero] <= atol), (
+            f"{label}{jax.tree_util.keystr(path)}: zero-variance mismatch {bias[zero].max()}"
+        )
         if np.any(~zero):
             z = bias[~zero] / se[~zero]
             worst = max(worst, float(z.max()))

@@ -80,7 +80,9 @@ STEEP = {
 def test_float32_safe_at_steep_escape(name):
     """|beta x| up to 1e4 (and far beyond) in float32: no overflow, no NaN, in values and gradients."""
     escape = STEEP[name]
-    x = jnp.concatenate([jnp.linspace(-1.0, 1.0, 2001), jnp.array([0.0, -1e30, 1e30, 1e-38, -1e-38])]).astype(jnp.float32)
+    x = jnp.concatenate([jnp.linspace(-1.0, 1.0, 2001), jnp.array([0.0, -1e30, 1e30, 1e-38, -1e-38])]).astype(
+        jnp.float32
+    )
     for fn in (escape.cdf, escape.pdf, escape.log_cdf, escape.log_sf, escape.pdf_over_cdf, escape.pdf_over_sf):
         out = fn(x)
         assert out.dtype == jnp.float32
@@ -120,7 +122,9 @@ def test_array_valued_parameters():
     expected = jax.nn.sigmoid(jnp.array([0.5, 1.0, 2.0]))
     np.testing.assert_allclose(escape.cdf(x), expected, rtol=1e-6)
     np.testing.assert_allclose(escape.pdf(x), jnp.array([1.0, 2.0, 4.0]) * expected * (1 - expected), rtol=1e-6)
-    np.testing.assert_allclose(jax.vmap(escape.cdf)(jnp.full((5, 3), 0.5)), jnp.broadcast_to(expected, (5, 3)), rtol=1e-6)
+    np.testing.assert_allclose(
+        jax.vmap(escape.cdf)(jnp.full((5, 3), 0.5)), jnp.broadcast_to(expected, (5, 3)), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,6 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-import optax
 import pytest
 
 import snnsad
@@ -58,9 +57,15 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
 
 @pytest.mark.parametrize(
     "estimator",
-    [snnsad.StochasticAD("all"), snnsad.StochasticAD(3, weighting="right"), snnsad.StochasticAD(3, weighting="left"),
-     snnsad.StochasticAD(3, proposal="uniform"), snnsad.StochasticAD(2, chunk_size=1), snnsad.ScoreFunction(4, None),
-     snnsad.ScoreFunction(1, None)],
+    [
+        snnsad.StochasticAD("all"),
+        snnsad.StochasticAD(3, weighting="right"),
+        snnsad.StochasticAD(3, weighting="left"),
+        snnsad.StochasticAD(3, proposal="uniform"),
+        snnsad.StochasticAD(2, chunk_size=1),
+        snnsad.ScoreFunction(4, None),
+        snnsad.ScoreFunction(1, None),
+    ],
     ids=["all_sites", "right", "left", "uniform_proposal", "chunked", "score_no_baseline", "score_single"],
 )
 def test_estimator_variants_are_unbiased(estimator, x64):
@@ -85,7 +90,9 @@ def test_matched_stochastic_sg_is_biased_in_two_layers(x64):
 
 def test_exact_enumeration_single_neuron_closed_form(x64):
     """One stochastic perceptron, L = (s - y)^2: dE[L]/dw = F'(w.x - theta) x ((1 - y)^2 - y^2)."""
-    net = snnsad.feedforward((3, 1), key=jr.key(0), spike_fn=STOCH, neuron=snnsad.Perceptron(0.3), readout=False, dtype=F64)
+    net = snnsad.feedforward(
+        (3, 1), key=jr.key(0), spike_fn=STOCH, neuron=snnsad.Perceptron(0.3), readout=False, dtype=F64
+    )
     x = jnp.asarray([[0.5, -1.0, 2.0]], F64)
     y = jnp.asarray(0.3, F64)
     loss = lambda tr, y: jnp.sum(jnp.square(tr.output - y))
@@ -140,6 +147,7 @@ def test_estimators_batch_with_vmap_under_jit(getkey):
     ys = jnp.arange(5) % 3
     keys = jr.split(getkey(), 5)
     for est in (snnsad.StochasticAD(4), snnsad.ScoreFunction(4), snnsad.Autodiff()):
+
         @eqx.filter_jit
         def batch(net, xs, ys, keys):
             values, grads = jax.vmap(lambda x, y, k: est(ce_loss, net, x, y, k))(xs, ys, keys)
@@ -149,7 +157,9 @@ def test_estimators_batch_with_vmap_under_jit(getkey):
         assert values.shape == (5,)
         assert grads.layers[0].weight.shape == (5, 8, 4)
         assert np.all(np.isfinite(np.asarray(grads.layers[0].weight)))
-        assert jax.tree.structure(jax.tree.map(lambda g: g[0], grads)) == jax.tree.structure(eqx.filter(net, eqx.is_array))
+        assert jax.tree.structure(jax.tree.map(lambda g: g[0], grads)) == jax.tree.structure(
+            eqx.filter(net, eqx.is_array)
+        )
 
 
 def test_estimator_options_are_validated():
@@ -187,16 +197,26 @@ def test_gradient_stats_basic_properties(getkey):
 def test_sample_grads_validates_keys():
     net = snnsad.feedforward((3, 2, 2), key=jr.key(0), spike_fn=STOCH)
     with pytest.raises(ValueError, match="chunk_size"):
-        snnsad.sample_grads(snnsad.Autodiff(), ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0), jr.split(jr.key(0), 4), chunk_size=0)
+        snnsad.sample_grads(
+            snnsad.Autodiff(), ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0), jr.split(jr.key(0), 4), chunk_size=0
+        )
 
 
 def test_mixed_network_with_expected_layer_is_unbiased(x64):
     """A smooth (Expected) layer after a stochastic one: StochasticAD stays unbiased (4 SE, 3000 samples)."""
-    net = snnsad.feedforward((3, 3, 2, 2), key=jr.key(3), spike_fn=[STOCH, snnsad.Expected(ESC)], neuron=snnsad.LIF(
-        tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="subtract"), gain=2.0, dtype=F64)
+    net = snnsad.feedforward(
+        (3, 3, 2, 2),
+        key=jr.key(3),
+        spike_fn=[STOCH, snnsad.Expected(ESC)],
+        neuron=snnsad.LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="subtract"),
+        gain=2.0,
+        dtype=F64,
+    )
     x = 2 * jr.uniform(jr.key(4), (6, 3), F64)
     y = jnp.asarray(1)
     _, exact = _exact(net, x, ce_loss, y)
-    _, grads = snnsad.sample_grads(snnsad.StochasticAD(4), ce_loss, net, x, y, jr.split(jr.key(8), 3000), chunk_size=1000)
+    _, grads = snnsad.sample_grads(
+        snnsad.StochasticAD(4), ce_loss, net, x, y, jr.split(jr.key(8), 3000), chunk_size=1000
+    )
     assert_unbiased(grads, exact, n_se=4.0)
     assert np.abs(np.asarray(exact.layers[1].weight)).max() > 1e-3  # the smooth layer's weights matter

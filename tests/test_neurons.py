@@ -37,14 +37,24 @@ def _reference_lif(W, V, x, noise, beta, tau_mem, tau_syn, dt, theta, reset):
 def test_lif_matches_reference_loop(reset, recurrent, x64, getkey):
     T, n_in, n = 12, 4, 3
     neuron = snnsad.LIF(tau_mem=5e-3, tau_syn=3e-3, dt=1e-3, threshold=0.7, reset=reset)
-    net = snnsad.feedforward((n_in, n), key=getkey(), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(6.0)), neuron=neuron,
-                             readout=False, recurrent=recurrent, gain=4.0, dtype=jnp.float64)
+    net = snnsad.feedforward(
+        (n_in, n),
+        key=getkey(),
+        spike_fn=snnsad.Stochastic(snnsad.Sigmoid(6.0)),
+        neuron=neuron,
+        readout=False,
+        recurrent=recurrent,
+        gain=4.0,
+        dtype=jnp.float64,
+    )
     x = jr.uniform(getkey(), (T, n_in), jnp.float64)
     noise = net.sample_noise(getkey(), T)
     trace = net.simulate(x, noise)
     layer = net.layers[0]
     V = None if layer.recurrent_weight is None else np.asarray(layer.recurrent_weight)
-    s_ref, d_ref = _reference_lif(np.asarray(layer.weight), V, np.asarray(x), np.asarray(noise[0]), 6.0, 5e-3, 3e-3, 1e-3, 0.7, reset)
+    s_ref, d_ref = _reference_lif(
+        np.asarray(layer.weight), V, np.asarray(x), np.asarray(noise[0]), 6.0, 5e-3, 3e-3, 1e-3, 0.7, reset
+    )
     np.testing.assert_array_equal(trace.spikes[0], s_ref)
     np.testing.assert_allclose(trace.drive[0], d_ref, rtol=1e-12, atol=1e-12)
     assert 0 < s_ref.sum() < s_ref.size  # the comparison exercises spikes and resets
@@ -56,7 +66,9 @@ def test_detach_reset_changes_only_the_gradient(getkey):
 
     def run(detach):
         neuron = snnsad.LIF(reset="subtract", detach_reset=detach)
-        net = snnsad.feedforward((4, 5, 2), key=kw, spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)), neuron=neuron, gain=6.0)
+        net = snnsad.feedforward(
+            (4, 5, 2), key=kw, spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)), neuron=neuron, gain=6.0
+        )
         loss = lambda net: jnp.sum(net(x).output ** 2)
         return net(x).output, jax.grad(loss)(net).layers[0].weight
 
@@ -67,7 +79,9 @@ def test_detach_reset_changes_only_the_gradient(getkey):
 
 
 def test_perceptron_is_memoryless(getkey):
-    net = snnsad.feedforward((3, 4), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=snnsad.Perceptron(0.1), readout=False)
+    net = snnsad.feedforward(
+        (3, 4), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=snnsad.Perceptron(0.1), readout=False
+    )
     x = jr.normal(getkey(), (6, 3))
     trace = net(x)
     drive = x @ net.layers[0].weight.T - 0.1
@@ -76,7 +90,9 @@ def test_perceptron_is_memoryless(getkey):
 
 
 def test_leaky_integrator_readout(x64, getkey):
-    ro = snnsad.Readout(3, 2, key=getkey(), neuron=snnsad.LeakyIntegrator(tau_mem=4e-3, tau_syn=2e-3), dtype=jnp.float64)
+    ro = snnsad.Readout(
+        3, 2, key=getkey(), neuron=snnsad.LeakyIntegrator(tau_mem=4e-3, tau_syn=2e-3), dtype=jnp.float64
+    )
     x = jr.normal(getkey(), (7, 3), jnp.float64)
     out = ro(x)
     lam_m, lam_s = np.exp(-1 / 4), np.exp(-1 / 2)

@@ -47,7 +47,9 @@ def test_forced_spikes_carry_no_gradient(getkey):
     net = _net(getkey(), readout=False)
     x = jr.uniform(getkey(), (6, 4))
     forced = tuple(jnp.ones((6, n)) for n in net.sizes)
-    grads = eqx.filter_grad(lambda net: jnp.sum(net.simulate(x, net.sample_noise(jr.key(0), 6), forced=forced).output))(net)
+    grads = eqx.filter_grad(lambda net: jnp.sum(net.simulate(x, net.sample_noise(jr.key(0), 6), forced=forced).output))(
+        net
+    )
     assert all(np.all(np.asarray(g) == 0) for g in jax.tree.leaves(grads))
 
 
@@ -114,7 +116,7 @@ def test_changing_beta_tau_or_learning_rate_does_not_recompile(getkey):
     @eqx.filter_jit
     @eqx.debug.assert_max_traces(max_traces=1)
     def step(net, opt_state, x, key):
-        value, grads = snnsad.Autodiff()(lambda tr, y: jnp.sum(tr.output ** 2), net, x, None, key)
+        value, grads = snnsad.Autodiff()(lambda tr, y: jnp.sum(tr.output**2), net, x, None, key)
         updates, opt_state = optim.update(grads, opt_state)
         return eqx.apply_updates(net, updates), opt_state, value
 
@@ -140,7 +142,7 @@ def test_checkpointed_scan_gives_the_same_gradients(getkey):
     k = getkey()
     net, net_ckpt = _net(k, recurrent=True), _net(k, recurrent=True, checkpoint=True)
     x, key = jr.uniform(getkey(), (15, 4)), getkey()
-    loss = lambda tr, y: jnp.sum(tr.output ** 2)
+    loss = lambda tr, y: jnp.sum(tr.output**2)
     _, g1 = snnsad.Autodiff()(loss, net, x, None, key)
     _, g2 = snnsad.Autodiff()(loss, net_ckpt, x, None, key)
     for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
@@ -155,12 +157,20 @@ def test_fluctuation_init_hits_target_membrane_std(getkey):
     """
     rate, dt, n_in, n = 20.0, 1e-3, 200, 500
     neuron = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=dt, threshold=1e6, reset="none")
-    net = snnsad.feedforward((n_in, n), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=neuron,
-                             readout=False, init="fluctuation", rate=rate, sigma_u=1.0)
+    net = snnsad.feedforward(
+        (n_in, n),
+        key=getkey(),
+        spike_fn=snnsad.Heaviside(),
+        neuron=neuron,
+        readout=False,
+        init="fluctuation",
+        rate=rate,
+        sigma_u=1.0,
+    )
     x = jr.bernoulli(getkey(), rate * dt, (500, n_in)).astype(jnp.float32)
     u = net(x).drive[0][100:] + 1e6
     u = u - u.mean(0, keepdims=True)  # fluctuations around each neuron's mean
-    assert float(jnp.sqrt(jnp.mean(u ** 2))) == pytest.approx(1.0, rel=0.1)
+    assert float(jnp.sqrt(jnp.mean(u**2))) == pytest.approx(1.0, rel=0.1)
 
 
 def test_conv1d_shd_network_shapes(getkey):
@@ -177,7 +187,9 @@ def test_conv1d_shd_network_shapes(getkey):
 
 
 def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
-    layer = snnsad.Conv1D(2, 9, 3, 3, 2, 3, neuron=snnsad.LIF(), spike_fn=snnsad.Heaviside(), key=getkey(), dtype=jnp.float64)
+    layer = snnsad.Conv1D(
+        2, 9, 3, 3, 2, 3, neuron=snnsad.LIF(), spike_fn=snnsad.Heaviside(), key=getkey(), dtype=jnp.float64
+    )
     x = jr.normal(getkey(), (4, 2 * 9), jnp.float64)
     K = np.asarray(layer.kernel)
     xr = np.asarray(x).reshape(4, 2, 9)
@@ -185,12 +197,12 @@ def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
     for t in range(4):
         for o in range(3):
             for j in range(layer.out_length):
-                ref[t, o, j] = np.sum(K[o] * xr[t, :, 2 * j:2 * j + 3])
+                ref[t, o, j] = np.sum(K[o] * xr[t, :, 2 * j : 2 * j + 3])
     np.testing.assert_allclose(layer.project(x), ref.reshape(4, -1), rtol=1e-12)
     s = np.asarray(jr.bernoulli(getkey(), 0.5, (3 * layer.out_length,)), np.float64)
     R, sr = np.asarray(layer.recurrent_kernel), s.reshape(3, -1)
     padded = np.pad(sr, ((0, 0), (1, 1)))
-    rec = np.array([[np.sum(R[o] * padded[:, j:j + 3]) for j in range(layer.out_length)] for o in range(3)])
+    rec = np.array([[np.sum(R[o] * padded[:, j : j + 3]) for j in range(layer.out_length)] for o in range(3)])
     np.testing.assert_allclose(layer.recurrent()(jnp.asarray(s)), rec.reshape(-1), rtol=1e-12)
 
 
@@ -224,10 +236,12 @@ def test_bad_inputs_give_clear_errors(getkey):
 
 def test_bad_construction_gives_clear_errors(getkey):
     with pytest.raises(ValueError, match="layer 0 has 6 neurons but layer 1 expects 5"):
-        snnsad.Network([
-            snnsad.Dense(4, 6, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
-            snnsad.Dense(5, 2, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
-        ])
+        snnsad.Network(
+            [
+                snnsad.Dense(4, 6, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
+                snnsad.Dense(5, 2, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey()),
+            ]
+        )
     with pytest.raises(ValueError, match="out_size"):
         snnsad.Dense(4, 0, neuron=snnsad.LIF(), spike_fn=STOCH, key=getkey())
     with pytest.raises(ValueError, match="spike_fn"):
@@ -240,8 +254,15 @@ def test_smooth_network_gradient_matches_finite_differences(x64, getkey):
     """With Expected (smoothed probabilistic model) layers the whole network is smooth: autodiff of
     every weight, threshold and the readout path agrees with float64 central differences."""
     lif = snnsad.LIF(tau_mem=4e-3, tau_syn=3e-3, dt=1e-3, reset="subtract", detach_reset=False)
-    net = snnsad.feedforward((3, 4, 3, 2), key=getkey(), spike_fn=snnsad.Expected(snnsad.Sigmoid(3.0)), neuron=lif,
-                             recurrent=[True, False], gain=2.0, dtype=jnp.float64)
+    net = snnsad.feedforward(
+        (3, 4, 3, 2),
+        key=getkey(),
+        spike_fn=snnsad.Expected(snnsad.Sigmoid(3.0)),
+        neuron=lif,
+        recurrent=[True, False],
+        gain=2.0,
+        dtype=jnp.float64,
+    )
     x = jr.uniform(getkey(), (8, 3), jnp.float64)
     params, static = eqx.partition(net, eqx.is_array)
     flat, unravel = jax.flatten_util.ravel_pytree(params)
@@ -255,10 +276,19 @@ def test_smooth_network_gradient_matches_finite_differences(x64, getkey):
     eye = jnp.eye(flat.size, dtype=jnp.float64)
     fd = jax.jit(jax.vmap(lambda e: (loss(flat + h * e) - loss(flat - h * e)) / (2 * h)))(eye)
     # Time constants and escape parameters are hyper-parameters (stop-gradient): compare the rest.
-    hyper = jax.flatten_util.ravel_pytree(eqx.tree_at(
-        lambda p: [l.neuron.tau_mem for l in p.layers] + [l.neuron.tau_syn for l in p.layers] + [l.neuron.dt for l in p.layers]
-        + [l.spike_fn.escape.beta for l in p.layers] + [p.readout.neuron.tau_mem, p.readout.neuron.tau_syn, p.readout.neuron.dt],
-        jax.tree.map(jnp.zeros_like, params), replace_fn=jnp.ones_like))[0]
+    hyper = jax.flatten_util.ravel_pytree(
+        eqx.tree_at(
+            lambda p: (
+                [l.neuron.tau_mem for l in p.layers]
+                + [l.neuron.tau_syn for l in p.layers]
+                + [l.neuron.dt for l in p.layers]
+                + [l.spike_fn.escape.beta for l in p.layers]
+                + [p.readout.neuron.tau_mem, p.readout.neuron.tau_syn, p.readout.neuron.dt]
+            ),
+            jax.tree.map(jnp.zeros_like, params),
+            replace_fn=jnp.ones_like,
+        )
+    )[0]
     keep = ~np.asarray(hyper, bool)
     np.testing.assert_allclose(np.asarray(grad)[keep], np.asarray(fd)[keep], rtol=1e-6, atol=1e-8)
     np.testing.assert_array_equal(np.asarray(grad)[~keep], 0)
@@ -272,12 +302,14 @@ def test_deterministic_limit_of_a_network(getkey):
     det = snnsad.feedforward((4, 8, 6, 3), key=k, spike_fn=snnsad.Surrogate(sg), gain=4.0)
     x = jr.uniform(getkey(), (20, 4))
     key = getkey()
-    loss = lambda tr, y: jnp.sum(tr.output ** 2)
+    loss = lambda tr, y: jnp.sum(tr.output**2)
     _, g_det = snnsad.Autodiff()(loss, det, x, None, key)
     out_det = det(x, key=key).output
     diffs = []
     for beta in (3.0, 30.0, 1e6):
-        sto = eqx.tree_at(lambda n: [l.spike_fn for l in n.layers], det, [snnsad.Stochastic(snnsad.Sigmoid(beta), sg)] * 2)
+        sto = eqx.tree_at(
+            lambda n: [l.spike_fn for l in n.layers], det, [snnsad.Stochastic(snnsad.Sigmoid(beta), sg)] * 2
+        )
         diffs.append(float(jnp.abs(sto(x, key=key).output - out_det).max()))
         _, g = snnsad.Autodiff()(loss, sto, x, None, key)
     assert diffs[0] > 0 and diffs[-1] == 0

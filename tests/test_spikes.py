@@ -81,7 +81,13 @@ def test_expected_matches_finite_differences(x64, getkey):
 
 @pytest.mark.parametrize(
     "spike_fn",
-    [snnsad.Heaviside(), snnsad.Surrogate(SG), snnsad.Stochastic(ESC), snnsad.SmoothedStochastic(ESC), snnsad.Expected(ESC)],
+    [
+        snnsad.Heaviside(),
+        snnsad.Surrogate(SG),
+        snnsad.Stochastic(ESC),
+        snnsad.SmoothedStochastic(ESC),
+        snnsad.Expected(ESC),
+    ],
     ids=lambda f: type(f).__name__,
 )
 def test_forward_mode_matches_reverse_mode(spike_fn, x64, getkey):
@@ -92,7 +98,9 @@ def test_forward_mode_matches_reverse_mode(spike_fn, x64, getkey):
     assert fwd.dtype == x.dtype
 
 
-@pytest.mark.parametrize("spike_fn", [snnsad.Stochastic(ESC), snnsad.SmoothedStochastic(ESC)], ids=lambda f: type(f).__name__)
+@pytest.mark.parametrize(
+    "spike_fn", [snnsad.Stochastic(ESC), snnsad.SmoothedStochastic(ESC)], ids=lambda f: type(f).__name__
+)
 def test_stochastic_without_noise_is_a_clear_error(spike_fn):
     with pytest.raises(ValueError, match="noise"):
         spike_fn(jnp.zeros(3))
@@ -168,14 +176,24 @@ def test_from_peer_matches_documented_peer_formulas(x64):
 
     sig = jax.nn.sigmoid
     k = 25.0
-    np.testing.assert_allclose(d(snnsad.from_peer("snntorch", "fast_sigmoid", slope=k)), 1 / (1 + k * jnp.abs(x)) ** 2, rtol=1e-12)
-    np.testing.assert_allclose(d(snnsad.from_peer("spyx", "superspike", k=k)), 1 / (1 + k * jnp.abs(x)) ** 2, rtol=1e-12)
-    np.testing.assert_allclose(d(snnsad.from_peer("snntorch", "sigmoid", slope=k)), k * sig(k * x) * sig(-k * x), rtol=1e-10)
-    np.testing.assert_allclose(d(snnsad.from_peer("spikingjelly", "sigmoid", alpha=4.0)), 4 * sig(4 * x) * sig(-4 * x), rtol=1e-10)
+    np.testing.assert_allclose(
+        d(snnsad.from_peer("snntorch", "fast_sigmoid", slope=k)), 1 / (1 + k * jnp.abs(x)) ** 2, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        d(snnsad.from_peer("spyx", "superspike", k=k)), 1 / (1 + k * jnp.abs(x)) ** 2, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        d(snnsad.from_peer("snntorch", "sigmoid", slope=k)), k * sig(k * x) * sig(-k * x), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        d(snnsad.from_peer("spikingjelly", "sigmoid", alpha=4.0)), 4 * sig(4 * x) * sig(-4 * x), rtol=1e-10
+    )
     a = 2.0
     atan = (a / 2) / (1 + (jnp.pi * a * x / 2) ** 2)
     np.testing.assert_allclose(d(snnsad.from_peer("snntorch", "atan", alpha=a)), atan, rtol=1e-12)
     np.testing.assert_allclose(d(snnsad.from_peer("spikingjelly", "atan", alpha=a)), atan, rtol=1e-12)
-    np.testing.assert_allclose(d(snnsad.from_peer("spyx", "arctan", k=a)), 1 / (jnp.pi * (1 + (a * x) ** 2)), rtol=1e-12)
+    np.testing.assert_allclose(
+        d(snnsad.from_peer("spyx", "arctan", k=a)), 1 / (jnp.pi * (1 + (a * x) ** 2)), rtol=1e-12
+    )
     with pytest.raises(ValueError, match="unknown surrogate"):
         snnsad.from_peer("snntorch", "nonexistent")

@@ -23,13 +23,22 @@ def ce_loss(trace, y):
     return optax.softmax_cross_entropy_with_integer_labels(jnp.sum(trace.output, 0), y)
 
 
-@pytest.mark.parametrize("estimator", [snnsad.StochasticAD(8), snnsad.Autodiff()], ids=["stochastic_ad", "stochastic_sg"])
+@pytest.mark.parametrize(
+    "estimator", [snnsad.StochasticAD(8), snnsad.Autodiff()], ids=["stochastic_ad", "stochastic_sg"]
+)
 def test_training_reduces_the_loss(estimator, standard_promotion):
     """80 Adam steps on a 2-class task: the expected loss (mean over 8 noise draws of 64 examples) falls below 40% of its start."""
     xs, ys = _task(jr.key(0))
     lif = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=1e-3, reset="zero")
-    net = snnsad.feedforward((10, 16, 2), key=jr.key(1), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)), neuron=lif,
-                             readout=snnsad.LeakyIntegrator(tau_mem=20e-3, tau_syn=5e-3), init="fluctuation", rate=150.0)
+    net = snnsad.feedforward(
+        (10, 16, 2),
+        key=jr.key(1),
+        spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)),
+        neuron=lif,
+        readout=snnsad.LeakyIntegrator(tau_mem=20e-3, tau_syn=5e-3),
+        init="fluctuation",
+        rate=150.0,
+    )
     optim = optax.adam(2e-2)
     opt_state = optim.init(eqx.filter(net, eqx.is_array))
     batched = snnsad.Batched(estimator)
@@ -46,7 +55,7 @@ def test_training_reduces_the_loss(estimator, standard_promotion):
         return jnp.mean(jax.vmap(lambda k: batched(ce_loss, net, xs, ys, k)[0])(keys))
 
     start = float(expected_loss(net))
-    for i, key in enumerate(jr.split(jr.key(2), 80)):
+    for key in jr.split(jr.key(2), 80):
         net, opt_state, _ = step(net, opt_state, key)
     end = float(expected_loss(net))
     assert start > 0.5  # the untrained network is far from solving the task
