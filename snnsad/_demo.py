@@ -90,6 +90,7 @@ def run_demo(out_dir: str = "results/demo", seed: int = 0, n_samples: int = 2000
             f"{r['cosine_of_mean']:9.4f} {r['relative_error']:8.4f} {r['max_z']:8.2f}"
         )
     print("\nmax z: largest |mean - exact| in standard errors (<= 4 is consistent with an unbiased estimator).")
+    print("The deterministic SG is the gradient of a different (deterministic) network: listed for comparison only.")
     result = {
         "seed": seed,
         "n_samples": n_samples,
