@@ -6,11 +6,14 @@ The public API is flat: ``snnsad.Sigmoid``, ``snnsad.Stochastic``, ``snnsad.feed
 """
 
 from . import analysis as analysis
+from . import data as data
 from . import escape as escape
 from . import estimators as estimators
+from . import losses as losses
 from . import neurons as neurons
 from . import nn as nn
 from . import spikes as spikes
+from . import train as train
 from ._analysis import GradientStats as GradientStats
 from ._analysis import gradient_stats as gradient_stats
 from ._analysis import sample_grads as sample_grads
@@ -48,5 +51,7 @@ from ._spikes import SmoothedStochastic as SmoothedStochastic
 from ._spikes import Stochastic as Stochastic
 from ._spikes import Surrogate as Surrogate
 from ._spikes import from_peer as from_peer
+from ._train import fit as fit
+from ._train import smorms3 as smorms3
 
 __version__ = "0.1.0"

@@ -1,0 +1,120 @@
+"""Per-example, unreduced losses and activity regularisers.
+
+Output losses take the network output ``(T, n_out)`` of ONE example and a target; the caller
+averages over a batch. :func:`make_loss` turns an output loss plus regularisers into the
+``loss_fn(trace, y)`` that every estimator takes.
+"""
+
+from collections.abc import Callable, Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike
+
+from ._nn import Trace
+
+
+def _ce(logits: Array, label: ArrayLike) -> Array:
+    return jax.nn.logsumexp(logits) - logits[label]
+
+
+def max_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
+    """Softmax cross-entropy of ``max_t output[t]`` (the paper's SHD loss)."""
+    return _ce(jnp.max(output, axis=0), label)
+
+
+def sum_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
+    """Softmax cross-entropy of ``sum_t output[t]``."""
+    return _ce(jnp.sum(output, axis=0), label)
+
+
+def last_step_cross_entropy(output: Array, label: ArrayLike) -> Array:
+    """Softmax cross-entropy of the last time step's output."""
+    return _ce(output[-1], label)
+
+
+def accuracy_max_over_time(output: Array, label: ArrayLike) -> Array:
+    """1.0 if ``argmax(max_t output)`` is the label (for evaluation)."""
+    return (jnp.argmax(jnp.max(output, axis=0)) == label).astype(output.dtype)
+
+
+def _filter_exp(spikes: Array, tau: float, dt: float) -> Array:
+    lam = jnp.exp(-dt / tau)
+
+    def step(trace, s):
+        trace = lam * trace + s
+        return trace, trace
+
+    _, out = jax.lax.scan(step, jnp.zeros_like(spikes[0]), spikes)
+    return out
+
+
+def van_rossum_distance(spikes: Array, target: Array, *, tau: float = 10e-3, dt: float = 1e-3) -> Array:
+    """van Rossum distance: ``sqrt(dt / tau * sum_t,n (k * (s - target))^2)``, ``k`` an exponential of ``tau``.
+
+    ``spikes`` and ``target`` are ``(T, n)``; the result is a scalar (0 iff the trains coincide).
+    """
+    diff = _filter_exp(spikes - target.astype(spikes.dtype), tau, dt)
+    sq = jnp.sum(jnp.square(diff)) * dt / tau
+    return jnp.where(sq > 0, jnp.sqrt(jnp.where(sq > 0, sq, 1)), 0)
+
+
+def l2_spike_distance(spikes: Array, target: Array) -> Array:
+    """``sum_t,n (s - target)^2`` (squared L2 distance of rasters)."""
+    return jnp.sum(jnp.square(spikes - target.astype(spikes.dtype)))
+
+
+def spike_count_mse(spikes: Array, target_counts: Array) -> Array:
+    """Mean over neurons of ``(count_n - target_n)^2``, ``count_n = sum_t s[t, n]``."""
+    return jnp.mean(jnp.square(jnp.sum(spikes, axis=0) - target_counts.astype(spikes.dtype)))
+
+
+class ActivityRegulariser(eqx.Module):
+    r"""Penalty on spike counts of the spiking layers (the paper's activity regularisers).
+
+    ``bound="upper"``: ``strength * mean(relu(c - threshold)^order)``; ``"lower"``:
+    ``strength * mean(relu(threshold - c)^order)``, with ``c`` the spike count per neuron
+    (``per="neuron"``) or the mean count of the layer (``per="layer"``), summed over the layers in
+    ``layers`` (all when None). The paper's SHD setting: ``ActivityRegulariser(0.1, 7.0, "upper", 2)``.
+    """
+
+    strength: float
+    threshold: float
+    bound: str = eqx.field(static=True, default="upper")
+    order: int = eqx.field(static=True, default=2)
+    per: str = eqx.field(static=True, default="neuron")
+    layers: tuple[int, ...] | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if self.bound not in ("upper", "lower"):
+            raise ValueError(f"ActivityRegulariser: `bound` must be 'upper' or 'lower', got {self.bound!r}.")
+        if self.order not in (1, 2):
+            raise ValueError(f"ActivityRegulariser: `order` must be 1 or 2, got {self.order!r}.")
+        if self.per not in ("neuron", "layer"):
+            raise ValueError(f"ActivityRegulariser: `per` must be 'neuron' or 'layer', got {self.per!r}.")
+
+    def __call__(self, trace: Trace) -> Array:
+        chosen = range(len(trace.spikes)) if self.layers is None else self.layers
+        total = jnp.zeros((), trace.output.dtype)
+        for i in chosen:
+            counts = jnp.sum(trace.spikes[i], axis=0)
+            if self.per == "layer":
+                counts = jnp.mean(counts, keepdims=True)
+            excess = counts - self.threshold if self.bound == "upper" else self.threshold - counts
+            total = total + jnp.mean(jnp.maximum(excess, 0) ** self.order)
+        return self.strength * total
+
+
+def make_loss(output_loss: Callable[[Array, ArrayLike], Array],
+              regularisers: Sequence[Callable[[Trace], Array]] = ()) -> Callable[[Trace, ArrayLike], Array]:
+    """``loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)``."""
+    regularisers = tuple(regularisers)
+
+    def loss_fn(trace: Trace, y):
+        value = output_loss(trace.output, y)
+        for reg in regularisers:
+            value = value + reg(trace)
+        return value
+
+    return loss_fn

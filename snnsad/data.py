@@ -1,0 +1,15 @@
+"""Data sets: Randman, Yin-Yang, SHD/SSC (HDF5), image-raster targets, frozen Poisson inputs, batching."""
+
+from ._data import RANDMAN_PRESET as RANDMAN_PRESET
+from ._data import SHD as SHD
+from ._data import SpikeDataset as SpikeDataset
+from ._data import batches as batches
+from ._data import default_image_path as default_image_path
+from ._data import image_to_raster as image_to_raster
+from ._data import latency_encode as latency_encode
+from ._data import poisson_raster as poisson_raster
+from ._data import randman as randman
+from ._data import randman_preset as randman_preset
+from ._data import yinyang as yinyang
+from ._data import yinyang_class as yinyang_class
+from ._data import yinyang_spikes as yinyang_spikes
