@@ -10,6 +10,41 @@ def _cmd_demo(args):
     run_demo(out_dir=args.out, seed=args.seed, n_samples=args.samples)
 
 
+def _cmd_train(args):
+    from . import _recipes
+    from ._train import fit
+
+    overrides = {k: getattr(args, k) for k in _recipes.DEFAULTS if getattr(args, k, None) is not None}
+    if args.hidden is not None:
+        overrides["hidden"] = [int(h) for h in args.hidden.split(",")]
+    cfg = _recipes.load_config(args.config, overrides)
+    train, val, test, net, loss_fn, estimator, optimizer = _recipes.build(cfg)
+    print(
+        f"snnsad train: {cfg['dataset']} ({len(train)} train, {len(val)} validation), estimator {cfg['estimator']}: "
+        f"{_recipes.ESTIMATORS[cfg['estimator']]}; writing to {args.out}",
+        flush=True,
+    )
+    result = fit(
+        net,
+        train,
+        estimator=estimator,
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        seed=cfg["seed"],
+        val=val,
+        test=test,
+        metric_fn=_recipes.metric_fn,
+        out_dir=args.out,
+        resume=not args.restart,
+        progress=not args.quiet,
+        config=cfg,
+    )
+    last = result.history[-1] if result.history else {}
+    print("done: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.endswith(("loss", "metric"))))
+
+
 def _cmd_list(args):
     import snnsad
 
@@ -26,11 +61,17 @@ def _cmd_list(args):
         "neurons": ["LIF", "Perceptron", "LeakyIntegrator"],
         "layers": ["Dense", "Conv1D", "Readout"],
     }
+    from ._recipes import DATASETS, ESTIMATORS
+
     for title, names in groups.items():
         print(f"{title}:")
         for name in names:
             doc = (getattr(snnsad, name).__doc__ or "").strip().splitlines()[0]
             print(f"  {name:20s} {doc}")
+    print("snnsad train --dataset: " + ", ".join(DATASETS))
+    print("snnsad train --estimator:")
+    for name, doc in ESTIMATORS.items():
+        print(f"  {name:20s} {doc}")
 
 
 def main(argv=None) -> int:
@@ -43,6 +84,28 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--samples", type=int, default=2000, help="estimates per estimator (default: 2000)")
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("train", help="train a spiking network on randman, yinyang or shd with any estimator")
+    p.add_argument("--dataset", choices=["randman", "yinyang", "shd"])
+    p.add_argument("--estimator", choices=["det-sg", "sg", "superspike-sg", "stochastic-ad", "score"])
+    p.add_argument("--out", required=True, help="output folder: config.json, metrics.json/.csv, checkpoint.eqx")
+    p.add_argument("--config", help="JSON file with any of the options below (flags override it)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--optimizer", choices=["adam", "smorms3"])
+    p.add_argument("--seed", type=int)
+    p.add_argument("--hidden", help="hidden layer sizes, e.g. 128,128")
+    p.add_argument("--beta", type=float, help="escape / surrogate steepness (default 10)")
+    p.add_argument("--flips", type=int, help="StochasticAD flips per estimate")
+    p.add_argument("--samples", type=int, help="ScoreFunction samples per estimate")
+    p.add_argument("--samples-per-class", dest="samples_per_class", type=int, help="randman samples per class")
+    p.add_argument("--shd-train", dest="shd_train", help="path of shd_train.h5")
+    p.add_argument("--shd-test", dest="shd_test", help="path of shd_test.h5")
+    p.add_argument("--n-steps", dest="n_steps", type=int)
+    p.add_argument("--reg-strength", dest="reg_strength", type=float, help="upper-bound L2 activity regulariser")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
     p = sub.add_parser("list", help="list the escape functions, spike functions, estimators and layers")
     p.set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)

@@ -71,8 +71,14 @@ def randman(
     standardised over all samples and emits one spike per spike index at step
     ``floor(value * n_steps * step_frac)``. Returns rasters ``(N, n_steps, n_units)``, classes balanced.
     """
-    for name, value in (("n_classes", n_classes), ("n_units", n_units), ("n_steps", n_steps),
-                        ("samples_per_class", samples_per_class), ("manifold_dim", manifold_dim), ("n_spikes", n_spikes)):
+    for name, value in (
+        ("n_classes", n_classes),
+        ("n_units", n_units),
+        ("n_steps", n_steps),
+        ("samples_per_class", samples_per_class),
+        ("manifold_dim", manifold_dim),
+        ("n_spikes", n_spikes),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"randman: `{name}` must be a positive int, got {value!r}.")
     if not 0 < step_frac <= 1:
@@ -92,7 +98,9 @@ def randman(
     values = (values - lo) / np.where(hi > lo, hi - lo, 1.0)
     times = np.minimum(np.floor(values * n_steps * step_frac).astype(np.int64), n_steps - 1)
     x = np.zeros((n_classes, samples_per_class, n_steps, n_units), np.float32)
-    c_idx, s_idx, u_idx = np.meshgrid(np.arange(n_classes), np.arange(samples_per_class), np.arange(n_units), indexing="ij")
+    c_idx, s_idx, u_idx = np.meshgrid(
+        np.arange(n_classes), np.arange(samples_per_class), np.arange(n_units), indexing="ij"
+    )
     for j in range(n_spikes):
         x[c_idx, s_idx, times[j], u_idx] = 1.0
     x = x.reshape(-1, n_steps, n_units)
@@ -104,8 +112,9 @@ def randman(
 
 
 # The paper's tempo-randman configuration (PAPER.md, E6).
-RANDMAN_PRESET = dict(n_classes=15, n_units=20, n_steps=100, samples_per_class=1000, manifold_dim=1, alpha=0.5,
-                      n_spikes=1, step_frac=0.5)
+RANDMAN_PRESET = dict(
+    n_classes=15, n_units=20, n_steps=100, samples_per_class=1000, manifold_dim=1, alpha=0.5, n_spikes=1, step_frac=0.5
+)
 
 
 def randman_preset(seed: int = 0, **overrides) -> SpikeDataset:
@@ -151,8 +160,9 @@ def yinyang(n: int = 5000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return feats, labels.astype(np.int32)
 
 
-def latency_encode(values: np.ndarray, n_steps: int, *, t_min: int = 0, t_max: int | None = None,
-                   bias_spike: bool = True) -> np.ndarray:
+def latency_encode(
+    values: np.ndarray, n_steps: int, *, t_min: int = 0, t_max: int | None = None, bias_spike: bool = True
+) -> np.ndarray:
     """Values in [0, 1] -> one spike each at step ``round(t_min + value (t_max - t_min))``.
 
     ``values`` (N, F) -> rasters (N, n_steps, F [+1]); with ``bias_spike`` an extra input fires at
@@ -219,18 +229,25 @@ class SHD:
             raise ValueError(f"SHD: {path!r} is not a readable HDF5 file (truncated or corrupt?): {err}") from None
         for field in self.REQUIRED:
             if field not in self._file:
-                raise ValueError(f"SHD: {path!r} has no field {field!r}; expected the standard layout "
-                                 "spikes/times, spikes/units, labels.")
+                raise ValueError(
+                    f"SHD: {path!r} has no field {field!r}; expected the standard layout "
+                    "spikes/times, spikes/units, labels."
+                )
         n = len(self._file["labels"])
         if len(self._file["spikes/times"]) != n or len(self._file["spikes/units"]) != n:
-            raise ValueError(f"SHD: {path!r} has {n} labels but {len(self._file['spikes/times'])} spike-time and "
-                             f"{len(self._file['spikes/units'])} unit entries.")
+            raise ValueError(
+                f"SHD: {path!r} has {n} labels but {len(self._file['spikes/times'])} spike-time and "
+                f"{len(self._file['spikes/units'])} unit entries."
+            )
         try:
             self.labels = np.asarray(self._file["labels"][()], np.int32)
         except OSError as err:
             raise ValueError(f"SHD: could not read 'labels' from {path!r} (truncated file?): {err}") from None
-        self.class_names = ([k.decode() if isinstance(k, bytes) else str(k) for k in self._file["extra/keys"][()]]
-                            if "extra/keys" in self._file else None)
+        self.class_names = (
+            [k.decode() if isinstance(k, bytes) else str(k) for k in self._file["extra/keys"][()]]
+            if "extra/keys" in self._file
+            else None
+        )
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -281,8 +298,9 @@ def default_image_path() -> str:
     return os.path.join(os.path.dirname(__file__), "assets", "target.png")
 
 
-def image_to_raster(path: str | None = None, n_neurons: int = 200, n_steps: int = 189, *, threshold: float = 0.5,
-                    invert: bool = True) -> np.ndarray:
+def image_to_raster(
+    path: str | None = None, n_neurons: int = 200, n_steps: int = 189, *, threshold: float = 0.5, invert: bool = True
+) -> np.ndarray:
     """An image file -> binary spike raster ``(n_steps, n_neurons)`` (image columns are time).
 
     The image is converted to grey levels in [0, 1], resampled (nearest neighbour) to
@@ -316,12 +334,13 @@ def poisson_raster(n_steps: int, n_neurons: int, rate: float, dt: float, *, seed
 # ----------------------------------------------------------------------------- batching
 
 
-def batches(n: int, batch_size: int, *, seed: int, epoch: int = 0, shuffle: bool = True,
-            drop_last: bool = True) -> Iterator[np.ndarray]:
+def batches(
+    n: int, batch_size: int, *, seed: int, epoch: int = 0, shuffle: bool = True, drop_last: bool = True
+) -> Iterator[np.ndarray]:
     """Index batches for one epoch, a pure function of ``(n, batch_size, seed, epoch)``."""
     if batch_size < 1:
         raise ValueError(f"batches: `batch_size` must be >= 1, got {batch_size!r}.")
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
-        yield order[start:start + batch_size]
+        yield order[start : start + batch_size]

@@ -106,8 +106,9 @@ class ActivityRegulariser(eqx.Module):
         return self.strength * total
 
 
-def make_loss(output_loss: Callable[[Array, ArrayLike], Array],
-              regularisers: Sequence[Callable[[Trace], Array]] = ()) -> Callable[[Trace, ArrayLike], Array]:
+def make_loss(
+    output_loss: Callable[[Array, ArrayLike], Array], regularisers: Sequence[Callable[[Trace], Array]] = ()
+) -> Callable[[Trace, ArrayLike], Array]:
     """``loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)``."""
     regularisers = tuple(regularisers)
 

@@ -84,34 +84,42 @@ def load_checkpoint(path: str, like) -> tuple[Any, dict]:
         data = f.read()
     if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 8:
         raise ValueError(f"load_checkpoint: {path!r} is not an snnsad checkpoint.")
-    (n,) = struct.unpack("<Q", data[len(_MAGIC):len(_MAGIC) + 8])
+    (n,) = struct.unpack("<Q", data[len(_MAGIC) : len(_MAGIC) + 8])
     start = len(_MAGIC) + 8
-    meta = json.loads(data[start:start + n].decode())
-    tree = eqx.tree_deserialise_leaves(io.BytesIO(data[start + n:]), like)
+    meta = json.loads(data[start : start + n].decode())
+    tree = eqx.tree_deserialise_leaves(io.BytesIO(data[start + n :]), like)
     return tree, meta
 
 
 # ----------------------------------------------------------------------------- training loop
 
 
+@eqx.filter_jit
+def _eval_chunk(loss_fn, metric_fn, net, xs, ys, key):
+    keys = jr.split(key, xs.shape[0])
+
+    def one(x, y, k):
+        trace = net(x, key=k)
+        m = metric_fn(trace.output, y) if metric_fn is not None else jnp.zeros(())
+        return loss_fn(trace, y), m
+
+    return jax.vmap(one)(xs, ys, keys)
+
+
+@eqx.filter_jit
+def _train_step(batched, loss_fn, optimizer, net, opt_state, xs, ys, key):
+    # Module-level, so repeated fit() calls with the same estimator, loss and optimiser reuse the compile.
+    value, grads = batched(loss_fn, net, xs, ys, key)
+    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, eqx.is_array))
+    return eqx.apply_updates(net, updates), opt_state, value
+
+
 def evaluate(net: Network, data, loss_fn: Callable, metric_fn: Callable | None, *, key, batch_size: int = 256) -> dict:
     """Mean loss (and metric, e.g. accuracy) over a data set, one stochastic forward pass per example."""
-
-    @eqx.filter_jit
-    def chunk(net, xs, ys, key):
-        keys = jr.split(key, xs.shape[0])
-
-        def one(x, y, k):
-            trace = net(x, key=k)
-            m = metric_fn(trace.output, y) if metric_fn is not None else jnp.zeros(())
-            return loss_fn(trace, y), m
-
-        return jax.vmap(one)(xs, ys, keys)
-
     losses, metrics = [], []
     for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
         xs, ys = data.batch(idx)
-        loss, metric = chunk(net, jnp.asarray(xs), jnp.asarray(ys), jr.fold_in(key, i))
+        loss, metric = _eval_chunk(loss_fn, metric_fn, net, jnp.asarray(xs), jnp.asarray(ys), jr.fold_in(key, i))
         losses.append(np.asarray(loss))
         metrics.append(np.asarray(metric))
     out = {"loss": float(np.concatenate(losses).mean())}
@@ -168,15 +176,14 @@ def fit(
         if resume and os.path.exists(ckpt):
             (net, opt_state), meta = load_checkpoint(ckpt, (net, opt_state))
             history, start_epoch = meta["history"], meta["epoch"] + 1
-        atomic_write_text(os.path.join(out_dir, "config.json"),
-                          json.dumps({**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size,
-                                      **run_info()}, indent=2, default=str))
-
-    @eqx.filter_jit(donate="all-except-first")
-    def step(net, opt_state, xs, ys, key):
-        value, grads = batched(loss_fn, net, xs, ys, key)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, eqx.is_array))
-        return eqx.apply_updates(net, updates), opt_state, value
+        atomic_write_text(
+            os.path.join(out_dir, "config.json"),
+            json.dumps(
+                {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size, **run_info()},
+                indent=2,
+                default=str,
+            ),
+        )
 
     root = jr.key(seed)
     steps_per_epoch = len(train) // batch_size
@@ -191,7 +198,9 @@ def fit(
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            net, opt_state, value = step(net, opt_state, jnp.asarray(xs), jnp.asarray(ys), key)
+            net, opt_state, value = _train_step(
+                batched, loss_fn, optimizer, net, opt_state, jnp.asarray(xs), jnp.asarray(ys), key
+            )
             losses.append(value)
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
@@ -203,7 +212,9 @@ def fit(
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
         if progress:
-            print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True)
+            print(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
+            )
         if out_dir:
             save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history})
             _write_history(out_dir, history)

@@ -1,0 +1,139 @@
+"""Ready-made training setups for ``snnsad train``: data set, network, loss, estimator by name."""
+
+import json
+import os
+
+import jax.random as jr
+import optax
+
+from ._data import SHD, SpikeDataset, randman_preset, yinyang_spikes
+from ._escape import FastSigmoid, Sigmoid
+from ._estimators import Autodiff, ScoreFunction, StochasticAD
+from ._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
+from ._neurons import LIF, LeakyIntegrator
+from ._nn import feedforward
+from ._spikes import Stochastic, Surrogate
+from ._train import smorms3
+
+DATASETS = ("randman", "yinyang", "shd")
+ESTIMATORS = {
+    "det-sg": "deterministic network, SuperSpike surrogate (beta=10, peak 1)",
+    "sg": "stochastic network, matched sigmoid surrogate (stochastic SG)",
+    "superspike-sg": "stochastic network, SuperSpike surrogate",
+    "stochastic-ad": "stochastic network, unbiased coupled-flip stochastic AD (--flips)",
+    "score": "stochastic network, score function (--samples)",
+}
+DEFAULTS = dict(
+    dataset="randman",
+    estimator="sg",
+    epochs=20,
+    batch_size=64,
+    lr=1e-2,
+    optimizer="adam",
+    seed=0,
+    hidden=[128],
+    beta=10.0,
+    flips=8,
+    samples=8,
+    samples_per_class=1000,
+    val_fraction=0.1,
+    shd_train=None,
+    shd_test=None,
+    n_steps=None,
+    reg_strength=0.0,
+    reg_threshold=7.0,
+)
+
+
+def load_config(path: str | None, overrides: dict) -> dict:
+    """Defaults < config file (JSON) < command-line flags that were given."""
+    cfg = dict(DEFAULTS)
+    if path:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"--config: no file at {path!r}.")
+        with open(path) as f:
+            file_cfg = json.load(f)
+        unknown = set(file_cfg) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"--config {path!r}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}.")
+        cfg.update(file_cfg)
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    if cfg["dataset"] not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {cfg['dataset']!r}.")
+    if cfg["estimator"] not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {cfg['estimator']!r}.")
+    return cfg
+
+
+def _split(data: SpikeDataset, fraction: float, seed: int):
+    import numpy as np
+
+    order = np.random.default_rng(seed).permutation(len(data))
+    n = int(round(fraction * len(data)))
+    return SpikeDataset(data.x[order[n:]], data.y[order[n:]]), SpikeDataset(data.x[order[:n]], data.y[order[:n]])
+
+
+def build(cfg: dict):
+    """``(train, val, test, net, loss_fn, estimator, optimizer)`` for a config."""
+    seed = cfg["seed"]
+    if cfg["dataset"] == "randman":
+        data = randman_preset(seed=seed, samples_per_class=cfg["samples_per_class"])
+        rest, test = _split(data, 0.2, seed)
+        train, val = _split(rest, cfg["val_fraction"], seed + 1)
+        n_in, n_out, dt = 20, 15, 2e-3
+    elif cfg["dataset"] == "yinyang":
+        steps = cfg["n_steps"] or 50
+        train, val, test = (yinyang_spikes(n, steps, seed=seed + i) for i, n in enumerate((5000, 1000, 1000)))
+        n_in, n_out, dt = 5, 3, 1e-3
+    else:
+        if not cfg["shd_train"]:
+            raise ValueError(
+                "dataset 'shd' needs --shd-train PATH (and --shd-test PATH): the standard shd_train.h5 / "
+                "shd_test.h5 files of Cramer et al. 2022, which snnsad never downloads."
+            )
+        steps = cfg["n_steps"] or 350
+        full = SHD(cfg["shd_train"], n_steps=steps, dt=2e-3)
+        tr_idx, va_idx = full.split(cfg["val_fraction"], seed)
+        train, val = _Subset(full, tr_idx), _Subset(full, va_idx)
+        test = SHD(cfg["shd_test"], n_steps=steps, dt=2e-3) if cfg["shd_test"] else None
+        n_in, n_out, dt = 700, full.n_classes, 2e-3
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero")
+    beta = cfg["beta"]
+    if cfg["estimator"] == "det-sg":
+        spike = Surrogate(FastSigmoid(beta), scale=1.0)
+    elif cfg["estimator"] == "superspike-sg":
+        spike = Stochastic(Sigmoid(beta), FastSigmoid(beta), scale=1.0)
+    else:
+        spike = Stochastic(Sigmoid(beta))
+    readout = LeakyIntegrator(tau_mem=200e-3, tau_syn=10e-3, dt=dt)
+    net = feedforward(
+        (n_in, *cfg["hidden"], n_out),
+        key=jr.key(seed),
+        spike_fn=spike,
+        neuron=lif,
+        readout=readout,
+        init="fluctuation",
+        rate=5.0,
+        sigma_u=1.0 if cfg["estimator"] == "det-sg" else 1.3,
+    )
+    regs = [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2)] if cfg["reg_strength"] else []
+    loss_fn = make_loss(max_over_time_cross_entropy, regs)
+    estimator = {"stochastic-ad": StochasticAD(cfg["flips"]), "score": ScoreFunction(cfg["samples"])}.get(
+        cfg["estimator"], Autodiff()
+    )
+    optimizer = smorms3(cfg["lr"]) if cfg["optimizer"] == "smorms3" else optax.adam(cfg["lr"])
+    return train, val, test, net, loss_fn, estimator, optimizer
+
+
+class _Subset:
+    def __init__(self, data, indices):
+        self.data, self.indices = data, indices
+
+    def __len__(self):
+        return len(self.indices)
+
+    def batch(self, idx):
+        return self.data.batch(self.indices[idx])
+
+
+metric_fn = accuracy_max_over_time

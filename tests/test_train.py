@@ -1,0 +1,206 @@
+import json
+import os
+import subprocess
+import sys
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+import pytest
+
+import snnsad
+from snnsad import _recipes, data, losses
+from snnsad._cli import main as cli_main
+from snnsad.train import load_checkpoint, save_checkpoint, smorms3
+
+
+def test_smorms3_matches_hand_computed_steps():
+    """Two steps by hand from Funk's equations (mem=1, g=g2=0 at start, lr=0.1, eps=1e-16)."""
+    opt = smorms3(0.1)
+    params = {"w": jnp.asarray([1.0, 2.0])}
+    state = opt.init(params)
+    u1, state = opt.update({"w": jnp.asarray([0.5, -1.0])}, state)
+    # step 1: r = 1/2; g = [0.25, -0.5]; g2 = [0.125, 0.5]; x = g^2/g2 = [0.5, 0.5]; lr = min(0.1, x) = 0.1
+    np.testing.assert_allclose(u1["w"], [-0.5 * 0.1 / np.sqrt(0.125), 1.0 * 0.1 / np.sqrt(0.5)], rtol=1e-6)
+    np.testing.assert_allclose(state[0].mem["w"], [1.5, 1.5])
+    u2, state = opt.update({"w": jnp.asarray([0.2, 0.3])}, state)
+    # step 2: r = 1/2.5 = 0.4; g = 0.6 g + 0.4 grad; g2 = 0.6 g2 + 0.4 grad^2
+    g = np.array([0.6 * 0.25 + 0.4 * 0.2, 0.6 * -0.5 + 0.4 * 0.3])
+    g2 = np.array([0.6 * 0.125 + 0.4 * 0.04, 0.6 * 0.5 + 0.4 * 0.09])
+    x = g**2 / g2
+    np.testing.assert_allclose(u2["w"], -np.array([0.2, 0.3]) * np.minimum(0.1, x) / np.sqrt(g2), rtol=1e-6)
+    np.testing.assert_allclose(state[0].mem["w"], 1 + 1.5 * (1 - x), rtol=1e-6)
+
+
+def test_smorms3_on_a_network_pytree():
+    net = snnsad.feedforward((3, 4, 2), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)))
+    opt = smorms3(1e-2)
+    params = eqx.filter(net, eqx.is_array)
+    state = opt.init(params)
+    grads = jax.tree.map(jnp.ones_like, params)
+    updates, state = opt.update(grads, state)
+    assert jax.tree.structure(updates) == jax.tree.structure(params)
+
+
+LOSS = losses.make_loss(losses.max_over_time_cross_entropy)
+
+
+def _setup(n=96):
+    d = data.randman(3, 8, 20, samples_per_class=n // 3, alpha=2.0, seed=0)
+    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    net = snnsad.feedforward(
+        (8, 16, 3),
+        key=jr.key(0),
+        spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)),
+        neuron=lif,
+        init="fluctuation",
+        rate=25.0,
+    )
+    return d, net, LOSS
+
+
+OPTIMIZER = smorms3(1e-2)  # one object, so every fit() below reuses the same compiled step
+
+
+def _fit(net, d, loss_fn, out, epochs, **kw):
+    return snnsad.fit(
+        net,
+        d,
+        estimator=snnsad.StochasticAD(2),
+        loss_fn=loss_fn,
+        optimizer=OPTIMIZER,
+        epochs=epochs,
+        batch_size=16,
+        seed=5,
+        val=d,
+        metric_fn=losses.accuracy_max_over_time,
+        out_dir=out,
+        progress=False,
+        **kw,
+    )
+
+
+def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
+    d, net, loss_fn = _setup(48)
+    full = _fit(net, d, loss_fn, str(tmp_path / "full"), 3)
+    _fit(net, d, loss_fn, str(tmp_path / "split"), 1)  # interrupted after 1 epoch ...
+    resumed = _fit(net, d, loss_fn, str(tmp_path / "split"), 3)  # ... and resumed from its checkpoint
+    for a, b in zip(
+        jax.tree.leaves(eqx.filter(full.net, eqx.is_array)), jax.tree.leaves(eqx.filter(resumed.net, eqx.is_array))
+    ):
+        np.testing.assert_array_equal(a, b)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(full.history) == strip(resumed.history)
+    for name in ("config.json", "metrics.json", "metrics.csv", "checkpoint.eqx"):
+        assert os.path.exists(tmp_path / "split" / name)
+    assert len(json.loads((tmp_path / "split" / "metrics.json").read_text())) == 3
+
+
+def test_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
+    path = str(tmp_path / "ck.eqx")
+    tree = {"a": jnp.arange(3.0)}
+    save_checkpoint(path, tree, {"epoch": 1})
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"a": jnp.arange(3.0) + 10}, {"epoch": 2})
+    monkeypatch.undo()
+    restored, meta = load_checkpoint(path, tree)
+    assert meta == {"epoch": 1}
+    np.testing.assert_array_equal(restored["a"], [0.0, 1.0, 2.0])
+    assert os.listdir(tmp_path) == ["ck.eqx"]  # no temporary file left behind
+
+
+def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path):
+    """A process writing 20 MB checkpoints in a loop is killed with SIGKILL; the file on disk is always a complete one."""
+    path = str(tmp_path / "ck.eqx")
+    script = (
+        "import jax.numpy as jnp, sys\n"
+        "from snnsad.train import save_checkpoint\n"
+        "i = 0\n"
+        "while True:\n"
+        "    save_checkpoint(sys.argv[1], {'a': jnp.full((5_000_000,), float(i))}, {'epoch': i})\n"
+        "    print(i, flush=True)\n"
+        "    i += 1\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, path], stdout=subprocess.PIPE, text=True)
+    for _ in range(3):  # let it complete a few writes, then kill it mid-way through the next one
+        proc.stdout.readline()
+    proc.kill()
+    proc.wait()
+    restored, meta = load_checkpoint(path, {"a": jnp.zeros((5_000_000,))})
+    assert np.all(np.asarray(restored["a"]) == meta["epoch"])
+    d, net, loss_fn = _setup(48)
+    # fit() clears temporary files a killed writer may have left in its output folder.
+    open(tmp_path / ".tmp-stale", "wb").close()
+    _fit(net, d, loss_fn, str(tmp_path), 1, resume=False)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
+
+
+def test_stochastic_sg_learns_randman_preset(standard_promotion):
+    """The paper's Randman preset (15 classes, chance 6.7%): 4 epochs of the matched stochastic SG reach
+    > 12% test accuracy. With 3000 test examples the accuracy's standard error at chance is 0.5%,
+    so 12% is more than 10 standard errors above chance."""
+    cfg = _recipes.load_config(None, dict(epochs=4, batch_size=64, lr=1e-2, hidden=[128]))
+    train, val, test, net, loss_fn, est, opt = _recipes.build(cfg)
+    res = snnsad.fit(
+        net,
+        train,
+        estimator=est,
+        loss_fn=loss_fn,
+        optimizer=opt,
+        epochs=4,
+        batch_size=64,
+        seed=0,
+        test=test,
+        metric_fn=losses.accuracy_max_over_time,
+        progress=False,
+    )
+    print([round(h["test_metric"], 3) for h in res.history])
+    assert len(test) == 3000
+    assert res.history[-1]["test_metric"] > 0.12
+
+
+def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard_promotion):
+    out = str(tmp_path / "run")
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"hidden": [16], "epochs": 1}))
+    cli_main(
+        [
+            "train",
+            "--dataset",
+            "yinyang",
+            "--estimator",
+            "stochastic-ad",
+            "--flips",
+            "2",
+            "--config",
+            str(cfg),
+            "--batch-size",
+            "100",
+            "--out",
+            out,
+        ]
+    )
+    printed = capsys.readouterr()
+    assert "epoch=0" in printed.out and "done:" in printed.out
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["hidden"] == [16] and config["estimator"] == "stochastic-ad" and config["flips"] == 2
+    assert "commit" in config and "jax" in config
+    history = json.loads(open(os.path.join(out, "metrics.json")).read())
+    assert len(history) == 1 and {"train_loss", "val_loss", "val_metric", "test_metric"} <= set(history[0])
+
+
+def test_cli_errors(tmp_path):
+    with pytest.raises(ValueError, match="shd-train"):
+        cli_main(["train", "--dataset", "shd", "--out", str(tmp_path)])
+    bad = tmp_path / "cfg.json"
+    bad.write_text(json.dumps({"hiddn": [3]}))
+    with pytest.raises(ValueError, match="unknown keys"):
+        cli_main(["train", "--config", str(bad), "--out", str(tmp_path)])
