@@ -191,9 +191,12 @@ def fit(
         t0 = time.perf_counter()
         idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
         if progress:
-            from tqdm.auto import tqdm
-
-            idx_iter = tqdm(idx_iter, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:  # tqdm comes with the [data] extra; without it, one line per epoch
+                pass
+            else:
+                idx_iter = tqdm(idx_iter, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", leave=False)
         losses = []
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
