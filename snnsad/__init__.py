@@ -44,6 +44,9 @@ from ._nn import Network as Network
 from ._nn import Readout as Readout
 from ._nn import Trace as Trace
 from ._nn import feedforward as feedforward
+from ._parallel import device_mesh as device_mesh
+from ._parallel import replicate as replicate
+from ._parallel import shard as shard
 from ._spikes import AbstractSpikeFunction as AbstractSpikeFunction
 from ._spikes import Expected as Expected
 from ._spikes import Heaviside as Heaviside

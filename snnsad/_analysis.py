@@ -18,11 +18,12 @@ def _sample(estimator, loss_fn, net, x, y, keys, chunk_size):
     return jax.lax.map(one, keys, batch_size=chunk_size)
 
 
-def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int | None = None):
+def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int | None = None, mesh=None):
     """``N`` independent estimates, one per key, in one compiled, vmapped call.
 
     Returns ``(values, grads)`` with a leading axis of ``len(keys)`` on every leaf. ``chunk_size``
     bounds memory: keys are processed ``chunk_size`` at a time (vmapped inside, scanned across).
+    With a ``mesh`` (:func:`snnsad.device_mesh`) the samples are split across its devices.
 
     ```python
     values, grads = snnsad.sample_grads(snnsad.StochasticAD(8), loss_fn, net, x, y, jr.split(key, 1000))
@@ -35,6 +36,11 @@ def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int 
         )
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"sample_grads: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
+    if mesh is not None:
+        from ._parallel import replicate, shard
+
+        keys = shard(keys, mesh)
+        net, x, y = replicate((net, x, y), mesh)
     return _sample(estimator, loss_fn, net, x, y, keys, chunk_size)
 
 

@@ -20,6 +20,7 @@ from ._data import batches
 from ._estimators import AbstractEstimator, Batched
 from ._io import atomic_write_bytes, atomic_write_text, run_info
 from ._nn import Network
+from ._parallel import replicate, shard
 
 # ----------------------------------------------------------------------------- SMORMS3
 
@@ -150,6 +151,7 @@ def fit(
     resume: bool = True,
     progress: bool = True,
     config: dict | None = None,
+    mesh=None,
 ) -> FitResult:
     """Train ``net`` with any estimator; one jitted step (estimate, update) per batch.
 
@@ -158,6 +160,8 @@ def fit(
     functions of ``(seed, epoch, step)``, so a run resumed from its checkpoint in ``out_dir``
     (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
     ``out_dir`` the config, a metrics history (JSON and CSV) and ``checkpoint.eqx`` are written.
+    With a ``mesh`` (:func:`snnsad.device_mesh`) every batch is split across its devices (data
+    parallel; ``batch_size`` must be a multiple of the device count) and the state is replicated.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}.")
@@ -185,6 +189,8 @@ def fit(
             ),
         )
 
+    if mesh is not None:
+        net, opt_state = replicate((net, opt_state), mesh)
     root = jr.key(seed)
     steps_per_epoch = len(train) // batch_size
     for epoch in range(start_epoch, epochs):
@@ -200,10 +206,11 @@ def fit(
         losses = []
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
+            xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+            if mesh is not None:
+                xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            net, opt_state, value = _train_step(
-                batched, loss_fn, optimizer, net, opt_state, jnp.asarray(xs), jnp.asarray(ys), key
-            )
+            net, opt_state, value = _train_step(batched, loss_fn, optimizer, net, opt_state, xs, ys, key)
             losses.append(value)
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
