@@ -45,6 +45,13 @@ def _cmd_train(args):
     print("done: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.endswith(("loss", "metric"))))
 
 
+def _cmd_bench(args):
+    from ._bench import run_bench
+
+    sizes = tuple(int(n) for n in args.sizes.split(","))
+    run_bench(out_dir=args.out, sizes=sizes, repeats=args.repeats, quick=args.quick)
+
+
 def _cmd_list(args):
     import snnsad
 
@@ -106,6 +113,12 @@ def main(argv=None) -> int:
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("bench", help="benchmark against spyx, snnTorch and the matmul floor (peers: the bench extra)")
+    p.add_argument("--sizes", default="512,2048", help="layer sizes n of the Linear+LIF workload (default 512,2048)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    p.add_argument("--out", default="benchmarks/results")
+    p.set_defaults(func=_cmd_bench)
     p = sub.add_parser("list", help="list the escape functions, spike functions, estimators and layers")
     p.set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)

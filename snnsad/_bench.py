@@ -1,0 +1,299 @@
+"""``snnsad bench``: snnsad against spyx, snnTorch and the matmul floor, side by side in one run.
+
+Workloads (benchmarks/README.md): (a) the Open Neuromorphic workload, Linear(n -> n) + LIF,
+batch 16, T = 500, forward + backward of the summed output spikes; (c) a 1000-sample vmapped
+gradient-variance study against a Python loop over samples; (d) compile time of a training step at
+T = 100 and T = 1000; (e) peak temporary memory of the step at T = 1000 with and without scan
+checkpointing (XLA's own memory analysis). Peers are optional (the ``bench`` extra); a missing
+peer is reported as such. Every number is a median of repeats after a warm-up call.
+"""
+
+import json
+import os
+import platform
+import statistics
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from ._escape import FastSigmoid, Sigmoid
+from ._estimators import Autodiff, Batched, StochasticAD
+from ._io import atomic_write_text, run_info
+from ._neurons import LIF
+from ._nn import feedforward
+from ._spikes import Stochastic, Surrogate
+from ._timing import time_jitted
+from ._zoo import ce_loss
+
+
+def _median_time(fn, repeats):
+    fn()  # warm-up
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
+# ----------------------------------------------------------------------------- (a) ON workload
+
+
+def on_snnsad(n, T, batch, repeats):
+    lif = LIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, reset="subtract")
+    net = feedforward(
+        (n, n), key=jr.key(0), spike_fn=Surrogate(FastSigmoid(10.0), scale=1.0), neuron=lif, readout=False
+    )
+    xs = jr.uniform(jr.key(1), (batch, T, n))
+
+    @eqx.filter_jit
+    def step(net, xs):
+        def loss(net):
+            return jnp.sum(jax.vmap(lambda x: net(x).output)(xs))
+
+        return eqx.filter_value_and_grad(loss)(net)
+
+    return time_jitted(step, net, xs, repeats=repeats)[1]
+
+
+def on_floor(n, T, batch, repeats):
+    x = jr.uniform(jr.key(1), (batch * T, n))
+    w = jr.normal(jr.key(0), (n, n)) / np.sqrt(n)
+    g = jr.normal(jr.key(2), (batch * T, n))
+
+    @jax.jit
+    def gemms(x, w, g):
+        return x @ w.T, g.T @ x  # forward projection and weight gradient
+
+    return time_jitted(gemms, x, w, g, repeats=repeats)[1]
+
+
+def on_spyx(n, T, batch, repeats):
+    import spyx
+    from flax import nnx
+
+    model = spyx.nn.Sequential(
+        nnx.Linear(n, n, rngs=nnx.Rngs(0)),
+        spyx.nn.LIF((n,), beta=0.8, activation=spyx.axn.superspike(10.0), rngs=nnx.Rngs(1)),
+    )
+    graphdef, params = nnx.split(model)
+    xs = jr.uniform(jr.key(1), (T, batch, n))
+
+    @jax.jit
+    def step(params, xs):
+        def loss(params):
+            out, _ = spyx.nn.run(nnx.merge(graphdef, params), xs)
+            return jnp.sum(out)
+
+        return jax.value_and_grad(loss)(params)
+
+    return time_jitted(step, params, xs, repeats=repeats)[1]
+
+
+def on_snntorch(n, T, batch, repeats):
+    import snntorch
+    import torch
+    from snntorch import surrogate
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    fc = torch.nn.Linear(n, n)
+    lif = snntorch.Leaky(beta=0.8, spike_grad=surrogate.fast_sigmoid(slope=10.0))
+    xs = torch.rand(T, batch, n)
+
+    def step():
+        fc.zero_grad()
+        mem = lif.init_leaky()
+        total = 0.0
+        for t in range(T):
+            spk, mem = lif(fc(xs[t]), mem)
+            total = total + spk.sum()
+        total.backward()
+
+    return _median_time(step, repeats)
+
+
+PEERS = {"snnsad": on_snnsad, "spyx": on_spyx, "snnTorch": on_snntorch, "matmul floor": on_floor}
+
+
+def on_workload(sizes=(512, 2048), T=500, batch=16, repeats=3):
+    rows = []
+    for n in sizes:
+        row = {"n": n, "T": T, "batch": batch}
+        for name, fn in PEERS.items():
+            try:
+                row[name] = fn(n, T, batch, repeats)
+            except ImportError as err:
+                row[name] = None
+                row[f"{name}_error"] = f"not installed ({err.name}); pip install 'snnsad[bench]'"
+            print(
+                f"  n={n:5d} {name:12s} " + (f"{row[name] * 1e3:9.1f} ms" if row[name] else row[f"{name}_error"]),
+                flush=True,
+            )
+        rows.append(row)
+    return rows
+
+
+# ----------------------------------------------------------------------------- (c) variance study
+
+
+def variance_study(n_samples=1000, loop_samples=50, repeats=3):
+    """1000 vmapped StochasticAD estimates in one jit vs a Python loop of jitted single estimates."""
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    net = feedforward(
+        (20, 100, 100, 15), key=jr.key(0), spike_fn=Stochastic(Sigmoid(10.0)), neuron=lif, init="fluctuation", rate=5.0
+    )
+    x = jr.bernoulli(jr.key(1), 0.01, (100, 20)).astype(jnp.float32)
+    y = jnp.asarray(3)
+    est = StochasticAD(4)
+    keys = jr.split(jr.key(2), n_samples)
+
+    @eqx.filter_jit
+    def vmapped(net, keys):
+        return jax.vmap(lambda k: est(ce_loss, net, x, y, k))(keys)
+
+    one = eqx.filter_jit(lambda net, k: est(ce_loss, net, x, y, k))
+    t_vmap = time_jitted(vmapped, net, keys, repeats=repeats)[1]
+
+    def loop():
+        for k in keys[:loop_samples]:
+            jax.block_until_ready(one(net, k))
+
+    t_loop = _median_time(loop, repeats) * n_samples / loop_samples  # extrapolated from loop_samples
+    return {"n_samples": n_samples, "vmapped_s": t_vmap, "python_loop_s": t_loop, "speedup": t_loop / t_vmap}
+
+
+# ----------------------------------------------------------------------------- (d) compile, (e) memory
+
+
+def _shd_step(T, checkpoint, batch=64):
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    net = feedforward(
+        (700, 256, 20),
+        key=jr.key(0),
+        spike_fn=Stochastic(Sigmoid(10.0)),
+        neuron=lif,
+        recurrent=True,
+        checkpoint=checkpoint,
+    )
+    xs = jr.bernoulli(jr.key(1), 0.02, (batch, T, 700)).astype(jnp.float32)
+    ys = jnp.arange(batch) % 20
+    batched = Batched(Autodiff())
+    params, static = eqx.partition(net, eqx.is_array)
+
+    @jax.jit  # plain jit over the array leaves, so XLA's memory analysis is reachable
+    def step(params, xs, ys, key):
+        return batched(ce_loss, eqx.combine(params, static), xs, ys, key)
+
+    return step, (params, xs, ys, jr.key(2))
+
+
+def compile_times(lengths=(100, 1000)):
+    out = {}
+    for T in lengths:
+        step, args = _shd_step(T, False, batch=8)
+        t0 = time.perf_counter()
+        step.lower(*args).compile()
+        out[T] = time.perf_counter() - t0
+    return out
+
+
+def peak_memory(T=1000, batch=16):
+    out = {}
+    for checkpoint in (False, True):
+        step, args = _shd_step(T, checkpoint, batch=batch)
+        stats = step.lower(*args).compile().memory_analysis()
+        out["checkpointed" if checkpoint else "plain"] = None if stats is None else int(stats.temp_size_in_bytes)
+    return out
+
+
+def shd_step_times(lengths=(100, 350), repeats=3):
+    out = {}
+    for T in lengths:
+        step, args = _shd_step(T, False)
+        out[T] = time_jitted(step, *args, repeats=repeats)[1]
+    return out
+
+
+# ----------------------------------------------------------------------------- runner
+
+
+def run_bench(out_dir="benchmarks/results", sizes=(512, 2048), repeats=3, quick=False) -> dict:
+    """Run every workload, print a table of medians and ratios, write ``bench.json`` and ``bench.md``."""
+    if quick:
+        sizes, repeats = (256,), 2
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
+    print(f"snnsad bench ({machine})\n(a) Linear(n->n) + LIF, batch 16, T = 500, forward + backward", flush=True)
+    on = on_workload(sizes, T=100 if quick else 500, repeats=repeats)
+    print("(b) SHD-shaped step (700 -> 256 recurrent -> 20, batch 64)", flush=True)
+    shd = shd_step_times((100,) if quick else (100, 350), repeats)
+    print("(c) variance study: vmapped vs Python loop", flush=True)
+    var = variance_study(200 if quick else 1000, 20 if quick else 50, repeats)
+    print("(d) compile time of the training step", flush=True)
+    comp = compile_times()
+    print("(e) peak temporary memory at T = 1000", flush=True)
+    mem = peak_memory()
+    result = {
+        **run_info(),
+        "hardware": machine,
+        "on_workload": on,
+        "shd_step_s": shd,
+        "variance_study": var,
+        "compile_s": comp,
+        "memory_bytes": mem,
+    }
+    md = to_markdown(result)
+    print("\n" + md)
+    atomic_write_text(os.path.join(out_dir, "bench.json"), json.dumps(result, indent=2, default=str))
+    atomic_write_text(os.path.join(out_dir, "bench.md"), md)
+    return result
+
+
+def _ratio(a, b):
+    return "n/a" if not a or not b else f"{a / b:.2f}x"
+
+
+def to_markdown(r) -> str:
+    lines = [
+        f"Machine: {r['hardware']}.",
+        "",
+        "(a) Linear(n -> n) + LIF, batch 16, forward + backward (median ms; "
+        "ratio = peer time / snnsad time, floor ratio = snnsad time / GEMM-only time)",
+        "",
+        "| n | T | snnsad | spyx | snnTorch | GEMM floor | vs spyx | vs snnTorch | snnsad / floor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    fmt = lambda v: "n/a" if v is None else f"{v * 1e3:.1f}"  # noqa: E731
+    for row in r["on_workload"]:
+        s = row["snnsad"]
+        lines.append(
+            f"| {row['n']} | {row['T']} | {fmt(s)} | {fmt(row['spyx'])} | {fmt(row['snnTorch'])} | "
+            f"{fmt(row['matmul floor'])} | {_ratio(row['spyx'], s)} | {_ratio(row['snnTorch'], s)} | "
+            f"{_ratio(s, row['matmul floor'])} |"
+        )
+    lines += [
+        "",
+        "(b) SHD-shaped training step (700 -> 256 recurrent -> 20, batch 64): "
+        + ", ".join(f"T = {t}: {v * 1e3:.0f} ms" for t, v in r["shd_step_s"].items()),
+    ]
+    v = r["variance_study"]
+    lines += [
+        f"(c) {v['n_samples']} StochasticAD(4) gradient samples (20-100-100-15, T = 100): vmapped "
+        f"{v['vmapped_s']:.2f} s, Python loop {v['python_loop_s']:.1f} s -> {v['speedup']:.0f}x"
+    ]
+    c = r["compile_s"]
+    lines += [
+        f"(d) compile time of the step: "
+        + ", ".join(f"T = {t}: {s:.2f} s" for t, s in c.items())
+        + f" (ratio {list(c.values())[-1] / list(c.values())[0]:.2f})"
+    ]
+    m = r["memory_bytes"]
+    if m.get("plain") and m.get("checkpointed"):
+        lines += [
+            f"(e) temporary memory of the step at T = 1000: {m['plain'] / 2**20:.0f} MiB plain, "
+            f"{m['checkpointed'] / 2**20:.0f} MiB with scan checkpointing"
+        ]
+    return "\n".join(lines) + "\n"
