@@ -286,7 +286,7 @@ def to_markdown(r) -> str:
     ]
     c = r["compile_s"]
     lines += [
-        f"(d) compile time of the step: "
+        "(d) compile time of the step: "
         + ", ".join(f"T = {t}: {s:.2f} s" for t, s in c.items())
         + f" (ratio {list(c.values())[-1] / list(c.values())[0]:.2f})"
     ]
