@@ -35,8 +35,9 @@ from ._escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid
 def with_slope(x: Array, value: Array, slope: Array) -> Array:
     """Return ``value`` whose derivative with respect to ``x`` is ``slope`` (elementwise).
 
-    ``value`` and ``slope`` are treated as constants: only ``x`` carries a tangent. This single
-    rule underlies every spike function.
+    The first-order tangent is ``slope * dx``: tangents of ``value`` and ``slope`` are ignored, so
+    no first derivative flows through them. Higher-order derivatives differentiate the rule, so
+    they see how ``slope`` depends on its inputs. This single rule underlies every spike function.
     """
     del x, slope
     return value
@@ -50,7 +51,9 @@ def _with_slope_jvp(primals, tangents):
 
 
 def _rule(x: Array, value: Array, slope: Array) -> Array:
-    return with_slope(x, jax.lax.stop_gradient(value), jax.lax.stop_gradient(slope))
+    # The slope keeps its own dependence on x: first derivatives are exactly `slope`, and
+    # differentiating an SG field again (Jacobian asymmetry) sees how the slope itself changes.
+    return with_slope(x, jax.lax.stop_gradient(value), slope)
 
 
 def _heaviside(x: Array) -> Array:
