@@ -23,7 +23,7 @@ test: $(STAMP_TEST)
 	$(PY) -m pytest -q
 
 demo: $(STAMP_DEMO)
-	$(PY) -m snnsad demo
+	$(PY) -m snnsad reproduce all --quick --out results/reproduce
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -45,6 +45,12 @@ def _cmd_train(args):
     print("done: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.endswith(("loss", "metric"))))
 
 
+def _cmd_reproduce(args):
+    from ._experiments import reproduce
+
+    reproduce(args.names, args.out, quick=args.quick, seed=args.seed)
+
+
 def _cmd_bench(args):
     from ._bench import run_bench
 
@@ -75,6 +81,11 @@ def _cmd_list(args):
         for name in names:
             doc = (getattr(snnsad, name).__doc__ or "").strip().splitlines()[0]
             print(f"  {name:20s} {doc}")
+    from ._experiments import EXPERIMENTS
+
+    print("snnsad reproduce:")
+    for name, fn in EXPERIMENTS.items():
+        print(f"  {name:20s} {fn.__doc__.strip().splitlines()[0]}")
     print("snnsad train --dataset: " + ", ".join(DATASETS))
     print("snnsad train --estimator:")
     for name, doc in ESTIMATORS.items():
@@ -113,6 +124,12 @@ def main(argv=None) -> int:
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("reproduce", help="run the paper's experiments and write a Markdown report with figures")
+    p.add_argument("names", nargs="+", help="experiment names (snnsad list) or 'all'")
+    p.add_argument("--quick", action="store_true", help="CPU-sized runs of about a minute each")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="results/reproduce")
+    p.set_defaults(func=_cmd_reproduce)
     p = sub.add_parser("bench", help="benchmark against spyx, snnTorch and the matmul floor (peers: the bench extra)")
     p.add_argument("--sizes", default="512,2048", help="layer sizes n of the Linear+LIF workload (default 512,2048)")
     p.add_argument("--repeats", type=int, default=3)

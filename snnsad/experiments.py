@@ -1,0 +1,9 @@
+"""The paper's experiments as functions; ``snnsad reproduce`` runs them and writes a report."""
+
+from ._experiments import EXPERIMENTS as EXPERIMENTS
+from ._experiments import e1_single_neuron as e1_single_neuron
+from ._experiments import e2_closed_loop as e2_closed_loop
+from ._experiments import e3_wrong_direction as e3_wrong_direction
+from ._experiments import estimators_on_one_example as estimators_on_one_example
+from ._experiments import reproduce as reproduce
+from ._experiments import toy_output as toy_output
