@@ -328,11 +328,153 @@ def estimators_on_one_example(out_dir: str, *, quick: bool = True, seed: int = 0
     )
 
 
+def fano_factor(net, xs, key, trials: int = 10) -> list[float]:
+    """Mean trial-to-trial Fano factor (var/mean of spike counts over repeated noise draws) per spiking layer.
+
+    Averaged over the (example, neuron) pairs that spike at least once on average.
+    """
+
+    @jax.jit
+    def counts(keys):
+        def one_trial(k):
+            ks = jr.split(k, xs.shape[0])
+            return jax.vmap(lambda x, kk: tuple(jnp.sum(s, 0) for s in net(x, key=kk).spikes))(xs, ks)
+
+        return jax.vmap(one_trial)(keys)
+
+    out = []
+    for c in counts(jr.split(key, trials)):  # per layer: (trials, B, n)
+        c = np.asarray(c, np.float64)
+        mean, var = c.mean(0), c.var(0, ddof=1)
+        active = mean >= 1
+        out.append(float((var[active] / mean[active]).mean()) if active.any() else 0.0)
+    return out
+
+
+def _with_spike(net, spike):
+    import equinox as eqx
+
+    return eqx.tree_at(lambda n: [layer.spike_fn for layer in n.layers], net, [spike] * len(net.layers))
+
+
+def e6_randman(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
+    """E6 (beyond the paper): Randman trained with five estimators on the same network; test accuracy,
+    Fano factors, and each estimator's bias/variance/cosine against a high-sample StochasticAD reference
+    at several training checkpoints."""
+    import optax
+
+    from ._analysis import gradient_stats, sample_grads
+    from ._data import SpikeDataset, randman_preset
+    from ._escape import FastSigmoid
+    from ._estimators import Autodiff, ScoreFunction, StochasticAD
+    from ._losses import accuracy_max_over_time, make_loss, max_over_time_cross_entropy
+    from ._neurons import LIF, LeakyIntegrator
+    from ._nn import feedforward, weights
+    from ._spikes import Surrogate
+    from ._train import evaluate, fit
+
+    spc, hidden, epochs = (300, (128,), 4) if quick else (1000, (128, 128, 128), 40)
+    data = randman_preset(seed=seed, samples_per_class=spc)
+    n_test = len(data) // 5
+    test, train = SpikeDataset(data.x[:n_test], data.y[:n_test]), SpikeDataset(data.x[n_test:], data.y[n_test:])
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    readout = LeakyIntegrator(tau_mem=200e-3, tau_syn=10e-3, dt=2e-3)
+    loss_fn = make_loss(max_over_time_cross_entropy)
+    sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
+    methods = {
+        "deterministic SG": (Surrogate(ss, scale=1.0), Autodiff()),
+        "stochastic SG (matched)": (Stochastic(sig), Autodiff()),
+        "stochastic, SuperSpike SG": (Stochastic(sig, ss, scale=1.0), Autodiff()),
+        "StochasticAD(8)": (Stochastic(sig), StochasticAD(8)),
+        "ScoreFunction(8)": (Stochastic(sig), ScoreFunction(8)),
+    }
+    probe_x, probe_y = jnp.asarray(train.x[0]), jnp.asarray(train.y[0])
+    n_ref, n_est = (400, 100) if quick else (4000, 500)
+    results = {}
+    for name, (spike, est) in methods.items():
+        net = feedforward(
+            (20, *hidden, 15),
+            key=jr.key(seed),
+            spike_fn=spike,
+            neuron=lif,
+            readout=readout,
+            init="fluctuation",
+            rate=5.0,
+            sigma_u=1.0 if "deterministic" in name else 1.3,
+        )
+        opt = optax.adam(1e-2)
+        checkpoints = []
+        for stage in range(epochs):
+            if net.stochastic[0]:  # gradient quality against a high-sample unbiased reference
+                ref_keys, est_keys = jr.split(jr.key(100 + stage), n_ref), jr.split(jr.key(200 + stage), n_est)
+                _, ref = sample_grads(StochasticAD(8), loss_fn, net, probe_x, probe_y, ref_keys, chunk_size=100)
+                ref = jax.tree.map(lambda g: g.mean(0), ref)
+                _, samples = sample_grads(est, loss_fn, net, probe_x, probe_y, est_keys, chunk_size=100)
+                st = gradient_stats(weights(samples), weights(ref))["all"]
+                checkpoints.append(
+                    {
+                        "epoch": stage,
+                        "relative_error": float(st.relative_error),
+                        "cosine_of_mean": float(st.cosine_of_mean),
+                        "mean_cosine": float(st.mean_cosine),
+                        "variance": float(st.variance),
+                    }
+                )
+            net = fit(
+                net,
+                train,
+                estimator=est,
+                loss_fn=loss_fn,
+                optimizer=opt,
+                epochs=1,
+                batch_size=64,
+                seed=seed + stage,
+                progress=False,
+            ).net
+        acc = evaluate(net, test, loss_fn, accuracy_max_over_time, key=jr.key(seed + 7))["metric"]
+        stochastic_net = net if net.stochastic[0] else _with_spike(net, Stochastic(sig))
+        fano = fano_factor(stochastic_net, jnp.asarray(test.x[:64]), jr.key(seed + 9))
+        results[name] = {"test_accuracy": acc, "hidden_fano_factor": fano[0], "checkpoints": checkpoints}
+        print(f"  {name:28s} test accuracy {acc:.3f}, hidden Fano {fano[0]:.2f}", flush=True)
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, r in results.items():
+        cps = r["checkpoints"]
+        if cps:
+            axes[0].plot([c["epoch"] for c in cps], [c["cosine_of_mean"] for c in cps], "o-", label=name)
+            axes[1].plot([c["epoch"] for c in cps], [c["mean_cosine"] for c in cps], "o-", label=name)
+    axes[0].set_ylabel("cos(mean estimate, reference)")
+    axes[1].set_ylabel("mean cos(estimate, reference)")
+    for ax in axes:
+        ax.set_xlabel("epoch (checkpoint before training it)")
+        ax.legend(fontsize=7)
+    report = [
+        (
+            f"{name}: test accuracy, hidden Fano factor, last cos(mean, reference)",
+            f"{r['test_accuracy']:.3f}, {r['hidden_fano_factor']:.2f}"
+            + (f", {r['checkpoints'][-1]['cosine_of_mean']:.3f}" if r["checkpoints"] else ""),
+            "no published numbers (chance 0.067)",
+        )
+        for name, r in results.items()
+    ]
+    config = {
+        "quick": quick,
+        "seed": seed,
+        "samples_per_class": spc,
+        "hidden": hidden,
+        "epochs": epochs,
+        "reference_samples": n_ref,
+        "estimates": n_est,
+    }
+    return _save(out_dir, "e6_randman", config, results, report, {"e6_randman.png": fig})
+
+
 EXPERIMENTS = {
     "e1": e1_single_neuron,
     "e2": e2_closed_loop,
     "e3": e3_wrong_direction,
     "estimators": estimators_on_one_example,
+    "e6": e6_randman,
 }
 
 
