@@ -56,3 +56,16 @@ def test_report_and_figures_are_written(report_dir):
 def test_reproduce_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="unknown experiment"):
         cli_main(["reproduce", "e9", "--out", str(tmp_path)])
+
+
+def test_fano_factor_separates_deterministic_and_stochastic_networks():
+    import jax.numpy as jnp
+    import jax.random as jr
+
+    import snnsad
+
+    x = jnp.ones((4, 30, 5)) * 0.5
+    det = snnsad.feedforward((5, 20, 2), key=jr.key(0), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(10.0)), gain=8.0)
+    sto = snnsad.feedforward((5, 20, 2), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(1.0)), gain=8.0)
+    assert experiments.fano_factor(det, x, jr.key(1))[0] == 0.0  # same spikes on every trial
+    assert experiments.fano_factor(sto, x, jr.key(1))[0] > 0.1  # soft escape noise: trial-to-trial variability
