@@ -16,7 +16,7 @@ $(STAMP_TEST): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(STAMP_DEMO): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[data,plots]"
+	$(PY) -m pip install --quiet -e ".[reproduce]"
 	touch $@
 
 test: $(STAMP_TEST)
