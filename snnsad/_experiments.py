@@ -368,8 +368,8 @@ def e6_randman(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     from ._escape import FastSigmoid
     from ._estimators import Autodiff, ScoreFunction, StochasticAD
     from ._losses import accuracy_max_over_time, make_loss, max_over_time_cross_entropy
-    from ._neurons import LIF, LeakyIntegrator
-    from ._nn import feedforward, weights
+    from ._nn import weights
+    from ._recipes import paper_network
     from ._spikes import Surrogate
     from ._train import evaluate, fit
 
@@ -377,8 +377,6 @@ def e6_randman(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     data = randman_preset(seed=seed, samples_per_class=spc)
     n_test = len(data) // 5
     test, train = SpikeDataset(data.x[:n_test], data.y[:n_test]), SpikeDataset(data.x[n_test:], data.y[n_test:])
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
-    readout = LeakyIntegrator(tau_mem=200e-3, tau_syn=10e-3, dt=2e-3)
     loss_fn = make_loss(max_over_time_cross_entropy)
     sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
     methods = {
@@ -392,16 +390,7 @@ def e6_randman(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     n_ref, n_est = (400, 100) if quick else (4000, 500)
     results = {}
     for name, (spike, est) in methods.items():
-        net = feedforward(
-            (20, *hidden, 15),
-            key=jr.key(seed),
-            spike_fn=spike,
-            neuron=lif,
-            readout=readout,
-            init="fluctuation",
-            rate=5.0,
-            sigma_u=1.0 if "deterministic" in name else 1.3,
-        )
+        net = paper_network((20, *hidden, 15), spike, seed=seed)
         opt = optax.adam(1e-2)
         checkpoints = []
         for stage in range(epochs):
