@@ -11,7 +11,6 @@ peer is reported as such. Every number is a median of repeats after a warm-up ca
 import json
 import os
 import platform
-import statistics
 import time
 
 import equinox as eqx
@@ -26,18 +25,13 @@ from ._io import atomic_write_text, run_info
 from ._neurons import LIF
 from ._nn import feedforward
 from ._spikes import Stochastic, Surrogate
-from ._timing import time_jitted
+from ._timing import median_seconds, time_jitted
 from ._zoo import ce_loss
 
 
 def _median_time(fn, repeats):
     fn()  # warm-up
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t0)
-    return statistics.median(runs)
+    return median_seconds(fn, repeats)
 
 
 # ----------------------------------------------------------------------------- (a) ON workload

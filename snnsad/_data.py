@@ -280,11 +280,7 @@ class SHD:
 
     def split(self, val_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Shuffled (train, validation) index arrays (the paper uses a 90/10 split of the train file)."""
-        if not 0 <= val_fraction < 1:
-            raise ValueError(f"SHD.split: `val_fraction` must lie in [0, 1), got {val_fraction!r}.")
-        order = np.random.default_rng(seed).permutation(len(self))
-        n_val = int(round(val_fraction * len(self)))
-        return order[n_val:], order[:n_val]
+        return split_indices(len(self), val_fraction, seed)
 
     def close(self):
         self._file.close()
@@ -331,7 +327,16 @@ def poisson_raster(n_steps: int, n_neurons: int, rate: float, dt: float, *, seed
     return (np.random.default_rng(seed).uniform(size=(n_steps, n_neurons)) < p).astype(np.float32)
 
 
-# ----------------------------------------------------------------------------- batching
+# ----------------------------------------------------------------------------- batching and splits
+
+
+def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled ``(rest, held_out)`` index arrays with ``round(fraction * n)`` held out."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"split: the held-out fraction must lie in [0, 1), got {fraction!r}.")
+    order = np.random.default_rng(seed).permutation(n)
+    n_held = int(round(fraction * n))
+    return order[n_held:], order[:n_held]
 
 
 def batches(

@@ -6,7 +6,7 @@ import os
 import jax.random as jr
 import optax
 
-from ._data import SHD, SpikeDataset, randman_preset, yinyang_spikes
+from ._data import SHD, SpikeDataset, randman_preset, split_indices, yinyang_spikes
 from ._escape import FastSigmoid, Sigmoid
 from ._estimators import Autodiff, ScoreFunction, StochasticAD
 from ._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
@@ -85,11 +85,8 @@ def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0):
 
 
 def _split(data: SpikeDataset, fraction: float, seed: int):
-    import numpy as np
-
-    order = np.random.default_rng(seed).permutation(len(data))
-    n = int(round(fraction * len(data)))
-    return SpikeDataset(data.x[order[n:]], data.y[order[n:]]), SpikeDataset(data.x[order[:n]], data.y[order[:n]])
+    rest, held = split_indices(len(data), fraction, seed)
+    return SpikeDataset(*data.batch(rest)), SpikeDataset(*data.batch(held))
 
 
 def build(cfg: dict):

@@ -7,6 +7,16 @@ from collections.abc import Callable
 import jax
 
 
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls of ``fn()`` (which must block until its work is done)."""
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t0)
+    return statistics.median(runs)
+
+
 def time_jitted(fn: Callable, *args, repeats: int = 5) -> tuple[float, float]:
     """``(compile_seconds, median_run_seconds)`` of a jitted ``fn(*args)``.
 
@@ -16,10 +26,5 @@ def time_jitted(fn: Callable, *args, repeats: int = 5) -> tuple[float, float]:
     t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
     first = time.perf_counter() - t0
-    runs = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        runs.append(time.perf_counter() - t0)
-    median = statistics.median(runs)
+    median = median_seconds(lambda: jax.block_until_ready(fn(*args)), repeats)
     return max(first - median, 0.0), median

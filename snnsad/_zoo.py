@@ -10,12 +10,12 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array
 
 from ._escape import Sigmoid
+from ._losses import sum_over_time_cross_entropy
 from ._neurons import LIF, Perceptron
 from ._nn import Conv1D, Network, Readout, feedforward
 from ._spikes import Stochastic
@@ -33,8 +33,7 @@ class Problem(NamedTuple):
 
 def ce_loss(trace, y):
     """Softmax cross-entropy of the time-summed readout."""
-    logits = jnp.sum(trace.output, 0)
-    return jax.nn.logsumexp(logits) - logits[y]
+    return sum_over_time_cross_entropy(trace.output, y)
 
 
 def count_loss(trace, y):

@@ -10,6 +10,7 @@ from ._data import latency_encode as latency_encode
 from ._data import poisson_raster as poisson_raster
 from ._data import randman as randman
 from ._data import randman_preset as randman_preset
+from ._data import split_indices as split_indices
 from ._data import yinyang as yinyang
 from ._data import yinyang_class as yinyang_class
 from ._data import yinyang_spikes as yinyang_spikes
