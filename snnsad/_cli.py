@@ -48,7 +48,7 @@ def _cmd_train(args):
 def _cmd_reproduce(args):
     from ._experiments import reproduce
 
-    reproduce(args.names, args.out, quick=args.quick, seed=args.seed)
+    reproduce(args.names, args.out, quick=args.quick, seed=args.seed, shd_path=args.shd_path, image=args.image)
 
 
 def _cmd_bench(args):
@@ -120,6 +120,7 @@ def main(argv=None) -> int:
     p.add_argument("--shd-train", dest="shd_train", help="path of shd_train.h5")
     p.add_argument("--shd-test", dest="shd_test", help="path of shd_test.h5")
     p.add_argument("--n-steps", dest="n_steps", type=int)
+    p.add_argument("--architecture", choices=["dense", "conv"], help="shd: the paper's conv net (default) or dense")
     p.add_argument("--reg-strength", dest="reg_strength", type=float, help="upper-bound L2 activity regulariser")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -129,6 +130,8 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="CPU-sized runs of about a minute each")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/reproduce")
+    p.add_argument("--shd-path", default=None, help="folder with shd_train.h5 and shd_test.h5 (enables E5)")
+    p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
     p.set_defaults(func=_cmd_reproduce)
     p = sub.add_parser("bench", help="benchmark against spyx, snnTorch and the matmul floor (peers: the bench extra)")
     p.add_argument("--sizes", default="512,2048", help="layer sizes n of the Linear+LIF workload (default 512,2048)")
@@ -139,7 +142,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("list", help="list the escape functions, spike functions, estimators and layers")
     p.set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, not a traceback
+        parser.exit(2, f"snnsad {args.command}: error: {err}\n")
     return 0
 
 

@@ -6,6 +6,7 @@ rows ``(quantity, ours, paper)`` for the Markdown report. ``quick`` runs in abou
 a CPU; ``quick=False`` uses the paper's sizes.
 """
 
+import inspect
 import json
 import os
 import time
@@ -299,6 +300,289 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
     )
 
 
+# ----------------------------------------------------------------------------- E5
+
+SHD_HOWTO = (
+    "E5 needs the Spiking Heidelberg Digits files, which snnsad never downloads: get shd_train.h5.gz and "
+    "shd_test.h5.gz from https://zenkelab.org/datasets/ (Cramer et al. 2022), gunzip them into one folder "
+    "and run `snnsad reproduce e5 --shd-path FOLDER` (add --quick for a short CPU run)."
+)
+
+
+def _shd_files(shd_path):
+    if shd_path is None:
+        raise ValueError(SHD_HOWTO)
+    if os.path.isfile(shd_path):  # the train file itself; the test file is looked for beside it
+        folder, train = os.path.dirname(shd_path), shd_path
+    else:
+        folder, train = shd_path, os.path.join(shd_path, "shd_train.h5")
+    if not os.path.exists(train):
+        raise FileNotFoundError(f"--shd-path {shd_path!r}: no shd_train.h5 there. {SHD_HOWTO}")
+    test = os.path.join(folder, "shd_test.h5")
+    return train, test if os.path.exists(test) else None
+
+
+def e5_shd(
+    out_dir: str,
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    shd_path: str | None = None,
+    max_train: int | None = None,
+    epochs: int | None = None,
+    n_steps: int = 350,
+    batch_size: int | None = None,
+) -> dict:
+    """E5: SHD with the paper's 3-layer recurrent conv net: deterministic SuperSpike, stochastic matched SG
+    and SuperSpike SG on the stochastic net; cross-evaluation (stochastic <-> deterministic) and Fano."""
+    from ._data import SHD
+    from ._escape import FastSigmoid
+    from ._estimators import Autodiff
+    from ._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
+    from ._recipes import _Subset, shd_conv_network
+    from ._spikes import Heaviside, Surrogate
+    from ._train import evaluate, fit, smorms3
+
+    train_path, test_path = _shd_files(shd_path)
+    dt = 2e-3
+    full = SHD(train_path, n_steps=n_steps, dt=dt)
+    train_idx, val_idx = full.split(0.1, seed)
+    if max_train is None and quick:
+        max_train = 1024
+    if max_train is not None:
+        train_idx, val_idx = train_idx[:max_train], val_idx[: max(1, max_train // 9)]
+    train, val = _Subset(full, train_idx), _Subset(full, val_idx)
+    test = SHD(test_path, n_steps=n_steps, dt=dt) if test_path else None
+    epochs = (3 if quick else 200) if epochs is None else epochs
+    batch_size = min((64 if quick else 400) if batch_size is None else batch_size, len(train))
+    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2)])
+    sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
+    deterministic, stochastic = Surrogate(ss, scale=1.0), Stochastic(sig)
+    methods = {
+        "deterministic (SuperSpike SG)": deterministic,
+        "stochastic (matched SG)": stochastic,
+        "stochastic, SuperSpike SG": Stochastic(sig, ss, scale=1.0),
+    }
+    results = {}
+    for name, spike in methods.items():
+        net = shd_conv_network(spike, n_classes=full.n_classes, n_steps=n_steps, dt=dt, seed=seed)
+        fitted = fit(
+            net,
+            train,
+            estimator=Autodiff(),
+            loss_fn=loss_fn,
+            optimizer=smorms3(1e-2),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            val=val,
+            metric_fn=accuracy_max_over_time,
+            out_dir=os.path.join(out_dir, "e5_shd", "runs", name.split()[0] + ("_ss" if "SuperSpike" in name else "")),
+            progress=True,
+        )
+        net, key = fitted.net, jr.key(seed + 11)
+        own = evaluate(net, val, loss_fn, accuracy_max_over_time, key=key)["metric"]
+        other_spike = Heaviside() if spike.stochastic else stochastic  # the other forward pass
+        other = evaluate(_with_spike(net, other_spike), val, loss_fn, accuracy_max_over_time, key=key)["metric"]
+        as_stochastic = net if spike.stochastic else _with_spike(net, stochastic)
+        xs, _ = val.batch(np.arange(min(len(val), 64)))
+        fano = fano_factor(as_stochastic, jnp.asarray(xs), jr.key(seed + 13))
+        results[name] = {
+            "val_accuracy": own,
+            "val_accuracy_other_forward": other,
+            "test_accuracy": evaluate(net, test, loss_fn, accuracy_max_over_time, key=key)["metric"] if test else None,
+            "fano_stochastic_forward": fano,
+            "history": fitted.history,
+        }
+        print(f"  {name:30s} val accuracy {own:.3f} (other forward {other:.3f}), Fano {fano}", flush=True)
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, r in results.items():
+        accs = [h.get("val_metric") for h in r["history"]]
+        axes[0].plot(range(1, len(accs) + 1), accs, "o-", label=name)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].legend(fontsize=7)
+    names = list(results)
+    pos = np.arange(len(names))
+    axes[1].bar(pos - 0.2, [results[n]["val_accuracy"] for n in names], 0.4, label="own forward")
+    axes[1].bar(pos + 0.2, [results[n]["val_accuracy_other_forward"] for n in names], 0.4, label="other forward")
+    axes[1].set_xticks(pos, [n.replace(" (", "\n(") for n in names], fontsize=7)
+    axes[1].set_ylabel("validation accuracy")
+    axes[1].legend(fontsize=7)
+    report = [
+        (
+            f"{name}: validation accuracy (own / other forward), hidden Fano (stochastic forward)",
+            f"{r['val_accuracy']:.3f} / {r['val_accuracy_other_forward']:.3f}, "
+            + "/".join(f"{f:.2f}" for f in r["fano_stochastic_forward"]),
+            {"deterministic (SuperSpike SG)": "about 0.95", "stochastic (matched SG)": "about 0.96"}.get(name, "-"),
+        )
+        for name, r in results.items()
+    ]
+    config = {
+        "quick": quick,
+        "seed": seed,
+        "shd_train": train_path,
+        "shd_test": test_path,
+        "train_examples": len(train),
+        "val_examples": len(val),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "n_steps": n_steps,
+        "dt": dt,
+        "optimizer": "smorms3(0.01)",
+        "regulariser": "upper L2, strength 0.1, threshold 7 spikes",
+    }
+    return _save(out_dir, "e5_shd", config, results, report, {"e5_shd.png": fig})
+
+
+# ----------------------------------------------------------------------------- E4
+
+
+def _progress(iterable, desc, total=None):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with the [data] extra
+        return iterable
+    return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
+def _fit_one_example(net, x, target_loss, *, trials, lr, epochs, seed, desc):
+    """Adam on ``mean over trials of target_loss(net(x).output)`` for one fixed input; returns the
+    trained network and the per-epoch loss (the mean over the trials of that update)."""
+    import equinox as eqx
+    import optax
+
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    opt = optax.adam(lr)
+    stochastic = any(net.stochastic)
+
+    def loss(p, key):
+        n = eqx.combine(p, static)
+        one = lambda k: target_loss(n(x, key=k if stochastic else None).output)  # noqa: E731
+        return jnp.mean(jax.vmap(one)(jr.split(key, trials)))
+
+    @jax.jit
+    def step(p, state, key):
+        value, g = jax.value_and_grad(loss)(p, key)
+        updates, state = opt.update(g, state, p)
+        return optax.apply_updates(p, updates), state, value
+
+    state, history = opt.init(params), []
+    for epoch in _progress(range(epochs), desc):
+        params, state, value = step(params, state, jr.fold_in(jr.key(seed), epoch))
+        history.append(value)
+    return eqx.combine(params, static), [float(v) for v in jax.device_get(history)]
+
+
+def e4_spike_train_matching(
+    out_dir: str, *, quick: bool = True, seed: int = 0, image: str | None = None, epochs: int | None = None
+) -> dict:
+    """E4: frozen Poisson input (200 at 50 Hz) -> 200 hidden -> 200 output LIF neurons learn an image
+    raster (van Rossum loss): deterministic SuperSpike vs a stochastic net with matched SG (10 trials)."""
+    import math
+
+    from ._data import image_to_raster, poisson_raster
+    from ._escape import FastSigmoid
+    from ._losses import l2_spike_distance, van_rossum_distance
+    from ._neurons import LIF
+    from ._nn import feedforward
+    from ._spikes import Surrogate
+
+    n, n_steps, rate, dt, tau_mem, tau_syn = 200, 189, 50.0, 1e-3, 10e-3, 5e-3
+    epochs = (300 if quick else 1500) if epochs is None else epochs
+    lr = 3e-3 if quick else 1e-3
+    x = jnp.asarray(poisson_raster(n_steps, n, rate, dt, seed=seed))
+    target = jnp.asarray(image_to_raster(image, n, n_steps))
+    lif = LIF(tau_mem=tau_mem, tau_syn=tau_syn, dt=dt, reset="leak")
+    eps_hat = tau_syn**2 / (2 * (tau_syn + tau_mem))
+    gain = 1 / math.sqrt(rate * eps_hat)  # W ~ N(0, s^2), s = 1 / sqrt(N_in rate eps_hat) = gain / sqrt(N_in)
+    vr = lambda s: van_rossum_distance(s, target, tau=tau_mem, dt=dt)  # noqa: E731
+    silent = float(vr(jnp.zeros_like(target)))  # the distance of an empty output: the scale of the loss
+    setups = {
+        "deterministic (SuperSpike SG)": (Surrogate(FastSigmoid(10.0), scale=1.0), 1),
+        "stochastic (matched SG)": ([Stochastic(Sigmoid(10.0)), Stochastic(Sigmoid(100.0))], 10),
+    }
+    results, rasters = {}, {}
+    for name, (spike_fn, trials) in setups.items():
+        net = feedforward(
+            (n, n, n), key=jr.key(seed), spike_fn=spike_fn, neuron=lif, readout=False, init="normal", gain=gain
+        )
+        initial = float(vr(net(x, key=jr.key(seed + 1) if trials > 1 else None).output))
+        net, history = _fit_one_example(net, x, vr, trials=trials, lr=lr, epochs=epochs, seed=seed, desc=f"E4 {name}")
+        stochastic = trials > 1
+        eval_keys = jr.split(jr.key(seed + 2), 10)
+        traces = [net(x, key=k if stochastic else None) for k in eval_keys]
+        final = [float(vr(t.output)) for t in traces]
+        l2 = [float(l2_spike_distance(t.output, target)) for t in traces]
+        hz = [[float(jnp.mean(s)) / dt for s in t.spikes] for t in traces]
+        fano = fano_factor(net, x[None], jr.key(seed + 3), trials=10) if stochastic else [0.0, 0.0]
+        results[name] = {
+            "van_rossum_initial": initial,
+            "van_rossum_final": float(np.mean(final)),
+            "van_rossum_final_normalised": float(np.mean(final)) / silent,
+            "van_rossum_ratio": float(np.mean(final)) / initial,
+            "l2_final": float(np.mean(l2)),
+            "rates_hz": {"hidden": float(np.mean([h[0] for h in hz])), "output": float(np.mean([h[1] for h in hz]))},
+            "fano": {"hidden": fano[0], "output": fano[1]},
+            "loss_history": history,
+        }
+        rasters[name] = np.asarray(traces[0].output)
+        r = results[name]
+        print(
+            f"  {name:30s} van Rossum {initial:.1f} -> {r['van_rossum_final']:.1f} "
+            f"(x{r['van_rossum_ratio']:.2f}), hidden {r['rates_hz']['hidden']:.0f} Hz, Fano {fano[0]:.2f}",
+            flush=True,
+        )
+    plt = _plt()
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    for name, r in results.items():
+        axes[0].plot(np.asarray(r["loss_history"]) / silent, label=name)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("van Rossum distance / silent output's")
+    axes[0].legend(fontsize=7)
+    for ax, (title, raster) in zip(axes[1:], [("target", np.asarray(target)), *rasters.items()]):
+        ax.imshow(raster.T, aspect="auto", cmap="Greys", interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("time step")
+    axes[1].set_ylabel("output neuron")
+    det, sto = results.values()
+    report = [
+        (
+            "van Rossum distance (normalised by an empty output's), deterministic / stochastic",
+            f"{det['van_rossum_final_normalised']:.3f} / {sto['van_rossum_final_normalised']:.3f} "
+            f"(fell to x{det['van_rossum_ratio']:.2f} / x{sto['van_rossum_ratio']:.2f} of the initial)",
+            "about 0.11 / 0.15 (own normalisation, photograph target)",
+        ),
+        (
+            "hidden firing rate, deterministic / stochastic",
+            f"{det['rates_hz']['hidden']:.0f} Hz / {sto['rates_hz']['hidden']:.0f} Hz",
+            "about 24 Hz / 55 Hz",
+        ),
+        (
+            "stochastic net's Fano factor, hidden / output",
+            f"{sto['fano']['hidden']:.2f} / {sto['fano']['output']:.2f}",
+            "about 0.6 / 0.55",
+        ),
+    ]
+    config = {
+        "quick": quick,
+        "seed": seed,
+        "epochs": epochs,
+        "lr": lr,
+        "optimizer": "adam",
+        "image": image or "snnsad/assets/target.png (shipped)",
+        "sizes": [n, n, n],
+        "input_rate_hz": rate,
+        "dt": dt,
+        "tau_mem": tau_mem,
+        "tau_syn": tau_syn,
+        "init_std": gain / math.sqrt(n),
+        "silent_output_distance": silent,
+    }
+    return _save(out_dir, "e4_spike_train_matching", config, results, report, {"e4_spike_train_matching.png": fig})
+
+
 def estimators_on_one_example(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     """Every estimator's gradient on one example of a 2-hidden-layer stochastic network, against exact
     enumeration (beyond the paper: the unbiased estimators and the bias of the SGs, side by side)."""
@@ -458,27 +742,212 @@ def e6_randman(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     return _save(out_dir, "e6_randman", config, results, report, {"e6_randman.png": fig})
 
 
+# ----------------------------------------------------------------------------- variance study
+
+_SWEEPS = {
+    "escape steepness beta (matched SG)": ("beta", (0.5, 1.0, 2.0, 4.0, 8.0)),
+    "surrogate steepness beta_SG (beta = 2)": ("beta_sg", (0.5, 1.0, 2.0, 4.0, 8.0)),
+    "depth (hidden layers, beta = 2)": ("depth", (1, 2, 3)),
+}
+
+
+def _study_net(depth, beta, beta_sg, seed, n_steps=3):
+    """A ``3 - 2 x depth - 2`` net of stochastic binary neurons (memoryless: the LIF's short-time limit,
+    so no layer waits for its input) with a leaky readout, float64, T = 3: at most 18 stochastic sites,
+    so exact enumeration is cheap; weights and input fixed by ``seed``."""
+    from ._neurons import Perceptron
+    from ._nn import feedforward
+
+    net = feedforward(
+        (3, *(2,) * depth, 2),
+        key=jr.key(seed),
+        spike_fn=Stochastic(Sigmoid(beta), Sigmoid(beta_sg)),
+        neuron=Perceptron(0.5),
+        gain=2.0,
+        dtype=jnp.float64,
+    )
+    return net, 2 * jr.uniform(jr.key(seed + 1), (n_steps, 3), jnp.float64)
+
+
+def variance_study(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
+    """Beyond the paper: bias, variance and cosine to the exact gradient of every estimator as functions
+    of escape steepness, surrogate steepness and depth (small nets, exact enumeration as ground truth)."""
+    import equinox as eqx
+
+    from ._analysis import gradient_stats, sample_grads
+    from ._estimators import Autodiff, ExactEnumeration, ScoreFunction, StochasticAD
+    from ._nn import weights
+    from ._spikes import Expected, Surrogate
+    from ._zoo import ce_loss
+
+    n = 2000 if quick else 20000
+    y = jnp.asarray(1)
+
+    def respike(net, make):
+        fns = [make(layer.spike_fn) for layer in net.layers]
+        return eqx.tree_at(lambda m: [layer.spike_fn for layer in m.layers], net, fns)
+
+    estimators = {  # name -> (how to turn the stochastic net into the estimator's model, estimator)
+        "deterministic SG": (lambda f: Surrogate(f.surrogate), Autodiff()),
+        "stochastic SG": (lambda f: f, Autodiff()),
+        "smoothed probabilistic model": (lambda f: Expected(f.escape), Autodiff()),
+        "StochasticAD(4)": (lambda f: f, StochasticAD(4)),
+        "ScoreFunction(8)": (lambda f: f, ScoreFunction(8)),
+    }
+    rows = []
+    points = [(sweep, var, v) for sweep, (var, values) in _SWEEPS.items() for v in values]
+    with jax.enable_x64(True):
+        for sweep, var, value in _progress(points, "variance study"):
+            setting = {"beta": 2.0, "beta_sg": None, "depth": 2, var: value}
+            beta, depth = float(setting["beta"]), int(setting["depth"])
+            beta_sg = beta if setting["beta_sg"] is None else float(setting["beta_sg"])
+            net, x = _study_net(depth, beta, beta_sg, seed + 7)
+            _, exact = eqx.filter_jit(ExactEnumeration())(ce_loss, net, x, y)
+            ref = weights(exact)
+            keys = jr.split(jr.fold_in(jr.key(seed), len(rows)), n)
+            for name, (make, est) in estimators.items():
+                _, grads = sample_grads(est, ce_loss, respike(net, make), x, y, keys, chunk_size=500)
+                st = gradient_stats(weights(grads), ref)["all"]
+                ref_sq = float(sum(jnp.sum(jnp.square(v)) for v in ref.values()))
+                random = float(st.variance) > 1e-20 * ref_sq  # a z-score means nothing for a fixed estimate
+                rows.append(
+                    {
+                        "sweep": sweep,
+                        "variable": var,
+                        "value": value,
+                        "beta": beta,
+                        "beta_sg": beta_sg,
+                        "depth": depth,
+                        "estimator": name,
+                        "relative_bias": float(st.relative_error),
+                        "bias_z": float(st.max_z) if random else None,
+                        # ||mean - g|| in units of its standard error sqrt(tr Cov / N): about 1 when unbiased
+                        "bias_over_se": float(st.bias_norm) / (float(st.variance) / n) ** 0.5 if random else None,
+                        "relative_variance": float(st.variance) / ref_sq,
+                        "mean_cosine": float(st.mean_cosine),
+                        "cosine_of_mean": float(st.cosine_of_mean),
+                    }
+                )
+    plt = _plt()
+    metrics = [("relative_bias", "||E[g^] - g|| / ||g||"), ("relative_variance", "tr Cov(g^) / ||g||^2"),
+               ("mean_cosine", "E cos(g^, g)")]  # fmt: skip
+    fig, axes = plt.subplots(len(metrics), len(_SWEEPS), figsize=(13, 9), squeeze=False)
+    for j, sweep in enumerate(_SWEEPS):
+        for i, (metric, label) in enumerate(metrics):
+            ax = axes[i, j]
+            for name in estimators:
+                pts = [(r["value"], r[metric]) for r in rows if r["sweep"] == sweep and r["estimator"] == name]
+                ax.plot(*zip(*pts), "o-", label=name)
+            if metric != "mean_cosine":
+                ax.set_yscale("symlog", linthresh=1e-3)
+            if _SWEEPS[sweep][0] == "depth":
+                ax.set_xticks(_SWEEPS[sweep][1])
+            else:
+                ax.set_xscale("log", base=2)
+            ax.set_ylabel(label, fontsize=8)
+            if i == len(metrics) - 1:
+                ax.set_xlabel(sweep, fontsize=8)
+    axes[0, 0].legend(fontsize=7)
+
+    def fmt(v, spec):
+        return "-" if v is None else format(v, spec)
+
+    table = [
+        f"{n} estimates per row; `-`: a deterministic estimate (no spread). bias/SE = ||mean - g|| / sqrt(tr Cov / N),"
+        " about 1 for an unbiased estimator; max z: the largest per-component |mean - g| / SE.",
+        "",
+        "| sweep | value | estimator | rel. bias | bias/SE | max z | rel. variance | mean cos | cos of mean |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    table += [
+        f"| {r['sweep']} | {r['value']} | {r['estimator']} | {r['relative_bias']:.3f} | {fmt(r['bias_over_se'], '.1f')}"
+        f" | {fmt(r['bias_z'], '.1f')} | {r['relative_variance']:.3g} | {r['mean_cosine']:.3f} | {r['cosine_of_mean']:.4f} |"
+        for r in rows
+    ]
+    folder = os.path.join(out_dir, "variance_study")
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(os.path.join(folder, "table.md"), "\n".join(table) + "\n")
+
+    def worst(name, key, max_beta=np.inf):
+        values = [r[key] for r in rows if r["estimator"] == name and r["beta"] <= max_beta and r[key] is not None]
+        return max(values) if values else float("nan")
+
+    steep = max(_SWEEPS["escape steepness beta (matched SG)"][1])
+    at_steep = {r["estimator"]: r for r in rows if r["variable"] == "beta" and r["value"] == steep}
+    report = [
+        (
+            "unbiased estimators: largest bias/SE over the settings with beta <= 4 (StochasticAD / ScoreFunction)",
+            f"{worst('StochasticAD(4)', 'bias_over_se', 4):.1f} / {worst('ScoreFunction(8)', 'bias_over_se', 4):.1f}",
+            "no such study (about 1 expected when unbiased)",
+        ),
+        (
+            "stochastic SG: largest max z; largest relative bias of stochastic SG / deterministic SG / "
+            "smoothed probabilistic model",
+            f"{worst('stochastic SG', 'bias_z'):.0f}; {worst('stochastic SG', 'relative_bias'):.2f} / "
+            f"{worst('deterministic SG', 'relative_bias'):.2f} / {worst('smoothed probabilistic model', 'relative_bias'):.2f}",
+            "SGs are biased (they are not gradients of the expected loss)",
+        ),
+        (
+            f"beta = {steep} (nearly deterministic): relative error of the mean, StochasticAD / ScoreFunction",
+            f"{at_steep['StochasticAD(4)']['relative_bias']:.2f} / {at_steep['ScoreFunction(8)']['relative_bias']:.2f}",
+            "the gradient lives in rare events that most of the samples miss",
+        ),
+        ("full table", f"[table.md](variance_study/table.md) ({len(rows)} rows, {n} estimates each)", "-"),
+    ]
+    config = {"quick": quick, "seed": seed, "estimates": n, "sweeps": {k: list(v[1]) for k, v in _SWEEPS.items()},
+              "network": "3 - 2 x depth - 2 stochastic binary neurons (threshold 0.5) + leaky readout, T = 3, "
+                         "gain 2, float64, cross-entropy of the time-summed readout"}  # fmt: skip
+    return _save(out_dir, "variance_study", config, {"rows": rows}, report, {"variance_study.png": fig})
+
+
 EXPERIMENTS = {
     "e1": e1_single_neuron,
     "e2": e2_closed_loop,
     "e3": e3_wrong_direction,
+    "e4": e4_spike_train_matching,
+    "e5": e5_shd,
     "estimators": estimators_on_one_example,
     "e6": e6_randman,
+    "variance": variance_study,
 }
 
 
-def reproduce(names, out_dir: str = "results/reproduce", *, quick: bool = True, seed: int = 0, shd_path=None) -> str:
-    """Run experiments by name (``"all"`` for every one) and write ``out_dir/report.md``; returns its path."""
+def reproduce(
+    names,
+    out_dir: str = "results/reproduce",
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    shd_path: str | None = None,
+    image: str | None = None,
+) -> str:
+    """Run experiments by name (``"all"`` for every one) and write ``out_dir/report.md``; returns its path.
+
+    ``shd_path`` (a folder with ``shd_train.h5``/``shd_test.h5``) enables E5; with ``"all"`` and no
+    path E5 is skipped and the report says how to get the files. ``image`` is E4's target image.
+    """
     names = [names] if isinstance(names, str) else list(names)
-    names = list(EXPERIMENTS) if names == ["all"] else names
+    run_all = names == ["all"]
+    names = list(EXPERIMENTS) if run_all else names
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
         raise ValueError(f"reproduce: unknown experiment(s) {unknown}; known: {sorted(EXPERIMENTS)} or 'all'.")
+    if "e5" in names and shd_path is None and not run_all:
+        raise ValueError(SHD_HOWTO)
+    if shd_path is not None:
+        _shd_files(shd_path)  # fail before hours of other experiments, not after
+    options = {"shd_path": shd_path, "image": image}
     outs = []
     for name in names:
+        if name == "e5" and shd_path is None:
+            print(f"[e5] skipped: {SHD_HOWTO}", flush=True)
+            outs.append({"name": "e5_shd", "report": [("skipped", "no SHD files given", SHD_HOWTO)], "figures": []})
+            continue
+        fn = EXPERIMENTS[name]
+        params = inspect.signature(fn).parameters
         t0 = time.perf_counter()
         print(f"[{name}] running ({'quick' if quick else 'full'}) ...", flush=True)
-        out = EXPERIMENTS[name](out_dir, quick=quick, seed=seed)
+        out = fn(out_dir, quick=quick, seed=seed, **{k: v for k, v in options.items() if k in params})
         out["seconds"] = time.perf_counter() - t0
         print(f"[{name}] done in {out['seconds']:.1f} s", flush=True)
         outs.append(out)
@@ -489,7 +958,8 @@ def reproduce(names, out_dir: str = "results/reproduce", *, quick: bool = True, 
         "",
     ]
     for out in outs:
-        lines += [f"## {out['name']} ({out['seconds']:.0f} s)", "", "| quantity | snnsad | paper |", "|---|---|---|"]
+        took = f" ({out['seconds']:.0f} s)" if "seconds" in out else ""
+        lines += [f"## {out['name']}{took}", "", "| quantity | snnsad | paper |", "|---|---|---|"]
         lines += [f"| {q} | {ours} | {paper} |" for q, ours, paper in out["report"]]
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.relpath(p, out_dir)})" for p in out["figures"]] + [""]
     path = os.path.join(out_dir, "report.md")
@@ -498,4 +968,18 @@ def reproduce(names, out_dir: str = "results/reproduce", *, quick: bool = True, 
     return path
 
 
-__all__ = ["EXPERIMENTS", "e1_single_neuron", "e2_closed_loop", "e3_wrong_direction", "reproduce", "toy_output"]
+__all__ = [
+    "EXPERIMENTS",
+    "SHD_HOWTO",
+    "e1_single_neuron",
+    "e2_closed_loop",
+    "e3_wrong_direction",
+    "e4_spike_train_matching",
+    "e5_shd",
+    "e6_randman",
+    "estimators_on_one_example",
+    "fano_factor",
+    "reproduce",
+    "toy_output",
+    "variance_study",
+]

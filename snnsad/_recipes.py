@@ -42,6 +42,7 @@ DEFAULTS = dict(
     n_steps=None,
     reg_strength=0.0,
     reg_threshold=7.0,
+    architecture=None,
 )
 
 
@@ -60,6 +61,10 @@ def load_config(path: str | None, overrides: dict) -> dict:
     cfg.update({k: v for k, v in overrides.items() if v is not None})
     if cfg["dataset"] not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {cfg['dataset']!r}.")
+    if cfg["architecture"] not in (None, "dense", "conv"):
+        raise ValueError(f"architecture must be 'dense' or 'conv', got {cfg['architecture']!r}.")
+    if cfg["architecture"] == "conv" and cfg["dataset"] != "shd":
+        raise ValueError("architecture 'conv' is the paper's SHD network; use it with dataset 'shd'.")
     if cfg["estimator"] not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {cfg['estimator']!r}.")
     return cfg
@@ -82,6 +87,61 @@ def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0):
         rate=5.0,
         sigma_u=sigma_u,
     )
+
+
+SHD_CONV = ((16, 21, 10), (32, 7, 3), (64, 7, 3))  # (filters, kernel, stride) of the paper's three layers
+
+
+def shd_conv_network(
+    spike_fn,
+    *,
+    n_channels: int = 700,
+    n_classes: int = 20,
+    n_steps: int = 350,
+    dt: float = 2e-3,
+    rate: float = 5.0,
+    seed: int = 0,
+    conv=SHD_CONV,
+    recurrent_kernel_size: int = 5,
+):
+    """The paper's SHD network: three 1-D convolutional recurrent LIF layers over the channel axis
+    (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent kernel 5 with same padding;
+    tau_mem 20 ms, tau_syn 10 ms, detached multiplicative reset) and a leaky readout whose tau_mem
+    is the trial length. Fluctuation-driven init for inputs at ``rate`` Hz with target sigma_U 1.0
+    (deterministic spikes) or 1.3 (stochastic spikes); the recurrent kernel takes 10% of the variance.
+    """
+    from ._nn import Conv1D, Network, Readout, fluctuation_std
+
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero")
+    sigma_u = 1.3 if spike_fn.stochastic else 1.0
+    keys = jr.split(jr.key(seed), len(conv) + 1)
+    layers, channels, length = [], 1, n_channels
+    for key, (filters, kernel, stride) in zip(keys, conv):
+        if kernel > length:
+            raise ValueError(
+                f"shd_conv_network: a kernel of {kernel} does not fit {length} positions; "
+                f"n_channels={n_channels} is too small for conv={conv}."
+            )
+        std = fluctuation_std(lif, channels * kernel, rate, sigma_u) * 0.9**0.5
+        rstd = fluctuation_std(lif, filters * recurrent_kernel_size, rate, sigma_u) * 0.1**0.5
+        layer = Conv1D(
+            channels,
+            length,
+            filters,
+            kernel,
+            stride,
+            recurrent_kernel_size,
+            neuron=lif,
+            spike_fn=spike_fn,
+            key=key,
+            std=std,
+            recurrent_std=rstd,
+        )
+        layers.append(layer)
+        channels, length = filters, layer.out_length
+    readout_neuron = LeakyIntegrator(tau_mem=n_steps * dt, tau_syn=10e-3, dt=dt)
+    std = fluctuation_std(readout_neuron, layers[-1].size, rate, 1.0)
+    return Network(layers, Readout(layers[-1].size, n_classes, key=keys[-1], neuron=readout_neuron, std=std))
 
 
 def _split(data: SpikeDataset, fraction: float, seed: int):
@@ -120,7 +180,10 @@ def build(cfg: dict):
         spike = Stochastic(Sigmoid(beta), FastSigmoid(beta), scale=1.0)
     else:
         spike = Stochastic(Sigmoid(beta))
-    net = paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
+    if cfg["dataset"] == "shd" and cfg["architecture"] in (None, "conv"):
+        net = shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=dt, seed=seed)
+    else:
+        net = paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
     regs = [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2)] if cfg["reg_strength"] else []
     loss_fn = make_loss(max_over_time_cross_entropy, regs)
     estimator = {"stochastic-ad": StochasticAD(cfg["flips"]), "score": ScoreFunction(cfg["samples"])}.get(

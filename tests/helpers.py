@@ -1,5 +1,6 @@
 """Shared test helpers."""
 
+import h5py
 import jax
 import numpy as np
 
@@ -46,3 +47,22 @@ def max_z(samples, exact):
         if np.any(ok):
             worst = max(worst, float((np.abs(s.mean(0) - e)[ok] / se[ok]).max()))
     return worst
+
+
+def _ragged(rows, dtype):
+    out = np.empty(len(rows), dtype=object)
+    for i, row in enumerate(rows):
+        out[i] = np.asarray(row, dtype)
+    return out
+
+
+def write_shd(path, times, units, labels, layout="standard"):
+    """The standard SHD layout: ragged spikes/times (s) and spikes/units, labels, extra/keys."""
+    with h5py.File(path, "w") as f:
+        vlen_f = h5py.vlen_dtype(np.float32)
+        vlen_u = h5py.vlen_dtype(np.uint16)
+        if layout != "no_units":
+            f.create_dataset("spikes/units", data=_ragged(units, np.uint16), dtype=vlen_u)
+        f.create_dataset("spikes/times", data=_ragged(times, np.float32), dtype=vlen_f)
+        f.create_dataset("labels", data=np.asarray(labels, np.uint16))
+        f.create_dataset("extra/keys", data=np.array([b"zero", b"one", b"two"]))

@@ -1,9 +1,10 @@
-import h5py
 import numpy as np
 import pytest
 
 import snnsad
 from snnsad import data
+
+from .helpers import write_shd
 
 
 def test_randman_is_deterministic_with_documented_shapes_and_balance():
@@ -87,30 +88,11 @@ def test_latency_encoding():
         data.latency_encode(np.array([[1.5]]), 10)
 
 
-def _ragged(rows, dtype):
-    out = np.empty(len(rows), dtype=object)
-    for i, row in enumerate(rows):
-        out[i] = np.asarray(row, dtype)
-    return out
-
-
-def _write_shd(path, times, units, labels, layout="standard"):
-    """The standard SHD layout: ragged spikes/times (s) and spikes/units, labels, extra/keys."""
-    with h5py.File(path, "w") as f:
-        vlen_f = h5py.vlen_dtype(np.float32)
-        vlen_u = h5py.vlen_dtype(np.uint16)
-        if layout != "no_units":
-            f.create_dataset("spikes/units", data=_ragged(units, np.uint16), dtype=vlen_u)
-        f.create_dataset("spikes/times", data=_ragged(times, np.float32), dtype=vlen_f)
-        f.create_dataset("labels", data=np.asarray(labels, np.uint16))
-        f.create_dataset("extra/keys", data=np.array([b"zero", b"one", b"two"]))
-
-
 def test_shd_reader_round_trips_a_synthetic_file(tmp_path):
     path = str(tmp_path / "shd.h5")
     times = [[0.0005, 0.0031, 0.0032, 0.05], [], [0.0101, 0.0199, 0.0199]]  # variable length, one empty sample
     units = [[0, 699, 699, 3], [], [5, 6, 6]]
-    _write_shd(path, times, units, [2, 0, 1])
+    write_shd(path, times, units, [2, 0, 1])
     ds = data.SHD(path, n_steps=10, dt=2e-3, clip=False)
     assert len(ds) == 3 and ds.n_classes == 3 and ds.class_names == ["zero", "one", "two"]
     x, y = ds.batch(np.arange(3))
@@ -133,11 +115,11 @@ def test_shd_reader_errors_name_the_file_and_field(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.h5"):
         data.SHD(str(tmp_path / "missing.h5"))
     bad = str(tmp_path / "bad.h5")
-    _write_shd(bad, [[0.0]], [[1]], [0], layout="no_units")
+    write_shd(bad, [[0.0]], [[1]], [0], layout="no_units")
     with pytest.raises(ValueError, match=r"bad\.h5.*spikes/units"):
         data.SHD(bad)
     good = str(tmp_path / "good.h5")
-    _write_shd(good, [[0.0, 0.1]] * 50, [[1, 2]] * 50, [0] * 50)
+    write_shd(good, [[0.0, 0.1]] * 50, [[1, 2]] * 50, [0] * 50)
     truncated = str(tmp_path / "truncated.h5")
     with open(good, "rb") as f:
         blob = f.read()

@@ -197,13 +197,19 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
     assert len(history) == 1 and {"train_loss", "val_loss", "val_metric", "test_metric"} <= set(history[0])
 
 
-def test_cli_errors(tmp_path):
-    with pytest.raises(ValueError, match="shd-train"):
+def test_cli_errors(tmp_path, capsys):
+    """Bad input ends the command with exit status 2 and a one-line message, not a traceback."""
+    with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", "--dataset", "shd", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "--shd-train PATH" in capsys.readouterr().err
     bad = tmp_path / "cfg.json"
     bad.write_text(json.dumps({"hiddn": [3]}))
-    with pytest.raises(ValueError, match="unknown keys"):
+    with pytest.raises(SystemExit):
         cli_main(["train", "--config", str(bad), "--out", str(tmp_path)])
+    assert "unknown keys ['hiddn']" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--dataset", "randman", "--architecture", "conv", "--out", str(tmp_path)])
+    assert "use it with dataset 'shd'" in capsys.readouterr().err
 
 
 # Short training runs: every gradient estimator must actually train a stochastic SNN.
