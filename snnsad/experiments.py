@@ -1,10 +1,10 @@
 """The paper's experiments as functions; ``snnsad reproduce`` runs them and writes a report."""
 
 from ._experiments import EXPERIMENTS as EXPERIMENTS
+from ._experiments import SHD_HOWTO as SHD_HOWTO
 from ._experiments import e1_single_neuron as e1_single_neuron
 from ._experiments import e2_closed_loop as e2_closed_loop
 from ._experiments import e3_wrong_direction as e3_wrong_direction
-from ._experiments import SHD_HOWTO as SHD_HOWTO
 from ._experiments import e4_spike_train_matching as e4_spike_train_matching
 from ._experiments import e5_shd as e5_shd
 from ._experiments import e6_randman as e6_randman
