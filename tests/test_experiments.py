@@ -140,3 +140,21 @@ def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):
     mismatched = [r for r in sg if r["variable"] == "beta_sg" and r["value"] != r["beta"]]
     assert max(r["relative_bias"] for r in mismatched) > 0.3  # a mismatched surrogate adds bias
     assert os.path.getsize(tmp_path / "variance_study" / "table.md") > 1000
+
+
+def test_e6_estimator_study_small(tmp_path, standard_promotion):
+    """E6 at a small size (40 examples per class, one hidden layer of 32, 2 epochs, seed 0). bias/SE is
+    ||mean of 100 estimates - mean of 400 reference estimates|| over the standard error of that
+    difference: about 1 for the unbiased estimators (bound 3), reported for the SGs."""
+    out = experiments.e6_randman(
+        str(tmp_path), quick=True, samples_per_class=40, hidden=(32,), epochs=2, samples=(400, 100)
+    )
+    results = out["results"]
+    assert len(results) == 5 and results["deterministic SG"]["checkpoints"] == []
+    for name in ("StochasticAD(8)", "ScoreFunction(8)"):
+        assert all(c["bias_over_se"] <= 3 for c in results[name]["checkpoints"]), results[name]
+    for r in results.values():
+        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["hidden_fano_factor"] >= 0.0
+        assert all(-1 <= c["cosine_of_mean"] <= 1 for c in r["checkpoints"])
+    assert len(results["stochastic SG (matched)"]["checkpoints"]) == 2
+    assert os.path.getsize(tmp_path / "e6_randman" / "e6_randman.png") > 1000
