@@ -4,6 +4,7 @@ import json
 import os
 
 import jax.random as jr
+import numpy as np
 import optax
 
 from ._data import SHD, SpikeDataset, randman_preset, split_indices, yinyang_spikes
@@ -100,6 +101,7 @@ def shd_conv_network(
     n_steps: int = 350,
     dt: float = 2e-3,
     rate: float = 5.0,
+    hidden_rate: float = 10.0,
     seed: int = 0,
     conv=SHD_CONV,
     recurrent_kernel_size: int = 5,
@@ -107,8 +109,10 @@ def shd_conv_network(
     """The paper's SHD network: three 1-D convolutional recurrent LIF layers over the channel axis
     (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent kernel 5 with same padding;
     tau_mem 20 ms, tau_syn 10 ms, detached multiplicative reset) and a leaky readout whose tau_mem
-    is the trial length. Fluctuation-driven init for inputs at ``rate`` Hz with target sigma_U 1.0
-    (deterministic spikes) or 1.3 (stochastic spikes); the recurrent kernel takes 10% of the variance.
+    is the trial length. Fluctuation-driven init with target sigma_U 1.0 (deterministic spikes) or
+    1.3 (stochastic spikes) for inputs at ``rate`` Hz (measure it on the data:
+    ``rate = mean(x) / dt``) and hidden layers at ``hidden_rate`` Hz (default 10 Hz: the paper's
+    activity regulariser allows 7 spikes per 0.7 s); the recurrent kernel takes 10% of the variance.
     """
     from ._nn import Conv1D, Network, Readout, fluctuation_std
 
@@ -116,14 +120,15 @@ def shd_conv_network(
     sigma_u = 1.3 if spike_fn.stochastic else 1.0
     keys = jr.split(jr.key(seed), len(conv) + 1)
     layers, channels, length = [], 1, n_channels
-    for key, (filters, kernel, stride) in zip(keys, conv):
+    for i, (key, (filters, kernel, stride)) in enumerate(zip(keys, conv)):
+        in_rate = rate if i == 0 else hidden_rate
         if kernel > length:
             raise ValueError(
                 f"shd_conv_network: a kernel of {kernel} does not fit {length} positions; "
                 f"n_channels={n_channels} is too small for conv={conv}."
             )
-        std = fluctuation_std(lif, channels * kernel, rate, sigma_u) * 0.9**0.5
-        rstd = fluctuation_std(lif, filters * recurrent_kernel_size, rate, sigma_u) * 0.1**0.5
+        std = fluctuation_std(lif, channels * kernel, in_rate, sigma_u) * 0.9**0.5
+        rstd = fluctuation_std(lif, filters * recurrent_kernel_size, hidden_rate, sigma_u) * 0.1**0.5
         layer = Conv1D(
             channels,
             length,
@@ -140,8 +145,17 @@ def shd_conv_network(
         layers.append(layer)
         channels, length = filters, layer.out_length
     readout_neuron = LeakyIntegrator(tau_mem=n_steps * dt, tau_syn=10e-3, dt=dt)
-    std = fluctuation_std(readout_neuron, layers[-1].size, rate, 1.0)
+    std = fluctuation_std(readout_neuron, layers[-1].size, hidden_rate, 1.0)
     return Network(layers, Readout(layers[-1].size, n_classes, key=keys[-1], neuron=readout_neuron, std=std))
+
+
+def input_rate(data, dt: float, n: int = 64) -> float:
+    """Mean input rate (Hz) of the first ``n`` examples of a data set with ``batch(indices)``."""
+    xs, _ = data.batch(np.arange(min(n, len(data))))
+    rate = float(np.mean(xs)) / dt
+    if not rate > 0:
+        raise ValueError(f"input_rate: the first {min(n, len(data))} examples contain no spikes; check the data.")
+    return rate
 
 
 def _split(data: SpikeDataset, fraction: float, seed: int):
@@ -181,7 +195,8 @@ def build(cfg: dict):
     else:
         spike = Stochastic(Sigmoid(beta))
     if cfg["dataset"] == "shd" and cfg["architecture"] in (None, "conv"):
-        net = shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=dt, seed=seed)
+        rate = input_rate(train, dt)
+        net = shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=dt, rate=rate, seed=seed)
     else:
         net = paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
     regs = [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2)] if cfg["reg_strength"] else []
