@@ -354,20 +354,20 @@ def e5_shd(
     train, val = _Subset(full, train_idx), _Subset(full, val_idx)
     test = SHD(test_path, n_steps=n_steps, dt=dt) if test_path else None
     if test is not None and quick:  # a fixed subset of the test file keeps quick mode quick
-        test = _Subset(test, np.random.default_rng(seed).permutation(len(test))[:256])
+        test = _Subset(test, np.random.default_rng(seed).permutation(len(test))[:128])
     epochs = (2 if quick else 200) if epochs is None else epochs
     batch_size = min((64 if quick else 400) if batch_size is None else batch_size, len(train))
     loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2)])
     sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
     deterministic, stochastic = Surrogate(ss, scale=1.0), Stochastic(sig)
-    methods = {
-        "deterministic (SuperSpike SG)": deterministic,
-        "stochastic (matched SG)": stochastic,
-        "stochastic, SuperSpike SG": Stochastic(sig, ss, scale=1.0),
+    methods = {  # name -> (folder of its training run, spike function)
+        "deterministic (SuperSpike SG)": ("deterministic", deterministic),
+        "stochastic (matched SG)": ("stochastic_matched", stochastic),
+        "stochastic, SuperSpike SG": ("stochastic_superspike", Stochastic(sig, ss, scale=1.0)),
     }
     rate = input_rate(train, dt)  # the fluctuation-driven init needs the data's input rate
     results = {}
-    for name, spike in methods.items():
+    for name, (folder, spike) in methods.items():
         net = shd_conv_network(spike, n_classes=full.n_classes, n_steps=n_steps, dt=dt, rate=rate, seed=seed)
         fitted = fit(
             net,
@@ -380,8 +380,9 @@ def e5_shd(
             seed=seed,
             val=val,
             metric_fn=accuracy_max_over_time,
-            out_dir=os.path.join(out_dir, "e5_shd", "runs", name.split()[0] + ("_ss" if "SuperSpike" in name else "")),
+            out_dir=os.path.join(out_dir, "e5_shd", "runs", folder),
             progress=True,
+            config={"method": name, "quick": quick, "n_steps": n_steps, "input_rate_hz": rate, "shd_train": train_path},
         )
         net, key = fitted.net, jr.key(seed + 11)
         own = evaluate(net, val, loss_fn, accuracy_max_over_time, key=key)["metric"]

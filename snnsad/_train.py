@@ -172,6 +172,10 @@ def fit(
     opt_state = optimizer.init(params)
     history, start_epoch = [], 0
     ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else None
+    # What must match for a checkpoint to be resumed (more epochs may be asked for).
+    run = json.loads(
+        json.dumps({**(config or {}), "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
+    )
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         for name in os.listdir(out_dir):  # temporary files of a write that was killed
@@ -179,6 +183,13 @@ def fit(
                 os.unlink(os.path.join(out_dir, name))
         if resume and os.path.exists(ckpt):
             (net, opt_state), meta = load_checkpoint(ckpt, (net, opt_state))
+            stored = meta.get("run")
+            if stored is not None and stored != run:
+                changed = sorted(k for k in set(stored) | set(run) if stored.get(k) != run.get(k))
+                raise ValueError(
+                    f"fit: {out_dir!r} holds a checkpoint of a different run (changed: {changed}); "
+                    "resume=False (--restart) starts over, or choose another out_dir."
+                )
             history, start_epoch = meta["history"], meta["epoch"] + 1
         atomic_write_text(
             os.path.join(out_dir, "config.json"),
@@ -226,7 +237,7 @@ def fit(
                 " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
             )
         if out_dir:
-            save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history})
+            save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
             _write_history(out_dir, history)
     return FitResult(net, history)
 

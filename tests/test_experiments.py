@@ -120,7 +120,8 @@ def test_e5_runs_on_synthetic_shd_files(tmp_path, standard_promotion):
         assert len(r["fano_stochastic_forward"]) == 3 and len(r["history"]) == 1
     config = json.load(open(tmp_path / "out" / "e5_shd" / "config.json"))
     assert config["train_examples"] == 32 and config["shd_test"].endswith("shd_test.h5")
-    assert os.path.exists(tmp_path / "out" / "e5_shd" / "runs" / "stochastic" / "checkpoint.eqx")
+    for folder in ("deterministic", "stochastic_matched", "stochastic_superspike"):  # resumable runs
+        assert os.path.exists(tmp_path / "out" / "e5_shd" / "runs" / folder / "checkpoint.eqx")
 
 
 def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):

@@ -97,6 +97,12 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
     for name in ("config.json", "metrics.json", "metrics.csv", "checkpoint.eqx"):
         assert os.path.exists(tmp_path / "split" / name)
     assert len(json.loads((tmp_path / "split" / "metrics.json").read_text())) == 3
+    # A checkpoint of a different run is never resumed silently.
+    with pytest.raises(ValueError, match=r"different run \(changed: \['seed'\]\)"):
+        snnsad.fit(
+            net, d, estimator=snnsad.StochasticAD(2), loss_fn=loss_fn, optimizer=OPTIMIZER, epochs=4,
+            batch_size=16, seed=6, out_dir=str(tmp_path / "split"), progress=False,
+        )  # fmt: skip
 
 
 def test_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
