@@ -17,6 +17,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, PRNGKeyArray, PyTree
 
 from ._nn import Network, Trace
@@ -35,11 +36,36 @@ def _check_net(net, where):
 
 
 class AbstractEstimator(eqx.Module):
-    """``value, grads = estimator(loss_fn, net, x, y, key)``."""
+    """``value, grads = estimator(loss_fn, net, x, y, key)``.
 
-    @abc.abstractmethod
-    def __call__(self, loss_fn: LossFn, net: Network, x: Array, y: PyTree, key: PRNGKeyArray):
-        """Loss value (an estimate of E[L] for stochastic networks) and gradient estimate."""
+    An estimator implements ``objective(loss_fn, params, static, x, y, key) -> (surrogate, value)``:
+    a scalar whose gradient with respect to ``params`` (``eqx.partition(net, eqx.is_array)``) is the
+    estimate, and the loss value. ``__call__`` differentiates it; :class:`Batched` differentiates
+    the batch mean of it in one backward pass, so weight gradients of a batch are one GEMM rather
+    than a per-example gradient each. An estimator that cannot be written so may override
+    ``__call__`` alone (then :class:`Batched` vmaps it and averages).
+    """
+
+    def objective(self, loss_fn: LossFn, params: PyTree, static: PyTree, x: Array, y: PyTree, key: PRNGKeyArray | None):
+        """``(surrogate, value)``: ``grad(surrogate)`` is the estimate, ``value`` the loss estimate."""
+        raise NotImplementedError(f"{type(self).__name__} implements __call__ only.")
+
+    def __call__(self, loss_fn: LossFn, net, x: Array, y: PyTree, key: PRNGKeyArray | None):
+        """Loss value (an estimate of E[L] for stochastic networks) and gradient estimate.
+
+        ``net`` must be an :class:`~snnsad.Network` (checked, with a clear error)."""
+        _check_net(net, type(self).__name__)
+        params, static = _params_and_static(net)
+
+        def surrogate(p):
+            return self.objective(loss_fn, p, static, x, y, key)
+
+        (_, value), grads = jax.value_and_grad(surrogate, has_aux=True)(params)
+        return value, grads
+
+
+def _has_objective(estimator) -> bool:
+    return type(estimator).objective is not AbstractEstimator.objective
 
 
 class Autodiff(AbstractEstimator):
@@ -51,14 +77,9 @@ class Autodiff(AbstractEstimator):
     Biased for ``dE[L]/dtheta`` beyond a single layer of stochastic neurons.
     """
 
-    def __call__(self, loss_fn, net, x, y, key):
-        _check_net(net, "Autodiff")
-        params, static = _params_and_static(net)
-
-        def objective(p):
-            return loss_fn(eqx.combine(p, static)(x, key=key), y)
-
-        return jax.value_and_grad(objective)(params)
+    def objective(self, loss_fn, params, static, x, y, key):
+        value = loss_fn(eqx.combine(params, static)(x, key=key), y)
+        return value, value
 
 
 def _stochastic_sites(net: Network) -> list[int]:
@@ -105,7 +126,10 @@ class ExactEnumeration(AbstractEstimator):
             raise ValueError(f"ExactEnumeration: `chunk_size` must be a power of two, got {self.chunk_size!r}.")
 
     def __call__(self, loss_fn, net, x, y, key=None):
-        _check_net(net, "ExactEnumeration")
+        return super().__call__(loss_fn, net, x, y, key)
+
+    def objective(self, loss_fn, params, static, x, y, key=None):
+        net = eqx.combine(params, static)
         n_steps = x.shape[0]
         k = _n_sites(net, n_steps)
         if k == 0:
@@ -120,7 +144,6 @@ class ExactEnumeration(AbstractEstimator):
         chunk = min(self.chunk_size, n_patterns)
         n_chunks = n_patterns // chunk  # both powers of two
         bits = jnp.arange(k, dtype=jnp.uint32)
-        params, static = _params_and_static(net)
         noise = tuple(jnp.zeros((n_steps, n), net.dtype) for n in net.sizes)
 
         def expected_loss(p):
@@ -137,7 +160,8 @@ class ExactEnumeration(AbstractEstimator):
             starts = jnp.arange(n_chunks, dtype=jnp.uint32) * chunk
             return jnp.sum(jax.lax.map(chunk_sum, starts))
 
-        return jax.value_and_grad(expected_loss)(params)
+        value = expected_loss(params)
+        return value, value
 
 
 class ScoreFunction(AbstractEstimator):
@@ -166,9 +190,7 @@ class ScoreFunction(AbstractEstimator):
         if self.baseline == "leave_one_out" and self.n_samples < 2:
             raise ValueError("ScoreFunction: the leave_one_out baseline needs n_samples >= 2.")
 
-    def __call__(self, loss_fn, net, x, y, key):
-        _check_net(net, "ScoreFunction")
-        params, static = _params_and_static(net)
+    def objective(self, loss_fn, params, static, x, y, key):
         keys = jr.split(key, self.n_samples)
         n = self.n_samples
 
@@ -190,8 +212,7 @@ class ScoreFunction(AbstractEstimator):
             surrogate = jnp.mean(losses + (held - base) * logps)
             return surrogate, jnp.mean(held)
 
-        (_, value), grads = jax.value_and_grad(objective, has_aux=True)(params)
-        return value, grads
+        return objective(params)
 
 
 class StochasticAD(AbstractEstimator):
@@ -231,24 +252,19 @@ class StochasticAD(AbstractEstimator):
         if self.proposal not in ("weighted", "uniform"):
             raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")
 
-    def __call__(self, loss_fn, net, x, y, key):
-        _check_net(net, "StochasticAD")
+    def objective(self, loss_fn, params, static, x, y, key):
+        net = eqx.combine(params, static)
         n_steps = x.shape[0]
-        params, static = _params_and_static(net)
         noise_key, site_key = jr.split(key)
-        noise = net.sample_noise(noise_key, n_steps, net.dtype)
+        noise = jax.lax.stop_gradient(net).sample_noise(noise_key, n_steps, net.dtype)
         stochastic = _stochastic_sites(net)
-
-        def pathwise(p):
-            model = eqx.combine(p, static)
-            trace = model.simulate(x, noise, fixed_spikes=True)
-            drives = tuple(trace.drive[i] for i in stochastic)
-            return (loss_fn(trace, y), drives), trace
-
-        (loss, drives), vjp_fn, trace = jax.vjp(pathwise, params, has_aux=True)
+        # The pathwise term: the loss with every sampled spike held fixed.
+        pathwise = net.simulate(x, noise, fixed_spikes=True)
+        loss = loss_fn(pathwise, y)
+        held = jax.lax.stop_gradient(loss)
         if not stochastic:
-            (grads,) = vjp_fn((jnp.ones_like(loss), drives))
-            return loss, grads
+            return loss, held
+        trace = jax.lax.stop_gradient(pathwise)
 
         # Flip intensities r_n = F'(x_n) w_n of every stochastic site.
         rates = []
@@ -287,19 +303,25 @@ class StochasticAD(AbstractEstimator):
             alt = jax.vmap(flipped_loss)(sites)
         else:
             alt = jax.lax.map(flipped_loss, sites, batch_size=self.chunk_size)
-        held = jax.lax.stop_gradient(loss)
         jump = (alt - held) * (1 - 2 * spikes[sites])  # L(s=1) - L(s=0)
-        coef = jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump)
-        cot = tuple(c for c in _unflatten_sites(net, coef, n_steps) if c is not None)
-        (grads,) = vjp_fn((jnp.ones_like(loss), cot))
-        return loss, grads
+        coef = jax.lax.stop_gradient(jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump))
+        # The jump term: sum_n c_n x_n(theta), whose gradient is sum_n c_n dx_n/dtheta (spikes fixed).
+        jumps = sum(
+            jnp.sum(c * pathwise.drive[i])
+            for i, c in enumerate(_unflatten_sites(net, coef, n_steps))
+            if c is not None
+        )
+        return loss + jumps, held
 
 
 class Batched(AbstractEstimator):
     """Apply ``estimator`` to a batch: ``value, grads = Batched(est)(loss_fn, net, xs, ys, key)``.
 
     ``xs``/``ys`` carry a leading batch axis; each example gets its own key (``jr.split(key, B)``)
-    and the returned value and gradient are batch means. One vmap, so it composes with jit.
+    and the returned value and gradient are batch means. For an estimator with an ``objective``
+    (all of snnsad's) the batch mean of the objectives is differentiated in one backward pass
+    (weight gradients of the whole batch are one GEMM); otherwise per-example estimates are vmapped
+    and averaged. Composes with jit.
     """
 
     estimator: AbstractEstimator
@@ -307,5 +329,22 @@ class Batched(AbstractEstimator):
     def __call__(self, loss_fn, net, x, y, key):
         batch = jax.tree.leaves(x)[0].shape[0]
         keys = jr.split(key, batch)
-        values, grads = jax.vmap(lambda xi, yi, ki: self.estimator(loss_fn, net, xi, yi, ki))(x, y, keys)
-        return jnp.mean(values), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
+        est = self.estimator
+        if not _has_objective(est):
+            values, grads = jax.vmap(lambda xi, yi, ki: est(loss_fn, net, xi, yi, ki))(x, y, keys)
+            return jnp.mean(values), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
+        _check_net(net, f"Batched({type(est).__name__})")
+        params, static = _params_and_static(net)
+        # Time-major batch (T, B, n): every layer's currents and spikes keep the batch on axis 1, where
+        # lax.scan wants it, so only the input is transposed (once) instead of every layer's arrays.
+        time_major = isinstance(x, (jax.Array, np.ndarray)) and x.ndim >= 2
+        xs, x_axis = (jnp.swapaxes(jnp.asarray(x), 0, 1), 1) if time_major else (x, 0)
+
+        def mean_objective(p):
+            surrogates, values = jax.vmap(
+                lambda xi, yi, ki: est.objective(loss_fn, p, static, xi, yi, ki), in_axes=(x_axis, 0, 0)
+            )(xs, y, keys)
+            return jnp.mean(surrogates), jnp.mean(values)
+
+        (_, value), grads = jax.value_and_grad(mean_objective, has_aux=True)(params)
+        return value, grads

@@ -113,6 +113,9 @@ class AbstractLayer(eqx.Module):
         spike_fn = jax.lax.stop_gradient(self.spike_fn)
         recurrent = self.recurrent()
         neuron = self.neuron
+        if hasattr(neuron, "threshold"):  # per neuron before the scan: its gradient is summed once, after it
+            theta = jnp.broadcast_to(jnp.asarray(neuron.threshold, currents.dtype), (self.size,))
+            neuron = eqx.tree_at(lambda m: m.threshold, neuron, theta)
 
         def body(state, inputs):
             current, noise_t, forced_t, flip_t = inputs

@@ -220,3 +220,27 @@ def test_mixed_network_with_expected_layer_is_unbiased(x64):
     )
     assert_unbiased(grads, exact, n_se=4.0)
     assert np.abs(np.asarray(exact.layers[1].weight)).max() > 1e-3  # the smooth layer's weights matter
+
+
+class _CallOnly(snnsad.AbstractEstimator):
+    """A user's estimator with ``__call__`` only (no objective): Batched must vmap and average it."""
+
+    def __call__(self, loss_fn, net, x, y, key):
+        return snnsad.StochasticAD(2)(loss_fn, net, x, y, key)
+
+
+@pytest.mark.parametrize(
+    "estimator", [snnsad.Autodiff(), snnsad.StochasticAD(2), snnsad.ScoreFunction(3), _CallOnly()], ids=repr
+)
+def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
+    """Batched differentiates the batch mean of the objectives in one backward pass (time-major inside);
+    that must equal the mean of the per-example estimates with the same keys, to float64 rounding."""
+    net, x, loss_fn, y = _setup("two_hidden_zero")
+    xs = jnp.stack([x, 0.5 * x, x[::-1]])
+    ys = jnp.asarray([0, 1, 1])
+    key = jr.key(3)
+    value, grads = eqx.filter_jit(snnsad.Batched(estimator))(loss_fn, net, xs, ys, key)
+    per = [estimator(loss_fn, net, xi, yi, ki) for xi, yi, ki in zip(xs, ys, jr.split(key, 3))]
+    np.testing.assert_allclose(value, np.mean([v for v, _ in per]), rtol=1e-12)
+    for got, *each in zip(jax.tree.leaves(grads), *[jax.tree.leaves(g) for _, g in per]):
+        np.testing.assert_allclose(got, np.mean(each, axis=0), rtol=1e-10, atol=1e-14)
