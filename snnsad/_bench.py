@@ -42,12 +42,12 @@ def on_snnsad(n, T, batch, repeats):
     net = feedforward(
         (n, n), key=jr.key(0), spike_fn=Surrogate(FastSigmoid(10.0), scale=1.0), neuron=lif, readout=False
     )
-    xs = jr.uniform(jr.key(1), (batch, T, n))
+    xs = jr.uniform(jr.key(1), (T, batch, n))  # time-major, as spyx and snnTorch get it
 
     @eqx.filter_jit
     def step(net, xs):
-        def loss(net):
-            return jnp.sum(jax.vmap(lambda x: net(x).output)(xs))
+        def loss(net):  # per-example simulation vmapped over the batch axis (axis 1): no transposes
+            return jnp.sum(jax.vmap(lambda x: net(x).output, in_axes=1, out_axes=1)(xs))
 
         return eqx.filter_value_and_grad(loss)(net)
 
@@ -113,36 +113,126 @@ def on_snntorch(n, T, batch, repeats):
 PEERS = {"snnsad": on_snnsad, "spyx": on_spyx, "snnTorch": on_snntorch, "matmul floor": on_floor}
 
 
-def on_workload(sizes=(512, 2048), T=500, batch=16, repeats=3):
-    rows = []
-    for n in sizes:
-        row = {"n": n, "T": T, "batch": batch}
-        for name, fn in PEERS.items():
-            try:
-                row[name] = fn(n, T, batch, repeats)
-            except ImportError as err:
-                row[name] = None
-                row[f"{name}_error"] = f"not installed ({err.name}); pip install 'snnsad[bench]'"
-            print(
-                f"  n={n:5d} {name:12s} " + (f"{row[name] * 1e3:9.1f} ms" if row[name] else row[f"{name}_error"]),
-                flush=True,
-            )
-        rows.append(row)
-    return rows
+def on_workload(sizes=(512, 2048, 4096), T=500, batch=16, repeats=3):
+    return [
+        {"n": n, "T": T, "batch": batch, **_side_by_side(PEERS, f"n={n:5d}", (n, T, batch), repeats)} for n in sizes
+    ]
+
+
+# ----------------------------------------------------------------------------- (b) SHD-shaped step
+
+SHD_SHAPE = (700, 256, 20)
+
+
+def shd_snnsad(T, batch, repeats):
+    step, args = _shd_step(T, False, batch=batch)
+    return time_jitted(step, *args, repeats=repeats)[1]
+
+
+def shd_spyx(T, batch, repeats):
+    import optax
+    import spyx
+    from flax import nnx
+
+    n_in, n_hid, n_out = SHD_SHAPE
+    model = spyx.nn.Sequential(
+        nnx.Linear(n_in, n_hid, rngs=nnx.Rngs(0)),
+        spyx.nn.RLIF((n_hid,), beta=0.8, activation=spyx.axn.superspike(10.0), rngs=nnx.Rngs(1)),
+        nnx.Linear(n_hid, n_out, rngs=nnx.Rngs(2)),
+        spyx.nn.LI((n_out,), beta=0.9, rngs=nnx.Rngs(3)),
+    )
+    graphdef, params = nnx.split(model)
+    xs = jr.bernoulli(jr.key(1), 0.02, (T, batch, n_in)).astype(jnp.float32)
+    ys = jnp.arange(batch) % n_out
+
+    @jax.jit
+    def step(params, xs, ys):
+        def loss(params):
+            out, _ = spyx.nn.run(nnx.merge(graphdef, params), xs)
+            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(jnp.sum(out, 0), ys))
+
+        return jax.value_and_grad(loss)(params)
+
+    return time_jitted(step, params, xs, ys, repeats=repeats)[1]
+
+
+def shd_snntorch(T, batch, repeats):
+    import snntorch
+    import torch
+    from snntorch import surrogate
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    n_in, n_hid, n_out = SHD_SHAPE
+    fc1, fc2 = torch.nn.Linear(n_in, n_hid), torch.nn.Linear(n_hid, n_out)
+    rlif = snntorch.RLeaky(beta=0.8, linear_features=n_hid, spike_grad=surrogate.fast_sigmoid(slope=10.0))
+    readout = snntorch.Leaky(beta=0.9, reset_mechanism="none")
+    params = [*fc1.parameters(), *fc2.parameters(), *rlif.parameters()]
+    xs = (torch.rand(T, batch, n_in) < 0.02).float()
+    ys = torch.arange(batch) % n_out
+
+    def step():
+        for p in params:
+            p.grad = None
+        spk, mem = rlif.init_rleaky()
+        mem_out = readout.init_leaky()
+        total = 0.0
+        for t in range(T):
+            spk, mem = rlif(fc1(xs[t]), spk, mem)
+            _, mem_out = readout(fc2(spk), mem_out)
+            total = total + mem_out
+        torch.nn.functional.cross_entropy(total, ys).backward()
+
+    return _median_time(step, repeats)
+
+
+def shd_floor(T, batch, repeats):
+    """The step's GEMMs alone, all time steps at once: input, recurrent and readout projections
+    forward, their weight gradients, and the input gradients that backpropagation needs."""
+    n_in, n_hid, n_out = SHD_SHAPE
+    rows = T * batch
+    x = jr.uniform(jr.key(1), (rows, n_in))
+    h = jr.uniform(jr.key(2), (rows, n_hid))
+    g_h = jr.normal(jr.key(3), (rows, n_hid))
+    g_o = jr.normal(jr.key(4), (rows, n_out))
+    w_in = jr.normal(jr.key(5), (n_hid, n_in))
+    w_rec = jr.normal(jr.key(6), (n_hid, n_hid))
+    w_out = jr.normal(jr.key(7), (n_out, n_hid))
+
+    @jax.jit
+    def gemms(x, h, g_h, g_o, w_in, w_rec, w_out):
+        forward = (x @ w_in.T, h @ w_rec.T, h @ w_out.T)
+        weight_grads = (g_h.T @ x, g_h.T @ h, g_o.T @ h)
+        input_grads = (g_h @ w_rec, g_o @ w_out)
+        return forward, weight_grads, input_grads
+
+    return time_jitted(gemms, x, h, g_h, g_o, w_in, w_rec, w_out, repeats=repeats)[1]
+
+
+SHD_PEERS = {"snnsad": shd_snnsad, "spyx": shd_spyx, "snnTorch": shd_snntorch, "matmul floor": shd_floor}
+
+
+def _side_by_side(peers, label, args, repeats):
+    row = {}
+    for name, fn in peers.items():
+        try:
+            row[name] = fn(*args, repeats)
+        except ImportError as err:
+            row[name] = None
+            row[f"{name}_error"] = f"not installed ({err.name}); pip install 'snnsad[bench]'"
+        print(
+            f"  {label} {name:12s} " + (f"{row[name] * 1e3:9.1f} ms" if row[name] else row[f"{name}_error"]), flush=True
+        )
+    return row
+
+
+def shd_workload(lengths=(100, 350), batch=64, repeats=3):
+    return [{"T": T, "batch": batch, **_side_by_side(SHD_PEERS, f"T={T:4d}", (T, batch), repeats)} for T in lengths]
 
 
 # ----------------------------------------------------------------------------- (c) variance study
 
 
-def variance_study(n_samples=1000, loop_samples=50, repeats=3):
-    """1000 vmapped StochasticAD estimates in one jit vs a Python loop of jitted single estimates."""
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
-    net = feedforward(
-        (20, 100, 100, 15), key=jr.key(0), spike_fn=Stochastic(Sigmoid(10.0)), neuron=lif, init="fluctuation", rate=5.0
-    )
-    x = jr.bernoulli(jr.key(1), 0.01, (100, 20)).astype(jnp.float32)
-    y = jnp.asarray(3)
-    est = StochasticAD(4)
+def _vmapped_vs_loop(net, x, y, est, n_samples, loop_samples, repeats):
     keys = jr.split(jr.key(2), n_samples)
 
     @eqx.filter_jit
@@ -160,6 +250,30 @@ def variance_study(n_samples=1000, loop_samples=50, repeats=3):
     return {"n_samples": n_samples, "vmapped_s": t_vmap, "python_loop_s": t_loop, "speedup": t_loop / t_vmap}
 
 
+def variance_study(n_samples=1000, loop_samples=50, repeats=3):
+    """N vmapped StochasticAD(4) estimates in one jit vs a Python loop of jitted single estimates, on
+    (i) a network small enough for exact enumeration (what ``snnsad reproduce variance`` and the
+    unbiasedness tests sample; float64) and (ii) a mid-sized classifier (20-100-100-15, T = 100)."""
+    from ._zoo import small_problems
+
+    est = StochasticAD(4)
+    rows = []
+    with jax.enable_x64(True):
+        net, x, _, y, _ = small_problems()["two_hidden_zero"]
+        row = _vmapped_vs_loop(net, x, y, est, n_samples, loop_samples, repeats)
+        rows.append({"problem": "3-2-1-2, T = 6 (exact-enumeration size, float64)", **row})
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    net = feedforward(
+        (20, 100, 100, 15), key=jr.key(0), spike_fn=Stochastic(Sigmoid(10.0)), neuron=lif, init="fluctuation", rate=5.0
+    )
+    x = jr.bernoulli(jr.key(1), 0.01, (100, 20)).astype(jnp.float32)
+    row = _vmapped_vs_loop(net, x, jnp.asarray(3), est, n_samples, loop_samples, repeats)
+    rows.append({"problem": "20-100-100-15, T = 100 (float32)", **row})
+    for r in rows:
+        print(f"  {r['problem']:50s} vmapped {r['vmapped_s']:.3f} s, loop {r['python_loop_s']:.2f} s", flush=True)
+    return rows
+
+
 # ----------------------------------------------------------------------------- (d) compile, (e) memory
 
 
@@ -168,7 +282,7 @@ def _shd_step(T, checkpoint, batch=64):
     net = feedforward(
         (700, 256, 20),
         key=jr.key(0),
-        spike_fn=Stochastic(Sigmoid(10.0)),
+        spike_fn=Surrogate(FastSigmoid(10.0), scale=1.0),  # deterministic, as the peers
         neuron=lif,
         recurrent=True,
         checkpoint=checkpoint,
@@ -204,18 +318,10 @@ def peak_memory(T=1000, batch=16):
     return out
 
 
-def shd_step_times(lengths=(100, 350), repeats=3):
-    out = {}
-    for T in lengths:
-        step, args = _shd_step(T, False)
-        out[T] = time_jitted(step, *args, repeats=repeats)[1]
-    return out
-
-
 # ----------------------------------------------------------------------------- runner
 
 
-def run_bench(out_dir="benchmarks/results", sizes=(512, 2048), repeats=3, quick=False) -> dict:
+def run_bench(out_dir="benchmarks/results", sizes=(512, 2048, 4096), repeats=3, quick=False) -> dict:
     """Run every workload, print a table of medians and ratios, write ``bench.json`` and ``bench.md``."""
     if quick:
         sizes, repeats = (256,), 2
@@ -223,7 +329,7 @@ def run_bench(out_dir="benchmarks/results", sizes=(512, 2048), repeats=3, quick=
     print(f"snnsad bench ({machine})\n(a) Linear(n->n) + LIF, batch 16, T = 500, forward + backward", flush=True)
     on = on_workload(sizes, T=100 if quick else 500, repeats=repeats)
     print("(b) SHD-shaped step (700 -> 256 recurrent -> 20, batch 64)", flush=True)
-    shd = shd_step_times((100,) if quick else (100, 350), repeats)
+    shd = shd_workload((20,) if quick else (100, 350), batch=8 if quick else 64, repeats=repeats)
     print("(c) variance study: vmapped vs Python loop", flush=True)
     var = variance_study(200 if quick else 1000, 20 if quick else 50, repeats)
     print("(d) compile time of the training step", flush=True)
@@ -234,7 +340,7 @@ def run_bench(out_dir="benchmarks/results", sizes=(512, 2048), repeats=3, quick=
         **run_info(),
         "hardware": machine,
         "on_workload": on,
-        "shd_step_s": shd,
+        "shd_workload": shd,
         "variance_study": var,
         "compile_s": comp,
         "memory_bytes": mem,
@@ -270,14 +376,26 @@ def to_markdown(r) -> str:
         )
     lines += [
         "",
-        "(b) SHD-shaped training step (700 -> 256 recurrent -> 20, batch 64): "
-        + ", ".join(f"T = {t}: {v * 1e3:.0f} ms" for t, v in r["shd_step_s"].items()),
+        "(b) SHD-shaped training step, 700 -> 256 recurrent LIF -> 20 leaky readout, forward + backward of the "
+        "cross-entropy (median ms)",
+        "",
+        "| T | batch | snnsad | spyx | snnTorch | GEMM floor | vs spyx | vs snnTorch | snnsad / floor |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    v = r["variance_study"]
+    for row in r["shd_workload"]:
+        s = row["snnsad"]
+        lines.append(
+            f"| {row['T']} | {row['batch']} | {fmt(s)} | {fmt(row['spyx'])} | {fmt(row['snnTorch'])} | "
+            f"{fmt(row['matmul floor'])} | {_ratio(row['spyx'], s)} | {_ratio(row['snnTorch'], s)} | "
+            f"{_ratio(s, row['matmul floor'])} |"
+        )
+    lines += ["", "(c) StochasticAD(4) gradient samples, vmapped in one jit vs a Python loop of jitted calls", ""]
+    lines += ["| network | samples | vmapped (s) | Python loop (s) | speed-up |", "|---|---:|---:|---:|---:|"]
     lines += [
-        f"(c) {v['n_samples']} StochasticAD(4) gradient samples (20-100-100-15, T = 100): vmapped "
-        f"{v['vmapped_s']:.2f} s, Python loop {v['python_loop_s']:.1f} s -> {v['speedup']:.0f}x"
+        f"| {v['problem']} | {v['n_samples']} | {v['vmapped_s']:.3f} | {v['python_loop_s']:.2f} | {v['speedup']:.1f}x |"
+        for v in r["variance_study"]
     ]
+    lines += [""]
     c = r["compile_s"]
     lines += [
         "(d) compile time of the step: "

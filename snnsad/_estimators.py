@@ -307,9 +307,7 @@ class StochasticAD(AbstractEstimator):
         coef = jax.lax.stop_gradient(jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump))
         # The jump term: sum_n c_n x_n(theta), whose gradient is sum_n c_n dx_n/dtheta (spikes fixed).
         jumps = sum(
-            jnp.sum(c * pathwise.drive[i])
-            for i, c in enumerate(_unflatten_sites(net, coef, n_steps))
-            if c is not None
+            jnp.sum(c * pathwise.drive[i]) for i, c in enumerate(_unflatten_sites(net, coef, n_steps)) if c is not None
         )
         return loss + jumps, held
 
