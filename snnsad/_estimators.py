@@ -10,7 +10,6 @@ Gradients are taken with respect to the network's weights, biases and thresholds
 and escape-function parameters are hyper-parameters (stop-gradient, zero entries).
 """
 
-import abc
 from collections.abc import Callable
 
 import equinox as eqx
