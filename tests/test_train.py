@@ -268,3 +268,14 @@ def test_training_reduces_the_loss(estimator, standard_promotion):
     assert start > 0.5  # the untrained network is far from solving the task
     print(f"expected loss {start:.3f} -> {end:.3f}")
     assert end < 0.4 * start, (start, end)
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    """Results written atomically are readable like any other file (mode 0666 minus the umask), not
+    private to the writer as the temporary file they start as."""
+    from snnsad._io import _umask, atomic_write_text
+
+    path = tmp_path / "results.json"
+    atomic_write_text(str(path), "{}")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
