@@ -134,7 +134,9 @@ def main(argv=None) -> int:
     p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
     p.set_defaults(func=_cmd_reproduce)
     p = sub.add_parser("bench", help="benchmark against spyx, snnTorch and the matmul floor (peers: the bench extra)")
-    p.add_argument("--sizes", default="512,2048,4096", help="layer sizes n of the Linear+LIF workload (default 512,2048,4096)")
+    p.add_argument(
+        "--sizes", default="512,2048,4096", help="layer sizes n of the Linear+LIF workload (default 512,2048,4096)"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     p.add_argument("--out", default="benchmarks/results")
