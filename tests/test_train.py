@@ -16,6 +16,8 @@ from snnsad import _recipes, data, losses
 from snnsad._cli import main as cli_main
 from snnsad.train import load_checkpoint, save_checkpoint, smorms3
 
+from .helpers import write_shd
+
 
 def test_smorms3_matches_hand_computed_steps():
     """Two steps by hand from Funk's equations (mem=1, g=g2=0 at start, lr=0.1, eps=1e-16)."""
@@ -279,3 +281,25 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     atomic_write_text(str(path), "{}")
     assert path.stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
+    """`snnsad train --dataset shd` builds the paper's network: 700 channels -> 16 x 68 -> 32 x 21 ->
+    64 x 5 recurrent conv LIF layers -> 20-class readout, initialised for the data's input rate."""
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "shd_train.h5")
+    labels = rng.integers(0, 20, 40)
+    labels[:20] = np.arange(20)  # every class present
+    write_shd(
+        path, [np.sort(rng.uniform(0, 0.04, 50)) for _ in labels], [rng.integers(0, 700, 50) for _ in labels], labels
+    )
+    cfg = _recipes.load_config(None, {"dataset": "shd", "shd_train": path, "n_steps": 20})
+    train, val, test, net, *_ = _recipes.build(cfg)
+    assert [type(layer).__name__ for layer in net.layers] == ["Conv1D"] * 3
+    assert net.sizes == (16 * 68, 32 * 21, 64 * 5) and net.readout.size == 20
+    assert all(layer.recurrent_kernel is not None for layer in net.layers)
+    assert len(train) == 36 and len(val) == 4 and test is None
+    dense = _recipes.build({**cfg, "architecture": "dense", "hidden": [8]})[3]
+    assert type(dense.layers[0]).__name__ == "Dense" and dense.sizes == (8,)
+    with pytest.raises(ValueError, match="too small"):
+        snnsad.train.shd_conv_network(snnsad.Heaviside(), n_channels=30)
