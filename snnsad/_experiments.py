@@ -965,6 +965,8 @@ def reproduce(
         raise ValueError(SHD_HOWTO)
     if shd_path is not None:
         _shd_files(shd_path)  # fail before hours of other experiments, not after
+    if image is not None and not os.path.isfile(image):
+        raise FileNotFoundError(f"--image {image!r}: no such file (E4's target image; omit it for the shipped one).")
     options = {"shd_path": shd_path, "image": image}
     outs = []
     for name in names:

@@ -67,7 +67,10 @@ def test_reproduce_rejects_unknown_names_and_says_how_to_get_shd(tmp_path, capsy
     with pytest.raises(SystemExit):
         cli_main(["reproduce", "e1", "--shd-path", str(tmp_path / "nowhere"), "--out", str(tmp_path)])
     assert "no shd_train.h5" in capsys.readouterr().err
-    assert not os.path.exists(tmp_path / "report.md")
+    with pytest.raises(SystemExit):
+        cli_main(["reproduce", "e1", "e4", "--image", str(tmp_path / "none.png"), "--out", str(tmp_path)])
+    assert "--image" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "report.md") and not os.path.exists(tmp_path / "e1_single_neuron")
 
 
 def test_fano_factor_separates_deterministic_and_stochastic_networks():
