@@ -356,6 +356,18 @@ def _ratio(a, b):
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
 
+def _ms(seconds):
+    return "n/a" if seconds is None else f"{seconds * 1e3:.1f}"
+
+
+def _peer_row(lead, row) -> str:
+    """A Markdown row: the leading columns, each library's median ms, then snnsad's ratios."""
+    s = row["snnsad"]
+    times = [_ms(row[name]) for name in ("snnsad", "spyx", "snnTorch", "matmul floor")]
+    ratios = [_ratio(row["spyx"], s), _ratio(row["snnTorch"], s), _ratio(s, row["matmul floor"])]
+    return "| " + " | ".join([*map(str, lead), *times, *ratios]) + " |"
+
+
 def to_markdown(r) -> str:
     lines = [
         f"Machine: {r['hardware']}.",
@@ -366,14 +378,7 @@ def to_markdown(r) -> str:
         "| n | T | snnsad | spyx | snnTorch | GEMM floor | vs spyx | vs snnTorch | snnsad / floor |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    fmt = lambda v: "n/a" if v is None else f"{v * 1e3:.1f}"  # noqa: E731
-    for row in r["on_workload"]:
-        s = row["snnsad"]
-        lines.append(
-            f"| {row['n']} | {row['T']} | {fmt(s)} | {fmt(row['spyx'])} | {fmt(row['snnTorch'])} | "
-            f"{fmt(row['matmul floor'])} | {_ratio(row['spyx'], s)} | {_ratio(row['snnTorch'], s)} | "
-            f"{_ratio(s, row['matmul floor'])} |"
-        )
+    lines += [_peer_row((row["n"], row["T"]), row) for row in r["on_workload"]]
     lines += [
         "",
         "(b) SHD-shaped training step, 700 -> 256 recurrent LIF -> 20 leaky readout, forward + backward of the "
@@ -382,13 +387,7 @@ def to_markdown(r) -> str:
         "| T | batch | snnsad | spyx | snnTorch | GEMM floor | vs spyx | vs snnTorch | snnsad / floor |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in r["shd_workload"]:
-        s = row["snnsad"]
-        lines.append(
-            f"| {row['T']} | {row['batch']} | {fmt(s)} | {fmt(row['spyx'])} | {fmt(row['snnTorch'])} | "
-            f"{fmt(row['matmul floor'])} | {_ratio(row['spyx'], s)} | {_ratio(row['snnTorch'], s)} | "
-            f"{_ratio(s, row['matmul floor'])} |"
-        )
+    lines += [_peer_row((row["T"], row["batch"]), row) for row in r["shd_workload"]]
     lines += ["", "(c) StochasticAD(4) gradient samples, vmapped in one jit vs a Python loop of jitted calls", ""]
     lines += ["| network | samples | vmapped (s) | Python loop (s) | speed-up |", "|---|---:|---:|---:|---:|"]
     lines += [

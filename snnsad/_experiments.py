@@ -20,6 +20,7 @@ from ._escape import Sigmoid
 from ._fields import jacobian_asymmetry, loop_integral
 from ._io import atomic_write_text, run_info
 from ._spikes import SmoothedStochastic, Stochastic, with_slope
+from ._train import progress_bar
 
 
 def _plt():
@@ -444,14 +445,6 @@ def e5_shd(
 # ----------------------------------------------------------------------------- E4
 
 
-def _progress(iterable, desc, total=None):
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm comes with the [data] extra
-        return iterable
-    return tqdm(iterable, desc=desc, total=total, leave=False)
-
-
 def _fit_one_example(net, x, target_loss, *, trials, lr, epochs, seed, desc):
     """Adam on ``mean over trials of target_loss(net(x).output)`` for one fixed input; returns the
     trained network and the per-epoch loss (the mean over the trials of that update)."""
@@ -474,7 +467,7 @@ def _fit_one_example(net, x, target_loss, *, trials, lr, epochs, seed, desc):
         return optax.apply_updates(p, updates), state, value
 
     state, history = opt.init(params), []
-    for epoch in _progress(range(epochs), desc):
+    for epoch in progress_bar(range(epochs), desc):
         params, state, value = step(params, state, jr.fold_in(jr.key(seed), epoch))
         history.append(value)
     return eqx.combine(params, static), [float(v) for v in jax.device_get(history)]
@@ -826,7 +819,7 @@ def variance_study(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
     rows = []
     points = [(sweep, var, v) for sweep, (var, values) in _SWEEPS.items() for v in values]
     with jax.enable_x64(True):
-        for sweep, var, value in _progress(points, "variance study"):
+        for sweep, var, value in progress_bar(points, "variance study"):
             setting = {"beta": 2.0, "beta_sg": None, "depth": 2, var: value}
             beta, depth = float(setting["beta"]), int(setting["depth"])
             beta_sg = beta if setting["beta_sg"] is None else float(setting["beta_sg"])

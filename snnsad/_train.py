@@ -129,6 +129,15 @@ def evaluate(net: Network, data, loss_fn: Callable, metric_fn: Callable | None, 
     return out
 
 
+def progress_bar(iterable, desc: str, total: int | None = None):
+    """``iterable`` with a transient tqdm bar, or unchanged when tqdm is not installed."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with the [data] extra
+        return iterable
+    return tqdm(iterable, desc=desc, total=total, leave=False)
+
+
 class FitResult(NamedTuple):
     net: Network
     history: list[dict]
@@ -207,13 +216,8 @@ def fit(
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
-        if progress:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # tqdm comes with the [data] extra; without it, one line per epoch
-                pass
-            else:
-                idx_iter = tqdm(idx_iter, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+        if progress:  # without tqdm (the [data] extra): one line per epoch
+            idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
         losses = []
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
