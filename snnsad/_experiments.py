@@ -826,11 +826,11 @@ def variance_study(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
             net, x = _study_net(depth, beta, beta_sg, seed + 7)
             _, exact = eqx.filter_jit(ExactEnumeration())(ce_loss, net, x, y)
             ref = weights(exact)
+            ref_sq = float(sum(jnp.sum(jnp.square(v)) for v in ref.values()))
             keys = jr.split(jr.fold_in(jr.key(seed), len(rows)), n)
             for name, (make, est) in estimators.items():
                 _, grads = sample_grads(est, ce_loss, respike(net, make), x, y, keys, chunk_size=500)
                 st = gradient_stats(weights(grads), ref)["all"]
-                ref_sq = float(sum(jnp.sum(jnp.square(v)) for v in ref.values()))
                 random = float(st.variance) > 1e-20 * ref_sq  # a z-score means nothing for a fixed estimate
                 rows.append(
                     {
