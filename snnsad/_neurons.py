@@ -31,7 +31,9 @@ Reset = Literal["subtract", "zero", "leak", "none"]
 RESETS = ("subtract", "zero", "leak", "none")
 
 # emit(drive) -> (spikes, probability): supplied by the layer, which owns the spike function,
-# the noise of this time step and any forced spikes or flips.
+# the noise of this time step and any forced spikes or flips. An emit whose attribute `binary` is
+# True promises 0/1 spikes; neurons may then apply a detached reset as a boolean select, which
+# saves one byte per (step, neuron) for the backward pass instead of a float.
 Emit = Callable[[Array], tuple[Array, Array]]
 
 
@@ -119,7 +121,18 @@ class LIF(AbstractNeuron):
             syn = syn + recurrent(spikes)
         leak = lam_mem * state.U
         mem = leak + (1 - lam_mem) * state.I
-        if self.reset == "subtract":
+        if self.reset == "none":
+            pass
+        elif self.detach_reset and getattr(emit, "binary", False):
+            # 0/1 spikes: the same numbers and gradients as the products below, but the backward
+            # pass keeps a boolean mask per step instead of a float spike train
+            reset_to = {
+                "subtract": lambda: mem - theta,
+                "zero": lambda: jnp.zeros_like(mem),
+                "leak": lambda: mem - leak,
+            }
+            mem = jnp.where(r > 0, reset_to[self.reset](), mem)
+        elif self.reset == "subtract":
             mem = mem - theta * r
         elif self.reset == "zero":
             mem = mem * (1 - r)

@@ -80,6 +80,7 @@ def _emit_fn(spike_fn, noise_t, forced_t, flip_t, fixed):
             spikes = jax.lax.stop_gradient(spikes)
         return spikes, prob
 
+    emit.binary = forced_t is None and spike_fn.discrete  # see snnsad._neurons.Emit
     return emit
 
 

@@ -78,6 +78,43 @@ def test_detach_reset_changes_only_the_gradient(getkey):
     assert not np.allclose(g_a, g_b)
 
 
+@pytest.mark.parametrize("reset", ["subtract", "zero", "leak"])
+def test_binary_reset_select_equals_the_product_form(reset, x64, getkey):
+    """With 0/1 spikes the detached reset is a boolean select (a 1-byte residual per site); its
+    values and gradients (state, current and threshold, over several steps) equal the product form.
+    """
+    T, n = 15, 6
+    neuron = snnsad.LIF(tau_mem=5e-3, tau_syn=3e-3, dt=1e-3, threshold=jnp.full((n,), 0.4), reset=reset)
+    spike_fn = snnsad.Surrogate(snnsad.FastSigmoid(5.0))
+    currents = 1.5 * jr.normal(getkey(), (T, n))
+
+    def run(neuron, currents, binary):
+        def body(state, current):
+            def emit(drive):
+                return spike_fn(drive), spike_fn.probability(drive)
+
+            emit.binary = binary
+            state, out = neuron.step(state, current, emit)
+            return state, (out.spikes, state.U)
+
+        _, (spikes, mem) = jax.lax.scan(body, neuron.init(n, currents.dtype), currents)
+        return spikes, mem
+
+    def loss(neuron, currents, binary):
+        spikes, mem = run(neuron, currents, binary)
+        return jnp.sum(spikes * jnp.arange(T, dtype=spikes.dtype)[:, None]) + jnp.sum(jnp.sin(mem))
+
+    spikes, mem = run(neuron, currents, True)
+    assert 0 < spikes.sum() < spikes.size
+    for got, want in zip(run(neuron, currents, True), run(neuron, currents, False), strict=True):
+        np.testing.assert_array_equal(got, want)
+    g_select = jax.grad(loss, argnums=(0, 1))(neuron, currents, True)
+    g_product = jax.grad(loss, argnums=(0, 1))(neuron, currents, False)
+    np.testing.assert_allclose(g_select[0].threshold, g_product[0].threshold, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g_select[1], g_product[1], rtol=1e-12, atol=1e-12)
+    assert np.all(np.abs(g_select[0].threshold) > 0)
+
+
 def test_perceptron_is_memoryless(getkey):
     net = snnsad.feedforward(
         (3, 4), key=getkey(), spike_fn=snnsad.Heaviside(), neuron=snnsad.Perceptron(0.1), readout=False
