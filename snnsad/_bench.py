@@ -5,12 +5,15 @@ batch 16, T = 500, forward + backward of the summed output spikes; (c) a 1000-sa
 gradient-variance study against a Python loop over samples; (d) compile time of a training step at
 T = 100 and T = 1000; (e) peak temporary memory of the step at T = 1000 with and without scan
 checkpointing (XLA's own memory analysis). Peers are optional (the ``bench`` extra); a missing
-peer is reported as such. Every number is a median of repeats after a warm-up call.
+peer is reported as such. Every number is a median of repeats after a warm-up call; in (a) and (b)
+the libraries are timed in interleaved rounds (one call of each per round).
 """
 
 import json
+import math
 import os
 import platform
+import statistics
 import time
 
 import equinox as eqx
@@ -29,15 +32,17 @@ from ._timing import median_seconds, time_jitted
 from ._zoo import ce_loss
 
 
-def _median_time(fn, repeats):
-    fn()  # warm-up
-    return median_seconds(fn, repeats)
+def _prepared(fn, *args):
+    """Compile and warm up the jitted ``fn(*args)``; return a zero-argument call that waits for it."""
+    run = lambda: jax.block_until_ready(fn(*args))  # noqa: E731
+    run()
+    return run
 
 
 # ----------------------------------------------------------------------------- (a) ON workload
 
 
-def on_snnsad(n, T, batch, repeats):
+def on_snnsad(n, T, batch):
     lif = LIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, reset="subtract")
     net = feedforward(
         (n, n), key=jr.key(0), spike_fn=Surrogate(FastSigmoid(10.0), scale=1.0), neuron=lif, readout=False
@@ -51,10 +56,10 @@ def on_snnsad(n, T, batch, repeats):
 
         return eqx.filter_value_and_grad(loss)(net)
 
-    return time_jitted(step, net, xs, repeats=repeats)[1]
+    return _prepared(step, net, xs)
 
 
-def on_floor(n, T, batch, repeats):
+def on_floor(n, T, batch):
     x = jr.uniform(jr.key(1), (batch * T, n))
     w = jr.normal(jr.key(0), (n, n)) / np.sqrt(n)
     g = jr.normal(jr.key(2), (batch * T, n))
@@ -63,10 +68,10 @@ def on_floor(n, T, batch, repeats):
     def gemms(x, w, g):
         return x @ w.T, g.T @ x  # forward projection and weight gradient
 
-    return time_jitted(gemms, x, w, g, repeats=repeats)[1]
+    return _prepared(gemms, x, w, g)
 
 
-def on_spyx(n, T, batch, repeats):
+def on_spyx(n, T, batch):
     import spyx
     from flax import nnx
 
@@ -85,10 +90,10 @@ def on_spyx(n, T, batch, repeats):
 
         return jax.value_and_grad(loss)(params)
 
-    return time_jitted(step, params, xs, repeats=repeats)[1]
+    return _prepared(step, params, xs)
 
 
-def on_snntorch(n, T, batch, repeats):
+def on_snntorch(n, T, batch):
     import snntorch
     import torch
     from snntorch import surrogate
@@ -107,13 +112,14 @@ def on_snntorch(n, T, batch, repeats):
             total = total + spk.sum()
         total.backward()
 
-    return _median_time(step, repeats)
+    step()  # warm-up
+    return step
 
 
 PEERS = {"snnsad": on_snnsad, "spyx": on_spyx, "snnTorch": on_snntorch, "matmul floor": on_floor}
 
 
-def on_workload(sizes=(512, 2048, 4096), T=500, batch=16, repeats=3):
+def on_workload(sizes=(512, 2048, 4096), T=500, batch=16, repeats=5):
     return [
         {"n": n, "T": T, "batch": batch, **_side_by_side(PEERS, f"n={n:5d}", (n, T, batch), repeats)} for n in sizes
     ]
@@ -124,12 +130,12 @@ def on_workload(sizes=(512, 2048, 4096), T=500, batch=16, repeats=3):
 SHD_SHAPE = (700, 256, 20)
 
 
-def shd_snnsad(T, batch, repeats):
+def shd_snnsad(T, batch):
     step, args = _shd_step(T, False, batch=batch)
-    return time_jitted(step, *args, repeats=repeats)[1]
+    return _prepared(step, *args)
 
 
-def shd_spyx(T, batch, repeats):
+def shd_spyx(T, batch):
     import optax
     import spyx
     from flax import nnx
@@ -153,10 +159,10 @@ def shd_spyx(T, batch, repeats):
 
         return jax.value_and_grad(loss)(params)
 
-    return time_jitted(step, params, xs, ys, repeats=repeats)[1]
+    return _prepared(step, params, xs, ys)
 
 
-def shd_snntorch(T, batch, repeats):
+def shd_snntorch(T, batch):
     import snntorch
     import torch
     from snntorch import surrogate
@@ -182,10 +188,11 @@ def shd_snntorch(T, batch, repeats):
             total = total + mem_out
         torch.nn.functional.cross_entropy(total, ys).backward()
 
-    return _median_time(step, repeats)
+    step()  # warm-up
+    return step
 
 
-def shd_floor(T, batch, repeats):
+def shd_floor(T, batch):
     """The step's GEMMs alone, all time steps at once: input, recurrent and readout projections
     forward, their weight gradients, and the input gradients that backpropagation needs."""
     n_in, n_hid, n_out = SHD_SHAPE
@@ -205,27 +212,42 @@ def shd_floor(T, batch, repeats):
         input_grads = (g_h @ w_rec, g_o @ w_out)
         return forward, weight_grads, input_grads
 
-    return time_jitted(gemms, x, h, g_h, g_o, w_in, w_rec, w_out, repeats=repeats)[1]
+    return _prepared(gemms, x, h, g_h, g_o, w_in, w_rec, w_out)
 
 
 SHD_PEERS = {"snnsad": shd_snnsad, "spyx": shd_spyx, "snnTorch": shd_snntorch, "matmul floor": shd_floor}
 
 
-def _side_by_side(peers, label, args, repeats):
-    row = {}
-    for name, fn in peers.items():
+def _side_by_side(peers, label, args, repeats, min_seconds=5.0, max_rounds=25):
+    """Median seconds per peer, timed in interleaved rounds (one call of each peer per round), so
+    that a slow spell of the machine hits every peer alike instead of whichever ran during it.
+    At least ``repeats`` rounds, more (up to ``max_rounds``) while all rounds take under ``min_seconds``."""
+    row, runs = {}, {}
+    for name, prepare in peers.items():
         try:
-            row[name] = fn(*args, repeats)
+            runs[name] = prepare(*args)  # builds, compiles and warms up
         except ImportError as err:
             row[name] = None
             row[f"{name}_error"] = f"not installed ({err.name}); pip install 'snnsad[bench]'"
+    times = {name: [] for name in runs}
+    done, rounds = 0, repeats if runs else 0
+    while done < rounds:
+        for name, run in runs.items():
+            times[name].append(median_seconds(run, 1))
+        done += 1
+        spent = sum(map(sum, times.values()))
+        rounds = max(repeats, min(max_rounds, math.ceil(min_seconds * done / spent)))
+    row["runs_s"] = times  # every timed call, in round order
+    for name in peers:
+        if name in runs:
+            row[name] = statistics.median(times[name])
         print(
             f"  {label} {name:12s} " + (f"{row[name] * 1e3:9.1f} ms" if row[name] else row[f"{name}_error"]), flush=True
         )
     return row
 
 
-def shd_workload(lengths=(100, 350), batch=64, repeats=3):
+def shd_workload(lengths=(100, 350), batch=64, repeats=5):
     return [{"T": T, "batch": batch, **_side_by_side(SHD_PEERS, f"T={T:4d}", (T, batch), repeats)} for T in lengths]
 
 
@@ -246,7 +268,8 @@ def _vmapped_vs_loop(net, x, y, est, n_samples, loop_samples, repeats):
         for k in keys[:loop_samples]:
             jax.block_until_ready(one(net, k))
 
-    t_loop = _median_time(loop, repeats) * n_samples / loop_samples  # extrapolated from loop_samples
+    loop()  # warm-up
+    t_loop = median_seconds(loop, repeats) * n_samples / loop_samples  # extrapolated from loop_samples
     return {"n_samples": n_samples, "vmapped_s": t_vmap, "python_loop_s": t_loop, "speedup": t_loop / t_vmap}
 
 
@@ -321,7 +344,7 @@ def peak_memory(T=1000, batch=16):
 # ----------------------------------------------------------------------------- runner
 
 
-def run_bench(out_dir="benchmarks/results", sizes=(512, 2048, 4096), repeats=3, quick=False) -> dict:
+def run_bench(out_dir="benchmarks/results", sizes=(512, 2048, 4096), repeats=5, quick=False) -> dict:
     """Run every workload, print a table of medians and ratios, write ``bench.json`` and ``bench.md``."""
     if quick:
         sizes, repeats = (256,), 2

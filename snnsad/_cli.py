@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     p.add_argument(
         "--sizes", default="512,2048,4096", help="layer sizes n of the Linear+LIF workload (default 512,2048,4096)"
     )
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5, help="timed rounds per workload (default 5)")
     p.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     p.add_argument("--out", default="benchmarks/results")
     p.set_defaults(func=_cmd_bench)
