@@ -107,6 +107,25 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
         )  # fmt: skip
 
 
+def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path):
+    from snnsad._train import _train_step
+
+    d, net, loss_fn = _setup(32)
+    before = [np.asarray(a).copy() for a in jax.tree.leaves(eqx.filter(net, eqx.is_array))]
+    res = _fit(net, d, loss_fn, str(tmp_path), 1)
+    after = jax.tree.leaves(eqx.filter(net, eqx.is_array))  # usable: fit trained its own copy
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(res.net.layers[0].weight, net.layers[0].weight)
+    # The step itself updates the network and optimiser state in place (their buffers are donated).
+    params = eqx.filter(res.net, eqx.is_array)
+    state = jax.tree.map(lambda a: a.copy(), (res.net, OPTIMIZER.init(params)))
+    xs, ys = (jnp.asarray(a) for a in d.batch(np.arange(16)))
+    batched = snnsad.Batched(snnsad.StochasticAD(2))
+    new_net, _, _ = _train_step((batched, loss_fn, OPTIMIZER, xs, ys, jr.key(0)), *state)
+    assert state[0].layers[0].weight.is_deleted() and not new_net.layers[0].weight.is_deleted()
+
+
 def test_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
     path = str(tmp_path / "ck.eqx")
     tree = {"a": jnp.arange(3.0)}
