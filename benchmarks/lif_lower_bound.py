@@ -13,7 +13,8 @@ the summed spikes), timed four ways side by side in interleaved rounds:
 - ``snnsad``: the same step as ``snnsad bench`` runs it.
 
 It answers whether a target like "3x faster than spyx" at n = 512 / 2048 is reachable on the
-machine at hand, and how much of snnsad's time is library overhead.
+machine at hand, and how much of snnsad's time is library overhead. A second table times snnsad's
+step at ``lax.scan`` unroll factors 1, 2, 4 and 8 (``feedforward(..., unroll=k)``).
 
     python benchmarks/lif_lower_bound.py [--sizes 512,2048] [--repeats 5]
 """
@@ -22,11 +23,13 @@ import argparse
 import json
 import os
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+import snnsad
 from snnsad._bench import _prepared, _side_by_side, on_floor, on_snnsad
 from snnsad._io import atomic_write_text, run_info
 
@@ -79,13 +82,35 @@ def floor_plus_scan(n, T, batch):
 
 
 WAYS = {"GEMM floor": on_floor, "floor + scan": floor_plus_scan, "plain JAX": plain_jax, "snnsad": on_snnsad}
+UNROLLS = (1, 2, 4, 8)
+
+
+def snnsad_unrolled(unroll):
+    def prepare(n, T, batch):
+        lif = snnsad.LIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, reset="subtract")
+        spike_fn = snnsad.Surrogate(snnsad.FastSigmoid(10.0), scale=1.0)
+        net = snnsad.feedforward((n, n), key=jr.key(0), spike_fn=spike_fn, neuron=lif, readout=False, unroll=unroll)
+        xs = jr.uniform(jr.key(1), (T, batch, n))
+
+        @eqx.filter_jit
+        def step(net, xs):
+            loss = lambda net: jnp.sum(jax.vmap(lambda x: net(x).output, in_axes=1, out_axes=1)(xs))  # noqa: E731
+            return eqx.filter_value_and_grad(loss)(net)
+
+        return _prepared(step, net, xs)
+
+    return prepare
 
 
 def main(sizes=(512, 2048), T=500, batch=16, repeats=5, out="benchmarks/results"):
-    rows = []
+    rows, unroll_rows = [], []
     for n in sizes:
         row = _side_by_side(WAYS, f"n={n:5d}", (n, T, batch), repeats)
         rows.append({"n": n, "T": T, "batch": batch, **{k: row[k] for k in WAYS}, "runs_s": row["runs_s"]})
+    ways = {f"unroll={u}": snnsad_unrolled(u) for u in UNROLLS}
+    for n in sizes:
+        row = _side_by_side(ways, f"n={n:5d}", (n, T, batch), repeats)
+        unroll_rows.append({"n": n, **{k: row[k] for k in ways}, "runs_s": row["runs_s"]})
     info = run_info()
     lines = [
         f"Linear(n -> n) + LIF, batch {batch}, T = {T}, forward + backward ({os.cpu_count()} cores, jax "
@@ -98,9 +123,15 @@ def main(sizes=(512, 2048), T=500, batch=16, repeats=5, out="benchmarks/results"
         f = r["GEMM floor"]
         cells = [f"{1e3 * r[k]:.1f} ({r[k] / f:.2f}x)" for k in WAYS]
         lines.append(f"| {r['n']} | " + " | ".join(cells) + f" | {r['snnsad'] / r['plain JAX']:.2f} |")
+    lines += ["", "snnsad's step by `lax.scan` unroll factor (median ms)", ""]
+    lines += ["| n | " + " | ".join(f"unroll {u}" for u in UNROLLS) + " |", "|---:|" + "---:|" * len(UNROLLS)]
+    for r in unroll_rows:
+        lines.append(f"| {r['n']} | " + " | ".join(f"{1e3 * r[f'unroll={u}']:.1f}" for u in UNROLLS) + " |")
     md = "\n".join(lines) + "\n"
     print("\n" + md)
-    atomic_write_text(os.path.join(out, "lif_lower_bound.json"), json.dumps({**info, "rows": rows}, indent=2))
+    atomic_write_text(
+        os.path.join(out, "lif_lower_bound.json"), json.dumps({**info, "rows": rows, "unroll": unroll_rows}, indent=2)
+    )
     atomic_write_text(os.path.join(out, "lif_lower_bound.md"), md)
     return rows
 

@@ -108,7 +108,7 @@ class AbstractLayer(eqx.Module):
         """Callable ``s -> V s`` for recurrent layers, else ``None``."""
         return None
 
-    def run(self, x, noise, forced=None, flips=None, *, fixed_spikes=False, checkpoint=False) -> StepOutput:
+    def run(self, x, noise, forced=None, flips=None, *, fixed_spikes=False, checkpoint=False, unroll=1) -> StepOutput:
         """Simulate this layer on ``x`` ``(T, in_size)``: returns ``StepOutput`` of ``(T, size)`` arrays."""
         currents = self.project(x)
         spike_fn = jax.lax.stop_gradient(self.spike_fn)
@@ -126,7 +126,7 @@ class AbstractLayer(eqx.Module):
         if checkpoint:
             body = jax.checkpoint(body)
         state = neuron.init(self.size, currents.dtype)
-        _, out = jax.lax.scan(body, state, (currents, noise, forced, flips))
+        _, out = jax.lax.scan(body, state, (currents, noise, forced, flips), unroll=unroll)
         return out
 
 
@@ -322,7 +322,7 @@ class Readout(eqx.Module):
     def size(self):
         return self.weight.shape[0]
 
-    def __call__(self, x, *, checkpoint=False):
+    def __call__(self, x, *, checkpoint=False, unroll=1):
         currents = x @ self.weight.T
         neuron = self.neuron
 
@@ -331,7 +331,7 @@ class Readout(eqx.Module):
 
         if checkpoint:
             step = jax.checkpoint(step)
-        _, out = jax.lax.scan(step, self.neuron.init(self.size, currents.dtype), currents)
+        _, out = jax.lax.scan(step, self.neuron.init(self.size, currents.dtype), currents, unroll=unroll)
         return out
 
 
@@ -361,13 +361,29 @@ class Network(eqx.Module):
 
     Build one with :func:`feedforward` or directly from layers. Swap an estimator without a
     rebuild: ``eqx.tree_at(lambda n: n.layers[0].spike_fn, net, new_fn)``.
+
+    ``checkpoint=True`` recomputes each scan step in the backward pass instead of storing it
+    (less memory for long trials); ``unroll`` is the ``lax.scan`` unroll factor of every layer's
+    time loop (1 is fastest on CPU, see benchmarks/README.md; worth trying 2-8 on a GPU).
     """
 
     layers: tuple[AbstractLayer, ...]
     readout: Readout | None
     checkpoint: bool = eqx.field(static=True)
+    unroll: int = eqx.field(static=True)
 
-    def __init__(self, layers: Sequence[AbstractLayer], readout: Readout | None = None, *, checkpoint: bool = False):
+    def __init__(
+        self,
+        layers: Sequence[AbstractLayer],
+        readout: Readout | None = None,
+        *,
+        checkpoint: bool = False,
+        unroll: int = 1,
+    ):
+        if not isinstance(unroll, int) or isinstance(unroll, bool) or unroll < 1:
+            raise ValueError(
+                f"Network: `unroll` must be a positive int (time steps per loop iteration), got {unroll!r}."
+            )
         layers = tuple(layers)
         if not layers:
             raise ValueError("Network: `layers` must contain at least one spiking layer.")
@@ -378,7 +394,7 @@ class Network(eqx.Module):
                 )
         if readout is not None and readout.in_size != layers[-1].size:
             raise ValueError(f"Network: readout expects {readout.in_size} inputs, last layer has {layers[-1].size}.")
-        self.layers, self.readout, self.checkpoint = layers, readout, checkpoint
+        self.layers, self.readout, self.checkpoint, self.unroll = layers, readout, checkpoint, unroll
 
     @property
     def in_size(self) -> int:
@@ -438,10 +454,11 @@ class Network(eqx.Module):
                 flips[i],
                 fixed_spikes=fixed_spikes,
                 checkpoint=self.checkpoint,
+                unroll=self.unroll,
             )
             outs.append(out)
             h = out.spikes
-        output = h if self.readout is None else self.readout(h, checkpoint=self.checkpoint)
+        output = h if self.readout is None else self.readout(h, checkpoint=self.checkpoint, unroll=self.unroll)
         return Trace(
             output=output,
             spikes=tuple(o.spikes for o in outs),
@@ -492,6 +509,7 @@ def feedforward(
     sigma_u: float = 1.0,
     bias: bool = False,
     checkpoint: bool = False,
+    unroll: int = 1,
     dtype=jnp.float32,
 ) -> Network:
     """A dense (optionally recurrent) spiking network ``sizes = (n_in, h_1, ..., h_L, n_out)``.
@@ -502,7 +520,7 @@ def feedforward(
 
     ``init="normal"``: ``W ~ N(0, gain^2 / fan_in)``. ``init="fluctuation"``: each layer's std from
     :func:`fluctuation_std` for inputs at ``rate`` Hz (per layer) and target ``sigma_u`` (recurrent
-    weights take 10% of the variance).
+    weights take 10% of the variance). ``checkpoint`` and ``unroll``: see :class:`Network`.
 
     ```python
     net = snnsad.feedforward((20, 32, 5), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)))
@@ -560,7 +578,7 @@ def feedforward(
             else fluctuation_std(ro_neuron, sizes[-2], rates[-1], sigma_u)
         )
         ro = Readout(sizes[-2], sizes[-1], key=keys[-1], neuron=ro_neuron, std=std, dtype=dtype)
-    return Network(layers, ro, checkpoint=checkpoint)
+    return Network(layers, ro, checkpoint=checkpoint, unroll=unroll)
 
 
 _WEIGHT_FIELDS = ("weight", "bias", "recurrent_weight", "kernel", "recurrent_kernel")

@@ -149,6 +149,19 @@ def test_checkpointed_scan_gives_the_same_gradients(getkey):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_unrolled_scan_gives_the_same_trace_and_gradients(getkey):
+    """``unroll`` (not dividing T = 15) changes how the loop is compiled, not what it computes."""
+    k = getkey()
+    net, net_unrolled = _net(k, recurrent=True), _net(k, recurrent=True, unroll=4)
+    x, key = jr.uniform(getkey(), (15, 4)), getkey()
+    loss = lambda tr, y: jnp.sum(tr.output**2)
+    np.testing.assert_array_equal(net(x, key=key).spikes[0], net_unrolled(x, key=key).spikes[0])
+    _, g1 = snnsad.Autodiff()(loss, net, x, None, key)
+    _, g2 = snnsad.Autodiff()(loss, net_unrolled, x, None, key)
+    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
 def test_fluctuation_init_hits_target_membrane_std(getkey):
     """Membrane std of non-spiking LIF neurons driven by Bernoulli inputs at `rate` is sigma_u.
 
@@ -248,6 +261,8 @@ def test_bad_construction_gives_clear_errors(getkey):
         snnsad.feedforward((4, 5, 5, 2), key=getkey(), spike_fn=[STOCH] * 3)
     with pytest.raises(ValueError, match="init"):
         snnsad.feedforward((4, 5, 2), key=getkey(), spike_fn=STOCH, init="xavier")
+    with pytest.raises(ValueError, match=r"`unroll` must be a positive int .* got 0"):
+        snnsad.feedforward((4, 5, 2), key=getkey(), spike_fn=STOCH, unroll=0)
 
 
 def test_smooth_network_gradient_matches_finite_differences(x64, getkey):
