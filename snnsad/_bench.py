@@ -93,15 +93,30 @@ def on_spyx(n, T, batch):
     return _prepared(step, params, xs)
 
 
+def torch_device() -> str:
+    """Where the snnTorch peer runs: ``"cuda"`` when the installed torch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _torch_sync(device):
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def on_snntorch(n, T, batch):
     import snntorch
     import torch
     from snntorch import surrogate
 
     torch.set_num_threads(os.cpu_count() or 1)
-    fc = torch.nn.Linear(n, n)
-    lif = snntorch.Leaky(beta=0.8, spike_grad=surrogate.fast_sigmoid(slope=10.0))
-    xs = torch.rand(T, batch, n)
+    dev = torch_device()
+    fc = torch.nn.Linear(n, n).to(dev)
+    lif = snntorch.Leaky(beta=0.8, spike_grad=surrogate.fast_sigmoid(slope=10.0)).to(dev)
+    xs = torch.rand(T, batch, n, device=dev)
 
     def step():
         fc.zero_grad()
@@ -111,6 +126,7 @@ def on_snntorch(n, T, batch):
             spk, mem = lif(fc(xs[t]), mem)
             total = total + spk.sum()
         total.backward()
+        _torch_sync(dev)
 
     step()  # warm-up
     return step
@@ -168,13 +184,15 @@ def shd_snntorch(T, batch):
     from snntorch import surrogate
 
     torch.set_num_threads(os.cpu_count() or 1)
+    dev = torch_device()
     n_in, n_hid, n_out = SHD_SHAPE
-    fc1, fc2 = torch.nn.Linear(n_in, n_hid), torch.nn.Linear(n_hid, n_out)
-    rlif = snntorch.RLeaky(beta=0.8, linear_features=n_hid, spike_grad=surrogate.fast_sigmoid(slope=10.0))
-    readout = snntorch.Leaky(beta=0.9, reset_mechanism="none")
+    fc1, fc2 = torch.nn.Linear(n_in, n_hid).to(dev), torch.nn.Linear(n_hid, n_out).to(dev)
+    spike_grad = surrogate.fast_sigmoid(slope=10.0)
+    rlif = snntorch.RLeaky(beta=0.8, linear_features=n_hid, spike_grad=spike_grad).to(dev)
+    readout = snntorch.Leaky(beta=0.9, reset_mechanism="none").to(dev)
     params = [*fc1.parameters(), *fc2.parameters(), *rlif.parameters()]
-    xs = (torch.rand(T, batch, n_in) < 0.02).float()
-    ys = torch.arange(batch) % n_out
+    xs = (torch.rand(T, batch, n_in, device=dev) < 0.02).float()
+    ys = torch.arange(batch, device=dev) % n_out
 
     def step():
         for p in params:
@@ -187,6 +205,7 @@ def shd_snntorch(T, batch):
             _, mem_out = readout(fc2(spk), mem_out)
             total = total + mem_out
         torch.nn.functional.cross_entropy(total, ys).backward()
+        _torch_sync(dev)
 
     step()  # warm-up
     return step
@@ -348,9 +367,19 @@ def run_bench(out_dir="benchmarks/results", sizes=(512, 2048, 4096), repeats=5, 
     """Run every workload, print a table of medians and ratios, write ``bench.json`` and ``bench.md``."""
     if quick:
         sizes, repeats = (256,), 2
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()}"
-    print(f"snnsad bench ({machine})\n(a) Linear(n->n) + LIF, batch 16, T = 500, forward + backward", flush=True)
-    on = on_workload(sizes, T=100 if quick else 500, repeats=repeats)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.default_backend()} "
+        f"({jax.devices()[0].device_kind})"
+    )
+    try:
+        import torch
+
+        machine += f"; snnTorch on torch {torch.__version__} ({torch_device()})"
+    except ImportError:  # the bench extra is not installed: the table says which peers are missing
+        pass
+    T = 100 if quick else 500
+    print(f"snnsad bench ({machine})\n(a) Linear(n->n) + LIF, batch 16, T = {T}, forward + backward", flush=True)
+    on = on_workload(sizes, T=T, repeats=repeats)
     print("(b) SHD-shaped step (700 -> 256 recurrent -> 20, batch 64)", flush=True)
     shd = shd_workload((20,) if quick else (100, 350), batch=8 if quick else 64, repeats=repeats)
     print("(c) variance study: vmapped vs Python loop", flush=True)
