@@ -329,9 +329,9 @@ def _shd_step(T, checkpoint, batch=64):
         recurrent=True,
         checkpoint=checkpoint,
     )
-    xs = jr.bernoulli(jr.key(1), 0.02, (batch, T, 700)).astype(jnp.float32)
+    xs = jr.bernoulli(jr.key(1), 0.02, (T, batch, 700)).astype(jnp.float32)  # time-major, as the peers get it
     ys = jnp.arange(batch) % 20
-    batched = Batched(Autodiff())
+    batched = Batched(Autodiff(), batch_axis=1)
     params, static = eqx.partition(net, eqx.is_array)
 
     @jax.jit  # plain jit over the array leaves, so XLA's memory analysis is reachable

@@ -314,28 +314,39 @@ class StochasticAD(AbstractEstimator):
 class Batched(AbstractEstimator):
     """Apply ``estimator`` to a batch: ``value, grads = Batched(est)(loss_fn, net, xs, ys, key)``.
 
-    ``xs``/``ys`` carry a leading batch axis; each example gets its own key (``jr.split(key, B)``)
-    and the returned value and gradient are batch means. For an estimator with an ``objective``
-    (all of snnsad's) the batch mean of the objectives is differentiated in one backward pass
-    (weight gradients of the whole batch are one GEMM); otherwise per-example estimates are vmapped
-    and averaged. Composes with jit.
+    ``xs`` carries the batch on axis ``batch_axis`` (0: ``(B, T, n)``, the default; 1: time-major
+    ``(T, B, n)``, which saves a transpose when the data already come that way), ``ys`` on axis 0.
+    Each example gets its own key (``jr.split(key, B)``) and the returned value and gradient are
+    batch means. For an estimator with an ``objective`` (all of snnsad's) the batch mean of the
+    objectives is differentiated in one backward pass (weight gradients of the whole batch are one
+    GEMM); otherwise per-example estimates are vmapped and averaged. Composes with jit.
     """
 
     estimator: AbstractEstimator
+    batch_axis: int = eqx.field(static=True, default=0)
+
+    def __check_init__(self):
+        if self.batch_axis not in (0, 1):
+            raise ValueError(f"Batched: `batch_axis` must be 0 (B, T, n) or 1 (T, B, n), got {self.batch_axis!r}.")
 
     def __call__(self, loss_fn, net, x, y, key):
-        batch = jax.tree.leaves(x)[0].shape[0]
+        axis = self.batch_axis
+        arrays = jax.tree.leaves(x)
+        if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):
+            raise ValueError("Batched(batch_axis=1): `x` must be one time-major (T, B, n) array.")
+        batch = arrays[0].shape[axis]
         keys = jr.split(key, batch)
         est = self.estimator
         if not _has_objective(est):
-            values, grads = jax.vmap(lambda xi, yi, ki: est(loss_fn, net, xi, yi, ki))(x, y, keys)
+            values, grads = jax.vmap(lambda xi, yi, ki: est(loss_fn, net, xi, yi, ki), in_axes=(axis, 0, 0))(x, y, keys)
             return jnp.mean(values), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
         _check_net(net, f"Batched({type(est).__name__})")
         params, static = _params_and_static(net)
         # Time-major batch (T, B, n): every layer's currents and spikes keep the batch on axis 1, where
-        # lax.scan wants it, so only the input is transposed (once) instead of every layer's arrays.
-        time_major = isinstance(x, (jax.Array, np.ndarray)) and x.ndim >= 2
-        xs, x_axis = (jnp.swapaxes(jnp.asarray(x), 0, 1), 1) if time_major else (x, 0)
+        # lax.scan wants it, so only the input is transposed (once, if it is not time-major already)
+        # instead of every layer's arrays.
+        time_major = axis == 0 and isinstance(x, (jax.Array, np.ndarray)) and x.ndim >= 2
+        xs, x_axis = (jnp.swapaxes(jnp.asarray(x), 0, 1), 1) if time_major else (x, axis)
 
         def mean_objective(p):
             surrogates, values = jax.vmap(

@@ -244,3 +244,17 @@ def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
     np.testing.assert_allclose(value, np.mean([v for v, _ in per]), rtol=1e-12)
     for got, *each in zip(jax.tree.leaves(grads), *[jax.tree.leaves(g) for _, g in per]):
         np.testing.assert_allclose(got, np.mean(each, axis=0), rtol=1e-10, atol=1e-14)
+    # The same batch handed over time-major (T, B, n) gives the same estimate.
+    batched_tm = snnsad.Batched(estimator, batch_axis=1)
+    value_tm, grads_tm = eqx.filter_jit(batched_tm)(loss_fn, net, jnp.swapaxes(xs, 0, 1), ys, key)
+    np.testing.assert_allclose(value_tm, value, rtol=1e-12)
+    for got, want in zip(jax.tree.leaves(grads_tm), jax.tree.leaves(grads), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+
+
+def test_batched_rejects_a_bad_batch_axis():
+    net, x, loss_fn, y = _setup("two_hidden_zero")
+    with pytest.raises(ValueError, match="`batch_axis` must be 0 .* or 1 .*, got 2"):
+        snnsad.Batched(snnsad.Autodiff(), batch_axis=2)
+    with pytest.raises(ValueError, match=r"batch_axis=1\): `x` must be one time-major \(T, B, n\) array"):
+        snnsad.Batched(snnsad.Autodiff(), batch_axis=1)(loss_fn, net, (x, x), jnp.asarray([0]), jr.key(0))
