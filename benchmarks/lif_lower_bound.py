@@ -20,16 +20,15 @@ step at ``lax.scan`` unroll factors 1, 2, 4 and 8 (``feedforward(..., unroll=k)`
 """
 
 import argparse
+import functools
 import json
 import os
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-import snnsad
 from snnsad._bench import _prepared, _side_by_side, on_floor, on_snnsad
 from snnsad._io import atomic_write_text, run_info
 
@@ -85,29 +84,12 @@ WAYS = {"GEMM floor": on_floor, "floor + scan": floor_plus_scan, "plain JAX": pl
 UNROLLS = (1, 2, 4, 8)
 
 
-def snnsad_unrolled(unroll):
-    def prepare(n, T, batch):
-        lif = snnsad.LIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, reset="subtract")
-        spike_fn = snnsad.Surrogate(snnsad.FastSigmoid(10.0), scale=1.0)
-        net = snnsad.feedforward((n, n), key=jr.key(0), spike_fn=spike_fn, neuron=lif, readout=False, unroll=unroll)
-        xs = jr.uniform(jr.key(1), (T, batch, n))
-
-        @eqx.filter_jit
-        def step(net, xs):
-            loss = lambda net: jnp.sum(jax.vmap(lambda x: net(x).output, in_axes=1, out_axes=1)(xs))  # noqa: E731
-            return eqx.filter_value_and_grad(loss)(net)
-
-        return _prepared(step, net, xs)
-
-    return prepare
-
-
 def main(sizes=(512, 2048), T=500, batch=16, repeats=5, out="benchmarks/results"):
     rows, unroll_rows = [], []
     for n in sizes:
         row = _side_by_side(WAYS, f"n={n:5d}", (n, T, batch), repeats)
         rows.append({"n": n, "T": T, "batch": batch, **{k: row[k] for k in WAYS}, "runs_s": row["runs_s"]})
-    ways = {f"unroll={u}": snnsad_unrolled(u) for u in UNROLLS}
+    ways = {f"unroll={u}": functools.partial(on_snnsad, unroll=u) for u in UNROLLS}
     for n in sizes:
         row = _side_by_side(ways, f"n={n:5d}", (n, T, batch), repeats)
         unroll_rows.append({"n": n, **{k: row[k] for k in ways}, "runs_s": row["runs_s"]})

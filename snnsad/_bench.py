@@ -42,11 +42,10 @@ def _prepared(fn, *args):
 # ----------------------------------------------------------------------------- (a) ON workload
 
 
-def on_snnsad(n, T, batch):
+def on_snnsad(n, T, batch, unroll=1):
     lif = LIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, reset="subtract")
-    net = feedforward(
-        (n, n), key=jr.key(0), spike_fn=Surrogate(FastSigmoid(10.0), scale=1.0), neuron=lif, readout=False
-    )
+    spike_fn = Surrogate(FastSigmoid(10.0), scale=1.0)
+    net = feedforward((n, n), key=jr.key(0), spike_fn=spike_fn, neuron=lif, readout=False, unroll=unroll)
     xs = jr.uniform(jr.key(1), (T, batch, n))  # time-major, as spyx and snnTorch get it
 
     @eqx.filter_jit
