@@ -2,8 +2,7 @@
 
 ``snnsad.Batched`` differentiates the batch mean of an estimator's objective in one backward pass
 (weight gradients of the whole batch are one GEMM; the batch runs time-major through the scans).
-The alternative, vmapping the per-example estimator and averaging its gradients, is what a
-``__call__``-only estimator gets. Both run side by side here on three network shapes; the
+The alternative is to vmap the per-example estimator and average its gradients. Both run side by side here on three network shapes; the
 gradients agree to float32 rounding (tests/test_estimators.py checks it in float64).
 
     python benchmarks/batched_vs_per_example.py [--repeats 5]
@@ -19,21 +18,18 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
+from snnsad._cli._timing import time_jitted
 from snnsad._io import atomic_write_text, run_info
-from snnsad._timing import time_jitted
-from snnsad.analysis import ce_loss
-from snnsad.train import paper_network
+from snnsad.experiments import paper_network
+from snnsad.losses import ce_loss
 
 SHAPES = ((20, 128, 15), (700, 256, 20), (20, 128, 128, 128, 15))
 
 
-class PerExample(snnsad.AbstractEstimator):
-    """The same estimator without an objective: ``Batched`` vmaps it and averages the gradients."""
-
-    inner: snnsad.AbstractEstimator
-
-    def __call__(self, loss_fn, net, x, y, key):
-        return self.inner(loss_fn, net, x, y, key)
+def per_example(estimator, net, xs, ys, key):
+    """The batch mean of vmapped per-example estimates (one backward pass per example)."""
+    values, grads = jax.vmap(lambda x, y, k: estimator(ce_loss, net, x, y, k))(xs, ys, jr.split(key, xs.shape[0]))
+    return jnp.mean(values), jax.tree.map(lambda g: jnp.mean(g, axis=0), grads)
 
 
 def main(repeats: int = 5, n_steps: int = 100, batch: int = 64, out: str = "benchmarks/results"):
@@ -44,7 +40,7 @@ def main(repeats: int = 5, n_steps: int = 100, batch: int = 64, out: str = "benc
         ys = jnp.arange(batch) % sizes[-1]
         for name, est in (("Autodiff", snnsad.Autodiff()), ("StochasticAD(8)", snnsad.StochasticAD(8))):
             fused = eqx.filter_jit(lambda n, x, y, k, e=est: snnsad.Batched(e)(ce_loss, n, x, y, k))
-            per = eqx.filter_jit(lambda n, x, y, k, e=est: snnsad.Batched(PerExample(e))(ce_loss, n, x, y, k))
+            per = eqx.filter_jit(lambda n, x, y, k, e=est: per_example(e, n, x, y, k))
             t_fused = time_jitted(fused, net, xs, ys, jr.key(0), repeats=repeats)[1]
             t_per = time_jitted(per, net, xs, ys, jr.key(0), repeats=repeats)[1]
             rows.append(

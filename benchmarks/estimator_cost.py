@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
+from snnsad._cli._timing import time_jitted
 from snnsad._io import atomic_write_text, run_info
-from snnsad._timing import time_jitted
 
 
 def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchmarks/results") -> dict:
@@ -35,7 +35,7 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
     )
     xs = jr.bernoulli(jr.key(1), 0.05, (batch, T, 20)).astype(jnp.float32)
     ys = jnp.arange(batch) % 15
-    loss_fn = snnsad.analysis.ce_loss
+    loss_fn = snnsad.losses.ce_loss
 
     @eqx.filter_jit
     def forward(net, xs, ys, key):

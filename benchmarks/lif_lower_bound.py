@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from snnsad._bench import _prepared, _side_by_side, on_floor, on_snnsad
+from snnsad._cli._bench import _side_by_side, on_floor, on_snnsad
+from snnsad._cli._timing import prepared
 from snnsad._io import atomic_write_text, run_info
 
 LAM_SYN, LAM_MEM = np.exp(-1 / 5), np.exp(-1 / 20)  # tau_syn 5 ms, tau_mem 20 ms, dt 1 ms (as the bench)
@@ -70,13 +71,13 @@ def plain_jax(n, T, batch):
     def step(params, xs):
         return jax.value_and_grad(lambda p: jnp.sum(_lif_scan(xs @ p[0].T, p[1])))(params)
 
-    return _prepared(step, (w, theta), xs)
+    return prepared(step, (w, theta), xs)
 
 
 def floor_plus_scan(n, T, batch):
     floor = on_floor(n, T, batch)
     w, theta, xs = _inputs(n, T, batch)
-    scan = _prepared(jax.jit(jax.value_and_grad(lambda c, th: jnp.sum(_lif_scan(c, th)), (0, 1))), xs @ w.T, theta)
+    scan = prepared(jax.jit(jax.value_and_grad(lambda c, th: jnp.sum(_lif_scan(c, th)), (0, 1))), xs @ w.T, theta)
     return lambda: (floor(), scan())
 
 

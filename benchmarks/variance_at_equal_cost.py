@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
+from snnsad._cli._timing import time_jitted
 from snnsad._io import atomic_write_text, run_info
-from snnsad._timing import time_jitted
 
 ESTIMATORS = [
     ("stochastic SG (matched)", snnsad.Autodiff()),
@@ -37,7 +37,7 @@ def study(n_samples: int = 2000, budget: float = 100.0, repeats: int = 3):
     with jax.enable_x64(True):
         for name, (net, x, loss_fn, y, description) in snnsad.analysis.small_problems().items():
             _, exact = eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
-            ref = snnsad.nn.weights(exact)
+            ref = snnsad.nn.parameters(exact)
             ref_sq = float(sum(jnp.sum(jnp.square(v)) for v in ref.values()))
             keys = jr.split(jr.key(0), n_samples)
 
@@ -50,7 +50,7 @@ def study(n_samples: int = 2000, budget: float = 100.0, repeats: int = 3):
                 sample = eqx.filter_jit(lambda net, keys, est=est: snnsad.sample_grads(est, loss_fn, net, x, y, keys))
                 _, t = time_jitted(sample, net, keys, repeats=repeats)
                 _, grads = sample(net, keys)
-                st = snnsad.gradient_stats(snnsad.nn.weights(grads), ref)["all"]
+                st = snnsad.gradient_stats(snnsad.nn.parameters(grads), ref)["all"]
                 cost = t / t_fwd
                 bias_sq, var = float(st.bias_norm) ** 2, float(st.variance)
                 rows.append(

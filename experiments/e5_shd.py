@@ -2,12 +2,18 @@
 
 Same as ``snnsad reproduce e5 [--quick] [--out DIR] [--seed N]``; see docs/experiments.md.
 
-    python experiments/e5_shd.py --quick --out results/reproduce
+    python experiments/e5_shd.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import sys
+import snnsad
 
-from snnsad._cli import main
+
+def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce", shd_path: str | None = None) -> dict:
+    """Run the experiment; results, config and figures go to ``out/<name>/``."""
+    return snnsad.experiments.e5_shd(out, quick=quick, seed=seed, shd_path=shd_path)
+
 
 if __name__ == "__main__":
-    sys.exit(main(["reproduce", "e5", *sys.argv[1:]]))
+    from snnsad._cli import run_script
+
+    run_script(main)

@@ -1,8 +1,8 @@
 """snnsad: surrogate gradients, stochastic AD and exact gradients for spiking neural networks in JAX.
 
-The public API is flat: ``snnsad.Sigmoid``, ``snnsad.Stochastic``, ``snnsad.feedforward``,
-``snnsad.StochasticAD``, ... Submodules ``snnsad.escape``, ``snnsad.spikes``, ``snnsad.neurons``,
-``snnsad.nn``, ``snnsad.estimators`` and ``snnsad.analysis`` group the same names by topic.
+The public API is flat: `snnsad.Sigmoid`, `snnsad.Stochastic`, `snnsad.feedforward`,
+`snnsad.StochasticAD`, ... Submodules `snnsad.escape`, `snnsad.spikes`, `snnsad.neurons`,
+`snnsad.nn`, `snnsad.estimators` and `snnsad.analysis` group the same names by topic.
 """
 
 from . import analysis as analysis
@@ -15,9 +15,7 @@ from . import neurons as neurons
 from . import nn as nn
 from . import spikes as spikes
 from . import train as train
-from ._analysis import GradientStats as GradientStats
-from ._analysis import gradient_stats as gradient_stats
-from ._analysis import sample_grads as sample_grads
+from ._enumeration import ExactEnumeration as ExactEnumeration
 from ._escape import AbstractEscape as AbstractEscape
 from ._escape import Arctan as Arctan
 from ._escape import Boxcar as Boxcar
@@ -30,32 +28,36 @@ from ._escape import Triangle as Triangle
 from ._estimators import AbstractEstimator as AbstractEstimator
 from ._estimators import Autodiff as Autodiff
 from ._estimators import Batched as Batched
-from ._estimators import ExactEnumeration as ExactEnumeration
-from ._estimators import ScoreFunction as ScoreFunction
-from ._estimators import StochasticAD as StochasticAD
+from ._layers import AbstractLayer as AbstractLayer
+from ._layers import Conv1D as Conv1D
+from ._layers import Dense as Dense
+from ._layers import Readout as Readout
+from ._network import AbstractNetwork as AbstractNetwork
+from ._network import Network as Network
+from ._network import Trace as Trace
+from ._network import feedforward as feedforward
 from ._neurons import LIF as LIF
 from ._neurons import AbstractNeuron as AbstractNeuron
 from ._neurons import LeakyIntegrator as LeakyIntegrator
 from ._neurons import LIFState as LIFState
 from ._neurons import Perceptron as Perceptron
-from ._nn import AbstractLayer as AbstractLayer
-from ._nn import Conv1D as Conv1D
-from ._nn import Dense as Dense
-from ._nn import Network as Network
-from ._nn import Readout as Readout
-from ._nn import Trace as Trace
-from ._nn import feedforward as feedforward
 from ._parallel import device_mesh as device_mesh
 from ._parallel import replicate as replicate
 from ._parallel import shard as shard
+from ._score_function import ScoreFunction as ScoreFunction
+from ._smorms3 import smorms3 as smorms3
 from ._spikes import AbstractSpikeFunction as AbstractSpikeFunction
+from ._spikes import AbstractStochasticSpikeFunction as AbstractStochasticSpikeFunction
 from ._spikes import Expected as Expected
 from ._spikes import Heaviside as Heaviside
 from ._spikes import SmoothedStochastic as SmoothedStochastic
 from ._spikes import Stochastic as Stochastic
 from ._spikes import Surrogate as Surrogate
 from ._spikes import from_peer as from_peer
+from ._statistics import GradientStats as GradientStats
+from ._statistics import gradient_stats as gradient_stats
+from ._statistics import sample_grads as sample_grads
+from ._stochastic_ad import StochasticAD as StochasticAD
 from ._train import fit as fit
-from ._train import smorms3 as smorms3
-
-__version__ = "0.1.0"
+from ._trainable import trainable as trainable
+from ._version import __version__ as __version__

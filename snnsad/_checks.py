@@ -2,31 +2,40 @@
 
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 
 def is_concrete(value: Any) -> bool:
-    """True when ``value`` can be inspected now (it is not a tracer inside jit/vmap/grad)."""
+    """True when `value` can be inspected now (it is not a tracer inside jit/vmap/grad)."""
     return not any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree_util.tree_leaves(value))
 
 
-def check_positive(name: str, value: Any, *, where: str = "") -> None:
-    """Raise ``ValueError`` if a concrete ``value`` has an entry that is not strictly positive."""
-    if value is None or not is_concrete(value):
-        return
+def check_positive(name: str, value: Any, *, where: str = "") -> Any:
+    """Return `value` after checking that every entry is finite and strictly positive.
+
+    A concrete value that fails raises `ValueError` now; a traced one (inside `jit`/`vmap`) is
+    wrapped in `eqx.error_if`, so the same check runs when the compiled code does.
+    """
+    if value is None:
+        return value
+    prefix = f"{where}: " if where else ""
+    if not is_concrete(value):
+        value = jnp.asarray(value)
+        return eqx.error_if(value, ~(jnp.isfinite(value) & (value > 0)), f"{prefix}`{name}` must be finite and > 0.")
     arr = np.asarray(value)
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        prefix = f"{where}: " if where else ""
         raise ValueError(
             f"{prefix}`{name}` must be finite and > 0, got {arr.tolist() if arr.size < 8 else arr}. "
             f"Pass a positive value (e.g. {name}=1.0)."
         )
+    return value
 
 
 def check_floating(name: str, value: Any, *, where: str = "") -> None:
-    """Raise ``TypeError`` if ``value`` is not a floating-point array."""
+    """Raise `TypeError` if `value` is not a floating-point array."""
     dtype = jnp.result_type(value)
     if not jnp.issubdtype(dtype, jnp.floating):
         prefix = f"{where}: " if where else ""
@@ -37,7 +46,7 @@ def check_floating(name: str, value: Any, *, where: str = "") -> None:
 
 
 def check_shape(name: str, value: Any, expected: tuple, *, where: str = "") -> None:
-    """Raise ``ValueError`` if ``value.shape`` differs from ``expected`` (``None`` matches anything)."""
+    """Raise `ValueError` if `value.shape` differs from `expected` (`None` matches anything)."""
     shape = tuple(jnp.shape(value))
     ok = len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
     if not ok:
@@ -50,7 +59,7 @@ def check_shape(name: str, value: Any, expected: tuple, *, where: str = "") -> N
 
 
 def check_probability(name: str, value: Any, *, where: str = "", closed_right: bool = True) -> None:
-    """Raise ``ValueError`` if a concrete ``value`` lies outside ``[0, 1]`` (``[0, 1)`` if not ``closed_right``)."""
+    """Raise `ValueError` if a concrete `value` lies outside `[0, 1]` (`[0, 1)` if not `closed_right`)."""
     if value is None or not is_concrete(value):
         return
     arr = np.asarray(value)

@@ -15,7 +15,7 @@ import numpy as np
 
 
 class SpikeDataset(NamedTuple):
-    """In-memory spike rasters ``x`` (N, T, n_in) float32 and integer labels ``y`` (N,)."""
+    """In-memory spike rasters `x` (N, T, n_in) float32 and targets `y` (N, ...): labels, or e.g. target rasters."""
 
     x: np.ndarray
     y: np.ndarray
@@ -64,12 +64,12 @@ def randman(
 ) -> SpikeDataset:
     """Random-manifold spike classification set (Zenke & Vogels 2021), a pure function of its arguments.
 
-    Each class (and each spike index) has its own smooth random manifold in ``n_units`` dimensions:
-    coordinate ``i`` is ``prod_d f_{i,d}(x_d)`` with ``f(x) = sum_k theta0_k s_k sin(2 pi (k x
-    theta1_k + theta2_k))``, spectrum ``s_k = 1 / ((k + 1)^alpha + 1)``, ``k < min(ceil(prec^(-1/alpha)),
-    1000)``. Samples draw intrinsic coordinates ``x ~ U[0, 1]^manifold_dim``; every unit is min-max
+    Each class (and each spike index) has its own smooth random manifold in `n_units` dimensions:
+    coordinate `i` is `prod_d f_{i,d}(x_d)` with ``f(x) = sum_k theta0_k s_k sin(2 pi (k x
+    theta1_k + theta2_k))`, spectrum `s_k = 1 / ((k + 1)^alpha + 1)`, `k < min(ceil(prec^(-1/alpha)),
+    1000)`. Samples draw intrinsic coordinates `x ~ U[0, 1]^manifold_dim``; every unit is min-max
     standardised over all samples and emits one spike per spike index at step
-    ``floor(value * n_steps * step_frac)``. Returns rasters ``(N, n_steps, n_units)``, classes balanced.
+    `floor(value * n_steps * step_frac)`. Returns rasters `(N, n_steps, n_units)`, classes balanced.
     """
     for name, value in (
         ("n_classes", n_classes),
@@ -138,7 +138,7 @@ def yinyang_class(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def yinyang(n: int = 5000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Yin-Yang samples: features ``(x, y, 1 - x, 1 - y)`` (n, 4) float32 and labels (n,).
+    """Yin-Yang samples: features `(x, y, 1 - x, 1 - y)` (n, 4) float32 and labels (n,).
 
     Per sample a class is drawn uniformly from {0, 1, 2}; points are rejection-sampled uniformly in
     the unit square inside the big circle until one of that class comes up. The usual splits are
@@ -163,10 +163,10 @@ def yinyang(n: int = 5000, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 def latency_encode(
     values: np.ndarray, n_steps: int, *, t_min: int = 0, t_max: int | None = None, bias_spike: bool = True
 ) -> np.ndarray:
-    """Values in [0, 1] -> one spike each at step ``round(t_min + value (t_max - t_min))``.
+    """Values in [0, 1] -> one spike each at step `round(t_min + value (t_max - t_min))`.
 
-    ``values`` (N, F) -> rasters (N, n_steps, F [+1]); with ``bias_spike`` an extra input fires at
-    ``t_min`` in every example (the usual Yin-Yang bias input).
+    `values` (N, F) -> rasters (N, n_steps, F [+1]); with `bias_spike` an extra input fires at
+    `t_min` in every example (the usual Yin-Yang bias input).
     """
     values = np.asarray(values, np.float64)
     if values.ndim != 2:
@@ -197,10 +197,10 @@ def yinyang_spikes(n: int = 5000, n_steps: int = 50, *, seed: int = 0) -> SpikeD
 class SHD:
     """Lazy reader of the Spiking Heidelberg Digits / Spiking Speech Commands HDF5 files.
 
-    Reads ``spikes/times`` (seconds, ragged), ``spikes/units`` and ``labels`` from ``path`` one
-    sample at a time (the file stays on disk), bins each sample into ``n_steps`` steps of ``dt``
-    seconds (events after ``n_steps * dt`` are dropped: explicit truncation; shorter samples are
-    zero-padded), optionally clipping counts to 1. ``n_channels`` is 700 for SHD and SSC.
+    Reads `spikes/times` (seconds, ragged), `spikes/units` and `labels` from `path` one
+    sample at a time (the file stays on disk), bins each sample into `n_steps` steps of `dt`
+    seconds (events after `n_steps * dt` are dropped: explicit truncation; shorter samples are
+    zero-padded), optionally clipping counts to 1. `n_channels` is 700 for SHD and SSC.
 
     ```python
     train = snnsad.data.SHD("shd_train.h5", n_steps=350, dt=2e-3)
@@ -257,7 +257,7 @@ class SHD:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
     def raster(self, i: int) -> np.ndarray:
-        """Sample ``i`` as a ``(n_steps, n_channels)`` float32 raster."""
+        """Sample `i` as a `(n_steps, n_channels)` float32 raster."""
         try:
             times = np.asarray(self._file["spikes/times"][i], np.float64)
             units = np.asarray(self._file["spikes/units"][i], np.int64)
@@ -274,7 +274,7 @@ class SHD:
         return np.minimum(out, 1.0) if self.clip else out
 
     def batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-        """Rasters ``(B, n_steps, n_channels)`` and labels ``(B,)`` of the given sample indices."""
+        """Rasters `(B, n_steps, n_channels)` and labels `(B,)` of the given sample indices."""
         indices = np.asarray(indices)
         return np.stack([self.raster(int(i)) for i in indices]), self.labels[indices]
 
@@ -297,11 +297,11 @@ def default_image_path() -> str:
 def image_to_raster(
     path: str | None = None, n_neurons: int = 200, n_steps: int = 189, *, threshold: float = 0.5, invert: bool = True
 ) -> np.ndarray:
-    """An image file -> binary spike raster ``(n_steps, n_neurons)`` (image columns are time).
+    """An image file -> binary spike raster `(n_steps, n_neurons)` (image columns are time).
 
     The image is converted to grey levels in [0, 1], resampled (nearest neighbour) to
-    ``n_neurons`` rows by ``n_steps`` columns, and pixels darker than ``threshold`` (brighter with
-    ``invert=False``) become spikes. ``path=None`` uses the shipped image.
+    `n_neurons` rows by `n_steps` columns, and pixels darker than `threshold` (brighter with
+    `invert=False`) become spikes. `path=None` uses the shipped image.
     """
     import matplotlib.image
 
@@ -320,7 +320,7 @@ def image_to_raster(
 
 
 def poisson_raster(n_steps: int, n_neurons: int, rate: float, dt: float, *, seed: int = 0) -> np.ndarray:
-    """Frozen Poisson input: each (step, neuron) spikes with probability ``rate * dt`` (float32 raster)."""
+    """Frozen Poisson input: each (step, neuron) spikes with probability `rate * dt` (float32 raster)."""
     p = rate * dt
     if not 0 <= p <= 1:
         raise ValueError(f"poisson_raster: rate * dt = {p} must lie in [0, 1]; lower `rate` or `dt`.")
@@ -331,7 +331,7 @@ def poisson_raster(n_steps: int, n_neurons: int, rate: float, dt: float, *, seed
 
 
 def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled ``(rest, held_out)`` index arrays with ``round(fraction * n)`` held out."""
+    """Shuffled `(rest, held_out)` index arrays with `round(fraction * n)` held out."""
     if not 0 <= fraction < 1:
         raise ValueError(f"split: the held-out fraction must lie in [0, 1), got {fraction!r}.")
     order = np.random.default_rng(seed).permutation(n)
@@ -342,10 +342,23 @@ def split_indices(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
 def batches(
     n: int, batch_size: int, *, seed: int, epoch: int = 0, shuffle: bool = True, drop_last: bool = True
 ) -> Iterator[np.ndarray]:
-    """Index batches for one epoch, a pure function of ``(n, batch_size, seed, epoch)``."""
+    """Index batches for one epoch, a pure function of `(n, batch_size, seed, epoch)`."""
     if batch_size < 1:
         raise ValueError(f"batches: `batch_size` must be >= 1, got {batch_size!r}.")
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield order[start : start + batch_size]
+
+
+class Subset:
+    """The examples `indices` of a data set with `len()` and `batch(indices) -> (xs, ys)` (e.g. `SHD`)."""
+
+    def __init__(self, data, indices):
+        self.data, self.indices = data, np.asarray(indices)
+
+    def __len__(self):
+        return len(self.indices)
+
+    def batch(self, idx):
+        return self.data.batch(self.indices[idx])

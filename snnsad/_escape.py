@@ -1,14 +1,14 @@
-"""Escape-noise functions: firing probability ``F(x)`` and its derivative ``F'(x)``, ``x = u - theta``.
+"""Escape-noise functions: firing probability `F(x)` and its derivative `F'(x)`, `x = u - theta`.
 
-Every surrogate derivative in snnsad is the ``pdf`` of one of these modules, and ``cdf`` is its
-antiderivative. A stochastic neuron fires with probability ``cdf(u - theta)``; a surrogate-gradient
-neuron back-propagates ``pdf(u - theta)``. Naming a surrogate by its escape function removes the
+Every surrogate derivative in snnsad is the `pdf` of one of these modules, and `cdf` is its
+antiderivative. A stochastic neuron fires with probability `cdf(u - theta)`; a surrogate-gradient
+neuron back-propagates `pdf(u - theta)`. Naming a surrogate by its escape function removes the
 usual ambiguity of scale ("sigmoid surrogate with slope 25" means different things in different
-libraries); :func:`snnsad.spikes.from_peer` converts the peers' names.
+libraries); `snnsad.spikes.from_peer` converts the peers' names.
 
 All parameters are array fields (a new value never triggers a recompile) and may be arrays that
-broadcast against ``x`` (e.g. one steepness per neuron). Every function is safe in float32 for
-``|beta x|`` up to at least ``1e4``: no overflow, no NaN.
+broadcast against `x` (e.g. one steepness per neuron). Every function is safe in float32 for
+`|beta x|` up to at least `1e4`: no overflow, no NaN.
 """
 
 import abc
@@ -19,68 +19,69 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive, check_probability, float_array
+from ._checks import check_positive, check_probability
+from ._trainable import hyperparameter
 
 
 def _param(value: ArrayLike, x: Array) -> Array:
-    """A hyper-parameter in the dtype of ``x`` (avoids dtype promotion and keeps float64 exact)."""
+    """A hyper-parameter in the dtype of `x` (avoids dtype promotion and keeps float64 exact)."""
     return jnp.asarray(value, dtype=x.dtype)
 
 
 def _safe_div(num: Array, den: Array) -> Array:
-    """``num / den`` with 0 where ``den == 0`` (double-where, so gradients stay finite)."""
+    """`num / den` with 0 where `den == 0` (double-where, so gradients stay finite)."""
     nonzero = den != 0
     return jnp.where(nonzero, num / jnp.where(nonzero, den, 1), 0)
 
 
 def _safe_log(x: Array) -> Array:
-    """``log(x)`` with ``-inf`` at 0 and finite gradients everywhere."""
+    """`log(x)` with `-inf` at 0 and finite gradients everywhere."""
     positive = x > 0
     return jnp.where(positive, jnp.log(jnp.where(positive, x, 1)), -jnp.inf)
 
 
 class AbstractEscape(eqx.Module):
-    """An escape-noise function: ``cdf(x)`` is the firing probability, ``pdf(x)`` its derivative.
+    """An escape-noise function: `cdf(x)` is the firing probability, `pdf(x)` its derivative.
 
-    Subclasses implement :meth:`cdf`, :meth:`pdf` and :meth:`peak` (the maximum of ``pdf``, used to
-    rescale a surrogate to a given peak). ``log_cdf``/``log_sf`` (log firing / non-firing
+    Subclasses implement `cdf`, `pdf` and `peak` (the maximum of `pdf`, used to
+    rescale a surrogate to a given peak). `log_cdf`/`log_sf` (log firing / non-firing
     probability) have safe generic defaults that subclasses override with stable closed forms.
     """
 
     @abc.abstractmethod
     def cdf(self, x: Array) -> Array:
-        """Firing probability ``F(x)`` in ``[0, 1]``."""
+        """Firing probability `F(x)` in `[0, 1]`."""
 
     @abc.abstractmethod
     def pdf(self, x: Array) -> Array:
-        """Derivative ``F'(x) >= 0``."""
+        """Derivative `F'(x) >= 0`."""
 
     @abc.abstractmethod
     def peak(self, dtype=jnp.float32) -> Array:
-        """Maximum of :meth:`pdf` over ``x``."""
+        """Maximum of `pdf` over `x`."""
 
     def log_cdf(self, x: Array) -> Array:
-        """``log F(x)``; ``-inf`` where ``F(x) == 0``."""
+        """`log F(x)`; `-inf` where `F(x) == 0`."""
         return _safe_log(self.cdf(x))
 
     def log_sf(self, x: Array) -> Array:
-        """``log(1 - F(x))``; ``-inf`` where ``F(x) == 1``."""
+        """`log(1 - F(x))`; `-inf` where `F(x) == 1`."""
         return _safe_log(1 - self.cdf(x))
 
     def pdf_over_cdf(self, x: Array) -> Array:
-        """``F'(x) / F(x)`` (0 where ``F(x) == 0``)."""
+        """`F'(x) / F(x)` (0 where `F(x) == 0`)."""
         return _safe_div(self.pdf(x), self.cdf(x))
 
     def pdf_over_sf(self, x: Array) -> Array:
-        """``F'(x) / (1 - F(x))`` (0 where ``F(x) == 1``)."""
+        """`F'(x) / (1 - F(x))` (0 where `F(x) == 1`)."""
         return _safe_div(self.pdf(x), 1 - self.cdf(x))
 
 
 class Sigmoid(AbstractEscape):
-    r"""Logistic escape noise ``F(x) = sigma(beta x)``, ``F'(x) = beta sigma(beta x) (1 - sigma(beta x))``.
+    r"""Logistic escape noise `F(x) = sigma(beta x)`, `F'(x) = beta sigma(beta x) (1 - sigma(beta x))`.
 
-    The pdf peaks at ``beta / 4``. This is the paper's escape function; its pdf is the "sigmoid"
-    surrogate of snnTorch ``sigmoid(slope=beta)`` and SpikingJelly ``Sigmoid(alpha=beta)``.
+    The pdf peaks at `beta / 4`. This is the paper's escape function; its pdf is the "sigmoid"
+    surrogate of snnTorch `sigmoid(slope=beta)` and SpikingJelly `Sigmoid(alpha=beta)`.
 
     ```python
     F = snnsad.Sigmoid(beta=10.0)
@@ -88,11 +89,10 @@ class Sigmoid(AbstractEscape):
     ```
     """
 
-    beta: Array = eqx.field(converter=float_array)
+    beta: Array = hyperparameter()
 
     def __init__(self, beta: ArrayLike = 1.0):
-        check_positive("beta", beta, where="Sigmoid")
-        self.beta = beta
+        self.beta = check_positive("beta", beta, where="Sigmoid")
 
     def cdf(self, x):
         return jax.nn.sigmoid(_param(self.beta, x) * x)
@@ -118,18 +118,17 @@ class Sigmoid(AbstractEscape):
 
 
 class FastSigmoid(AbstractEscape):
-    r"""SuperSpike escape noise ``F(x) = (1 + beta x / (1 + beta |x|)) / 2``.
+    r"""SuperSpike escape noise `F(x) = (1 + beta x / (1 + beta |x|)) / 2`.
 
-    ``F'(x) = beta / (2 (1 + beta |x|)^2)``, peak ``beta / 2``. Zenke & Ganguli's SuperSpike
-    surrogate ``1 / (1 + beta |x|)^2`` (snnTorch ``fast_sigmoid(slope=beta)``, spyx
-    ``superspike(beta)``) is this pdf rescaled to peak 1: ``Surrogate(FastSigmoid(beta), scale=1)``.
+    `F'(x) = beta / (2 (1 + beta |x|)^2)`, peak `beta / 2`. Zenke & Ganguli's SuperSpike
+    surrogate `1 / (1 + beta |x|)^2` (snnTorch `fast_sigmoid(slope=beta)`, spyx
+    `superspike(beta)`) is this pdf rescaled to peak 1: `Surrogate(FastSigmoid(beta), scale=1)`.
     """
 
-    beta: Array = eqx.field(converter=float_array)
+    beta: Array = hyperparameter()
 
     def __init__(self, beta: ArrayLike = 1.0):
-        check_positive("beta", beta, where="FastSigmoid")
-        self.beta = beta
+        self.beta = check_positive("beta", beta, where="FastSigmoid")
 
     def cdf(self, x):
         z = _param(self.beta, x) * x
@@ -144,17 +143,16 @@ class FastSigmoid(AbstractEscape):
 
 
 class Arctan(AbstractEscape):
-    r"""Arctangent escape noise ``F(x) = 1/2 + arctan(alpha x) / pi``, ``F'(x) = alpha / (pi (1 + (alpha x)^2))``.
+    r"""Arctangent escape noise `F(x) = 1/2 + arctan(alpha x) / pi`, `F'(x) = alpha / (pi (1 + (alpha x)^2))`.
 
-    Peak ``alpha / pi``. snnTorch ``atan(alpha=a)`` equals ``Arctan(pi a / 2)`` exactly; spyx
-    ``arctan(k)`` is ``Surrogate(Arctan(k), scale=1/pi)``.
+    Peak `alpha / pi`. snnTorch `atan(alpha=a)` equals `Arctan(pi a / 2)` exactly; spyx
+    `arctan(k)` is `Surrogate(Arctan(k), scale=1/pi)`.
     """
 
-    alpha: Array = eqx.field(converter=float_array)
+    alpha: Array = hyperparameter()
 
     def __init__(self, alpha: ArrayLike = 1.0):
-        check_positive("alpha", alpha, where="Arctan")
-        self.alpha = alpha
+        self.alpha = check_positive("alpha", alpha, where="Arctan")
 
     def cdf(self, x):
         return 0.5 + jnp.arctan(_param(self.alpha, x) * x) / math.pi
@@ -168,17 +166,16 @@ class Arctan(AbstractEscape):
 
 
 class Erf(AbstractEscape):
-    r"""Gaussian escape noise ``F(x) = Phi(x / sigma)`` (the normal cdf), ``F'(x)`` the normal pdf.
+    r"""Gaussian escape noise `F(x) = Phi(x / sigma)` (the normal cdf), `F'(x)` the normal pdf.
 
-    Peak ``1 / (sigma sqrt(2 pi))``. This is the escape function of a threshold neuron with additive
-    Gaussian membrane noise of standard deviation ``sigma``.
+    Peak `1 / (sigma sqrt(2 pi))`. This is the escape function of a threshold neuron with additive
+    Gaussian membrane noise of standard deviation `sigma`.
     """
 
-    sigma: Array = eqx.field(converter=float_array)
+    sigma: Array = hyperparameter()
 
     def __init__(self, sigma: ArrayLike = 1.0):
-        check_positive("sigma", sigma, where="Erf")
-        self.sigma = sigma
+        self.sigma = check_positive("sigma", sigma, where="Erf")
 
     def cdf(self, x):
         return jax.scipy.special.ndtr(x / _param(self.sigma, x))
@@ -206,17 +203,16 @@ def _log_ndtr(z):
 
 
 class Boxcar(AbstractEscape):
-    r"""Uniform escape noise on ``[-width/2, width/2]``: ``F(x) = clip(x / width + 1/2, 0, 1)``.
+    r"""Uniform escape noise on `[-width/2, width/2]`: `F(x) = clip(x / width + 1/2, 0, 1)`.
 
-    ``F'(x) = 1/width`` inside the box and 0 outside (the straight-through estimator when
-    ``width = 1`` and the surrogate is rescaled to peak 1).
+    `F'(x) = 1/width` inside the box and 0 outside (the straight-through estimator when
+    `width = 1` and the surrogate is rescaled to peak 1).
     """
 
-    width: Array = eqx.field(converter=float_array)
+    width: Array = hyperparameter()
 
     def __init__(self, width: ArrayLike = 1.0):
-        check_positive("width", width, where="Boxcar")
-        self.width = width
+        self.width = check_positive("width", width, where="Boxcar")
 
     def cdf(self, x):
         return jnp.clip(x / _param(self.width, x) + 0.5, 0, 1)
@@ -230,17 +226,16 @@ class Boxcar(AbstractEscape):
 
 
 class Triangle(AbstractEscape):
-    r"""Triangular escape density on ``[-width, width]``: ``F'(x) = max(0, 1 - |x|/width) / width``.
+    r"""Triangular escape density on `[-width, width]`: `F'(x) = max(0, 1 - |x|/width) / width`.
 
-    ``F(x) = (1 + z)^2 / 2`` for ``z = x/width in [-1, 0]`` and ``1 - (1 - z)^2 / 2`` for
-    ``z in [0, 1]``. Peak ``1 / width``.
+    `F(x) = (1 + z)^2 / 2` for `z = x/width in [-1, 0]` and `1 - (1 - z)^2 / 2` for
+    `z in [0, 1]`. Peak `1 / width`.
     """
 
-    width: Array = eqx.field(converter=float_array)
+    width: Array = hyperparameter()
 
     def __init__(self, width: ArrayLike = 1.0):
-        check_positive("width", width, where="Triangle")
-        self.width = width
+        self.width = check_positive("width", width, where="Triangle")
 
     def cdf(self, x):
         z = jnp.clip(x / _param(self.width, x), -1, 1)
@@ -255,21 +250,19 @@ class Triangle(AbstractEscape):
 
 
 class Exponential(AbstractEscape):
-    r"""Exponential escape rate ``F(x) = min(1, p0 exp(x / delta))`` (Gerstner's escape noise).
+    r"""Exponential escape rate `F(x) = min(1, p0 exp(x / delta))` (Gerstner's escape noise).
 
-    ``F'(x) = F(x) / delta`` below saturation and 0 above; peak ``1 / delta`` (at ``F = 1``).
-    Computed in log space, so large ``x / delta`` never overflows.
+    `F'(x) = F(x) / delta` below saturation and 0 above; peak `1 / delta` (at `F = 1`).
+    Computed in log space, so large `x / delta` never overflows.
     """
 
-    p0: Array = eqx.field(converter=float_array)
-    delta: Array = eqx.field(converter=float_array)
+    p0: Array = hyperparameter()
+    delta: Array = hyperparameter()
 
     def __init__(self, p0: ArrayLike = 0.5, delta: ArrayLike = 1.0):
-        check_positive("p0", p0, where="Exponential")
         check_probability("p0", p0, where="Exponential")
-        check_positive("delta", delta, where="Exponential")
-        self.p0 = p0
-        self.delta = delta
+        self.p0 = check_positive("p0", p0, where="Exponential")
+        self.delta = check_positive("delta", delta, where="Exponential")
 
     def _log_rate(self, x):
         return jnp.log(_param(self.p0, x)) + x / _param(self.delta, x)
@@ -290,7 +283,7 @@ class Exponential(AbstractEscape):
 
 
 class Step(AbstractEscape):
-    """The deterministic limit: ``F(x) = H(x)`` (1 for ``x > 0``), ``F'(x) = 0``."""
+    """The deterministic limit: `F(x) = H(x)` (1 for `x > 0`), `F'(x) = 0`."""
 
     def cdf(self, x):
         return (x > 0).astype(x.dtype)

@@ -1,8 +1,9 @@
 """Per-example, unreduced losses and activity regularisers.
 
-Output losses take the network output ``(T, n_out)`` of ONE example and a target; the caller
-averages over a batch. :func:`make_loss` turns an output loss plus regularisers into the
-``loss_fn(trace, y)`` that every estimator takes.
+One convention meets the estimators and `fit`: `loss_fn(trace, y) -> scalar` for ONE example
+(the caller averages over a batch). The building blocks below that take the network output
+`(T, n_out)` are lifted to it by `on_output` (or `make_loss`, which adds activity
+regularisers); `ce_loss` and `count_loss` are ready-made.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,7 +13,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._nn import Trace
+from ._custom_types import Label, Output, Scalar
+from ._network import Trace
+
+LossFn = Callable[[Trace, Label], Scalar]
 
 
 def _ce(logits: Array, label: ArrayLike) -> Array:
@@ -20,12 +24,12 @@ def _ce(logits: Array, label: ArrayLike) -> Array:
 
 
 def max_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
-    """Softmax cross-entropy of ``max_t output[t]`` (the paper's SHD loss)."""
+    """Softmax cross-entropy of `max_t output[t]` (the paper's SHD loss)."""
     return _ce(jnp.max(output, axis=0), label)
 
 
 def sum_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
-    """Softmax cross-entropy of ``sum_t output[t]``."""
+    """Softmax cross-entropy of `sum_t output[t]`."""
     return _ce(jnp.sum(output, axis=0), label)
 
 
@@ -35,7 +39,7 @@ def last_step_cross_entropy(output: Array, label: ArrayLike) -> Array:
 
 
 def accuracy_max_over_time(output: Array, label: ArrayLike) -> Array:
-    """1.0 if ``argmax(max_t output)`` is the label (for evaluation)."""
+    """1.0 if `argmax(max_t output)` is the label (for evaluation)."""
     return (jnp.argmax(jnp.max(output, axis=0)) == label).astype(output.dtype)
 
 
@@ -51,9 +55,9 @@ def _filter_exp(spikes: Array, tau: float, dt: float) -> Array:
 
 
 def van_rossum_distance(spikes: Array, target: Array, *, tau: float = 10e-3, dt: float = 1e-3) -> Array:
-    """van Rossum distance: ``sqrt(dt / tau * sum_t,n (k * (s - target))^2)``, ``k`` an exponential of ``tau``.
+    """van Rossum distance: `sqrt(dt / tau * sum_t,n (k * (s - target))^2)`, `k` an exponential of `tau`.
 
-    ``spikes`` and ``target`` are ``(T, n)``; the result is a scalar (0 iff the trains coincide).
+    `spikes` and `target` are `(T, n)`; the result is a scalar (0 iff the trains coincide).
     """
     diff = _filter_exp(spikes - target.astype(spikes.dtype), tau, dt)
     sq = jnp.sum(jnp.square(diff)) * dt / tau
@@ -61,22 +65,22 @@ def van_rossum_distance(spikes: Array, target: Array, *, tau: float = 10e-3, dt:
 
 
 def l2_spike_distance(spikes: Array, target: Array) -> Array:
-    """``sum_t,n (s - target)^2`` (squared L2 distance of rasters)."""
+    """`sum_t,n (s - target)^2` (squared L2 distance of rasters)."""
     return jnp.sum(jnp.square(spikes - target.astype(spikes.dtype)))
 
 
 def spike_count_mse(spikes: Array, target_counts: Array) -> Array:
-    """Mean over neurons of ``(count_n - target_n)^2``, ``count_n = sum_t s[t, n]``."""
+    """Mean over neurons of `(count_n - target_n)^2`, `count_n = sum_t s[t, n]`."""
     return jnp.mean(jnp.square(jnp.sum(spikes, axis=0) - target_counts.astype(spikes.dtype)))
 
 
 class ActivityRegulariser(eqx.Module):
     r"""Penalty on spike counts of the spiking layers (the paper's activity regularisers).
 
-    ``bound="upper"``: ``strength * mean(relu(c - threshold)^order)``; ``"lower"``:
-    ``strength * mean(relu(threshold - c)^order)``, with ``c`` the spike count per neuron
-    (``per="neuron"``) or the mean count of the layer (``per="layer"``), summed over the layers in
-    ``layers`` (all when None). The paper's SHD setting: ``ActivityRegulariser(0.1, 7.0, "upper", 2)``.
+    `bound="upper"`: `strength * mean(relu(c - threshold)^order)`; `"lower"`:
+    `strength * mean(relu(threshold - c)^order)`, with `c` the spike count per neuron
+    (`per="neuron"`) or the mean count of the layer (`per="layer"`), summed over the layers in
+    `layers` (all when None). The paper's SHD setting: `ActivityRegulariser(0.1, 7.0, "upper", 2)`.
     """
 
     strength: float
@@ -106,10 +110,20 @@ class ActivityRegulariser(eqx.Module):
         return self.strength * total
 
 
+def on_output(output_loss: Callable[[Output, Label], Scalar]) -> LossFn:
+    """Lift a loss (or metric) of the output to the convention `loss_fn(trace, y) = output_loss(trace.output, y)`.
+
+    ```python
+    loss_fn = snnsad.losses.on_output(snnsad.losses.max_over_time_cross_entropy)
+    ```
+    """
+    return make_loss(output_loss)
+
+
 def make_loss(
-    output_loss: Callable[[Array, ArrayLike], Array], regularisers: Sequence[Callable[[Trace], Array]] = ()
-) -> Callable[[Trace, ArrayLike], Array]:
-    """``loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)``."""
+    output_loss: Callable[[Output, Label], Scalar], regularisers: Sequence[Callable[[Trace], Scalar]] = ()
+) -> LossFn:
+    """`loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)`."""
     regularisers = tuple(regularisers)
 
     def loss_fn(trace: Trace, y):
@@ -119,3 +133,13 @@ def make_loss(
         return value
 
     return loss_fn
+
+
+def ce_loss(trace: Trace, y: Label) -> Scalar:
+    """Softmax cross-entropy of the time-summed readout (`sum_over_time_cross_entropy` on the trace)."""
+    return sum_over_time_cross_entropy(trace.output, y)
+
+
+def count_loss(trace: Trace, y: Array) -> Scalar:
+    """Squared error of the output spike counts, `sum_n (sum_t output[t, n] - y[n])^2`."""
+    return jnp.sum(jnp.square(jnp.sum(trace.output, 0) - y))

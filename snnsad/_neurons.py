@@ -1,51 +1,45 @@
-r"""Neuron models as pure ``init`` + ``step`` functions (the step is what ``lax.scan`` runs).
+r"""Neuron models as pure functions: `init`, then per step `drive` and `update` (what `lax.scan` runs).
 
-Discrete-time current-based LIF, ``lambda_syn = exp(-dt / tau_syn)``, ``lambda_mem = exp(-dt / tau_mem)``:
+Discrete-time current-based LIF, `lambda_syn = exp(-dt / tau_syn)`, `lambda_mem = exp(-dt / tau_mem)`:
 
     s[t]   = spike_fn(U[t] - theta)
     I[t+1] = lambda_syn I[t] + W x[t] (+ V s[t] if recurrent)
     U[t+1] = lambda_mem U[t] + (1 - lambda_mem) I[t]        then the reset with s[t]
 
-Resets: ``"subtract"`` (``U[t+1] -= theta s[t]``), ``"zero"`` (multiplicative,
-``U[t+1] *= 1 - s[t]``; the paper's classification networks), ``"leak"`` (only the leak term is
-reset, ``U[t+1] = lambda_mem (1 - s[t]) U[t] + (1 - lambda_mem) I[t]``; the paper's spike-train
-network) and ``"none"``. With ``detach_reset=True`` (default, as in the paper) no gradient flows
+Resets: `"subtract"` (`U[t+1] -= theta s[t]`), `"zero"` (multiplicative,
+`U[t+1] *= 1 - s[t]`; the paper's classification networks), `"leak"` (only the leak term is
+reset, `U[t+1] = lambda_mem (1 - s[t]) U[t] + (1 - lambda_mem) I[t]`; the paper's spike-train
+network) and `"none"`. With `detach_reset=True` (default, as in the paper) no gradient flows
 through the reset.
 
-Time constants and ``dt`` are hyper-parameters (array fields, no gradient); the threshold is an
-ordinary differentiable parameter.
+Time constants and `dt` are hyper-parameters (array fields declared with
+`snnsad.nn.hyperparameter`: not trained, no gradient); the threshold is trained.
 """
 
 import abc
-from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import ClassVar, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array, ArrayLike, PyTree
 
 from ._checks import check_positive, float_array
+from ._custom_types import Current, Reset
+from ._trainable import hyperparameter
 
-Reset = Literal["subtract", "zero", "leak", "none"]
 RESETS = ("subtract", "zero", "leak", "none")
-
-# emit(drive) -> (spikes, probability): supplied by the layer, which owns the spike function,
-# the noise of this time step and any forced spikes or flips. An emit whose attribute `binary` is
-# True promises 0/1 spikes; neurons may then apply a detached reset as a boolean select, which
-# saves one byte per (step, neuron) for the backward pass instead of a float.
-Emit = Callable[[Array], tuple[Array, Array]]
 
 
 class LIFState(NamedTuple):
-    """Synaptic current ``I`` and membrane potential ``U``."""
+    """Synaptic current `I` and membrane potential `U`."""
 
     I: Array
     U: Array
 
 
 class StepOutput(NamedTuple):
-    """What one step records: spikes, drive ``U - theta`` and firing probability."""
+    """What one step records: spikes, drive `U - theta` and firing probability."""
 
     spikes: Array
     drive: Array
@@ -53,22 +47,40 @@ class StepOutput(NamedTuple):
 
 
 def decay(tau: Array, dt: Array, dtype) -> Array:
-    """``exp(-dt / tau)`` in ``dtype``, without gradient (time constants are hyper-parameters)."""
+    """`exp(-dt / tau)` in `dtype`, without gradient (time constants are hyper-parameters)."""
     tau = jax.lax.stop_gradient(jnp.asarray(tau, dtype))
     dt = jax.lax.stop_gradient(jnp.asarray(dt, dtype))
     return jnp.exp(-dt / tau)
 
 
 class AbstractNeuron(eqx.Module):
-    """A neuron model: ``init(n, dtype) -> state`` and ``step(state, current, emit, recurrent)``."""
+    """A spiking neuron model, stepped in two phases by its layer.
+
+    1. `drive(state, current)`: the membrane drive `x = u - threshold` from which the layer's
+       spike function makes this step's spikes;
+    2. `update(state, current, spikes)`: the next state, given the input current of this step
+       (feed-forward plus any recurrent current, which the layer adds) and the spikes (the reset).
+
+    Declared: `threshold` (trained; broadcast per neuron by the layer) and `accepts_recurrence`
+    (`False` for a memoryless unit, which a recurrent layer then refuses at construction).
+    `update(..., binary=True)` promises 0/1 spikes, so a neuron whose reset is detached may apply
+    it as a boolean select (one byte per site kept for the backward pass instead of a float).
+    """
+
+    threshold: eqx.AbstractVar[Array]
+    accepts_recurrence: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
-    def init(self, n: int, dtype=jnp.float32):
-        """Initial state for ``n`` neurons."""
+    def init(self, n: int, dtype=jnp.float32) -> PyTree:
+        """Initial state for `n` neurons."""
 
     @abc.abstractmethod
-    def step(self, state, current: Array, emit: Emit, recurrent: Callable[[Array], Array] | None = None):
-        """One time step: returns ``(new_state, StepOutput)``."""
+    def drive(self, state: PyTree, current: Current) -> Current:
+        """The drive `u - threshold` of this step (before its spikes)."""
+
+    @abc.abstractmethod
+    def update(self, state: PyTree, current: Current, spikes: Current, *, binary: bool = False) -> PyTree:
+        """The next state after this step's input `current` and `spikes`."""
 
 
 class LIF(AbstractNeuron):
@@ -79,12 +91,13 @@ class LIF(AbstractNeuron):
     ```
     """
 
-    tau_mem: Array = eqx.field(converter=float_array)
-    tau_syn: Array = eqx.field(converter=float_array)
-    dt: Array = eqx.field(converter=float_array)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    dt: Array = hyperparameter()
     threshold: Array = eqx.field(converter=float_array)
-    reset: str = eqx.field(static=True)
+    reset: Reset = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
+    accepts_recurrence: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -92,14 +105,14 @@ class LIF(AbstractNeuron):
         tau_syn: ArrayLike = 5e-3,
         dt: ArrayLike = 1e-3,
         threshold: ArrayLike = 1.0,
-        reset: str = "subtract",
+        reset: Reset = "subtract",
         detach_reset: bool = True,
     ):
-        for name, value in (("tau_mem", tau_mem), ("tau_syn", tau_syn), ("dt", dt)):
-            check_positive(name, value, where="LIF")
+        self.tau_mem = check_positive("tau_mem", tau_mem, where="LIF")
+        self.tau_syn = check_positive("tau_syn", tau_syn, where="LIF")
+        self.dt = check_positive("dt", dt, where="LIF")
         if reset not in RESETS:
             raise ValueError(f"LIF: `reset` must be one of {RESETS}, got {reset!r}.")
-        self.tau_mem, self.tau_syn, self.dt = tau_mem, tau_syn, dt
         self.threshold = threshold
         self.reset = reset
         self.detach_reset = bool(detach_reset)
@@ -108,22 +121,21 @@ class LIF(AbstractNeuron):
         zeros = jnp.zeros((n,), dtype)
         return LIFState(zeros, zeros)
 
-    def step(self, state, current, emit, recurrent=None):
+    def drive(self, state, current):
+        return state.U - jnp.asarray(self.threshold, state.U.dtype)
+
+    def update(self, state, current, spikes, *, binary=False):
         dtype = state.U.dtype
         lam_mem = decay(self.tau_mem, self.dt, dtype)
         lam_syn = decay(self.tau_syn, self.dt, dtype)
         theta = jnp.asarray(self.threshold, dtype)
-        drive = state.U - theta
-        spikes, prob = emit(drive)
         r = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
         syn = lam_syn * state.I + current
-        if recurrent is not None:
-            syn = syn + recurrent(spikes)
         leak = lam_mem * state.U
         mem = leak + (1 - lam_mem) * state.I
         if self.reset == "none":
             pass
-        elif self.detach_reset and getattr(emit, "binary", False):
+        elif self.detach_reset and binary:
             # 0/1 spikes: the same numbers and gradients as the products below, but the backward
             # pass keeps a boolean mask per step instead of a float spike train
             reset_to = {
@@ -138,13 +150,14 @@ class LIF(AbstractNeuron):
             mem = mem * (1 - r)
         elif self.reset == "leak":
             mem = mem - leak * r
-        return LIFState(syn, mem), StepOutput(spikes, drive, prob)
+        return LIFState(syn, mem)
 
 
 class Perceptron(AbstractNeuron):
-    """Memoryless unit: ``s[t] = spike_fn(W x[t] - theta)`` (no state, no reset)."""
+    """Memoryless unit: `s[t] = spike_fn(W x[t] - theta)` (no state, no reset, no recurrence)."""
 
     threshold: Array = eqx.field(converter=float_array)
+    accepts_recurrence: ClassVar[bool] = False
 
     def __init__(self, threshold: ArrayLike = 0.0):
         self.threshold = threshold
@@ -152,29 +165,28 @@ class Perceptron(AbstractNeuron):
     def init(self, n, dtype=jnp.float32):
         return ()
 
-    def step(self, state, current, emit, recurrent=None):
-        if recurrent is not None:
-            raise ValueError("Perceptron: a memoryless unit cannot have recurrent weights.")
-        drive = current - jnp.asarray(self.threshold, current.dtype)
-        spikes, prob = emit(drive)
-        return state, StepOutput(spikes, drive, prob)
+    def drive(self, state, current):
+        return current - jnp.asarray(self.threshold, current.dtype)
+
+    def update(self, state, current, spikes, *, binary=False):
+        return state
 
 
 class LeakyIntegrator(eqx.Module):
     """Non-spiking leaky-integrator readout with the LIF's synaptic and membrane filters.
 
-    ``I[t+1] = lambda_syn I[t] + W x[t]``, ``U[t+1] = lambda_mem U[t] + (1 - lambda_mem) I[t]``;
-    the readout at step ``t`` is ``U[t+1]``.
+    `I[t+1] = lambda_syn I[t] + W x[t]`, `U[t+1] = lambda_mem U[t] + (1 - lambda_mem) I[t]`;
+    the readout at step `t` is `U[t+1]`.
     """
 
-    tau_mem: Array = eqx.field(converter=float_array)
-    tau_syn: Array = eqx.field(converter=float_array)
-    dt: Array = eqx.field(converter=float_array)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    dt: Array = hyperparameter()
 
     def __init__(self, tau_mem: ArrayLike = 10e-3, tau_syn: ArrayLike = 5e-3, dt: ArrayLike = 1e-3):
-        for name, value in (("tau_mem", tau_mem), ("tau_syn", tau_syn), ("dt", dt)):
-            check_positive(name, value, where="LeakyIntegrator")
-        self.tau_mem, self.tau_syn, self.dt = tau_mem, tau_syn, dt
+        self.tau_mem = check_positive("tau_mem", tau_mem, where="LeakyIntegrator")
+        self.tau_syn = check_positive("tau_syn", tau_syn, where="LeakyIntegrator")
+        self.dt = check_positive("dt", dt, where="LeakyIntegrator")
 
     def init(self, n, dtype=jnp.float32):
         zeros = jnp.zeros((n,), dtype)
@@ -189,10 +201,10 @@ class LeakyIntegrator(eqx.Module):
 
 
 def psp_kernel_energy(neuron: LIF | LeakyIntegrator, n_steps: int = 10_000) -> Array:
-    """``eps_hat = sum_k eps[k]^2 dt`` of the membrane response ``eps`` to one unit input spike.
+    """`eps_hat = sum_k eps[k]^2 dt` of the membrane response `eps` to one unit input spike.
 
     Computed from the discrete dynamics themselves, so the fluctuation-driven initialisation is
-    exact for this simulator (it approaches ``tau_syn^2 / (2 (tau_syn + tau_mem))`` for small dt).
+    exact for this simulator (it approaches `tau_syn^2 / (2 (tau_syn + tau_mem))` for small dt).
     """
     lam_mem = decay(neuron.tau_mem, neuron.dt, jnp.float32)
     lam_syn = decay(neuron.tau_syn, neuron.dt, jnp.float32)

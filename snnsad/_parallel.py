@@ -1,9 +1,9 @@
 """Data parallelism on JAX's own machinery: a 1-D device mesh and batch/sample-axis shardings.
 
-Under ``jit`` the compiler partitions a vmapped batch (or a vmapped set of gradient samples)
+Under `jit` the compiler partitions a vmapped batch (or a vmapped set of gradient samples)
 across the devices of the mesh and inserts the cross-device reductions itself; the network and
-optimiser state are replicated. On several hosts, call ``jax.distributed.initialize()`` first
-(once per process); ``jax.devices()`` then lists every host's devices and the same mesh spans them.
+optimiser state are replicated. On several hosts, call `jax.distributed.initialize()` first
+(once per process); `jax.devices()` then lists every host's devices and the same mesh spans them.
 """
 
 import jax
@@ -12,13 +12,13 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 def device_mesh(axis_name: str = "batch", devices=None) -> Mesh:
-    """A 1-D mesh over ``devices`` (default: all of ``jax.devices()``)."""
+    """A 1-D mesh over `devices` (default: all of `jax.devices()`)."""
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.asarray(devices), (axis_name,))
 
 
 def shard(tree, mesh: Mesh):
-    """Put every array leaf of ``tree`` on ``mesh``, split along its leading (batch or sample) axis."""
+    """Put every array leaf of `tree` on `mesh`, split along its leading (batch or sample) axis."""
     (axis,) = mesh.axis_names
     n = mesh.devices.size
 
@@ -34,6 +34,6 @@ def shard(tree, mesh: Mesh):
 
 
 def replicate(tree, mesh: Mesh):
-    """Put every array leaf of ``tree`` on every device of ``mesh``."""
+    """Put every array leaf of `tree` on every device of `mesh`."""
     sharding = NamedSharding(mesh, PartitionSpec())
     return jax.tree.map(lambda leaf: jax.device_put(leaf, sharding), tree)

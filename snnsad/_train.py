@@ -1,12 +1,10 @@
-"""Training: SMORMS3, a jitted training step for any estimator, evaluation, checkpoints and resume."""
+"""Training: a jitted step for any estimator, evaluation, and `fit` with checkpoints and resume."""
 
 import csv
 import io
 import json
 import os
-import struct
 import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import equinox as eqx
@@ -15,84 +13,15 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jaxtyping import PRNGKeyArray
 
+from ._checkpoint import load_checkpoint, save_checkpoint
 from ._data import batches
 from ._estimators import AbstractEstimator, Batched
-from ._io import atomic_write_bytes, atomic_write_text, run_info
-from ._nn import Network
+from ._io import atomic_write_text, run_info
+from ._losses import LossFn
 from ._parallel import replicate, shard
-
-# ----------------------------------------------------------------------------- SMORMS3
-
-
-class SMORMS3State(NamedTuple):
-    mem: Any
-    g: Any
-    g2: Any
-
-
-def smorms3(learning_rate: float | optax.Schedule = 1e-3, eps: float = 1e-16) -> optax.GradientTransformation:
-    r"""SMORMS3 (Simon Funk, 2015), the optimiser of the paper's experiments.
-
-    Per parameter, with memory ``mem`` (initially 1) and running moments ``g``, ``g2``:
-
-        r = 1 / (mem + 1);  g = (1 - r) g + r grad;  g2 = (1 - r) g2 + r grad^2
-        x = g^2 / (g2 + eps);  update = -grad * min(lr, x) / (sqrt(g2) + eps);  mem = 1 + mem (1 - x)
-
-    ``learning_rate`` may be a float, an array or an optax schedule of the step count.
-    """
-
-    def init(params):
-        zeros = jax.tree.map(jnp.zeros_like, params)
-        return (SMORMS3State(jax.tree.map(jnp.ones_like, params), zeros, zeros), jnp.zeros((), jnp.int32))
-
-    def update(grads, state, params=None):
-        del params
-        (st, count) = state
-        lr = learning_rate(count) if callable(learning_rate) else learning_rate
-
-        def leaf(grad, mem, g, g2):
-            r = 1 / (mem + 1)
-            g = (1 - r) * g + r * grad
-            g2 = (1 - r) * g2 + r * jnp.square(grad)
-            x = jnp.square(g) / (g2 + eps)
-            upd = -grad * jnp.minimum(jnp.asarray(lr, grad.dtype), x) / (jnp.sqrt(g2) + eps)
-            return upd, 1 + mem * (1 - x), g, g2
-
-        out = jax.tree.map(leaf, grads, st.mem, st.g, st.g2)
-        updates, mem, g, g2 = jax.tree.transpose(jax.tree.structure(grads), jax.tree.structure((0, 0, 0, 0)), out)
-        return updates, (SMORMS3State(mem, g, g2), count + 1)
-
-    return optax.GradientTransformation(init, update)
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-_MAGIC = b"SNNSADCK"
-
-
-def save_checkpoint(path: str, tree, meta: dict) -> None:
-    """Write ``tree`` (arrays) and ``meta`` (JSON) to one file, atomically."""
-    buf = io.BytesIO()
-    eqx.tree_serialise_leaves(buf, tree)
-    header = json.dumps(meta).encode()
-    atomic_write_bytes(path, _MAGIC + struct.pack("<Q", len(header)) + header + buf.getvalue())
-
-
-def load_checkpoint(path: str, like) -> tuple[Any, dict]:
-    """Read a checkpoint written by :func:`save_checkpoint`; ``like`` gives the structure."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 8:
-        raise ValueError(f"load_checkpoint: {path!r} is not an snnsad checkpoint.")
-    (n,) = struct.unpack("<Q", data[len(_MAGIC) : len(_MAGIC) + 8])
-    start = len(_MAGIC) + 8
-    meta = json.loads(data[start : start + n].decode())
-    tree = eqx.tree_deserialise_leaves(io.BytesIO(data[start + n :]), like)
-    return tree, meta
-
-
-# ----------------------------------------------------------------------------- training loop
+from ._trainable import trainable
 
 
 @eqx.filter_jit
@@ -101,7 +30,7 @@ def _eval_chunk(loss_fn, metric_fn, net, xs, ys, key):
 
     def one(x, y, k):
         trace = net(x, key=k)
-        m = metric_fn(trace.output, y) if metric_fn is not None else jnp.zeros(())
+        m = metric_fn(trace, y) if metric_fn is not None else jnp.zeros(())
         return loss_fn(trace, y), m
 
     return jax.vmap(one)(xs, ys, keys)
@@ -114,12 +43,16 @@ def _train_step(step_inputs, net, opt_state):
     # (on accelerators this halves their memory); everything else comes in the first argument.
     batched, loss_fn, optimizer, xs, ys, key = step_inputs
     value, grads = batched(loss_fn, net, xs, ys, key)
-    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, eqx.is_array))
+    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, trainable(net)))
     return eqx.apply_updates(net, updates), opt_state, value
 
 
-def evaluate(net: Network, data, loss_fn: Callable, metric_fn: Callable | None, *, key, batch_size: int = 256) -> dict:
-    """Mean loss (and metric, e.g. accuracy) over a data set, one stochastic forward pass per example."""
+def evaluate(net, data, loss_fn: LossFn, metric_fn: LossFn | None, *, key: PRNGKeyArray, batch_size: int = 256) -> dict:
+    """Mean loss (and metric, e.g. accuracy) over a data set, one stochastic forward pass per example.
+
+    `loss_fn` and `metric_fn` both take `(trace, y)` (lift output metrics with
+    `snnsad.losses.on_output`); `net` is any model `net(x, key=key) -> trace`.
+    """
     losses, metrics = [], []
     for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
         xs, ys = data.batch(idx)
@@ -133,7 +66,7 @@ def evaluate(net: Network, data, loss_fn: Callable, metric_fn: Callable | None, 
 
 
 def progress_bar(iterable, desc: str, total: int | None = None):
-    """``iterable`` with a transient tqdm bar, or unchanged when tqdm is not installed."""
+    """`iterable` with a transient tqdm bar, or unchanged when tqdm is not installed."""
     try:
         from tqdm.auto import tqdm
     except ImportError:  # tqdm comes with the [data] extra
@@ -142,46 +75,56 @@ def progress_bar(iterable, desc: str, total: int | None = None):
 
 
 class FitResult(NamedTuple):
-    net: Network
+    """The trained network, one record per epoch, and the optimiser state (pass it back to continue)."""
+
+    net: Any
     history: list[dict]
+    opt_state: optax.OptState
 
 
 def fit(
-    net: Network,
+    net,
     train,
     *,
-    estimator: AbstractEstimator,
-    loss_fn: Callable,
+    estimator: AbstractEstimator | Batched,
+    loss_fn: LossFn,
     optimizer: optax.GradientTransformation,
     epochs: int,
     batch_size: int,
     seed: int = 0,
     val=None,
     test=None,
-    metric_fn: Callable | None = None,
+    metric_fn: LossFn | None = None,
     out_dir: str | None = None,
     resume: bool = True,
     progress: bool = True,
     config: dict | None = None,
     mesh=None,
+    opt_state: optax.OptState | None = None,
 ) -> FitResult:
-    """Train ``net`` with any estimator; one jitted step (estimate, update) per batch.
+    """Train `net` with any estimator; one jitted step (estimate, update) per batch.
 
-    ``train``/``val``/``test`` are data sets with ``len()`` and ``batch(indices) -> (xs, ys)``
-    (:class:`~snnsad.data.SpikeDataset`, :class:`~snnsad.data.SHD`). Batches and noise keys are pure
-    functions of ``(seed, epoch, step)``, so a run resumed from its checkpoint in ``out_dir``
+    The optimiser updates exactly `snnsad.nn.trainable` of `net` (never time constants or
+    escape parameters). `estimator` is an estimator or a `snnsad.Batched` of one (with
+    its `batch_axis`); `loss_fn` and `metric_fn` take `(trace, y)`. `opt_state` continues
+    from an earlier `fit` (its `FitResult.opt_state`; default: `optimizer.init`), so
+    training in stages keeps the optimiser's moments.
+
+    `train`/`val`/`test` are data sets with `len()` and `batch(indices) -> (xs, ys)`
+    (`snnsad.data.SpikeDataset`, `snnsad.data.SHD`). Batches and noise keys are pure
+    functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
     (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
-    ``out_dir`` the config, a metrics history (JSON and CSV) and ``checkpoint.eqx`` are written.
-    With a ``mesh`` (:func:`snnsad.device_mesh`) every batch is split across its devices (data
-    parallel; ``batch_size`` must be a multiple of the device count) and the state is replicated.
+    `out_dir` the config, a metrics history (JSON and CSV) and `checkpoint.eqx` are written.
+    With a `mesh` (`snnsad.device_mesh`) every batch is split across its devices (data
+    parallel; `batch_size` must be a multiple of the device count) and the state is replicated.
     """
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}.")
     if len(train) < batch_size:
         raise ValueError(f"fit: the training set has {len(train)} examples, fewer than batch_size={batch_size}.")
-    batched = Batched(estimator)
-    params = eqx.filter(net, eqx.is_array)
-    opt_state = optimizer.init(params)
+    batched = estimator if isinstance(estimator, Batched) else Batched(estimator)
+    if opt_state is None:
+        opt_state = optimizer.init(eqx.filter(net, trainable(net)))
     history, start_epoch = [], 0
     ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else None
     # What must match for a checkpoint to be resumed (more epochs may be asked for).
@@ -249,7 +192,7 @@ def fit(
         if out_dir:
             save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
             _write_history(out_dir, history)
-    return FitResult(net, history)
+    return FitResult(net, history, opt_state)
 
 
 def _write_history(out_dir: str, history: list[dict]) -> None:

@@ -1,12 +1,10 @@
-"""Vmapped gradient statistics and small problems with exact ground truth."""
+"""Vmapped gradient statistics, the non-conservativeness of gradient fields, and small problems with exact ground truth."""
 
-from ._analysis import GradientStats as GradientStats
-from ._analysis import gradient_stats as gradient_stats
-from ._analysis import sample_grads as sample_grads
-from ._fields import LoopIntegral as LoopIntegral
-from ._fields import jacobian_asymmetry as jacobian_asymmetry
-from ._fields import loop_integral as loop_integral
-from ._zoo import Problem as Problem
-from ._zoo import ce_loss as ce_loss
-from ._zoo import count_loss as count_loss
-from ._zoo import small_problems as small_problems
+from ._conservativeness import LoopIntegral as LoopIntegral
+from ._conservativeness import jacobian_asymmetry as jacobian_asymmetry
+from ._conservativeness import loop_integral as loop_integral
+from ._small_problems import Problem as Problem
+from ._small_problems import small_problems as small_problems
+from ._statistics import GradientStats as GradientStats
+from ._statistics import gradient_stats as gradient_stats
+from ._statistics import sample_grads as sample_grads

@@ -1,4 +1,4 @@
-"""Escape-noise functions ``F`` (firing probability) and ``F'`` (surrogate derivative)."""
+"""Escape-noise functions `F` (firing probability) and `F'` (surrogate derivative)."""
 
 from ._escape import AbstractEscape as AbstractEscape
 from ._escape import Arctan as Arctan

@@ -1,4 +1,4 @@
-"""Neuron models as pure ``init`` + ``step`` functions."""
+"""Neuron models as pure `init` + `step` functions."""
 
 from ._neurons import LIF as LIF
 from ._neurons import RESETS as RESETS

@@ -1,12 +1,15 @@
-"""Equinox spiking networks and the simulation core ``Network.simulate``."""
+"""Spiking networks: the estimators' protocol, layers, `simulate`, and what is trained."""
 
-from ._nn import AbstractLayer as AbstractLayer
-from ._nn import Conv1D as Conv1D
-from ._nn import Dense as Dense
-from ._nn import Network as Network
-from ._nn import Readout as Readout
-from ._nn import Trace as Trace
-from ._nn import feedforward as feedforward
-from ._nn import fluctuation_std as fluctuation_std
-from ._nn import normal_init as normal_init
-from ._nn import weights as weights
+from ._layers import AbstractLayer as AbstractLayer
+from ._layers import Conv1D as Conv1D
+from ._layers import Dense as Dense
+from ._layers import Readout as Readout
+from ._layers import fluctuation_std as fluctuation_std
+from ._layers import normal_init as normal_init
+from ._network import AbstractNetwork as AbstractNetwork
+from ._network import Network as Network
+from ._network import Trace as Trace
+from ._network import feedforward as feedforward
+from ._trainable import hyperparameter as hyperparameter
+from ._trainable import parameters as parameters
+from ._trainable import trainable as trainable

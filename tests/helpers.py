@@ -1,5 +1,9 @@
 """Shared test helpers."""
 
+import subprocess
+import sys
+import textwrap
+
 import h5py
 import jax
 import numpy as np
@@ -66,3 +70,29 @@ def write_shd(path, times, units, labels, layout="standard"):
         f.create_dataset("spikes/times", data=_ragged(times, np.float32), dtype=vlen_f)
         f.create_dataset("labels", data=np.asarray(labels, np.uint16))
         f.create_dataset("extra/keys", data=np.array([b"zero", b"one", b"two"]))
+
+
+def run_without_typechecker(code: str) -> None:
+    """Run ``code`` in a fresh interpreter without the test suite's jaxtyping/beartype import hook.
+
+    Checks that a user, who runs snnsad without a runtime type checker, meets snnsad's own error
+    messages (the hook would otherwise reject some bad inputs first, with its own message). The
+    code asserts; a failure shows its output.
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def documented_namespace(path: str = "docs/howto.md") -> dict:
+    """Run the Python blocks of a documentation page and return what they define (classes, objects)."""
+    import pathlib
+    import re
+
+    import jax
+
+    page = (pathlib.Path(__file__).resolve().parents[1] / path).read_text()
+    namespace: dict = {}
+    with jax.numpy_dtype_promotion("standard"):
+        for block in re.findall(r"```python\n(.*?)```", page, flags=re.S):
+            exec(compile(block, path, "exec"), namespace)
+    return namespace

@@ -2,7 +2,7 @@
 
 import importlib.util
 
-from snnsad import _bench
+from snnsad._cli import _bench
 
 
 def test_on_workload_reports_missing_peers_and_formats_a_table():

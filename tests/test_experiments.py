@@ -3,9 +3,13 @@
 import json
 import os
 
+import jax
+import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 import pytest
 
+import snnsad
 from snnsad import experiments
 from snnsad._cli import main as cli_main
 
@@ -162,3 +166,26 @@ def test_e6_estimator_study_small(tmp_path, standard_promotion):
         assert all(-1 <= c["cosine_of_mean"] <= 1 for c in r["checkpoints"])
     assert len(results["stochastic SG (matched)"]["checkpoints"]) == 2
     assert os.path.getsize(tmp_path / "e6_randman" / "e6_randman.png") > 1000
+
+
+def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
+    """E6 trains epoch by epoch (it measures gradients in between): Adam's step count and moments carry
+    over from one epoch to the next instead of restarting."""
+    import optax
+
+    d = snnsad.data.randman(3, 8, 20, samples_per_class=16, alpha=2.0, seed=0)
+    net = snnsad.feedforward((8, 8, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)))
+    seen = []
+    _, state = experiments.train_in_stages(
+        net, d, snnsad.Autodiff(), snnsad.losses.ce_loss, optax.adam(1e-2), epochs=3, seed=0, batch_size=16,
+        before=lambda epoch, net: seen.append(epoch),
+    )  # fmt: skip
+    adam = state[0]
+    assert seen == [0, 1, 2] and int(adam.count) == 3 * (48 // 16)
+    one_epoch = experiments.train_in_stages(
+        net, d, snnsad.Autodiff(), snnsad.losses.ce_loss, optax.adam(1e-2), epochs=1, seed=0, batch_size=16
+    )[1][0]
+    # the second moment accumulates over all 9 steps, not just the last epoch's 3
+    assert float(sum(jnp.sum(v) for v in jax.tree.leaves(adam.nu))) > float(
+        sum(jnp.sum(v) for v in jax.tree.leaves(one_epoch.nu))
+    )

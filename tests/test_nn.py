@@ -9,6 +9,8 @@ import pytest
 
 import snnsad
 
+from .helpers import run_without_typechecker
+
 STOCH = snnsad.Stochastic(snnsad.Sigmoid(5.0))
 
 
@@ -216,35 +218,48 @@ def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
     R, sr = np.asarray(layer.recurrent_kernel), s.reshape(3, -1)
     padded = np.pad(sr, ((0, 0), (1, 1)))
     rec = np.array([[np.sum(R[o] * padded[:, j : j + 3]) for j in range(layer.out_length)] for o in range(3)])
-    np.testing.assert_allclose(layer.recurrent()(jnp.asarray(s)), rec.reshape(-1), rtol=1e-12)
+    np.testing.assert_allclose(layer.recurrent_current(jnp.asarray(s)), rec.reshape(-1), rtol=1e-12)
 
 
 # ------------------------------------------------------------------------------------------ bad input
 
 
-def test_bad_inputs_give_clear_errors(getkey):
-    net = _net(getkey())
-    key = getkey()
-    x = jr.uniform(getkey(), (5, 4))
-    with pytest.raises(ValueError, match=r"`x` has shape \(5, 3\)"):
-        net(x[:, :3], key=key)
-    with pytest.raises(ValueError, match="`x` has shape"):
-        net(x[0], key=key)
-    with pytest.raises(TypeError, match="`x` must be a floating-point"):
-        net(jnp.ones((5, 4), jnp.int32), key=key)
-    with pytest.raises(ValueError, match="key"):
-        net(x)
-    noise = net.sample_noise(key, 5)
-    with pytest.raises(ValueError, match="`noise` must be a tuple of 2"):
-        net.simulate(x, noise[:1])
-    with pytest.raises(ValueError, match=r"noise\[1\]"):
-        net.simulate(x, (noise[0], noise[1][:4]))
-    with pytest.raises(ValueError, match=r"noise\[0\]` must lie in \[0, 1\)"):
-        net.simulate(x, (noise[0] + 1.0, noise[1]))
-    with pytest.raises(ValueError, match=r"forced\[0\]` must lie in \[0, 1\]"):
-        net.simulate(x, noise, forced=(2 * jnp.ones((5, 6)), None))
-    with pytest.raises(ValueError, match="flips"):
-        net.simulate(x, noise, flips=(jnp.zeros((5, 6)),))
+def test_bad_inputs_give_clear_errors():
+    """Bad inputs to a network, as a user meets them: each error names the argument, the value and the fix."""
+    run_without_typechecker(
+        """
+        import jax.numpy as jnp, jax.random as jr, pytest, snnsad
+
+        net = snnsad.feedforward((4, 6, 5, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(4.0)))
+        key = jr.key(1)
+        x = jr.uniform(jr.key(2), (5, 4))
+        with pytest.raises(ValueError, match=r"`x` has shape \\(5, 3\\)"):
+            net(x[:, :3], key=key)
+        with pytest.raises(ValueError, match="`x` has shape"):
+            net(x[0], key=key)
+        with pytest.raises(TypeError, match="`x` must be a floating-point"):
+            net(jnp.ones((5, 4), jnp.int32), key=key)
+        with pytest.raises(ValueError, match="key"):
+            net(x)
+        noise = net.sample_noise(key, 5)
+        with pytest.raises(ValueError, match="`noise` must be a tuple of 2"):
+            net.simulate(x, noise[:1])
+        with pytest.raises(ValueError, match=r"noise\\[1\\]"):
+            net.simulate(x, (noise[0], noise[1][:4]))
+        with pytest.raises(ValueError, match=r"noise\\[0\\]` must lie in \\[0, 1\\)"):
+            net.simulate(x, (noise[0] + 1.0, noise[1]))
+        with pytest.raises(ValueError, match=r"forced\\[0\\]` must lie in \\[0, 1\\]"):
+            net.simulate(x, noise, forced=(2 * jnp.ones((5, 6)), None))
+        with pytest.raises(ValueError, match="flips"):
+            net.simulate(x, noise, flips=(jnp.zeros((5, 6)),))
+        with pytest.raises(ValueError, match="reset"):
+            snnsad.LIF(reset="soft")
+        with pytest.raises(ValueError, match="strategy"):
+            snnsad.SmoothedStochastic(snnsad.Sigmoid(1.0), "both")
+        with pytest.raises(ValueError, match="weighting"):
+            snnsad.StochasticAD(4, weighting="both")
+        """
+    )
 
 
 def test_bad_construction_gives_clear_errors(getkey):
@@ -328,7 +343,72 @@ def test_deterministic_limit_of_a_network(getkey):
         diffs.append(float(jnp.abs(sto(x, key=key).output - out_det).max()))
         _, g = snnsad.Autodiff()(loss, sto, x, None, key)
     assert diffs[0] > 0 and diffs[-1] == 0
-    w, w_det = snnsad.nn.weights(g), snnsad.nn.weights(g_det)
+    w, w_det = snnsad.nn.parameters(g), snnsad.nn.parameters(g_det)
     assert any(np.any(np.asarray(v) != 0) for v in w_det.values())
     for name in w_det:
         np.testing.assert_allclose(w[name], w_det[name], rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------------------ what is trained
+
+
+def test_adamw_on_the_trainable_set_leaves_hyperparameters_bit_identical(getkey, standard_promotion):
+    """200 steps of optax.adamw (weight decay on) through trainable(net): every time constant, dt and
+    escape/surrogate parameter is bit-identical afterwards, while every weight, bias and threshold moved."""
+    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=1e-3, reset="zero")
+    spike = snnsad.Stochastic(snnsad.Sigmoid(10.0), snnsad.FastSigmoid(5.0), scale=1.0)
+    net = snnsad.feedforward((4, 8, 8, 3), key=getkey(), spike_fn=spike, neuron=lif, recurrent=[True, False], bias=True)
+    x, key = jr.uniform(getkey(), (20, 4)), getkey()
+    opt = optax.adamw(1e-2, weight_decay=0.1)
+    spec = snnsad.nn.trainable(net)
+    state = opt.init(eqx.filter(net, spec))
+
+    @eqx.filter_jit
+    def step(net, state, key):
+        _, grads = snnsad.Autodiff()(snnsad.losses.ce_loss, net, x, jnp.asarray(1), key)
+        updates, state = opt.update(grads, state, eqx.filter(net, snnsad.nn.trainable(net)))
+        return eqx.apply_updates(net, updates), state
+
+    trained = net
+    for i in range(200):
+        trained, state = step(trained, state, jr.fold_in(key, i))
+    hyper = eqx.filter(net, jax.tree.map(lambda t: not t, spec))
+    hyper_after = eqx.filter(trained, jax.tree.map(lambda t: not t, spec))
+    names = {jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(hyper)}
+    assert {".layers[0].neuron.tau_mem", ".layers[0].spike_fn.escape.beta", ".readout.neuron.dt"} <= names
+    assert ".layers[0].spike_fn.surrogate.beta" in names and ".layers[0].spike_fn.scale" in names
+    for a, b in zip(jax.tree.leaves(hyper), jax.tree.leaves(hyper_after), strict=True):
+        np.testing.assert_array_equal(a, b)
+    before, after = snnsad.nn.parameters(net), snnsad.nn.parameters(trained)
+    assert {".layers[0].bias", ".layers[0].recurrent_weight", ".layers[1].neuron.threshold"} <= set(before)
+    for name in before:
+        assert np.any(np.asarray(before[name]) != np.asarray(after[name])), name
+
+
+def test_trainable_covers_custom_modules_and_gradients_skip_hyperparameters(getkey):
+    """A custom module's arrays are trained unless it declares them hyper-parameters; estimators return
+    None at hyper-parameters, and ``parameters`` works on gradients as on the network."""
+
+    class Scaled(eqx.Module):
+        gain: jax.Array
+        tau: jax.Array = snnsad.nn.hyperparameter()
+
+    tree = {"mine": Scaled(jnp.ones(3), 5.0), "net": _net(getkey())}
+    spec = snnsad.nn.trainable(tree)
+    assert spec["mine"].gain is True and spec["mine"].tau is False
+    assert spec["net"].layers[0].weight is True and spec["net"].layers[0].neuron.tau_syn is False
+    net = tree["net"]
+    _, grads = snnsad.Autodiff()(snnsad.losses.ce_loss, net, jr.uniform(getkey(), (6, 4)), jnp.asarray(0), getkey())
+    assert grads.layers[0].neuron.tau_mem is None and grads.layers[0].spike_fn.escape.beta is None
+    assert set(snnsad.nn.parameters(grads)) == set(snnsad.nn.parameters(net))
+
+
+def test_with_spike_fns_swaps_every_layer_or_one_per_layer(getkey):
+    net = _net(getkey())
+    det = net.with_spike_fns(snnsad.Heaviside())
+    assert all(isinstance(fn, snnsad.Heaviside) for fn in det.spike_fns) and not any(det.stochastic)
+    mixed = net.with_spike_fns([snnsad.Heaviside(), STOCH])
+    assert mixed.stochastic == (False, True)
+    np.testing.assert_array_equal(mixed.layers[0].weight, net.layers[0].weight)
+    with pytest.raises(ValueError, match="2 spiking layers"):
+        net.with_spike_fns([STOCH] * 3)

@@ -14,7 +14,7 @@ SCRIPT = textwrap.dedent(
     net = snnsad.feedforward((6, 16, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)), gain=3.0)
     xs = jr.uniform(jr.key(1), (8, 12, 6))
     ys = jnp.arange(8) % 3
-    loss_fn = snnsad.analysis.ce_loss
+    loss_fn = snnsad.losses.ce_loss
     for est in (snnsad.Autodiff(), snnsad.StochasticAD(4), snnsad.ScoreFunction(4)):
         batched = jax.jit(lambda net, xs, ys, key: snnsad.Batched(est)(loss_fn, net, xs, ys, key))
         v1, g1 = batched(net, xs, ys, jr.key(2))

@@ -12,7 +12,8 @@ import optax
 import pytest
 
 import snnsad
-from snnsad import _recipes, data, losses
+from snnsad import data, losses
+from snnsad._cli import _train_config as _recipes
 from snnsad._cli import main as cli_main
 from snnsad.train import load_checkpoint, save_checkpoint, smorms3
 
@@ -78,7 +79,7 @@ def _fit(net, d, loss_fn, out, epochs, **kw):
         batch_size=16,
         seed=5,
         val=d,
-        metric_fn=losses.accuracy_max_over_time,
+        metric_fn=losses.on_output(losses.accuracy_max_over_time),
         out_dir=out,
         progress=False,
         **kw,
@@ -118,12 +119,27 @@ def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(res.net.layers[0].weight, net.layers[0].weight)
     # The step itself updates the network and optimiser state in place (their buffers are donated).
-    params = eqx.filter(res.net, eqx.is_array)
+    params = eqx.filter(res.net, snnsad.nn.trainable(res.net))
     state = jax.tree.map(lambda a: a.copy(), (res.net, OPTIMIZER.init(params)))
     xs, ys = (jnp.asarray(a) for a in d.batch(np.arange(16)))
     batched = snnsad.Batched(snnsad.StochasticAD(2))
     new_net, _, _ = _train_step((batched, loss_fn, OPTIMIZER, xs, ys, jr.key(0)), *state)
     assert state[0].layers[0].weight.is_deleted() and not new_net.layers[0].weight.is_deleted()
+
+
+def test_fit_takes_a_batched_estimator_and_returns_its_optimiser_state():
+    """``fit(estimator=Batched(est))`` trains exactly as ``fit(estimator=est)`` (a wrapper is not wrapped
+    twice); the returned optimiser state has taken every step and can be passed back in."""
+    d, net, loss_fn = _setup(32)
+    kw = dict(loss_fn=loss_fn, optimizer=OPTIMIZER, epochs=1, batch_size=16, seed=5, progress=False)
+    plain = snnsad.fit(net, d, estimator=snnsad.StochasticAD(2), **kw)
+    wrapped = snnsad.fit(net, d, estimator=snnsad.Batched(snnsad.StochasticAD(2)), **kw)
+    for a, b in zip(jax.tree.leaves(plain.net), jax.tree.leaves(wrapped.net), strict=True):
+        np.testing.assert_array_equal(a, b)
+    steps = len(d) // 16
+    assert steps >= 1 and int(plain.opt_state[1]) == steps  # SMORMS3's step count
+    more = snnsad.fit(plain.net, d, estimator=snnsad.StochasticAD(2), opt_state=plain.opt_state, **kw)
+    assert int(more.opt_state[1]) == 2 * steps
 
 
 def test_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
@@ -186,7 +202,7 @@ def test_stochastic_sg_learns_randman_preset(standard_promotion):
         batch_size=64,
         seed=0,
         test=test,
-        metric_fn=losses.accuracy_max_over_time,
+        metric_fn=losses.on_output(losses.accuracy_max_over_time),
         progress=False,
     )
     print([round(h["test_metric"], 3) for h in res.history])
@@ -268,19 +284,19 @@ def test_training_reduces_the_loss(estimator, standard_promotion):
         rate=150.0,
     )
     optim = optax.adam(2e-2)
-    opt_state = optim.init(eqx.filter(net, eqx.is_array))
+    opt_state = optim.init(eqx.filter(net, snnsad.nn.trainable(net)))
     batched = snnsad.Batched(estimator)
 
     @eqx.filter_jit
     def step(net, opt_state, key):
-        value, grads = batched(snnsad.analysis.ce_loss, net, xs, ys, key)
-        updates, opt_state = optim.update(grads, opt_state, eqx.filter(net, eqx.is_array))
+        value, grads = batched(snnsad.losses.ce_loss, net, xs, ys, key)
+        updates, opt_state = optim.update(grads, opt_state, eqx.filter(net, snnsad.nn.trainable(net)))
         return eqx.apply_updates(net, updates), opt_state, value
 
     @eqx.filter_jit
     def expected_loss(net):
         keys = jr.split(jr.key(99), 8)
-        return jnp.mean(jax.vmap(lambda k: batched(snnsad.analysis.ce_loss, net, xs, ys, k)[0])(keys))
+        return jnp.mean(jax.vmap(lambda k: batched(snnsad.losses.ce_loss, net, xs, ys, k)[0])(keys))
 
     start = float(expected_loss(net))
     for key in jr.split(jr.key(2), 80):
@@ -321,4 +337,4 @@ def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
     dense = _recipes.build({**cfg, "architecture": "dense", "hidden": [8]})[3]
     assert type(dense.layers[0]).__name__ == "Dense" and dense.sizes == (8,)
     with pytest.raises(ValueError, match="too small"):
-        snnsad.train.shd_conv_network(snnsad.Heaviside(), n_channels=30)
+        snnsad.experiments.shd_conv_network(snnsad.Heaviside(), n_channels=30)

@@ -1,6 +1,6 @@
 """Is a gradient field conservative? Loop integrals and Jacobian asymmetry (Gygax & Zenke, section on SGs).
 
-A true gradient ``g = grad L`` integrates to zero around every closed loop and has a symmetric
+A true gradient `g = grad L` integrates to zero around every closed loop and has a symmetric
 Jacobian (the Hessian). A surrogate-gradient field generally does neither: it is not the gradient
 of any loss.
 """
@@ -14,7 +14,7 @@ from jaxtyping import Array
 
 
 class LoopIntegral(NamedTuple):
-    """``total``: the line integral around the circle; ``angle``, ``accumulated``: its running value."""
+    """`total`: the line integral around the circle; `angle`, `accumulated`: its running value."""
 
     total: Array
     angle: Array
@@ -24,12 +24,12 @@ class LoopIntegral(NamedTuple):
 def loop_integral(
     field: Callable[[Array], Array], center: Array, d1: Array, d2: Array, radius: float, n_points: int = 1000
 ) -> LoopIntegral:
-    r"""``\oint field(theta) . d theta`` around ``theta(phi) = center + radius (cos phi d1 + sin phi d2)``.
+    r"""`\oint field(theta) . d theta` around `theta(phi) = center + radius (cos phi d1 + sin phi d2)`.
 
-    ``field`` maps a parameter vector to a vector of the same shape; ``d1``, ``d2`` span the plane
-    (normalised here). The integrand is periodic, so the trapezoid rule on ``n_points`` equally
+    `field` maps a parameter vector to a vector of the same shape; `d1`, `d2` span the plane
+    (normalised here). The integrand is periodic, so the trapezoid rule on `n_points` equally
     spaced angles converges exponentially fast: a true gradient gives 0 to rounding. Evaluated with
-    one ``vmap`` over the angles.
+    one `vmap` over the angles.
     """
     center = jnp.asarray(center)
     d1 = jnp.asarray(d1, center.dtype)
@@ -54,10 +54,10 @@ def loop_integral(
 
 
 def jacobian_asymmetry(field: Callable[[Array], Array], params: Array) -> Array:
-    """``||J - J^T||_F / ||J||_F`` of the field's Jacobian at ``params`` (0 for a true gradient).
+    """`||J - J^T||_F / ||J||_F` of the field's Jacobian at `params` (0 for a true gradient).
 
-    ``J = jacrev(field)(params)``; works for fields built from snnsad's custom derivative rules.
-    Returns 0 where ``J = 0``.
+    `J = jacrev(field)(params)`; works for fields built from snnsad's custom derivative rules.
+    Returns 0 where `J = 0`.
     """
     jac = jax.jacrev(field)(jnp.asarray(params))
     if jac.ndim != 2 or jac.shape[0] != jac.shape[1]:

@@ -19,11 +19,11 @@ def _sample(estimator, loss_fn, net, x, y, keys, chunk_size):
 
 
 def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int | None = None, mesh=None):
-    """``N`` independent estimates, one per key, in one compiled, vmapped call.
+    """`N` independent estimates, one per key, in one compiled, vmapped call.
 
-    Returns ``(values, grads)`` with a leading axis of ``len(keys)`` on every leaf. ``chunk_size``
-    bounds memory: keys are processed ``chunk_size`` at a time (vmapped inside, scanned across).
-    With a ``mesh`` (:func:`snnsad.device_mesh`) the samples are split across its devices.
+    Returns `(values, grads)` with a leading axis of `len(keys)` on every leaf. `chunk_size`
+    bounds memory: keys are processed `chunk_size` at a time (vmapped inside, scanned across).
+    With a `mesh` (`snnsad.device_mesh`) the samples are split across its devices.
 
     ```python
     values, grads = snnsad.sample_grads(snnsad.StochasticAD(8), loss_fn, net, x, y, jr.split(key, 1000))
@@ -45,14 +45,14 @@ def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int 
 
 
 class GradientStats(NamedTuple):
-    """Statistics of ``N`` gradient estimates ``g_i`` against a reference gradient ``g``.
+    """Statistics of `N` gradient estimates `g_i` against a reference gradient `g`.
 
-    - ``bias_norm``: ``||mean(g_i) - g||``; ``relative_error``: that over ``||g||``.
-    - ``variance``: total variance ``sum_c Var(g_i[c])`` (unbiased, ``ddof=1``).
-    - ``max_z``: ``max_c |mean(g_i[c]) - g[c]| / se_c`` with ``se_c`` the standard error of the mean
-      (a component with zero spread counts as 0 if it agrees to ``1e-9 max|g|``, else inf).
-    - ``mean_cosine``: ``mean_i cos(g_i, g)``; ``cosine_of_mean``: ``cos(mean(g_i), g)``.
-    - ``snr``: ``||mean(g_i)||^2 / variance``.
+    - `bias_norm`: `||mean(g_i) - g||`; `relative_error`: that over `||g||`.
+    - `variance`: total variance `sum_c Var(g_i[c])` (unbiased, `ddof=1`).
+    - `max_z`: `max_c |mean(g_i[c]) - g[c]| / se_c` with `se_c` the standard error of the mean
+      (a component with zero spread counts as 0 if it agrees to `1e-9 max|g|`, else inf).
+    - `mean_cosine`: `mean_i cos(g_i, g)`; `cosine_of_mean`: `cos(mean(g_i), g)`.
+    - `snr`: `||mean(g_i)||^2 / variance`.
     """
 
     bias_norm: Array
@@ -105,11 +105,11 @@ def _stats(samples: Array, ref: Array) -> GradientStats:
 
 
 def gradient_stats(samples: PyTree, reference: PyTree) -> dict[str, GradientStats]:
-    """Bias, variance and cosine statistics, globally (key ``"all"``) and per parameter leaf.
+    """Bias, variance and cosine statistics, globally (key `"all"`) and per parameter leaf.
 
-    ``samples``: estimates with a leading sample axis (as from :func:`sample_grads`); ``reference``:
-    the reference gradient (e.g. from :class:`~snnsad.ExactEnumeration`) with the same structure,
-    no sample axis. Leaves are keyed by their path, e.g. ``".layers[0].weight"``. Safe at zero
+    `samples`: estimates with a leading sample axis (as from `sample_grads`); `reference`:
+    the reference gradient (e.g. from `snnsad.ExactEnumeration`) with the same structure,
+    no sample axis. Leaves are keyed by their path, e.g. `".layers[0].weight"`. Safe at zero
     norms (cosines of a zero vector are 0).
     """
     s_leaves = jax.tree_util.tree_leaves_with_path(samples)

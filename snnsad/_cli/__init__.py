@@ -1,4 +1,4 @@
-"""The ``snnsad`` command line: ``snnsad demo``, ``snnsad list``."""
+"""The `snnsad` command line: `demo`, `train`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
 
 import argparse
 import sys
@@ -11,8 +11,8 @@ def _cmd_demo(args):
 
 
 def _cmd_train(args):
-    from . import _recipes
-    from ._train import fit
+    from .._train import fit
+    from . import _train_config as _recipes
 
     overrides = {k: getattr(args, k) for k in _recipes.DEFAULTS if getattr(args, k, None) is not None}
     if args.hidden is not None:
@@ -46,7 +46,7 @@ def _cmd_train(args):
 
 
 def _cmd_reproduce(args):
-    from ._experiments import reproduce
+    from ..experiments import reproduce
 
     reproduce(args.names, args.out, quick=args.quick, seed=args.seed, shd_path=args.shd_path, image=args.image)
 
@@ -74,14 +74,14 @@ def _cmd_list(args):
         "neurons": ["LIF", "Perceptron", "LeakyIntegrator"],
         "layers": ["Dense", "Conv1D", "Readout"],
     }
-    from ._recipes import DATASETS, ESTIMATORS
+    from ._train_config import DATASETS, ESTIMATORS
 
     for title, names in groups.items():
         print(f"{title}:")
         for name in names:
             doc = (getattr(snnsad, name).__doc__ or "").strip().splitlines()[0]
             print(f"  {name:20s} {doc}")
-    from ._experiments import EXPERIMENTS
+    from ..experiments import EXPERIMENTS
 
     print("snnsad reproduce:")
     for name, fn in EXPERIMENTS.items():
@@ -153,3 +153,20 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def run_script(main, argv=None) -> None:
+    """The command line of a script in experiments/: `[--full] [--seed N] [--out DIR]` (plus `--shd-path`
+    where `main` takes it), passed to `main` as keyword arguments."""
+    import inspect
+
+    parser = argparse.ArgumentParser(description=(sys.modules[main.__module__].__doc__ or "").splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the paper's sizes (default: quick mode)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="results/reproduce")
+    takes_shd = "shd_path" in inspect.signature(main).parameters
+    if takes_shd:
+        parser.add_argument("--shd-path", required=True, help="folder with shd_train.h5 and shd_test.h5")
+    args = parser.parse_args(argv)
+    kwargs = {"shd_path": args.shd_path} if takes_shd else {}
+    main(seed=args.seed, quick=not args.full, out=args.out, **kwargs)

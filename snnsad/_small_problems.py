@@ -1,7 +1,7 @@
 """Small stochastic networks with known ground truth: exact enumeration is cheap on each.
 
 Used by the tests, the variance benchmarks and anyone who wants to check an estimator of their
-own. Every problem is float64 (build it inside ``jax.enable_x64(True)``), has at most 18 stochastic
+own. Every problem is float64 (build it inside `jax.enable_x64(True)`), has at most 18 stochastic
 (time, neuron) sites, firing probabilities mostly away from 0 and 1, and a nonzero gradient for
 every weight.
 """
@@ -15,9 +15,10 @@ import jax.random as jr
 from jaxtyping import Array
 
 from ._escape import Sigmoid
-from ._losses import sum_over_time_cross_entropy
+from ._layers import Conv1D, Readout
+from ._losses import ce_loss, count_loss
+from ._network import Network, feedforward
 from ._neurons import LIF, Perceptron
-from ._nn import Conv1D, Network, Readout, feedforward
 from ._spikes import Stochastic
 
 
@@ -31,22 +32,12 @@ class Problem(NamedTuple):
     description: str
 
 
-def ce_loss(trace, y):
-    """Softmax cross-entropy of the time-summed readout."""
-    return sum_over_time_cross_entropy(trace.output, y)
-
-
-def count_loss(trace, y):
-    """Squared error of the output spike counts."""
-    return jnp.sum(jnp.square(jnp.sum(trace.output, 0) - y))
-
-
 def _lif(reset, **kw):
     return LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, threshold=1.0, reset=reset, **kw)
 
 
 def small_problems(beta: float = 2.0, seed: int = 11) -> dict[str, Problem]:
-    """Six small problems covering every layer type and reset mode (call under ``jax.enable_x64``)."""
+    """Six small problems covering every layer type and reset mode (call under `jax.enable_x64`)."""
     f64 = jnp.float64
     spike = Stochastic(Sigmoid(beta))
     key = jr.key(seed)  # every problem draws its weights from the same key, its input from seed + 1

@@ -8,7 +8,7 @@ import jax
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``fn()`` (which must block until its work is done)."""
+    """Median wall time of `repeats` calls of `fn()` (which must block until its work is done)."""
     runs = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -18,13 +18,23 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 
 def time_jitted(fn: Callable, *args, repeats: int = 5) -> tuple[float, float]:
-    """``(compile_seconds, median_run_seconds)`` of a jitted ``fn(*args)``.
+    """`(compile_seconds, median_run_seconds)` of a jitted `fn(*args)`.
 
     The first call (trace + compile + run) is timed as compile time minus one median run; then
-    ``repeats`` calls, each waited on with ``block_until_ready``.
+    `repeats` calls, each waited on with `block_until_ready`.
     """
     t0 = time.perf_counter()
     jax.block_until_ready(fn(*args))
     first = time.perf_counter() - t0
     median = median_seconds(lambda: jax.block_until_ready(fn(*args)), repeats)
     return max(first - median, 0.0), median
+
+
+def prepared(fn: Callable, *args) -> Callable[[], object]:
+    """Compile and warm up the jitted `fn(*args)`; return a zero-argument call that waits for it."""
+
+    def run():
+        return jax.block_until_ready(fn(*args))
+
+    run()
+    return run

@@ -1,10 +1,10 @@
-"""``snnsad bench``: snnsad against spyx, snnTorch and the matmul floor, side by side in one run.
+"""`snnsad bench`: snnsad against spyx, snnTorch and the matmul floor, side by side in one run.
 
 Workloads (benchmarks/README.md): (a) the Open Neuromorphic workload, Linear(n -> n) + LIF,
 batch 16, T = 500, forward + backward of the summed output spikes; (c) a 1000-sample vmapped
 gradient-variance study against a Python loop over samples; (d) compile time of a training step at
 T = 100 and T = 1000; (e) peak temporary memory of the step at T = 1000 with and without scan
-checkpointing (XLA's own memory analysis). Peers are optional (the ``bench`` extra); a missing
+checkpointing (XLA's own memory analysis). Peers are optional (the `bench` extra); a missing
 peer is reported as such. Every number is a median of repeats after a warm-up call; in (a) and (b)
 the libraries are timed in interleaved rounds (one call of each per round).
 """
@@ -22,22 +22,17 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from ._escape import FastSigmoid, Sigmoid
-from ._estimators import Autodiff, Batched, StochasticAD
-from ._io import atomic_write_text, run_info
-from ._neurons import LIF
-from ._nn import feedforward
-from ._spikes import Stochastic, Surrogate
-from ._timing import median_seconds, time_jitted
-from ._zoo import ce_loss
-
-
-def _prepared(fn, *args):
-    """Compile and warm up the jitted ``fn(*args)``; return a zero-argument call that waits for it."""
-    run = lambda: jax.block_until_ready(fn(*args))  # noqa: E731
-    run()
-    return run
-
+from .._escape import FastSigmoid, Sigmoid
+from .._estimators import Autodiff, Batched
+from .._io import atomic_write_text, run_info
+from .._losses import ce_loss
+from .._network import feedforward
+from .._neurons import LIF
+from .._small_problems import small_problems
+from .._spikes import Stochastic, Surrogate
+from .._stochastic_ad import StochasticAD
+from ._peers import SHD_SHAPE, on_snntorch, on_spyx, shd_snntorch, shd_spyx, torch_device
+from ._timing import median_seconds, prepared, time_jitted
 
 # ----------------------------------------------------------------------------- (a) ON workload
 
@@ -55,7 +50,7 @@ def on_snnsad(n, T, batch, unroll=1):
 
         return eqx.filter_value_and_grad(loss)(net)
 
-    return _prepared(step, net, xs)
+    return prepared(step, net, xs)
 
 
 def on_floor(n, T, batch):
@@ -67,68 +62,7 @@ def on_floor(n, T, batch):
     def gemms(x, w, g):
         return x @ w.T, g.T @ x  # forward projection and weight gradient
 
-    return _prepared(gemms, x, w, g)
-
-
-def on_spyx(n, T, batch):
-    import spyx
-    from flax import nnx
-
-    model = spyx.nn.Sequential(
-        nnx.Linear(n, n, rngs=nnx.Rngs(0)),
-        spyx.nn.LIF((n,), beta=0.8, activation=spyx.axn.superspike(10.0), rngs=nnx.Rngs(1)),
-    )
-    graphdef, params = nnx.split(model)
-    xs = jr.uniform(jr.key(1), (T, batch, n))
-
-    @jax.jit
-    def step(params, xs):
-        def loss(params):
-            out, _ = spyx.nn.run(nnx.merge(graphdef, params), xs)
-            return jnp.sum(out)
-
-        return jax.value_and_grad(loss)(params)
-
-    return _prepared(step, params, xs)
-
-
-def torch_device() -> str:
-    """Where the snnTorch peer runs: ``"cuda"`` when the installed torch sees a GPU, else ``"cpu"``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _torch_sync(device):
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def on_snntorch(n, T, batch):
-    import snntorch
-    import torch
-    from snntorch import surrogate
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    dev = torch_device()
-    fc = torch.nn.Linear(n, n).to(dev)
-    lif = snntorch.Leaky(beta=0.8, spike_grad=surrogate.fast_sigmoid(slope=10.0)).to(dev)
-    xs = torch.rand(T, batch, n, device=dev)
-
-    def step():
-        fc.zero_grad()
-        mem = lif.init_leaky()
-        total = 0.0
-        for t in range(T):
-            spk, mem = lif(fc(xs[t]), mem)
-            total = total + spk.sum()
-        total.backward()
-        _torch_sync(dev)
-
-    step()  # warm-up
-    return step
+    return prepared(gemms, x, w, g)
 
 
 PEERS = {"snnsad": on_snnsad, "spyx": on_spyx, "snnTorch": on_snntorch, "matmul floor": on_floor}
@@ -142,72 +76,10 @@ def on_workload(sizes=(512, 2048, 4096), T=500, batch=16, repeats=5):
 
 # ----------------------------------------------------------------------------- (b) SHD-shaped step
 
-SHD_SHAPE = (700, 256, 20)
-
 
 def shd_snnsad(T, batch):
     step, args = _shd_step(T, False, batch=batch)
-    return _prepared(step, *args)
-
-
-def shd_spyx(T, batch):
-    import optax
-    import spyx
-    from flax import nnx
-
-    n_in, n_hid, n_out = SHD_SHAPE
-    model = spyx.nn.Sequential(
-        nnx.Linear(n_in, n_hid, rngs=nnx.Rngs(0)),
-        spyx.nn.RLIF((n_hid,), beta=0.8, activation=spyx.axn.superspike(10.0), rngs=nnx.Rngs(1)),
-        nnx.Linear(n_hid, n_out, rngs=nnx.Rngs(2)),
-        spyx.nn.LI((n_out,), beta=0.9, rngs=nnx.Rngs(3)),
-    )
-    graphdef, params = nnx.split(model)
-    xs = jr.bernoulli(jr.key(1), 0.02, (T, batch, n_in)).astype(jnp.float32)
-    ys = jnp.arange(batch) % n_out
-
-    @jax.jit
-    def step(params, xs, ys):
-        def loss(params):
-            out, _ = spyx.nn.run(nnx.merge(graphdef, params), xs)
-            return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(jnp.sum(out, 0), ys))
-
-        return jax.value_and_grad(loss)(params)
-
-    return _prepared(step, params, xs, ys)
-
-
-def shd_snntorch(T, batch):
-    import snntorch
-    import torch
-    from snntorch import surrogate
-
-    torch.set_num_threads(os.cpu_count() or 1)
-    dev = torch_device()
-    n_in, n_hid, n_out = SHD_SHAPE
-    fc1, fc2 = torch.nn.Linear(n_in, n_hid).to(dev), torch.nn.Linear(n_hid, n_out).to(dev)
-    spike_grad = surrogate.fast_sigmoid(slope=10.0)
-    rlif = snntorch.RLeaky(beta=0.8, linear_features=n_hid, spike_grad=spike_grad).to(dev)
-    readout = snntorch.Leaky(beta=0.9, reset_mechanism="none").to(dev)
-    params = [*fc1.parameters(), *fc2.parameters(), *rlif.parameters()]
-    xs = (torch.rand(T, batch, n_in, device=dev) < 0.02).float()
-    ys = torch.arange(batch, device=dev) % n_out
-
-    def step():
-        for p in params:
-            p.grad = None
-        spk, mem = rlif.init_rleaky()
-        mem_out = readout.init_leaky()
-        total = 0.0
-        for t in range(T):
-            spk, mem = rlif(fc1(xs[t]), spk, mem)
-            _, mem_out = readout(fc2(spk), mem_out)
-            total = total + mem_out
-        torch.nn.functional.cross_entropy(total, ys).backward()
-        _torch_sync(dev)
-
-    step()  # warm-up
-    return step
+    return prepared(step, *args)
 
 
 def shd_floor(T, batch):
@@ -230,7 +102,7 @@ def shd_floor(T, batch):
         input_grads = (g_h @ w_rec, g_o @ w_out)
         return forward, weight_grads, input_grads
 
-    return _prepared(gemms, x, h, g_h, g_o, w_in, w_rec, w_out)
+    return prepared(gemms, x, h, g_h, g_o, w_in, w_rec, w_out)
 
 
 SHD_PEERS = {"snnsad": shd_snnsad, "spyx": shd_spyx, "snnTorch": shd_snntorch, "matmul floor": shd_floor}
@@ -239,7 +111,7 @@ SHD_PEERS = {"snnsad": shd_snnsad, "spyx": shd_spyx, "snnTorch": shd_snntorch, "
 def _side_by_side(peers, label, args, repeats, min_seconds=5.0, max_rounds=25):
     """Median seconds per peer, timed in interleaved rounds (one call of each peer per round), so
     that a slow spell of the machine hits every peer alike instead of whichever ran during it.
-    At least ``repeats`` rounds, more (up to ``max_rounds``) while all rounds take under ``min_seconds``."""
+    At least `repeats` rounds, more (up to `max_rounds`) while all rounds take under `min_seconds`."""
     row, runs = {}, {}
     for name, prepare in peers.items():
         try:
@@ -293,10 +165,8 @@ def _vmapped_vs_loop(net, x, y, est, n_samples, loop_samples, repeats):
 
 def variance_study(n_samples=1000, loop_samples=50, repeats=3):
     """N vmapped StochasticAD(4) estimates in one jit vs a Python loop of jitted single estimates, on
-    (i) a network small enough for exact enumeration (what ``snnsad reproduce variance`` and the
+    (i) a network small enough for exact enumeration (what `snnsad reproduce variance` and the
     unbiasedness tests sample; float64) and (ii) a mid-sized classifier (20-100-100-15, T = 100)."""
-    from ._zoo import small_problems
-
     est = StochasticAD(4)
     rows = []
     with jax.enable_x64(True):
@@ -363,7 +233,7 @@ def peak_memory(T=1000, batch=16):
 
 
 def run_bench(out_dir="benchmarks/results", sizes=(512, 2048, 4096), repeats=5, quick=False) -> dict:
-    """Run every workload, print a table of medians and ratios, write ``bench.json`` and ``bench.md``."""
+    """Run every workload, print a table of medians and ratios, write `bench.json` and `bench.md`."""
     if quick:
         sizes, repeats = (256,), 2
     machine = (

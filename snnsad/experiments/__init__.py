@@ -1,0 +1,27 @@
+"""The paper's experiments as functions, the networks they use, and `reproduce`, which runs them and writes a report.
+
+Each `eN_...(out_dir, *, quick=True, seed=0)` writes `out_dir/<name>/config.json` (with versions
+and commit), `results.json` and PNG figures, and returns a dict whose `"report"` entry lists rows
+`(quantity, ours, paper)` for the Markdown report. `quick` runs in about a minute or less on a
+CPU; `quick=False` uses the paper's sizes.
+"""
+
+from ._e1_single_neuron import e1_single_neuron as e1_single_neuron
+from ._e2_closed_loop import e2_closed_loop as e2_closed_loop
+from ._e3_wrong_direction import e3_wrong_direction as e3_wrong_direction
+from ._e4_spike_train_matching import e4_spike_train_matching as e4_spike_train_matching
+from ._e5_shd import SHD_HOWTO as SHD_HOWTO
+from ._e5_shd import e5_shd as e5_shd
+from ._e6_randman import e6_randman as e6_randman
+from ._e6_randman import train_in_stages as train_in_stages
+from ._estimators_on_one_example import demo_estimators as demo_estimators
+from ._estimators_on_one_example import estimators_on_one_example as estimators_on_one_example
+from ._fano import fano_factor as fano_factor
+from ._recipes import SHD_CONV as SHD_CONV
+from ._recipes import input_rate as input_rate
+from ._recipes import paper_network as paper_network
+from ._recipes import shd_conv_network as shd_conv_network
+from ._reproduce import EXPERIMENTS as EXPERIMENTS
+from ._reproduce import reproduce as reproduce
+from ._toy_network import toy_output as toy_output
+from ._variance_study import variance_study as variance_study

@@ -1,0 +1,99 @@
+"""E1: one stochastic neuron: the matched surrogate gradient is d E[y] / du."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._escape import Sigmoid
+from .._spikes import SmoothedStochastic, Stochastic
+from ._results import pyplot, save
+
+
+def e1_single_neuron(out_dir: str, *, quick: bool = True, seed: int = 0, beta: float = 5.0) -> dict:
+    """E1: a stochastic neuron `y ~ Bernoulli(sigma(beta u))`: the matched SG is dE[y]/du; smoothed
+    stochastic derivatives are unbiased; for `L = (y - t)^2` the mean SG is d L(E[y]) / du, which
+    equals d E[L] / du only at p = 1/2."""
+    with jax.enable_x64(True):
+        F = Sigmoid(beta)
+        u = jnp.linspace(-1.5, 1.5, 61, dtype=jnp.float64)
+        n = 2000 if quick else 20000
+        noise = jr.uniform(jr.key(seed), (n, u.size), jnp.float64)
+        p, dEdu = F.cdf(u), F.pdf(u)
+        sg = jax.vmap(jax.grad(Stochastic(F)))(u, noise[0])  # matched stochastic SG of one sample
+        smoothed = {}
+        for strategy in ("two_sided", "right", "left", "straight_through"):
+            spike = SmoothedStochastic(F, strategy)
+            g = jax.vmap(lambda nz, spike=spike: jax.grad(lambda x: jnp.sum(spike(x, nz)))(u))(noise)
+            smoothed[strategy] = (np.asarray(g.mean(0)), np.asarray(g.std(0) / np.sqrt(n)))
+        t = 0.2
+        s = (noise < p[None]).astype(jnp.float64)
+        mean_sg_loss = jnp.mean(2 * (s - t), axis=0) * dEdu  # chain rule through the matched SG
+        grad_of_loss_of_mean = 2 * (p - t) * dEdu  # d L(E[y]) / du
+        grad_of_mean_loss = dEdu * (1 - 2 * t)  # d E[L] / du = F' ((1 - t)^2 - t^2)
+        half = int(jnp.argmin(jnp.abs(p - 0.5)))
+        se = jnp.std(2 * (s - t), axis=0) / np.sqrt(n) * dEdu
+        inner = np.asarray((p > 0.01) & (p < 0.99))  # where Monte Carlo standard errors are meaningful
+        # Standard errors are floored at float64 rounding (at p = 1/2 the two-sided weight is exactly 1).
+        floor = 1e-12 * np.abs(np.asarray(dEdu))
+        z_loss = (
+            np.abs(np.asarray(mean_sg_loss - grad_of_loss_of_mean))[inner] / np.maximum(np.asarray(se), floor)[inner]
+        )
+        u, p, dEdu, sg = (np.asarray(a) for a in (u, p, dEdu, sg))
+        mean_sg_loss, grad_of_loss_of_mean, grad_of_mean_loss = (
+            np.asarray(a) for a in (mean_sg_loss, grad_of_loss_of_mean, grad_of_mean_loss)
+        )
+    z_smoothed = {
+        k: float(np.max(np.abs(m - np.asarray(dEdu))[inner] / np.maximum(e, floor)[inner]))
+        for k, (m, e) in smoothed.items()
+        if k != "straight_through"
+    }
+    results = {
+        "max_abs_matched_sg_minus_dEdu": float(np.max(np.abs(sg - dEdu))),
+        "smoothed_max_z": z_smoothed,
+        "mean_sg_vs_grad_of_loss_of_mean_max_z": float(z_loss.max()),
+        "mean_sg_minus_true_at_p_half": float(grad_of_loss_of_mean[half] - grad_of_mean_loss[half]),
+        "max_abs_mean_sg_minus_true": float(np.max(np.abs(grad_of_loss_of_mean - grad_of_mean_loss))),
+    }
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(u, p, label="E[y] = F(u)")
+    axes[0].plot(u, dEdu, label="dE[y]/du")
+    axes[0].plot(u, sg, "--", label="matched stochastic SG")
+    for k, (m, _) in smoothed.items():
+        axes[0].plot(u, m, ".", ms=3, label=f"MC mean, {k}")
+    axes[0].set_xlabel("u - theta")
+    axes[0].legend(fontsize=7)
+    axes[1].plot(u, mean_sg_loss, label="mean SG of (y - t)^2")
+    axes[1].plot(u, grad_of_loss_of_mean, "--", label="d L(E[y]) / du")
+    axes[1].plot(u, grad_of_mean_loss, label="d E[L] / du (true)")
+    axes[1].axvline(float(u[half]), color="grey", lw=0.5)
+    axes[1].set_xlabel("u - theta")
+    axes[1].legend(fontsize=7)
+    report = [
+        (
+            "matched stochastic SG - dE[y]/du (max abs)",
+            f"{results['max_abs_matched_sg_minus_dEdu']:.1e}",
+            "0 (identity)",
+        ),
+        (
+            "smoothed derivatives: max bias in standard errors (0.01 < p < 0.99)",
+            ", ".join(f"{k} {v:.1f}" for k, v in z_smoothed.items()),
+            "unbiased",
+        ),
+        (
+            "mean SG of (y-t)^2 vs d L(E[y])/du (max z)",
+            f"{results['mean_sg_vs_grad_of_loss_of_mean_max_z']:.1f}",
+            "equal",
+        ),
+        ("d L(E[y])/du - d E[L]/du at p = 1/2", f"{results['mean_sg_minus_true_at_p_half']:.1e}", "0 only at p = 1/2"),
+        ("max abs(d L(E[y])/du - d E[L]/du) over u", f"{results['max_abs_mean_sg_minus_true']:.3f}", "> 0"),
+    ]
+    return save(
+        out_dir,
+        "e1_single_neuron",
+        {"quick": quick, "seed": seed, "beta": beta, "samples": n},
+        results,
+        report,
+        {"e1_single_neuron.png": fig},
+    )

@@ -1,0 +1,149 @@
+"""E5: the Spiking Heidelberg Digits with the paper's recurrent convolutional network."""
+
+import os
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._data import SHD, Subset
+from .._escape import FastSigmoid, Sigmoid
+from .._estimators import Autodiff
+from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._smorms3 import smorms3
+from .._spikes import Heaviside, Stochastic, Surrogate
+from .._train import evaluate, fit
+from ._fano import fano_factor
+from ._recipes import input_rate, shd_conv_network
+from ._results import pyplot, save
+
+SHD_HOWTO = (
+    "E5 needs the Spiking Heidelberg Digits files, which snnsad never downloads: get shd_train.h5.gz and "
+    "shd_test.h5.gz from https://zenkelab.org/datasets/ (Cramer et al. 2022), gunzip them into one folder "
+    "and run `snnsad reproduce e5 --shd-path FOLDER` (add --quick for a short CPU run)."
+)
+
+
+def _shd_files(shd_path):
+    if shd_path is None:
+        raise ValueError(SHD_HOWTO)
+    if os.path.isfile(shd_path):  # the train file itself; the test file is looked for beside it
+        folder, train = os.path.dirname(shd_path), shd_path
+    else:
+        folder, train = shd_path, os.path.join(shd_path, "shd_train.h5")
+    if not os.path.exists(train):
+        raise FileNotFoundError(f"--shd-path {shd_path!r}: no shd_train.h5 there. {SHD_HOWTO}")
+    test = os.path.join(folder, "shd_test.h5")
+    return train, test if os.path.exists(test) else None
+
+
+def e5_shd(
+    out_dir: str,
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    shd_path: str | None = None,
+    max_train: int | None = None,
+    epochs: int | None = None,
+    n_steps: int = 350,
+    batch_size: int | None = None,
+) -> dict:
+    """E5: SHD with the paper's 3-layer recurrent conv net: deterministic SuperSpike, stochastic matched SG
+    and SuperSpike SG on the stochastic net; cross-evaluation (stochastic <-> deterministic) and Fano."""
+    train_path, test_path = _shd_files(shd_path)
+    dt = 2e-3
+    full = SHD(train_path, n_steps=n_steps, dt=dt)
+    train_idx, val_idx = full.split(0.1, seed)
+    if max_train is None and quick:
+        max_train = 192
+    if max_train is not None:
+        train_idx, val_idx = train_idx[:max_train], val_idx[: max(1, max_train // 9)]
+    train, val = Subset(full, train_idx), Subset(full, val_idx)
+    test = SHD(test_path, n_steps=n_steps, dt=dt) if test_path else None
+    if test is not None and quick:  # a fixed subset of the test file keeps quick mode quick
+        test = Subset(test, np.random.default_rng(seed).permutation(len(test))[:128])
+    epochs = (2 if quick else 200) if epochs is None else epochs
+    batch_size = min((64 if quick else 400) if batch_size is None else batch_size, len(train))
+    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2)])
+    accuracy = on_output(accuracy_max_over_time)
+    sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
+    deterministic, stochastic = Surrogate(ss, scale=1.0), Stochastic(sig)
+    methods = {  # name -> (folder of its training run, spike function)
+        "deterministic (SuperSpike SG)": ("deterministic", deterministic),
+        "stochastic (matched SG)": ("stochastic_matched", stochastic),
+        "stochastic, SuperSpike SG": ("stochastic_superspike", Stochastic(sig, ss, scale=1.0)),
+    }
+    rate = input_rate(train, dt)  # the fluctuation-driven init needs the data's input rate
+    results = {}
+    for name, (folder, spike) in methods.items():
+        net = shd_conv_network(spike, n_classes=full.n_classes, n_steps=n_steps, dt=dt, rate=rate, seed=seed)
+        fitted = fit(
+            net,
+            train,
+            estimator=Autodiff(),
+            loss_fn=loss_fn,
+            optimizer=smorms3(1e-2),
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            val=val,
+            metric_fn=accuracy,
+            out_dir=os.path.join(out_dir, "e5_shd", "runs", folder),
+            progress=True,
+            config={"method": name, "quick": quick, "n_steps": n_steps, "input_rate_hz": rate, "shd_train": train_path},
+        )
+        net, key = fitted.net, jr.key(seed + 11)
+        own = evaluate(net, val, loss_fn, accuracy, key=key)["metric"]
+        other_spike = Heaviside() if spike.stochastic else stochastic  # the other forward pass
+        other = evaluate(net.with_spike_fns(other_spike), val, loss_fn, accuracy, key=key)["metric"]
+        as_stochastic = net if spike.stochastic else net.with_spike_fns(stochastic)
+        xs, _ = val.batch(np.arange(min(len(val), 64)))
+        fano = fano_factor(as_stochastic, jnp.asarray(xs), jr.key(seed + 13))
+        results[name] = {
+            "val_accuracy": own,
+            "val_accuracy_other_forward": other,
+            "test_accuracy": evaluate(net, test, loss_fn, accuracy, key=key)["metric"] if test else None,
+            "fano_stochastic_forward": fano,
+            "history": fitted.history,
+        }
+        print(f"  {name:30s} val accuracy {own:.3f} (other forward {other:.3f}), Fano {fano}", flush=True)
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, r in results.items():
+        accs = [h.get("val_metric") for h in r["history"]]
+        axes[0].plot(range(1, len(accs) + 1), accs, "o-", label=name)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("validation accuracy")
+    axes[0].legend(fontsize=7)
+    names = list(results)
+    pos = np.arange(len(names))
+    axes[1].bar(pos - 0.2, [results[n]["val_accuracy"] for n in names], 0.4, label="own forward")
+    axes[1].bar(pos + 0.2, [results[n]["val_accuracy_other_forward"] for n in names], 0.4, label="other forward")
+    axes[1].set_xticks(pos, [n.replace(" (", "\n(") for n in names], fontsize=7)
+    axes[1].set_ylabel("validation accuracy")
+    axes[1].legend(fontsize=7)
+    report = [
+        (
+            f"{name}: validation accuracy (own / other forward), hidden Fano (stochastic forward)",
+            f"{r['val_accuracy']:.3f} / {r['val_accuracy_other_forward']:.3f}, "
+            + "/".join(f"{f:.2f}" for f in r["fano_stochastic_forward"]),
+            {"deterministic (SuperSpike SG)": "about 0.95", "stochastic (matched SG)": "about 0.96"}.get(name, "-"),
+        )
+        for name, r in results.items()
+    ]
+    config = {
+        "quick": quick,
+        "seed": seed,
+        "shd_train": train_path,
+        "shd_test": test_path,
+        "train_examples": len(train),
+        "val_examples": len(val),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "n_steps": n_steps,
+        "dt": dt,
+        "input_rate_hz": rate,
+        "optimizer": "smorms3(0.01)",
+        "regulariser": "upper L2, strength 0.1, threshold 7 spikes",
+    }
+    return save(out_dir, "e5_shd", config, results, report, {"e5_shd.png": fig})

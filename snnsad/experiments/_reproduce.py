@@ -1,0 +1,84 @@
+"""`snnsad reproduce`: run experiments by name and write a Markdown report."""
+
+import inspect
+import os
+import time
+
+from .._io import atomic_write_text, run_info
+from ._e1_single_neuron import e1_single_neuron
+from ._e2_closed_loop import e2_closed_loop
+from ._e3_wrong_direction import e3_wrong_direction
+from ._e4_spike_train_matching import e4_spike_train_matching
+from ._e5_shd import SHD_HOWTO, _shd_files, e5_shd
+from ._e6_randman import e6_randman
+from ._estimators_on_one_example import estimators_on_one_example
+from ._variance_study import variance_study
+
+EXPERIMENTS = {
+    "e1": e1_single_neuron,
+    "e2": e2_closed_loop,
+    "e3": e3_wrong_direction,
+    "e4": e4_spike_train_matching,
+    "e5": e5_shd,
+    "estimators": estimators_on_one_example,
+    "e6": e6_randman,
+    "variance": variance_study,
+}
+
+
+def reproduce(
+    names,
+    out_dir: str = "results/reproduce",
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    shd_path: str | None = None,
+    image: str | None = None,
+) -> str:
+    """Run experiments by name (`"all"` for every one) and write `out_dir/report.md`; returns its path.
+
+    `shd_path` (a folder with `shd_train.h5`/`shd_test.h5`) enables E5; with `"all"` and no
+    path E5 is skipped and the report says how to get the files. `image` is E4's target image.
+    """
+    names = [names] if isinstance(names, str) else list(names)
+    run_all = names == ["all"]
+    names = list(EXPERIMENTS) if run_all else names
+    unknown = [n for n in names if n not in EXPERIMENTS]
+    if unknown:
+        raise ValueError(f"reproduce: unknown experiment(s) {unknown}; known: {sorted(EXPERIMENTS)} or 'all'.")
+    if "e5" in names and shd_path is None and not run_all:
+        raise ValueError(SHD_HOWTO)
+    if shd_path is not None:
+        _shd_files(shd_path)  # fail before hours of other experiments, not after
+    if image is not None and not os.path.isfile(image):
+        raise FileNotFoundError(f"--image {image!r}: no such file (E4's target image; omit it for the shipped one).")
+    options = {"shd_path": shd_path, "image": image}
+    outs = []
+    for name in names:
+        if name == "e5" and shd_path is None:
+            print(f"[e5] skipped: {SHD_HOWTO}", flush=True)
+            outs.append({"name": "e5_shd", "report": [("skipped", "no SHD files given", SHD_HOWTO)], "figures": []})
+            continue
+        fn = EXPERIMENTS[name]
+        params = inspect.signature(fn).parameters
+        t0 = time.perf_counter()
+        print(f"[{name}] running ({'quick' if quick else 'full'}) ...", flush=True)
+        out = fn(out_dir, quick=quick, seed=seed, **{k: v for k, v in options.items() if k in params})
+        out["seconds"] = time.perf_counter() - t0
+        print(f"[{name}] done in {out['seconds']:.1f} s", flush=True)
+        outs.append(out)
+    lines = [
+        "# snnsad reproduction report",
+        "",
+        f"Mode: {'quick' if quick else 'full'}; seed {seed}; {run_info()['commit'] or 'no git commit'}.",
+        "",
+    ]
+    for out in outs:
+        took = f" ({out['seconds']:.0f} s)" if "seconds" in out else ""
+        lines += [f"## {out['name']}{took}", "", "| quantity | snnsad | paper |", "|---|---|---|"]
+        lines += [f"| {q} | {ours} | {paper} |" for q, ours, paper in out["report"]]
+        lines += [""] + [f"![{os.path.basename(p)}]({os.path.relpath(p, out_dir)})" for p in out["figures"]] + [""]
+    path = os.path.join(out_dir, "report.md")
+    atomic_write_text(path, "\n".join(lines))
+    print(f"wrote {path}")
+    return path
