@@ -228,26 +228,34 @@ class SHD:
         except OSError as err:
             raise ValueError(f"SHD: {path!r} is not a readable HDF5 file (truncated or corrupt?): {err}") from None
         for field in self.REQUIRED:
-            if field not in self._file:
+            if not isinstance(self._file.get(field), h5py.Dataset):
                 raise ValueError(
-                    f"SHD: {path!r} has no field {field!r}; expected the standard layout "
+                    f"SHD: {path!r} has no data set {field!r}; expected the standard layout "
                     "spikes/times, spikes/units, labels."
                 )
-        n = len(self._file["labels"])
-        if len(self._file["spikes/times"]) != n or len(self._file["spikes/units"]) != n:
+        self._times, self._units = self._dataset("spikes/times"), self._dataset("spikes/units")
+        labels = self._dataset("labels")
+        n = len(labels)
+        if len(self._times) != n or len(self._units) != n:
             raise ValueError(
-                f"SHD: {path!r} has {n} labels but {len(self._file['spikes/times'])} spike-time and "
-                f"{len(self._file['spikes/units'])} unit entries."
+                f"SHD: {path!r} has {n} labels but {len(self._times)} spike-time and {len(self._units)} unit entries."
             )
         try:
-            self.labels = np.asarray(self._file["labels"][()], np.int32)
+            self.labels = np.asarray(labels[()], np.int32)
         except OSError as err:
             raise ValueError(f"SHD: could not read 'labels' from {path!r} (truncated file?): {err}") from None
         self.class_names = (
-            [k.decode() if isinstance(k, bytes) else str(k) for k in self._file["extra/keys"][()]]
-            if "extra/keys" in self._file
+            [k.decode() if isinstance(k, bytes) else str(k) for k in self._dataset("extra/keys")[()]]
+            if isinstance(self._file.get("extra/keys"), h5py.Dataset)
             else None
         )
+
+    def _dataset(self, name: str):
+        import h5py
+
+        dataset = self._file[name]
+        assert isinstance(dataset, h5py.Dataset)  # checked in __init__
+        return dataset
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -259,8 +267,8 @@ class SHD:
     def raster(self, i: int) -> np.ndarray:
         """Sample `i` as a `(n_steps, n_channels)` float32 raster."""
         try:
-            times = np.asarray(self._file["spikes/times"][i], np.float64)
-            units = np.asarray(self._file["spikes/units"][i], np.int64)
+            times = np.asarray(self._times[i], np.float64)
+            units = np.asarray(self._units[i], np.int64)
         except OSError as err:
             raise ValueError(f"SHD: could not read sample {i} of {self.path!r} (truncated file?): {err}") from None
         if times.shape != units.shape:

@@ -31,12 +31,13 @@ def partition(net: PyTree) -> tuple[PyTree, PyTree]:
     return eqx.partition(net, trainable(net))
 
 
-def require_key(key, where: str) -> None:
-    """Raise a clear `ValueError` when a sampling estimator gets no PRNG key."""
+def require_key(key: PRNGKeyArray | None, where: str) -> PRNGKeyArray:
+    """`key`, or a clear `ValueError` when a sampling estimator gets none."""
     if key is None:
         raise ValueError(
             f"{where}: needs a PRNG key to sample its noise, e.g. estimator(loss_fn, net, x, y, jr.key(0))."
         )
+    return key
 
 
 def require_network(net, where: str) -> None:

@@ -15,7 +15,7 @@ researcher's own equinox model another (docs/howto.md, "Bring your own model").
 import abc
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import equinox as eqx
 import jax
@@ -141,11 +141,18 @@ class AbstractNetwork(eqx.Module):
 
     def flatten_sites(self, per_layer: Sites) -> FlatSites:
         """Per-layer `(T, n_l)` arrays -> one flat vector over the stochastic sites."""
-        return jnp.concatenate([per_layer[i].reshape(-1) for i, _ in self._stochastic_fns()])
+        flat = []
+        for i, _ in self._stochastic_fns():
+            layer = per_layer[i]
+            if layer is None:
+                raise ValueError(f"flatten_sites: stochastic layer {i} needs an array, got None.")
+            flat.append(jnp.ravel(layer))
+        return jnp.concatenate(flat)
 
     def unflatten_sites(self, flat: FlatSites, n_steps: int) -> Sites:
         """A flat vector over the stochastic sites -> per-layer `(T, n_l)` arrays (`None` elsewhere)."""
-        out, offset = [None] * len(self.sizes), 0
+        out: list[LayerArray | None] = [None] * len(self.sizes)
+        offset = 0
         for i, _ in self._stochastic_fns():
             size = n_steps * self.sizes[i]
             out[i] = flat[offset : offset + size].reshape(n_steps, self.sizes[i])
@@ -270,7 +277,7 @@ class Network(AbstractNetwork):
         )
 
 
-def _per_layer_option(name, value, n, where="feedforward"):
+def _per_layer_option(name: str, value: Any, n: int, where: str = "feedforward") -> tuple[Any, ...]:
     if isinstance(value, (tuple, list)):
         if len(value) != n:
             raise ValueError(f"{where}: `{name}` has {len(value)} entries for {n} spiking layers.")
@@ -319,10 +326,10 @@ def feedforward(
     n_spiking = len(sizes) - 2 if with_readout else len(sizes) - 1
     if n_spiking < 1:
         raise ValueError(f"feedforward: `sizes`={sizes} leaves no spiking layer; add a hidden size or readout=False.")
-    spike_fns = _per_layer_option("spike_fn", spike_fn, n_spiking)
-    neurons = _per_layer_option("neuron", LIF() if neuron is None else neuron, n_spiking)
-    recurrents = _per_layer_option("recurrent", recurrent, n_spiking)
-    rates = _per_layer_option("rate", rate, n_spiking + 1)
+    spike_fns: tuple[AbstractSpikeFunction, ...] = _per_layer_option("spike_fn", spike_fn, n_spiking)
+    neurons: tuple[AbstractNeuron, ...] = _per_layer_option("neuron", LIF() if neuron is None else neuron, n_spiking)
+    recurrents: tuple[bool, ...] = _per_layer_option("recurrent", recurrent, n_spiking)
+    rates: tuple[float, ...] = _per_layer_option("rate", rate, n_spiking + 1)
     if init not in ("normal", "fluctuation"):
         raise ValueError(f"feedforward: `init` must be 'normal' or 'fluctuation', got {init!r}.")
     keys = jr.split(key, n_spiking + 1)

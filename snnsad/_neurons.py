@@ -91,12 +91,12 @@ class LIF(AbstractNeuron):
     ```
     """
 
-    tau_mem: Array = hyperparameter()
-    tau_syn: Array = hyperparameter()
-    dt: Array = hyperparameter()
     threshold: Array = eqx.field(converter=float_array)
     reset: Reset = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    dt: Array = hyperparameter()
     accepts_recurrence: ClassVar[bool] = True
 
     def __init__(
@@ -113,7 +113,7 @@ class LIF(AbstractNeuron):
         self.dt = check_positive("dt", dt, where="LIF")
         if reset not in RESETS:
             raise ValueError(f"LIF: `reset` must be one of {RESETS}, got {reset!r}.")
-        self.threshold = threshold
+        self.threshold = float_array(threshold)
         self.reset = reset
         self.detach_reset = bool(detach_reset)
 
@@ -160,7 +160,7 @@ class Perceptron(AbstractNeuron):
     accepts_recurrence: ClassVar[bool] = False
 
     def __init__(self, threshold: ArrayLike = 0.0):
-        self.threshold = threshold
+        self.threshold = float_array(threshold)
 
     def init(self, n, dtype=jnp.float32):
         return ()

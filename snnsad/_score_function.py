@@ -38,7 +38,7 @@ class ScoreFunction(AbstractEstimator):
             raise ValueError("ScoreFunction: the leave_one_out baseline needs n_samples >= 2.")
 
     def objective(self, loss_fn, params, static, x, y, key):
-        require_key(key, "ScoreFunction")
+        key = require_key(key, "ScoreFunction")
         keys = jr.split(key, self.n_samples)
         n = self.n_samples
 

@@ -28,8 +28,9 @@ def smorms3(learning_rate: float | optax.Schedule = 1e-3, eps: float = 1e-16) ->
         zeros = jax.tree.map(jnp.zeros_like, params)
         return (SMORMS3State(jax.tree.map(jnp.ones_like, params), zeros, zeros), jnp.zeros((), jnp.int32))
 
-    def update(grads, state, params=None):
+    def update(updates, state, params=None):
         del params
+        grads = updates
         (st, count) = state
         lr = learning_rate(count) if callable(learning_rate) else learning_rate
 

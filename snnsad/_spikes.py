@@ -279,8 +279,8 @@ class SmoothedStochastic(AbstractStochasticSpikeFunction):
     is unbiased for `dE[s]/dx` of one neuron; through nonlinear maps all are biased.
     """
 
-    escape: AbstractEscape = hyperparameter(converter=None)
     strategy: Strategy = eqx.field(static=True)
+    escape: AbstractEscape = hyperparameter(converter=None)
 
     def __init__(self, escape: AbstractEscape, strategy: Strategy = "two_sided"):
         if not isinstance(escape, AbstractEscape):

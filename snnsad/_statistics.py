@@ -1,11 +1,15 @@
 """Vmapped gradient statistics: many estimates in one compile, then bias, variance and cosine."""
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, PyTree
+from jaxtyping import Array, Float, PyTree
+
+from ._custom_types import Label, Scalar
+from ._losses import LossFn
 
 
 @eqx.filter_jit
@@ -18,7 +22,17 @@ def _sample(estimator, loss_fn, net, x, y, keys, chunk_size):
     return jax.lax.map(one, keys, batch_size=chunk_size)
 
 
-def sample_grads(estimator, loss_fn, net, x, y, keys: Array, *, chunk_size: int | None = None, mesh=None):
+def sample_grads(
+    estimator: Callable[..., tuple[Scalar, PyTree]],
+    loss_fn: LossFn,
+    net,
+    x: PyTree,
+    y: Label,
+    keys: Array,
+    *,
+    chunk_size: int | None = None,
+    mesh=None,
+) -> tuple[Float[Array, " N"], PyTree]:
     """`N` independent estimates, one per key, in one compiled, vmapped call.
 
     Returns `(values, grads)` with a leading axis of `len(keys)` on every leaf. `chunk_size`
@@ -79,7 +93,7 @@ def _div(a, b):
     return jnp.where(ok, a / jnp.where(ok, b, 1), 0)
 
 
-def _stats(samples: Array, ref: Array) -> GradientStats:
+def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"]) -> GradientStats:
     n = samples.shape[0]
     mean = jnp.mean(samples, axis=0)
     bias = mean - ref

@@ -49,7 +49,7 @@ class StochasticAD(AbstractEstimator):
             raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")
 
     def objective(self, loss_fn, params, static, x, y, key):
-        require_key(key, "StochasticAD")
+        key = require_key(key, "StochasticAD")
         net = eqx.combine(params, static)
         n_steps = x.shape[0]
         noise_key, site_key = jr.split(key)
@@ -72,7 +72,7 @@ class StochasticAD(AbstractEstimator):
             sites = jnp.arange(n_sites)
             coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
         else:
-            m = self.n_flips
+            m = int(self.n_flips)
             # Inverse-cdf sampling: M uniforms and a binary search instead of M x K Gumbel draws.
             weight = rate if self.proposal == "weighted" else active.astype(rate.dtype)
             cdf = jnp.cumsum(weight)

@@ -5,7 +5,7 @@ import io
 import json
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -126,7 +126,7 @@ def fit(
     if opt_state is None:
         opt_state = optimizer.init(eqx.filter(net, trainable(net)))
     history, start_epoch = [], 0
-    ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else None
+    ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else ""
     # What must match for a checkpoint to be resumed (more epochs may be asked for).
     run = json.loads(
         json.dumps({**(config or {}), "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
@@ -192,7 +192,7 @@ def fit(
         if out_dir:
             save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
             _write_history(out_dir, history)
-    return FitResult(net, history, opt_state)
+    return FitResult(net, history, cast(optax.OptState, opt_state))
 
 
 def _write_history(out_dir: str, history: list[dict]) -> None:

@@ -162,3 +162,16 @@ def test_parameters_are_arrays_so_new_values_do_not_recompile():
     x = jnp.ones(3)
     for beta in (1.0, 2.0, 30.0):
         f(snnsad.Sigmoid(beta), x)
+
+
+def test_a_traced_bad_parameter_is_caught_when_the_compiled_code_runs():
+    """Under jit a parameter is a tracer, so the check cannot run at construction: it runs (eqx.error_if)
+    when the compiled code does, and names the parameter."""
+
+    @jax.jit
+    def prob(beta):
+        return snnsad.Sigmoid(beta).cdf(jnp.asarray(0.5))
+
+    assert float(prob(jnp.asarray(2.0))) > 0.5
+    with pytest.raises(Exception, match="`beta` must be finite and > 0"):
+        jax.block_until_ready(prob(jnp.asarray(-1.0)))

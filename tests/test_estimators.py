@@ -44,6 +44,7 @@ def test_cases_are_nontrivial(case, x64):
     assert all(v > 1e-3 * scale for v in w.values()), w  # every weight matrix influences the loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=str)
 @pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
 def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
@@ -55,6 +56,7 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
     assert_unbiased(values, value, n_se=4.0, label="loss value")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "estimator",
     [
@@ -141,6 +143,7 @@ def test_deterministic_network_stochastic_ad_is_pathwise(x64):
         np.testing.assert_allclose(a, b, rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_estimators_batch_with_vmap_under_jit(getkey):
     net = snnsad.feedforward((4, 8, 3), key=getkey(), spike_fn=STOCH, gain=3.0)
     xs = jr.uniform(getkey(), (5, 10, 4))
@@ -178,31 +181,6 @@ def test_estimator_options_are_validated():
         snnsad.StochasticAD(2)(ce_loss, "net", jnp.ones((3, 3)), 0, jr.key(0))
 
 
-def test_gradient_stats_basic_properties(getkey):
-    ref = {"a": jnp.asarray([1.0, 0.0]), "b": jnp.zeros((2, 2))}
-    samples = {"a": jnp.asarray([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]]), "b": jnp.zeros((4, 2, 2))}
-    stats = snnsad.gradient_stats(samples, ref)
-    assert set(stats) == {"all", "['a']", "['b']"}
-    a = stats["['a']"]
-    assert float(a.bias_norm) == 0.0 and float(a.relative_error) == 0.0
-    assert float(a.cosine_of_mean) == pytest.approx(1.0)
-    assert float(a.mean_cosine) == pytest.approx(1 / np.sqrt(2))
-    assert float(a.variance) == pytest.approx(4 / 3)  # ddof=1 variance of +-1
-    b = stats["['b']"]  # all zeros: safe, no NaN
-    assert all(np.isfinite(v) for v in b.as_dict().values())
-    assert float(b.mean_cosine) == 0.0 and float(b.max_z) == 0.0
-    with pytest.raises(ValueError, match="leading sample axis"):
-        snnsad.gradient_stats(ref, ref)
-
-
-def test_sample_grads_validates_keys():
-    net = snnsad.feedforward((3, 2, 2), key=jr.key(0), spike_fn=STOCH)
-    with pytest.raises(ValueError, match="chunk_size"):
-        snnsad.sample_grads(
-            snnsad.Autodiff(), ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0), jr.split(jr.key(0), 4), chunk_size=0
-        )
-
-
 def test_mixed_network_with_expected_layer_is_unbiased(x64):
     """A smooth (Expected) layer after a stochastic one: StochasticAD stays unbiased (4 SE, 3000 samples)."""
     net = snnsad.feedforward(
@@ -236,6 +214,7 @@ def test_an_estimator_declares_its_objective():
         snnsad.Batched(lambda *a: a)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", [snnsad.Autodiff(), snnsad.StochasticAD(2), snnsad.ScoreFunction(3)], ids=repr)
 def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
     """Batched differentiates the batch mean of the objectives in one backward pass (time-major inside);
@@ -285,6 +264,7 @@ def _byo_problems(byo):
     return {"own network (AbstractNetwork)": own_net, "own layer and neuron in Network": own_layer}, x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
 def test_unbiased_estimators_on_your_own_model(byo, estimator, x64):
     """A model that is not built from snnsad's layers (its own time loop, neuron and layer code) gets

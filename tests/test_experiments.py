@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +29,7 @@ def _results(out, name):
         return json.load(f)
 
 
+@pytest.mark.slow
 def test_e1_single_neuron_claims(report_dir):
     """Fixed seed, 2000 samples; z-scores are |MC mean - closed form| in standard errors (<= 4)."""
     r = _results(report_dir, "e1_single_neuron")
@@ -38,6 +40,7 @@ def test_e1_single_neuron_claims(report_dir):
     assert r["max_abs_mean_sg_minus_true"] > 0.1  # ... and not elsewhere
 
 
+@pytest.mark.slow
 def test_e2_closed_loop_claims(report_dir):
     r = _results(report_dir, "e2_closed_loop")
     sg = [abs(r[b]["sg_loop_integral"]) for b in ("1.0", "5.0", "20.0")]
@@ -46,18 +49,20 @@ def test_e2_closed_loop_claims(report_dir):
     assert all(r[b]["sg_jacobian_asymmetry"] > 1e-3 and r[b]["exact_jacobian_asymmetry"] < 1e-12 for b in r)
 
 
+@pytest.mark.slow
 def test_e3_wrong_direction_claims(report_dir):
     r = _results(report_dir, "e3_wrong_direction")
     assert any(r[b]["example_w_opposite_sign"] is not None for b in ("15.0", "30.0"))
     assert any(abs(r[b]["w_integrated_sg_minimum"] - r["w_true_minimum"]) > 0.01 for b in ("15.0", "30.0"))
 
 
+@pytest.mark.slow
 def test_report_and_figures_are_written(report_dir):
-    report = open(os.path.join(report_dir, "report.md")).read()
+    report = pathlib.Path(report_dir, "report.md").read_text()
     for name in ("e1_single_neuron", "e2_closed_loop", "e3_wrong_direction"):
         assert f"## {name}" in report
         assert os.path.getsize(os.path.join(report_dir, name, f"{name}.png")) > 1000
-        assert "commit" in json.load(open(os.path.join(report_dir, name, "config.json")))
+        assert "commit" in json.loads(pathlib.Path(report_dir, name, "config.json").read_text())
 
 
 def test_reproduce_rejects_unknown_names_and_says_how_to_get_shd(tmp_path, capsys):
@@ -90,6 +95,7 @@ def test_fano_factor_separates_deterministic_and_stochastic_networks():
     assert experiments.fano_factor(sto, x, jr.key(1))[0] > 0.1  # soft escape noise: trial-to-trial variability
 
 
+@pytest.mark.slow
 def test_e4_both_networks_learn_the_raster(tmp_path, standard_promotion):
     """Quick mode (300 Adam steps on one frozen input, seed 0): the van Rossum distance falls by more than
     half for both networks; only the stochastic one varies from trial to trial (Fano over 10 trials)."""
@@ -102,6 +108,7 @@ def test_e4_both_networks_learn_the_raster(tmp_path, standard_promotion):
     assert os.path.getsize(tmp_path / "e4_spike_train_matching" / "e4_spike_train_matching.png") > 1000
 
 
+@pytest.mark.slow
 def test_e5_runs_on_synthetic_shd_files(tmp_path, standard_promotion):
     """E5's whole pipeline (conv network, three methods, cross-evaluation, Fano, files) on small files
     with the SHD layout; accuracy on random data is not a claim, so only structure and ranges are checked."""
@@ -125,12 +132,13 @@ def test_e5_runs_on_synthetic_shd_files(tmp_path, standard_promotion):
         for acc in (r["val_accuracy"], r["val_accuracy_other_forward"], r["test_accuracy"]):
             assert 0.0 <= acc <= 1.0
         assert len(r["fano_stochastic_forward"]) == 3 and len(r["history"]) == 1
-    config = json.load(open(tmp_path / "out" / "e5_shd" / "config.json"))
+    config = json.loads((tmp_path / "out" / "e5_shd" / "config.json").read_text())
     assert config["train_examples"] == 32 and config["shd_test"].endswith("shd_test.h5")
     for folder in ("deterministic", "stochastic_matched", "stochastic_superspike"):  # resumable runs
         assert os.path.exists(tmp_path / "out" / "e5_shd" / "runs" / folder / "checkpoint.eqx")
 
 
+@pytest.mark.slow
 def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):
     """Quick mode, 2000 estimates per setting, seeds fixed. bias/SE = ||mean - g|| / sqrt(tr Cov / N) has
     expectation of square 1 for an unbiased estimator; 3 is the bound where the escape noise is soft
@@ -150,6 +158,7 @@ def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):
     assert os.path.getsize(tmp_path / "variance_study" / "table.md") > 1000
 
 
+@pytest.mark.slow
 def test_e6_estimator_study_small(tmp_path, standard_promotion):
     """E6 at a small size (40 examples per class, one hidden layer of 32, 2 epochs, seed 0). bias/SE is
     ||mean of 100 estimates - mean of 400 reference estimates|| over the standard error of that

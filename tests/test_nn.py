@@ -188,6 +188,7 @@ def test_fluctuation_init_hits_target_membrane_std(getkey):
     assert float(jnp.sqrt(jnp.mean(u**2))) == pytest.approx(1.0, rel=0.1)
 
 
+@pytest.mark.slow
 def test_conv1d_shd_network_shapes(getkey):
     lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
     spike = snnsad.Stochastic(snnsad.Sigmoid(10.0))
@@ -324,6 +325,7 @@ def test_smooth_network_gradient_matches_finite_differences(x64, getkey):
     np.testing.assert_array_equal(np.asarray(grad)[~keep], 0)
 
 
+@pytest.mark.slow
 def test_deterministic_limit_of_a_network(getkey):
     """Same noise, growing escape steepness: the stochastic network's forward pass and its SG (with the
     deterministic SG's surrogate) become exactly those of the deterministic network."""

@@ -1,5 +1,6 @@
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -86,6 +87,7 @@ def _fit(net, d, loss_fn, out, epochs, **kw):
     )
 
 
+@pytest.mark.slow
 def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
     d, net, loss_fn = _setup(48)
     full = _fit(net, d, loss_fn, str(tmp_path / "full"), 3)
@@ -160,6 +162,7 @@ def test_failed_checkpoint_write_keeps_the_last_good_one(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["ck.eqx"]  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path):
     """A process writing 20 MB checkpoints in a loop is killed with SIGKILL; the file on disk is always a complete one."""
     path = str(tmp_path / "ck.eqx")
@@ -177,6 +180,7 @@ def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path):
         proc.stdout.readline()
     proc.kill()
     proc.wait()
+    proc.stdout.close()
     restored, meta = load_checkpoint(path, {"a": jnp.zeros((5_000_000,))})
     assert np.all(np.asarray(restored["a"]) == meta["epoch"])
     d, net, loss_fn = _setup(48)
@@ -186,6 +190,7 @@ def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
 
 
+@pytest.mark.slow
 def test_stochastic_sg_learns_randman_preset(standard_promotion):
     """The paper's Randman preset (15 classes, chance 6.7%): 4 epochs of the matched stochastic SG reach
     > 12% test accuracy. With 3000 test examples the accuracy's standard error at chance is 0.5%,
@@ -210,6 +215,7 @@ def test_stochastic_sg_learns_randman_preset(standard_promotion):
     assert res.history[-1]["test_metric"] > 0.12
 
 
+@pytest.mark.slow
 def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard_promotion):
     out = str(tmp_path / "run")
     cfg = tmp_path / "cfg.json"
@@ -233,10 +239,10 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
     )
     printed = capsys.readouterr()
     assert "epoch=0" in printed.out and "done:" in printed.out
-    config = json.loads(open(os.path.join(out, "config.json")).read())
+    config = json.loads(pathlib.Path(out, "config.json").read_text())
     assert config["hidden"] == [16] and config["estimator"] == "stochastic-ad" and config["flips"] == 2
     assert "commit" in config and "jax" in config
-    history = json.loads(open(os.path.join(out, "metrics.json")).read())
+    history = json.loads(pathlib.Path(out, "metrics.json").read_text())
     assert len(history) == 1 and {"train_loss", "val_loss", "val_metric", "test_metric"} <= set(history[0])
 
 
@@ -267,6 +273,7 @@ def _task(key, n=64, T=20, n_in=10):
     return rasters[labels] * keep, labels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "estimator", [snnsad.StochasticAD(8), snnsad.Autodiff()], ids=["stochastic_ad", "stochastic_sg"]
 )

@@ -70,7 +70,7 @@ def on_snntorch(n, T, batch):
         for t in range(T):
             spk, mem = lif(fc(xs[t]), mem)
             total = total + spk.sum()
-        total.backward()
+        total.backward()  # pyright: ignore[reportAttributeAccessIssue]  (a torch tensor)
         _torch_sync(dev)
 
     step()  # warm-up

@@ -1,5 +1,7 @@
 """E3: a surrogate gradient can point the wrong way."""
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,7 +21,7 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
         )
         y = jax.vmap(lambda th: toy_output(th, 100.0, 100.0))(thetas)
         true = jax.vmap(jax.grad(lambda th: toy_output(th, 100.0, 100.0)))(thetas)[:, 0]
-        out = {"w_true_minimum": float(ws[jnp.argmin(y)])}
+        out: dict[str, Any] = {"w_true_minimum": float(ws[jnp.argmin(y)])}
         curves = {}
         for b in (15.0, 30.0):
             sg = jax.vmap(jax.grad(lambda th, b=b: toy_output(th, 100.0, b)))(thetas)[:, 0]

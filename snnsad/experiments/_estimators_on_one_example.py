@@ -6,7 +6,7 @@ import jax.random as jr
 import numpy as np
 
 from .._enumeration import ExactEnumeration
-from .._escape import FastSigmoid
+from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff
 from .._score_function import ScoreFunction
 from .._small_problems import small_problems
@@ -25,7 +25,10 @@ def demo_estimators(seed: int = 0, n_samples: int = 2000):
     """
     with jax.enable_x64(True):
         net, x, _loss, y, _ = small_problems()["two_hidden_zero"]
-        escape = net.layers[0].spike_fn.escape
+        spike_fn = net.spike_fns[0]
+        assert isinstance(spike_fn, Stochastic)
+        escape = spike_fn.escape
+        assert isinstance(escape, Sigmoid)
         beta = escape.beta
         _, exact = eqx.filter_jit(ExactEnumeration())(_loss, net, x, y)
 
