@@ -37,6 +37,7 @@ def test_sample_grads_validates_keys():
         )
 
 
+@pytest.mark.slow
 def test_sample_grads_draws_independent_estimates_in_one_call(getkey):
     """Every key gives its own estimate (distinct draws), each equal to a direct call with that key."""
     net = snnsad.feedforward((3, 4, 2), key=getkey(), spike_fn=STOCH)

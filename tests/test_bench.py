@@ -2,9 +2,12 @@
 
 import importlib.util
 
+import pytest
+
 from snnsad._cli import _bench
 
 
+@pytest.mark.slow
 def test_on_workload_reports_missing_peers_and_formats_a_table():
     rows = _bench.on_workload((32,), T=5, batch=2, repeats=1)
     row = rows[0]

@@ -9,6 +9,7 @@ from .helpers import documented_namespace
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["README.md", "docs/howto.md"])
 def test_documented_code_runs(path):
     namespace = documented_namespace(path)

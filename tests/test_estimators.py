@@ -32,6 +32,7 @@ def _exact(net, x, loss_fn, y):
     return eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_cases_are_nontrivial(case, x64):
     """The test networks have firing probabilities away from 0 and 1 and a nonzero exact gradient."""
@@ -123,6 +124,7 @@ def test_exact_enumeration_needs_a_stochastic_layer():
         snnsad.ExactEnumeration()(ce_loss, net, jnp.ones((3, 3)), jnp.asarray(0))
 
 
+@pytest.mark.slow
 def test_chunking_does_not_change_exact_enumeration(x64):
     net, x, loss_fn, y = _setup("one_hidden_subtract")
     v1, g1 = snnsad.ExactEnumeration(chunk_size=4096)(loss_fn, net, x, y)
@@ -181,6 +183,7 @@ def test_estimator_options_are_validated():
         snnsad.StochasticAD(2)(ce_loss, "net", jnp.ones((3, 3)), 0, jr.key(0))
 
 
+@pytest.mark.slow
 def test_mixed_network_with_expected_layer_is_unbiased(x64):
     """A smooth (Expected) layer after a stochastic one: StochasticAD stays unbiased (4 SE, 3000 samples)."""
     net = snnsad.feedforward(
@@ -280,6 +283,7 @@ def test_unbiased_estimators_on_your_own_model(byo, estimator, x64):
         assert_unbiased(samples, exact, label=f"{name}: ")
 
 
+@pytest.mark.slow
 def test_your_own_model_with_autodiff_and_the_protocol_errors(byo, x64):
     """Autodiff takes any callable model; the other estimators name what a model must implement."""
     models, x = _byo_problems(byo)

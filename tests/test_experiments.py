@@ -177,6 +177,7 @@ def test_e6_estimator_study_small(tmp_path, standard_promotion):
     assert os.path.getsize(tmp_path / "e6_randman" / "e6_randman.png") > 1000
 
 
+@pytest.mark.slow
 def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
     """E6 trains epoch by epoch (it measures gradients in between): Adam's step count and moments carry
     over from one epoch to the next instead of restarting."""

@@ -90,6 +90,7 @@ def test_flip_propagates_downstream(getkey):
     assert changed.sum() > 0
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad(getkey):
     net = _net(getkey())
     xs = jr.uniform(getkey(), (8, 7, 4))
@@ -140,6 +141,7 @@ def test_swap_spike_function_without_rebuild(getkey):
     assert trace.output.shape == (5, 3)
 
 
+@pytest.mark.slow
 def test_checkpointed_scan_gives_the_same_gradients(getkey):
     k = getkey()
     net, net_ckpt = _net(k, recurrent=True), _net(k, recurrent=True, checkpoint=True)
@@ -151,6 +153,7 @@ def test_checkpointed_scan_gives_the_same_gradients(getkey):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_unrolled_scan_gives_the_same_trace_and_gradients(getkey):
     """``unroll`` (not dividing T = 15) changes how the loop is compiled, not what it computes."""
     k = getkey()
@@ -225,6 +228,7 @@ def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
 # ------------------------------------------------------------------------------------------ bad input
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_clear_errors():
     """Bad inputs to a network, as a user meets them: each error names the argument, the value and the fix."""
     run_without_typechecker(

@@ -110,6 +110,7 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path):
     from snnsad._train import _train_step
 
@@ -325,6 +326,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
+@pytest.mark.slow
 def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
     """`snnsad train --dataset shd` builds the paper's network: 700 channels -> 16 x 68 -> 32 x 21 ->
     64 x 5 recurrent conv LIF layers -> 20-class readout, initialised for the data's input rate."""
