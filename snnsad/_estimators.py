@@ -12,6 +12,7 @@ trace``; the others need an `snnsad.nn.AbstractNetwork`.
 """
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -66,9 +67,17 @@ class AbstractEstimator(eqx.Module):
     ) -> tuple[Scalar, Scalar]:
         """`(surrogate, value)`: `grad(surrogate)` is the estimate, `value` the loss estimate."""
 
+    needs_protocol: ClassVar[bool] = True
+    """Whether the estimator needs an `AbstractNetwork` (`False`: any callable model will do)."""
+
     def check(self, net) -> None:
-        """Raise a clear error if `net` cannot be used with this estimator (the protocol, by default)."""
-        require_network(net, type(self).__name__)
+        """Raise a clear error if `net` cannot be used with this estimator."""
+        if self.needs_protocol:
+            require_network(net, type(self).__name__)
+        elif not callable(net):
+            raise TypeError(
+                f"{type(self).__name__}: `net` must be a callable model, model(x, key=key) -> trace; got {net!r}."
+            )
 
     def __call__(
         self, loss_fn: LossFn, net, x: Array, y: Label, key: PRNGKeyArray | None = None
@@ -94,9 +103,7 @@ class Autodiff(AbstractEstimator):
     model `model(x, key=key) -> trace` (no protocol needed).
     """
 
-    def check(self, net):
-        if not callable(net):
-            raise TypeError(f"Autodiff: `net` must be a callable model, model(x, key=key) -> trace; got {net!r}.")
+    needs_protocol: ClassVar[bool] = False
 
     def objective(self, loss_fn, params, static, x, y, key):
         value = loss_fn(eqx.combine(params, static)(x, key=key), y)
