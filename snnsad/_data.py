@@ -65,9 +65,9 @@ def randman(
     """Random-manifold spike classification set (Zenke & Vogels 2021), a pure function of its arguments.
 
     Each class (and each spike index) has its own smooth random manifold in `n_units` dimensions:
-    coordinate `i` is `prod_d f_{i,d}(x_d)` with ``f(x) = sum_k theta0_k s_k sin(2 pi (k x
+    coordinate `i` is `prod_d f_{i,d}(x_d)` with `f(x) = sum_k theta0_k s_k sin(2 pi (k x
     theta1_k + theta2_k))`, spectrum `s_k = 1 / ((k + 1)^alpha + 1)`, `k < min(ceil(prec^(-1/alpha)),
-    1000)`. Samples draw intrinsic coordinates `x ~ U[0, 1]^manifold_dim``; every unit is min-max
+    1000)`. Samples draw intrinsic coordinates `x ~ U[0, 1]^manifold_dim`; every unit is min-max
     standardised over all samples and emits one spike per spike index at step
     `floor(value * n_steps * step_frac)`. Returns rasters `(N, n_steps, n_units)`, classes balanced.
     """

@@ -176,8 +176,8 @@ def _per_layer(name, value, n_layers, where):
 class Network(AbstractNetwork):
     """A stack of spiking layers and an optional readout, simulated by `simulate`.
 
-    Build one with `feedforward` or directly from layers. Swap an estimator without a
-    rebuild: `eqx.tree_at(lambda n: n.layers[0].spike_fn, net, new_fn)`.
+    Build one with `feedforward` or directly from layers (snnsad's or your own `AbstractLayer`s).
+    Swap the spike functions of a trained network without a rebuild: `net.with_spike_fns(fn)`.
 
     `checkpoint=True` recomputes each scan step in the backward pass instead of storing it
     (less memory for long trials); `unroll` is the `lax.scan` unroll factor of every layer's

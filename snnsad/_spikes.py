@@ -4,15 +4,13 @@ A spike function maps the membrane drive `x = u - theta` (and, for stochastic on
 `noise` of the same shape) to float spikes in `x.dtype`. Its derivative rule is what makes it
 an estimator:
 
-=========================  ===================  ==================================================
-spike function             forward              derivative `ds/dx`
-=========================  ===================  ==================================================
-`Heaviside()`            `H(x)`             `0` (the true derivative, a.e.)
-`Surrogate(F, scale)`    `H(x)`             `F'(x)` (rescaled to peak `scale` if given)
-`Stochastic(F, G)`       `1[noise < F(x)]`  `G'(x)`, `G = F` by default (matched SG)
-`SmoothedStochastic`     `1[noise < F(x)]`  `F'(x) w(s, p)`, `w` from the smoothing strategy
-`Expected(F)`            `F(x)`             `F'(x)` (smoothed probabilistic model)
-=========================  ===================  ==================================================
+| spike function | forward | derivative `ds/dx` |
+|---|---|---|
+| `Heaviside()` | `H(x)` | `0` (the true derivative, a.e.) |
+| `Surrogate(F, scale)` | `H(x)` | `F'(x)` (rescaled to peak `scale` if given) |
+| `Stochastic(F, G)` | `1[noise < F(x)]` | `G'(x)`, `G = F` by default (matched SG) |
+| `SmoothedStochastic` | `1[noise < F(x)]` | `F'(x) w(s, p)`, `w` from the smoothing strategy |
+| `Expected(F)` | `F(x)` | `F'(x)` (smoothed probabilistic model) |
 
 Rules are implemented with `jax.custom_jvp` (one linear tangent rule), so both reverse mode
 (`grad`, `vjp`) and forward mode (`jvp`, `jacfwd`) work. Escape-function parameters receive
@@ -150,8 +148,8 @@ def sample_spikes(
     `forced` replaces the sample (teacher forcing, no gradient through it); `flip` (0/1) flips
     sampled spikes where it is 1, everything else still coupled through `noise`; `fixed=True`
     holds discrete spikes fixed for differentiation (the pathwise term of stochastic AD). A custom
-    network calls this in its time step to implement ``simulate(x, noise, forced=, flips=,
-    fixed_spikes=)``.
+    network calls this in its time step to implement `simulate(x, noise, forced=, flips=,
+    fixed_spikes=)`.
     """
     prob = spike_fn.probability(x)
     if forced is not None:

@@ -18,8 +18,8 @@ def run_demo(out_dir: str = "results/demo", seed: int = 0, n_samples: int = 2000
     rows, exact = demo_estimators(seed=seed, n_samples=n_samples)
     fmt = lambda v: " ".join(f"{a:+.3f}" for a in v)
     print(
-        "Four largest components of dE[L]/dW (all weights), one estimate and the mean of "
-        f"{n_samples}; statistics over all weights.\n"
+        "Four largest components of dE[L]/dtheta (all trained parameters), one estimate and the mean of "
+        f"{n_samples}; statistics over all trained parameters.\n"
     )
     print(
         f"{'estimator':46s} {'one estimate':27s} {'mean of ' + str(n_samples):27s} {'cos(mean)':>9s} {'rel.err':>8s} {'max z':>8s}"
