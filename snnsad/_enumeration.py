@@ -4,7 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._estimators import AbstractEstimator
+from ._estimators import AbstractEstimator, require_stochastic
 
 
 class ExactEnumeration(AbstractEstimator):
@@ -28,10 +28,9 @@ class ExactEnumeration(AbstractEstimator):
 
     def objective(self, loss_fn, params, static, x, y, key=None):
         net = eqx.combine(params, static)
+        require_stochastic(net, "ExactEnumeration")
         n_steps = x.shape[0]
         k = net.n_sites(n_steps)
-        if k == 0:
-            raise ValueError("ExactEnumeration: the network has no stochastic layer; use Autodiff().")
         if k > self.max_sites:
             raise ValueError(
                 f"ExactEnumeration: the network has {k} stochastic sites (T={n_steps} x neurons "

@@ -41,6 +41,16 @@ def require_key(key: PRNGKeyArray | None, where: str) -> PRNGKeyArray:
     return key
 
 
+def require_stochastic(net: AbstractNetwork, where: str) -> None:
+    """Raise a clear `ValueError` for a network without a stochastic layer (nothing to differentiate the expectation of)."""
+    if not any(net.stochastic):
+        raise ValueError(
+            f"{where}: the network has no stochastic layer (spike functions {[type(f).__name__ for f in net.spike_fns]}), "
+            "so its sites are not random and this estimator has nothing to estimate; use Autodiff() for a "
+            "deterministic network, or give a layer a stochastic spike function (e.g. snnsad.Stochastic)."
+        )
+
+
 def require_network(net, where: str) -> None:
     """Raise a clear `TypeError` unless `net` implements the estimators' protocol."""
     if not isinstance(net, AbstractNetwork):

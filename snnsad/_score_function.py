@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from ._custom_types import Baseline
-from ._estimators import AbstractEstimator, require_key
+from ._estimators import AbstractEstimator, require_key, require_stochastic
 
 
 class ScoreFunction(AbstractEstimator):
@@ -39,6 +39,7 @@ class ScoreFunction(AbstractEstimator):
 
     def objective(self, loss_fn, params, static, x, y, key):
         key = require_key(key, "ScoreFunction")
+        require_stochastic(eqx.combine(params, static), "ScoreFunction")
         keys = jr.split(key, self.n_samples)
         n = self.n_samples
 

@@ -6,6 +6,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PyTree
 
 from ._custom_types import Label, Scalar
@@ -63,10 +64,15 @@ class GradientStats(NamedTuple):
 
     - `bias_norm`: `||mean(g_i) - g||`; `relative_error`: that over `||g||`.
     - `variance`: total variance `sum_c Var(g_i[c])` (unbiased, `ddof=1`).
-    - `max_z`: `max_c |mean(g_i[c]) - g[c]| / se_c` with `se_c` the standard error of the mean
-      (a component with zero spread counts as 0 if it agrees to `1e-9 max|g|`, else inf).
+    - `max_z`: `max_c |mean(g_i[c]) - g[c]| / se_c` with `se_c` the standard error of the mean.
+      A component whose bias is within the absolute tolerance `atol` of `gradient_stats` counts
+      as 0 whatever its standard error (rounding-level disagreement is not bias); one with zero
+      spread beyond it counts as inf. `max_z_at` names the component that drives it.
     - `mean_cosine`: `mean_i cos(g_i, g)`; `cosine_of_mean`: `cos(mean(g_i), g)`.
     - `snr`: `||mean(g_i)||^2 / variance`.
+
+    NaN in the samples or the reference propagates to every statistic it touches: a NaN estimate
+    never looks perfect.
     """
 
     bias_norm: Array
@@ -77,32 +83,35 @@ class GradientStats(NamedTuple):
     cosine_of_mean: Array
     snr: Array
     n_samples: int
+    max_z_at: str = ""
 
     def as_dict(self) -> dict:
-        return {k: (float(v) if k != "n_samples" else v) for k, v in self._asdict().items()}
+        return {k: (v if k in ("n_samples", "max_z_at") else float(v)) for k, v in self._asdict().items()}
 
 
 def _norm(v, axis=-1):
     sq = jnp.sum(jnp.square(v), axis=axis)
     pos = sq > 0
-    return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1)), 0)
+    return jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1)), jnp.where(jnp.isnan(sq), jnp.nan, 0))
 
 
 def _div(a, b):
     ok = b > 0
-    return jnp.where(ok, a / jnp.where(ok, b, 1), 0)
+    return jnp.where(ok, a / jnp.where(ok, b, 1), jnp.where(jnp.isnan(a) | jnp.isnan(b), jnp.nan, 0))
 
 
-def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"]) -> GradientStats:
+def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -> tuple[GradientStats, int]:
     n = samples.shape[0]
     mean = jnp.mean(samples, axis=0)
     bias = mean - ref
     var_c = jnp.var(samples, axis=0, ddof=1) if n > 1 else jnp.zeros_like(mean)
     se = jnp.sqrt(var_c / n)
-    # Zero-spread components: agreement up to rounding of the reference counts as z = 0.
-    tol = 1e-9 * jnp.max(jnp.abs(ref), initial=0.0)
-    off = jnp.abs(bias) > tol
-    z = jnp.where(se > 0, jnp.abs(bias) / jnp.where(se > 0, se, 1), jnp.where(off, jnp.inf, 0))
+    # Bias within the absolute tolerance is rounding, not bias (z = 0 whatever the spread); beyond
+    # it, zero spread means a certain disagreement (inf). NaN stays NaN.
+    within = jnp.abs(bias) <= atol
+    z = jnp.where(se > 0, jnp.abs(bias) / jnp.where(se > 0, se, 1), jnp.inf)
+    z = jnp.where(within, 0, z)
+    z = jnp.where(jnp.isnan(bias) | jnp.isnan(se), jnp.nan, z)
     ref_norm = _norm(ref)
     cos_i = _div(samples @ ref, _norm(samples) * ref_norm)
     variance = jnp.sum(var_c)
@@ -115,16 +124,20 @@ def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"]) -> GradientSta
         cosine_of_mean=_div(mean @ ref, _norm(mean) * ref_norm),
         snr=_div(jnp.sum(jnp.square(mean)), variance),
         n_samples=n,
-    )
+    ), int(jnp.argmax(jnp.where(jnp.isnan(z), jnp.inf, z))) if z.size else -1
 
 
-def gradient_stats(samples: PyTree, reference: PyTree) -> dict[str, GradientStats]:
+def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = None) -> dict[str, GradientStats]:
     """Bias, variance and cosine statistics, globally (key `"all"`) and per parameter leaf.
 
     `samples`: estimates with a leading sample axis (as from `sample_grads`); `reference`:
     the reference gradient (e.g. from `snnsad.ExactEnumeration`) with the same structure,
     no sample axis. Leaves are keyed by their path, e.g. `".layers[0].weight"`. Safe at zero
-    norms (cosines of a zero vector are 0).
+    norms (cosines of a zero vector are 0); NaN propagates.
+
+    `atol`: a component whose bias `|mean - g|` is at most `atol` has z = 0 in `max_z` (default
+    `1e-9 * max|g|`, about float64 rounding of the reference's scale; pass a larger one for
+    float32 estimates). `max_z_at` names the component, e.g. `".layers[1].weight[0, 2]"`.
     """
     s_leaves = jax.tree_util.tree_leaves_with_path(samples)
     r_leaves = jax.tree_util.tree_leaves_with_path(reference)
@@ -133,7 +146,9 @@ def gradient_stats(samples: PyTree, reference: PyTree) -> dict[str, GradientStat
             f"gradient_stats: `samples` has {len(s_leaves)} leaves, `reference` {len(r_leaves)}; "
             "pass estimates and reference of the same network."
         )
-    out, flat_s, flat_r = {}, [], []
+    if atol is None:
+        atol = 1e-9 * max((float(jnp.max(jnp.abs(r), initial=0.0)) for _, r in r_leaves), default=0.0)
+    out, flat_s, flat_r, leaves = {}, [], [], []
     for (path, s), (_, r) in zip(s_leaves, r_leaves):
         if s.shape[1:] != r.shape:
             raise ValueError(
@@ -143,6 +158,21 @@ def gradient_stats(samples: PyTree, reference: PyTree) -> dict[str, GradientStat
         s2, r2 = s.reshape(s.shape[0], -1), r.reshape(-1)
         flat_s.append(s2)
         flat_r.append(r2)
-        out[jax.tree_util.keystr(path)] = _stats(s2, r2)
-    out = {"all": _stats(jnp.concatenate(flat_s, axis=1), jnp.concatenate(flat_r)), **out}
-    return out
+        name = jax.tree_util.keystr(path)
+        leaves.append((name, r.shape, r2.size))
+        stats, worst = _stats(s2, r2, atol)
+        out[name] = stats._replace(max_z_at=_component(name, r.shape, worst) if worst >= 0 else "")
+    stats, worst = _stats(jnp.concatenate(flat_s, axis=1), jnp.concatenate(flat_r), atol)
+    where = ""
+    for name, shape, size in leaves:  # the leaf that holds the global worst component
+        if 0 <= worst < size:
+            where = _component(name, shape, worst)
+            break
+        worst -= size
+    return {"all": stats._replace(max_z_at=where), **out}
+
+
+def _component(name: str, shape: tuple[int, ...], flat_index: int) -> str:
+    if not shape:
+        return name
+    return f"{name}[{', '.join(str(int(i)) for i in np.unravel_index(flat_index, shape))}]"

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from ._custom_types import Proposal, Weighting
-from ._estimators import AbstractEstimator, require_key
+from ._estimators import AbstractEstimator, require_key, require_stochastic
 
 
 class StochasticAD(AbstractEstimator):
@@ -51,6 +51,7 @@ class StochasticAD(AbstractEstimator):
     def objective(self, loss_fn, params, static, x, y, key):
         key = require_key(key, "StochasticAD")
         net = eqx.combine(params, static)
+        require_stochastic(net, "StochasticAD")
         n_steps = x.shape[0]
         noise_key, site_key = jr.split(key)
         noise = jax.lax.stop_gradient(net).sample_noise(noise_key, n_steps, net.dtype)
@@ -58,8 +59,6 @@ class StochasticAD(AbstractEstimator):
         pathwise = net.simulate(x, noise, fixed_spikes=True)
         loss = loss_fn(pathwise, y)
         held = jax.lax.stop_gradient(loss)
-        if not any(net.stochastic):
-            return loss, held
         trace = jax.lax.stop_gradient(pathwise)
 
         # Flip intensities r_n = F'(x_n) w_n of every stochastic site.

@@ -44,7 +44,32 @@ def _train_step(step_inputs, net, opt_state):
     batched, loss_fn, optimizer, xs, ys, key = step_inputs
     value, grads = batched(loss_fn, net, xs, ys, key)
     updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, trainable(net)))
-    return eqx.apply_updates(net, updates), opt_state, value
+    finite = jnp.stack([jnp.isfinite(value), _all_finite(grads), _all_finite(updates)])
+    return eqx.apply_updates(net, updates), opt_state, value, finite
+
+
+_QUANTITIES = ("loss", "gradient", "parameter update")
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree) if eqx.is_inexact_array(leaf)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _check_finite(step: tuple | None, out_dir: str | None) -> None:
+    """Raise `FloatingPointError` if the step `(epoch, index, finite flags)` produced a non-finite value."""
+    if step is None:
+        return
+    epoch, index, finite = step
+    flags = np.asarray(finite)
+    if flags.all():
+        return
+    quantity = _QUANTITIES[int(np.argmin(flags))]
+    kept = f"the last good checkpoint in {out_dir!r} is kept" if out_dir else "nothing was saved"
+    raise FloatingPointError(
+        f"fit: the {quantity} became NaN or infinite at epoch {epoch}, step {index}; training stopped and {kept}. "
+        "Check the data for NaN/inf values, the loss for log(0), or lower the learning rate."
+    )
 
 
 def evaluate(net, data, loss_fn: LossFn, metric_fn: LossFn | None, *, key: PRNGKeyArray, batch_size: int = 256) -> dict:
@@ -115,6 +140,8 @@ def fit(
     functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
     (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
     `out_dir` the config, a metrics history (JSON and CSV) and `checkpoint.eqx` are written.
+    A NaN or infinite loss, gradient or update stops training with a `FloatingPointError` naming
+    the epoch and step; the checkpoint of the last good epoch stays on disk.
     With a `mesh` (`snnsad.device_mesh`) every batch is split across its devices (data
     parallel; `batch_size` must be a multiple of the device count) and the state is replicated.
     """
@@ -167,15 +194,18 @@ def fit(
         idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
         if progress:  # without tqdm (the [data] extra): one line per epoch
             idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
-        losses = []
+        losses, pending = [], None
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
             xs, ys = jnp.asarray(xs), jnp.asarray(ys)
             if mesh is not None:
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            net, opt_state, value = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
+            net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
+            _check_finite(pending, out_dir)  # the previous step's flags: checking them does not stall this one
+            pending = (epoch, i, finite)
             losses.append(value)
+        _check_finite(pending, out_dir)  # before anything of this epoch is evaluated or saved
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
             if data is not None:

@@ -23,7 +23,7 @@ def test_gradient_stats_basic_properties(getkey):
     assert float(a.mean_cosine) == pytest.approx(1 / np.sqrt(2))
     assert float(a.variance) == pytest.approx(4 / 3)  # ddof=1 variance of +-1
     b = stats["['b']"]  # all zeros: safe, no NaN
-    assert all(np.isfinite(v) for v in b.as_dict().values())
+    assert all(np.isfinite(v) for k, v in b.as_dict().items() if k != "max_z_at")
     assert float(b.mean_cosine) == 0.0 and float(b.max_z) == 0.0
     with pytest.raises(ValueError, match="leading sample axis"):
         snnsad.gradient_stats(ref, ref)
@@ -51,3 +51,21 @@ def test_sample_grads_draws_independent_estimates_in_one_call(getkey):
     stats = snnsad.gradient_stats(snnsad.nn.parameters(grads), snnsad.nn.parameters(grad))
     assert float(stats["all"].variance) > 0 and stats["all"].n_samples == 5
     assert jax.tree.structure(jax.tree.map(lambda g: g[0], grads)) == jax.tree.structure(grad)
+
+
+def test_gradient_stats_propagates_nan_and_names_the_worst_component():
+    """NaN estimates never look perfect; bias within atol is not counted; max_z_at names the culprit."""
+    ref = {"a": jnp.asarray([1.0, 0.0]), "b": jnp.zeros((2, 2))}
+    nan = {"a": jnp.full((4, 2), jnp.nan), "b": jnp.zeros((4, 2, 2))}
+    stats = snnsad.gradient_stats(nan, ref)
+    for key in ("all", "['a']"):
+        st = stats[key]
+        assert np.isnan(float(st.relative_error)) and np.isnan(float(st.max_z)) and np.isnan(float(st.mean_cosine))
+    # b[1, 0] is off by 1e-3 with zero spread (z = inf); b[0, 1] by 1e-21, below the tolerance (z = 0).
+    b = jnp.zeros((4, 2, 2)).at[:, 1, 0].set(1e-3).at[:, 0, 1].set(1e-21)
+    samples = {"a": jnp.asarray([[1.0, 1.0], [1.0, -1.0], [1.0, 1.0], [1.0, -1.0]]), "b": b}
+    stats = snnsad.gradient_stats(samples, ref)
+    assert float(stats["all"].max_z) == np.inf and stats["all"].max_z_at == "['b'][1, 0]"
+    assert stats["['a']"].max_z_at == "['a'][0]" and float(stats["['a']"].max_z) == 0.0
+    loose = snnsad.gradient_stats(samples, ref, atol=1e-2)  # a stated tolerance covers the 1e-3 offset
+    assert float(loose["all"].max_z) == 0.0

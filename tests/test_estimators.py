@@ -134,15 +134,14 @@ def test_chunking_does_not_change_exact_enumeration(x64):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
 
 
-def test_deterministic_network_stochastic_ad_is_pathwise(x64):
-    """Without stochastic layers StochasticAD reduces to the pathwise derivative with spikes held fixed."""
-    net = snnsad.feedforward((3, 3, 2), key=jr.key(0), spike_fn=snnsad.Heaviside(), gain=2.0, dtype=F64)
-    x = 2 * jr.uniform(jr.key(1), (6, 3), F64)
-    v1, g1 = snnsad.StochasticAD(3)(ce_loss, net, x, jnp.asarray(1), jr.key(2))
-    v2, g2 = snnsad.Autodiff()(ce_loss, net, x, jnp.asarray(1), jr.key(2))
-    np.testing.assert_allclose(v1, v2)
-    for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
+@pytest.mark.parametrize(
+    "estimator", [snnsad.StochasticAD(3), snnsad.ScoreFunction(2), snnsad.ExactEnumeration()], ids=repr
+)
+def test_estimators_of_the_expectation_refuse_a_deterministic_network(estimator):
+    """Without a stochastic layer there is no expectation to differentiate: a clear error, not zeros."""
+    net = snnsad.feedforward((3, 3, 2), key=jr.key(0), spike_fn=snnsad.Heaviside(), gain=2.0)
+    with pytest.raises(ValueError, match="no stochastic layer.*Autodiff"):
+        estimator(ce_loss, net, jnp.ones((6, 3)), jnp.asarray(1), jr.key(2))
 
 
 @pytest.mark.slow

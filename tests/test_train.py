@@ -126,7 +126,7 @@ def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path
     state = jax.tree.map(lambda a: a.copy(), (res.net, OPTIMIZER.init(params)))
     xs, ys = (jnp.asarray(a) for a in d.batch(np.arange(16)))
     batched = snnsad.Batched(snnsad.StochasticAD(2))
-    new_net, _, _ = _train_step((batched, loss_fn, OPTIMIZER, xs, ys, jr.key(0)), *state)
+    new_net, _, _, _ = _train_step((batched, loss_fn, OPTIMIZER, xs, ys, jr.key(0)), *state)
     assert state[0].layers[0].weight.is_deleted() and not new_net.layers[0].weight.is_deleted()
 
 

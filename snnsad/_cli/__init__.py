@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, FileNotFoundError) as err:  # bad input: a clear message, not a traceback
+    except (ValueError, OSError, FloatingPointError) as err:  # bad input: a clear message, not a traceback
         parser.exit(2, f"snnsad {args.command}: error: {err}\n")
     return 0
 
