@@ -35,8 +35,25 @@ def check_positive(name: str, value: Any, *, where: str = "") -> Any:
     return value
 
 
+def check_finite(name: str, value: Any, *, where: str = "") -> Any:
+    """Return `value` after checking that it holds no NaN or inf: `ValueError` now when concrete,
+    `eqx.error_if` (raised when the compiled code runs) when traced."""
+    prefix = f"{where}: " if where else ""
+    if not is_concrete(value):
+        return eqx.error_if(value, ~jnp.isfinite(value), f"{prefix}`{name}` holds NaN or infinite values.")
+    if not np.all(np.isfinite(np.asarray(value))):
+        raise ValueError(f"{prefix}`{name}` holds NaN or infinite values; check where it came from.")
+    return value
+
+
 def check_floating(name: str, value: Any, *, where: str = "") -> None:
     """Raise `TypeError` if `value` is not a floating-point array."""
+    if not isinstance(value, (jax.Array, np.ndarray)):
+        prefix = f"{where}: " if where else ""
+        raise TypeError(
+            f"{prefix}`{name}` must be an array (jax or numpy), got {type(value).__name__}; "
+            f"wrap it, e.g. `jnp.asarray({name}, jnp.float32)`."
+        )
     dtype = jnp.result_type(value)
     if not jnp.issubdtype(dtype, jnp.floating):
         prefix = f"{where}: " if where else ""
@@ -50,6 +67,9 @@ def check_shape(name: str, value: Any, expected: tuple, *, where: str = "") -> N
     """Raise `ValueError` if `value.shape` differs from `expected` (`None` matches anything)."""
     shape = tuple(jnp.shape(value))
     ok = len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
+    if ok and shape and shape[0] == 0:
+        prefix = f"{where}: " if where else ""
+        raise ValueError(f"{prefix}`{name}` has shape {shape}: no time steps. An example needs T >= 1 steps.")
     if not ok:
         prefix = f"{where}: " if where else ""
         want = tuple("any" if e is None else e for e in expected)

@@ -241,9 +241,25 @@ class SHD:
                 f"SHD: {path!r} has {n} labels but {len(self._times)} spike-time and {len(self._units)} unit entries."
             )
         try:
-            self.labels = np.asarray(labels[()], np.int32)
+            raw = np.asarray(labels[()])
         except OSError as err:
             raise ValueError(f"SHD: could not read 'labels' from {path!r} (truncated file?): {err}") from None
+        if raw.ndim != 1 or not np.issubdtype(raw.dtype, np.integer) or (raw.size and raw.min() < 0):
+            raise ValueError(
+                f"SHD: {path!r} has labels of shape {raw.shape} and dtype {raw.dtype}"
+                + (f" (smallest {raw.min()})" if raw.size and np.issubdtype(raw.dtype, np.number) else "")
+                + "; expected one non-negative integer class per sample."
+            )
+        self.labels = raw.astype(np.int32)
+        if not len(self.labels):
+            raise ValueError(f"SHD: {path!r} holds no samples.")
+        # A cheap look at the first samples catches a file in the wrong time unit before training on zeros.
+        probe = self.dropped_fraction(range(min(16, len(self.labels))))
+        if probe > 0.99:
+            raise ValueError(
+                f"SHD: {100 * probe:.1f}% of the spike events of the first samples of {path!r} fall after the window "
+                f"of {n_steps} x {dt} s: are the times in seconds? (SHD's are; ms would put almost all beyond it.)"
+            )
         self.class_names = (
             [k.decode() if isinstance(k, bytes) else str(k) for k in self._dataset("extra/keys")[()]]
             if isinstance(self._file.get("extra/keys"), h5py.Dataset)
@@ -264,8 +280,8 @@ class SHD:
     def n_classes(self) -> int:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
-    def raster(self, i: int) -> np.ndarray:
-        """Sample `i` as a `(n_steps, n_channels)` float32 raster."""
+    def _events(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample `i`'s (time steps, channels, whether each event lies in the window), checked."""
         try:
             times = np.asarray(self._times[i], np.float64)
             units = np.asarray(self._units[i], np.int64)
@@ -275,8 +291,35 @@ class SHD:
             raise ValueError(f"SHD: sample {i} of {self.path!r} has {times.size} times but {units.size} units.")
         if units.size and (units.min() < 0 or units.max() >= self.n_channels):
             raise ValueError(f"SHD: sample {i} of {self.path!r} has channel ids outside [0, {self.n_channels}).")
+        if times.size and not (np.all(np.isfinite(times)) and times.min() >= 0):
+            raise ValueError(f"SHD: sample {i} of {self.path!r} has NaN, infinite or negative spike times.")
         steps = np.floor(times / self.dt).astype(np.int64)
-        keep = (steps >= 0) & (steps < self.n_steps)
+        return steps, units, steps < self.n_steps
+
+    def dropped_fraction(self, indices=None) -> float:
+        """The fraction of the spike events of `indices` (default: every sample) after the window `n_steps * dt`."""
+        indices = range(len(self)) if indices is None else indices
+        kept = total = 0
+        for i in indices:
+            _, _, keep = self._events(int(i))
+            kept, total = kept + int(keep.sum()), total + keep.size
+        return 1 - kept / total if total else 0.0
+
+    def validate(self, max_dropped: float = 0.5) -> float:
+        """Read every sample once: raise `ValueError` on a damaged sample, or when more than `max_dropped`
+        of all events fall after the window (wrong `dt`, `n_steps`, or times not in seconds).
+        Returns the dropped fraction."""
+        fraction = self.dropped_fraction()
+        if fraction > max_dropped:
+            raise ValueError(
+                f"SHD: {100 * fraction:.1f}% of the spike events of {self.path!r} fall after the window of "
+                f"{self.n_steps} x {self.dt} s; check the time unit (seconds) or raise n_steps."
+            )
+        return fraction
+
+    def raster(self, i: int) -> np.ndarray:
+        """Sample `i` as a `(n_steps, n_channels)` float32 raster."""
+        steps, units, keep = self._events(i)
         out = np.zeros((self.n_steps, self.n_channels), np.float32)
         np.add.at(out, (steps[keep], units[keep]), 1.0)
         return np.minimum(out, 1.0) if self.clip else out
@@ -370,3 +413,12 @@ class Subset:
 
     def batch(self, idx):
         return self.data.batch(self.indices[idx])
+
+
+def check_classes(train, test) -> None:
+    """Raise `ValueError` if `test` (an `SHD` file, or None) has a class the training file `train` lacks."""
+    if test is not None and test.n_classes > train.n_classes:
+        raise ValueError(
+            f"SHD: the test file {test.path!r} has class {test.n_classes - 1}, but the training file "
+            f"{train.path!r} only classes 0..{train.n_classes - 1}; the two files do not belong together."
+        )

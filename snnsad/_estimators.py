@@ -148,6 +148,12 @@ class Batched(eqx.Module):
         if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):
             raise ValueError("Batched(batch_axis=1): `x` must be one time-major (T, B, n) array.")
         batch = arrays[0].shape[axis]
+        sizes = {a.shape[0] for a in jax.tree.leaves(y)} | {a.shape[axis] for a in arrays}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"Batched: `x` (batch axis {axis}) and `y` (axis 0) disagree on the batch size: {sorted(sizes)}; "
+                "pass one target per example."
+            )
         keys = jr.split(key, batch)
         est = self.estimator
         est.check(net)

@@ -19,7 +19,19 @@ from ._network import Trace
 LossFn = Callable[[Trace, Label], Scalar]
 
 
-def _ce(logits: Array, label: ArrayLike) -> Array:
+def _class_index(label: ArrayLike, n_classes: int, where: str) -> Array:
+    """`label` as a checked class index: one integer (trace-time check) in `[0, n_classes)` (run-time check, jit-safe)."""
+    label = jnp.asarray(label)
+    if label.ndim != 0 or not jnp.issubdtype(label.dtype, jnp.integer):
+        raise TypeError(
+            f"{where}: the label must be one integer class index per example, got shape {label.shape} and "
+            f"dtype {label.dtype}; pass integer labels, one per example (a batch is vmapped)."
+        )
+    return eqx.error_if(label, (label < 0) | (label >= n_classes), f"{where}: a label is outside [0, {n_classes}).")
+
+
+def _ce(logits: Array, label: ArrayLike, where: str = "cross-entropy") -> Array:
+    label = _class_index(label, logits.shape[-1], where)
     return jax.nn.logsumexp(logits) - logits[label]
 
 
@@ -40,6 +52,7 @@ def last_step_cross_entropy(output: Array, label: ArrayLike) -> Array:
 
 def accuracy_max_over_time(output: Array, label: ArrayLike) -> Array:
     """1.0 if `argmax(max_t output)` is the label (for evaluation)."""
+    label = _class_index(label, output.shape[-1], "accuracy_max_over_time")
     return (jnp.argmax(jnp.max(output, axis=0)) == label).astype(output.dtype)
 
 

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, PyTree
 
-from ._checks import check_positive, float_array
+from ._checks import check_finite, check_positive, float_array
 from ._custom_types import Current, Reset
 from ._trainable import hyperparameter
 
@@ -113,7 +113,7 @@ class LIF(AbstractNeuron):
         self.dt = check_positive("dt", dt, where="LIF")
         if reset not in RESETS:
             raise ValueError(f"LIF: `reset` must be one of {RESETS}, got {reset!r}.")
-        self.threshold = float_array(threshold)
+        self.threshold = check_finite("threshold", float_array(threshold), where="LIF")
         self.reset = reset
         self.detach_reset = bool(detach_reset)
 
@@ -160,7 +160,7 @@ class Perceptron(AbstractNeuron):
     accepts_recurrence: ClassVar[bool] = False
 
     def __init__(self, threshold: ArrayLike = 0.0):
-        self.threshold = float_array(threshold)
+        self.threshold = check_finite("threshold", float_array(threshold), where="Perceptron")
 
     def init(self, n, dtype=jnp.float32):
         return ()

@@ -28,7 +28,7 @@ class ScoreFunction(AbstractEstimator):
     baseline: Baseline = eqx.field(static=True, default="leave_one_out")
 
     def __check_init__(self):
-        if not isinstance(self.n_samples, int) or self.n_samples < 1:
+        if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 1:
             raise ValueError(f"ScoreFunction: `n_samples` must be a positive int, got {self.n_samples!r}.")
         if self.baseline not in ("leave_one_out", "mean", None):
             raise ValueError(

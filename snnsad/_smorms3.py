@@ -4,6 +4,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 
@@ -23,6 +24,11 @@ def smorms3(learning_rate: float | optax.Schedule = 1e-3, eps: float = 1e-16) ->
 
     `learning_rate` may be a float, an array or an optax schedule of the step count.
     """
+
+    if not callable(learning_rate):
+        lr = np.asarray(learning_rate)
+        if not (np.all(np.isfinite(lr)) and np.all(lr > 0)):
+            raise ValueError(f"smorms3: `learning_rate` must be finite and > 0, got {learning_rate!r}.")
 
     def init(params):
         zeros = jax.tree.map(jnp.zeros_like, params)

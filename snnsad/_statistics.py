@@ -45,6 +45,11 @@ def sample_grads(
     ```
     """
     keys = jnp.asarray(keys)
+    if not jnp.issubdtype(keys.dtype, jax.dtypes.prng_key) and keys.ndim == 1:
+        raise ValueError(
+            f"sample_grads: `keys` of shape {keys.shape} is one raw key (jr.PRNGKey); pass a batch of keys, "
+            "jr.split(key, N)."
+        )
     if keys.ndim < 1 or keys.shape[0] < 1:
         raise ValueError(
             f"sample_grads: `keys` must be a non-empty batch of keys (jr.split(key, N)), got shape {keys.shape}."

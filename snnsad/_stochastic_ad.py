@@ -39,7 +39,9 @@ class StochasticAD(AbstractEstimator):
     chunk_size: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.n_flips != "all" and (not isinstance(self.n_flips, int) or self.n_flips < 1):
+        if self.n_flips != "all" and (
+            not isinstance(self.n_flips, int) or isinstance(self.n_flips, bool) or self.n_flips < 1
+        ):
             raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
         if self.weighting not in ("two_sided", "right", "left"):
             raise ValueError(

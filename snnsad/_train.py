@@ -56,6 +56,20 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
+def _check_inputs(xs, epoch: int, index: int, examples, axis: int) -> None:
+    """Raise `ValueError` naming the examples of a batch whose inputs hold NaN or inf (checked on the host)."""
+    bad = np.zeros(len(np.asarray(examples)), bool)
+    for a in map(np.asarray, jax.tree.leaves(xs)):
+        if np.issubdtype(a.dtype, np.inexact):
+            a = np.moveaxis(a, axis, 0) if a.ndim > axis else a
+            bad |= ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"fit: the inputs of examples {np.asarray(examples)[bad][:5].tolist()} (epoch {epoch}, step {index}) "
+            "hold NaN or infinite values; clean the data set (snnsad never trains on them)."
+        )
+
+
 def _check_finite(step: tuple | None, out_dir: str | None) -> None:
     """Raise `FloatingPointError` if the step `(epoch, index, finite flags)` produced a non-finite value."""
     if step is None:
@@ -155,8 +169,10 @@ def fit(
     history, start_epoch = [], 0
     ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else ""
     # What must match for a checkpoint to be resumed (more epochs may be asked for).
+    # `epochs` is left out: a finished run can be extended by asking for more.
+    settings = {k: v for k, v in (config or {}).items() if k != "epochs"}
     run = json.loads(
-        json.dumps({**(config or {}), "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
+        json.dumps({**settings, "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
     )
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
@@ -166,7 +182,8 @@ def fit(
         if resume and os.path.exists(ckpt):
             (net, opt_state), meta = load_checkpoint(ckpt, (net, opt_state))
             stored = meta.get("run")
-            if stored is not None and stored != run:
+            if not isinstance(stored, dict) or stored != run:
+                stored = stored if isinstance(stored, dict) else {}
                 changed = sorted(k for k in set(stored) | set(run) if stored.get(k) != run.get(k))
                 raise ValueError(
                     f"fit: {out_dir!r} holds a checkpoint of a different run (changed: {changed}); "
@@ -194,18 +211,17 @@ def fit(
         idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
         if progress:  # without tqdm (the [data] extra): one line per epoch
             idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
-        losses, pending = [], None
+        losses = []
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
+            _check_inputs(xs, epoch, i, idx, batched.batch_axis)
             xs, ys = jnp.asarray(xs), jnp.asarray(ys)
             if mesh is not None:
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
             net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
-            _check_finite(pending, out_dir)  # the previous step's flags: checking them does not stall this one
-            pending = (epoch, i, finite)
+            _check_finite((epoch, i, finite), out_dir)  # before the next step runs on a non-finite network
             losses.append(value)
-        _check_finite(pending, out_dir)  # before anything of this epoch is evaluated or saved
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
             if data is not None:

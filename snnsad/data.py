@@ -5,6 +5,7 @@ from ._data import SHD as SHD
 from ._data import SpikeDataset as SpikeDataset
 from ._data import Subset as Subset
 from ._data import batches as batches
+from ._data import check_classes as check_classes
 from ._data import default_image_path as default_image_path
 from ._data import image_to_raster as image_to_raster
 from ._data import latency_encode as latency_encode

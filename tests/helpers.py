@@ -60,7 +60,7 @@ def _ragged(rows, dtype):
     return out
 
 
-def write_shd(path, times, units, labels, layout="standard"):
+def write_shd(path, times, units, labels, layout="standard", labels_dtype=np.uint16):
     """The standard SHD layout: ragged spikes/times (s) and spikes/units, labels, extra/keys."""
     with h5py.File(path, "w") as f:
         vlen_f = h5py.vlen_dtype(np.float32)
@@ -68,7 +68,7 @@ def write_shd(path, times, units, labels, layout="standard"):
         if layout != "no_units":
             f.create_dataset("spikes/units", data=_ragged(units, np.uint16), dtype=vlen_u)
         f.create_dataset("spikes/times", data=_ragged(times, np.float32), dtype=vlen_f)
-        f.create_dataset("labels", data=np.asarray(labels, np.uint16))
+        f.create_dataset("labels", data=np.asarray(labels, labels_dtype))
         f.create_dataset("extra/keys", data=np.array([b"zero", b"one", b"two"]))
 
 

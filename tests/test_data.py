@@ -154,3 +154,47 @@ def test_batches_are_a_pure_function_of_seed_and_epoch():
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
     assert snnsad.data.SpikeDataset(np.zeros((4, 2, 1)), np.arange(4)).batch(np.array([1, 3]))[1].tolist() == [1, 3]
+
+
+@pytest.mark.parametrize(
+    "labels, dtype, match",
+    [([0, -1], np.int32, "smallest -1"), ([0.0, 1.0], np.float32, "float32"), ([[0], [1]], np.int32, r"\(2, 1\)")],
+    ids=["negative", "float", "2-D"],
+)
+def test_shd_reader_refuses_labels_that_are_not_class_indices(tmp_path, labels, dtype, match):
+    path = str(tmp_path / "labels.h5")
+    write_shd(path, [[0.001], [0.002]], [[1], [2]], labels, labels_dtype=dtype)
+    with pytest.raises(ValueError, match=match):
+        data.SHD(path, n_steps=10)
+
+
+def test_shd_reader_refuses_times_it_would_drop_silently(tmp_path):
+    """Times in ms (all beyond the window), NaN or negative times, and an empty file: clear errors;
+    `validate` measures the dropped fraction over the whole file."""
+    ms = str(tmp_path / "ms.h5")
+    write_shd(ms, [[1.0, 5.0, 30.0]] * 3, [[1, 2, 3]] * 3, [0, 1, 2])  # 1 ms written as 1.0
+    with pytest.raises(ValueError, match=r"100\.0% of the spike events.*seconds"):
+        data.SHD(ms, n_steps=350, dt=2e-3)
+    for name, times in (("nan", [[0.001, float("nan")]]), ("negative", [[-0.001, 0.002]])):
+        path = str(tmp_path / f"{name}.h5")
+        write_shd(path, times, [[1, 2]], [0])
+        with pytest.raises(ValueError, match="NaN, infinite or negative"):
+            data.SHD(path, n_steps=10)
+    empty = str(tmp_path / "empty.h5")
+    write_shd(empty, [], [], [])
+    with pytest.raises(ValueError, match="no samples"):
+        data.SHD(empty)
+    half = str(tmp_path / "half.h5")
+    write_shd(half, [[0.001, 0.5]] * 4, [[1, 2]] * 4, [0, 1, 0, 1])  # one event of two after 20 ms
+    ds = data.SHD(half, n_steps=10, dt=2e-3)
+    assert ds.validate(max_dropped=0.5) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match=r"50\.0% .* after the window"):
+        ds.validate(max_dropped=0.4)
+
+
+def test_a_test_file_with_a_class_the_training_file_lacks_is_refused(tmp_path):
+    train, test = str(tmp_path / "train.h5"), str(tmp_path / "test.h5")
+    write_shd(train, [[0.001]] * 2, [[1]] * 2, [0, 1])
+    write_shd(test, [[0.001]] * 2, [[1]] * 2, [0, 2])
+    with pytest.raises(ValueError, match="has class 2"):
+        data.check_classes(data.SHD(train, n_steps=10), data.SHD(test, n_steps=10))

@@ -59,3 +59,19 @@ def test_activity_regularisers():
     assert float(loss_fn(trace, 0)) == pytest.approx(np.log(2) + float(upper(trace)), rel=1e-6)
     with pytest.raises(ValueError, match="bound"):
         losses.ActivityRegulariser(1.0, 1.0, "both")
+
+
+def test_class_labels_are_checked():
+    """A label out of range is caught when the compiled code runs (eqx.error_if); a float or
+    multi-dimensional label at trace time. Before, indexing clamped them into a finite loss."""
+    out = jnp.ones((5, 3))
+    with pytest.raises(Exception, match=r"outside \[0, 3\)"):
+        jax.block_until_ready(jax.jit(losses.max_over_time_cross_entropy)(out, jnp.asarray(3)))
+    with pytest.raises(Exception, match=r"outside \[0, 3\)"):
+        jax.block_until_ready(
+            jax.jit(jax.vmap(losses.accuracy_max_over_time))(jnp.ones((2, 5, 3)), jnp.asarray([0, -1]))
+        )
+    with pytest.raises(TypeError, match="one integer class index"):
+        losses.sum_over_time_cross_entropy(out, jnp.asarray(1.0))
+    with pytest.raises(TypeError, match="one integer class index"):
+        losses.accuracy_max_over_time(out, jnp.asarray([[1]]))

@@ -263,6 +263,8 @@ def test_bad_inputs_give_clear_errors():
             snnsad.SmoothedStochastic(snnsad.Sigmoid(1.0), "both")
         with pytest.raises(ValueError, match="weighting"):
             snnsad.StochasticAD(4, weighting="both")
+        with pytest.raises(TypeError, match="escape function goes inside one, e.g. snnsad.Stochastic"):
+            snnsad.feedforward((3, 4, 2), key=key, spike_fn=snnsad.Sigmoid(5.0))
         """
     )
 

@@ -1,6 +1,7 @@
 """The `snnsad` command line: `demo`, `train`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
 
 import argparse
+import os
 import sys
 
 
@@ -18,6 +19,7 @@ def _cmd_train(args):
     if args.hidden is not None:
         overrides["hidden"] = [int(h) for h in args.hidden.split(",")]
     cfg = _recipes.load_config(args.config, overrides)
+    _check_writable(args.out)  # before data and network are built
     train, val, test, net, loss_fn, estimator, optimizer = _recipes.build(cfg)
     print(
         f"snnsad train: {cfg['dataset']} ({len(train)} train, {len(val)} validation), estimator {cfg['estimator']}: "
@@ -43,6 +45,20 @@ def _cmd_train(args):
     )
     last = result.history[-1] if result.history else {}
     print("done: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.endswith(("loss", "metric"))))
+
+
+def _check_writable(folder: str) -> None:
+    """Raise `ValueError` unless `folder` is (or can be made) a folder this process can write to."""
+    import tempfile
+
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ValueError(f"--out {folder!r} is a file, not a folder; choose a folder for the run's results.")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"--out {folder!r} cannot be written to ({err.strerror}); choose another folder.") from None
 
 
 def _cmd_reproduce(args):

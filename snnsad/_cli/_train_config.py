@@ -1,11 +1,12 @@
 """The configuration of `snnsad train`: data set, network, loss, estimator by name."""
 
 import json
+import math
 import os
 
 import optax
 
-from .._data import SHD, SpikeDataset, Subset, randman_preset, split_indices, yinyang_spikes
+from .._data import SHD, SpikeDataset, Subset, check_classes, randman_preset, split_indices, yinyang_spikes
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff
 from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
@@ -59,15 +60,53 @@ def load_config(path: str | None, overrides: dict) -> dict:
             raise ValueError(f"--config {path!r}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}.")
         cfg.update(file_cfg)
     cfg.update({k: v for k, v in overrides.items() if v is not None})
-    if cfg["dataset"] not in DATASETS:
-        raise ValueError(f"dataset must be one of {DATASETS}, got {cfg['dataset']!r}.")
-    if cfg["architecture"] not in (None, "dense", "conv"):
-        raise ValueError(f"architecture must be 'dense' or 'conv', got {cfg['architecture']!r}.")
+    _check_types(cfg, f"--config {path!r}" if path else "config")
     if cfg["architecture"] == "conv" and cfg["dataset"] != "shd":
         raise ValueError("architecture 'conv' is the paper's SHD network; use it with dataset 'shd'.")
     if cfg["estimator"] not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {cfg['estimator']!r}.")
     return cfg
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+# key -> (what it must be, the check): every value of a config is checked before anything is built.
+_RULES = {
+    "dataset": (f"one of {DATASETS}", lambda v: v in DATASETS),
+    "estimator": (f"one of {sorted(ESTIMATORS)}", lambda v: v in ESTIMATORS),
+    "epochs": ("an int >= 0", lambda v: _is_int(v) and v >= 0),
+    "batch_size": ("an int >= 1", lambda v: _is_int(v) and v >= 1),
+    "lr": ("a finite number > 0", lambda v: _is_number(v) and v > 0),
+    "optimizer": ("'adam' or 'smorms3'", lambda v: v in ("adam", "smorms3")),
+    "seed": ("an int", _is_int),
+    "hidden": (
+        "a non-empty list of ints >= 1",
+        lambda v: isinstance(v, list) and v and all(_is_int(h) and h >= 1 for h in v),
+    ),
+    "beta": ("a finite number > 0", lambda v: _is_number(v) and v > 0),
+    "flips": ("an int >= 1", lambda v: _is_int(v) and v >= 1),
+    "samples": ("an int >= 2", lambda v: _is_int(v) and v >= 2),
+    "samples_per_class": ("an int >= 1", lambda v: _is_int(v) and v >= 1),
+    "val_fraction": ("a number in (0, 1)", lambda v: _is_number(v) and 0 < v < 1),
+    "shd_train": ("a path or null", lambda v: v is None or isinstance(v, str)),
+    "shd_test": ("a path or null", lambda v: v is None or isinstance(v, str)),
+    "n_steps": ("an int >= 1 or null", lambda v: v is None or (_is_int(v) and v >= 1)),
+    "reg_strength": ("a finite number >= 0", lambda v: _is_number(v) and v >= 0),
+    "reg_threshold": ("a finite number >= 0", lambda v: _is_number(v) and v >= 0),
+    "architecture": ("'dense', 'conv' or null", lambda v: v in (None, "dense", "conv")),
+}
+
+
+def _check_types(cfg: dict, where: str) -> None:
+    for key, (what, ok) in _RULES.items():
+        if not ok(cfg[key]):
+            raise ValueError(f"{where}: `{key}` must be {what}, got {cfg[key]!r}.")
 
 
 def _split(data: SpikeDataset, fraction: float, seed: int):
@@ -98,6 +137,7 @@ def build(cfg: dict):
         tr_idx, va_idx = full.split(cfg["val_fraction"], seed)
         train, val = Subset(full, tr_idx), Subset(full, va_idx)
         test = SHD(cfg["shd_test"], n_steps=steps, dt=2e-3) if cfg["shd_test"] else None
+        check_classes(full, test)
         n_in, n_out, dt = 700, full.n_classes, 2e-3
     beta = cfg["beta"]
     if cfg["estimator"] == "det-sg":

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._data import SHD, Subset
+from .._data import SHD, Subset, check_classes
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff
 from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
@@ -60,6 +60,7 @@ def e5_shd(
         train_idx, val_idx = train_idx[:max_train], val_idx[: max(1, max_train // 9)]
     train, val = Subset(full, train_idx), Subset(full, val_idx)
     test = SHD(test_path, n_steps=n_steps, dt=dt) if test_path else None
+    check_classes(full, test)
     if test is not None and quick:  # a fixed subset of the test file keeps quick mode quick
         test = Subset(test, np.random.default_rng(seed).permutation(len(test))[:128])
     epochs = (2 if quick else 200) if epochs is None else epochs
