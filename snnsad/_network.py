@@ -21,6 +21,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ._checks import check_finite, check_floating, check_probability, check_shape, is_concrete
@@ -291,8 +292,8 @@ def _check_parameters(net: "Network", where: str) -> None:
     leaves = jax.tree_util.tree_leaves_with_path(eqx.filter(net, trainable(net)))
     if not is_concrete([leaf for _, leaf in leaves]):
         return
-    for path, leaf in leaves:
-        if not bool(jnp.all(jnp.isfinite(leaf))):
+    for path, leaf in leaves:  # numpy: the values are concrete even when this runs inside a trace
+        if not np.all(np.isfinite(np.asarray(leaf))):
             raise ValueError(f"{where}: `net{jax.tree_util.keystr(path)}` holds NaN or infinite values.")
 
 

@@ -1,11 +1,9 @@
 """Data sets: Randman, Yin-Yang, SHD/SSC (HDF5), image-raster targets, frozen Poisson inputs, batching."""
 
 from ._data import RANDMAN_PRESET as RANDMAN_PRESET
-from ._data import SHD as SHD
 from ._data import SpikeDataset as SpikeDataset
 from ._data import Subset as Subset
 from ._data import batches as batches
-from ._data import check_classes as check_classes
 from ._data import default_image_path as default_image_path
 from ._data import image_to_raster as image_to_raster
 from ._data import latency_encode as latency_encode
@@ -16,3 +14,5 @@ from ._data import split_indices as split_indices
 from ._data import yinyang as yinyang
 from ._data import yinyang_class as yinyang_class
 from ._data import yinyang_spikes as yinyang_spikes
+from ._shd import SHD as SHD
+from ._shd import check_classes as check_classes

@@ -6,11 +6,12 @@ import os
 
 import optax
 
-from .._data import SHD, SpikeDataset, Subset, check_classes, randman_preset, split_indices, yinyang_spikes
+from .._data import SpikeDataset, Subset, randman_preset, split_indices, yinyang_spikes
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff
 from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
 from .._score_function import ScoreFunction
+from .._shd import SHD, check_classes
 from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD

@@ -6,10 +6,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._data import SHD, Subset, check_classes
+from .._data import Subset
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff
 from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._shd import SHD, check_classes
 from .._smorms3 import smorms3
 from .._spikes import Heaviside, Stochastic, Surrogate
 from .._train import evaluate, fit
