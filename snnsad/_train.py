@@ -70,11 +70,8 @@ def _check_inputs(xs, epoch: int, index: int, examples, axis: int) -> None:
         )
 
 
-def _check_finite(step: tuple | None, out_dir: str | None) -> None:
-    """Raise `FloatingPointError` if the step `(epoch, index, finite flags)` produced a non-finite value."""
-    if step is None:
-        return
-    epoch, index, finite = step
+def _check_finite(finite: jax.Array, epoch: int, index: int, out_dir: str | None) -> None:
+    """Raise `FloatingPointError` if a step's finiteness flags (loss, gradient, update) show a NaN or inf."""
     flags = np.asarray(finite)
     if flags.all():
         return
@@ -220,7 +217,7 @@ def fit(
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
             net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
-            _check_finite((epoch, i, finite), out_dir)  # before the next step runs on a non-finite network
+            _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
             losses.append(value)
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
