@@ -35,22 +35,22 @@ def _ce(logits: Array, label: ArrayLike, where: str = "cross-entropy") -> Array:
     return jax.nn.logsumexp(logits) - logits[label]
 
 
-def max_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
+def max_over_time_cross_entropy(output: Output, label: Label) -> Scalar:
     """Softmax cross-entropy of `max_t output[t]` (the paper's SHD loss)."""
     return _ce(jnp.max(output, axis=0), label)
 
 
-def sum_over_time_cross_entropy(output: Array, label: ArrayLike) -> Array:
+def sum_over_time_cross_entropy(output: Output, label: Label) -> Scalar:
     """Softmax cross-entropy of `sum_t output[t]`."""
     return _ce(jnp.sum(output, axis=0), label)
 
 
-def last_step_cross_entropy(output: Array, label: ArrayLike) -> Array:
+def last_step_cross_entropy(output: Output, label: Label) -> Scalar:
     """Softmax cross-entropy of the last time step's output."""
     return _ce(output[-1], label)
 
 
-def accuracy_max_over_time(output: Array, label: ArrayLike) -> Array:
+def accuracy_max_over_time(output: Output, label: Label) -> Scalar:
     """1.0 if `argmax(max_t output)` is the label (for evaluation)."""
     label = _class_index(label, output.shape[-1], "accuracy_max_over_time")
     return (jnp.argmax(jnp.max(output, axis=0)) == label).astype(output.dtype)
