@@ -97,7 +97,7 @@ def e4_spike_train_matching(
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
     for name, r in results.items():
         axes[0].plot(np.asarray(r["loss_history"]) / silent, label=name)
-    axes[0].set_xlabel("epoch")
+    axes[0].set_xlabel("update")
     axes[0].set_ylabel("van Rossum distance / silent output's")
     axes[0].legend(fontsize=7)
     for ax, (title, raster) in zip(axes[1:], [("target", np.asarray(target)), *rasters.items()]):
