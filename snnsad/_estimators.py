@@ -7,8 +7,8 @@ r"""Whole-network gradient estimators with one call signature.
 `eqx.filter(net, snnsad.nn.trainable(net))`: weights, biases, thresholds and a custom module's
 own parameters, with `None` at hyper-parameters (time constants, escape parameters). Every
 estimator is jit- and vmap-compatible (vmap over `x, y, key` for a batch, or over `key` alone
-for gradient statistics). `Autodiff` takes any callable model ``model(x, key=key) ->
-trace``; the others need an `snnsad.nn.AbstractNetwork`.
+for gradient statistics). `Autodiff` takes any callable model `model(x, key=key) ->
+trace`; the others need an `snnsad.nn.AbstractNetwork`.
 """
 
 import abc

@@ -183,8 +183,8 @@ def _conv(x, kernel, stride, pad=0):
 class Conv1D(AbstractLayer):
     """1-D convolutional spiking layer over the neuron axis, with a recurrent convolution.
 
-    Input per step: `in_channels * in_length` values (channel-major); output: ``channels *
-    out_length` neurons, `out_length = (in_length - kernel_size) // stride + 1`` (no padding).
+    Input per step: `in_channels * in_length` values (channel-major); output: `channels *
+    out_length` neurons, `out_length = (in_length - kernel_size) // stride + 1` (no padding).
     The recurrent convolution (`recurrent_kernel_size`, same padding) maps the layer's spikes
     to its own currents; `recurrent_kernel_size=None` makes the layer feed-forward. This is the
     layer of the paper's SHD network (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent

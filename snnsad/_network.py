@@ -96,7 +96,7 @@ class AbstractNetwork(eqx.Module):
     @property
     def stochastic(self) -> tuple[bool, ...]:
         """Which spiking layers sample their spikes (their sites are random variables)."""
-        return tuple(fn.stochastic for fn in self.spike_fns)
+        return tuple(isinstance(fn, AbstractStochasticSpikeFunction) for fn in self.spike_fns)
 
     @property
     def dtype(self):

@@ -120,6 +120,7 @@ def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -
     ref_norm = _norm(ref)
     cos_i = _div(samples @ ref, _norm(samples) * ref_norm)
     variance = jnp.sum(var_c)
+    worst = int(jnp.argmax(jnp.where(jnp.isnan(z), jnp.inf, z))) if z.size else -1
     return GradientStats(
         bias_norm=_norm(bias),
         relative_error=_div(_norm(bias), ref_norm),
@@ -129,7 +130,7 @@ def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -
         cosine_of_mean=_div(mean @ ref, _norm(mean) * ref_norm),
         snr=_div(jnp.sum(jnp.square(mean)), variance),
         n_samples=n,
-    ), int(jnp.argmax(jnp.where(jnp.isnan(z), jnp.inf, z))) if z.size else -1
+    ), worst
 
 
 def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = None) -> dict[str, GradientStats]:
