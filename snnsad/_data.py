@@ -7,7 +7,7 @@ SHD/SSC are read lazily from the standard HDF5 files at a path the user gives.
 import math
 import os
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -61,6 +61,7 @@ def randman(
     bias: bool = False,
     seed: int = 0,
     shuffle: bool = True,
+    standardise: Literal["class", "global"] = "class",
 ) -> SpikeDataset:
     """Random-manifold spike classification set (Zenke & Vogels 2021), a pure function of its arguments.
 
@@ -68,8 +69,14 @@ def randman(
     coordinate `i` is `prod_d f_{i,d}(x_d)` with `f(x) = sum_k theta0_k s_k sin(2 pi (k x
     theta1_k + theta2_k))`, spectrum `s_k = 1 / ((k + 1)^alpha + 1)`, `k < min(ceil(prec^(-1/alpha)),
     1000)`. Samples draw intrinsic coordinates `x ~ U[0, 1]^manifold_dim`; every unit is min-max
-    standardised over all samples and emits one spike per spike index at step
-    `floor(value * n_steps * step_frac)`. Returns rasters `(N, n_steps, n_units)`, classes balanced.
+    standardised and emits one spike per spike index at step `floor(value * n_steps * step_frac)`.
+    Returns rasters `(N, n_steps, n_units)`, classes balanced.
+
+    `standardise="class"` (default) min-max scales each unit over the samples of its own class and
+    spike index, as the reference generator does (`make_tempo_randman` in fzenke/randman and
+    fmi-basel/stork): every class then spans the whole time window, so spike times carry no class
+    offset. `"global"` scales over all classes at once; at small `alpha` that leaves class-dependent
+    offsets a linear readout of spike times can use (an easier, different task).
     """
     for name, value in (
         ("n_classes", n_classes),
@@ -85,6 +92,8 @@ def randman(
         raise ValueError(f"randman: `step_frac` must lie in (0, 1], got {step_frac!r}.")
     if alpha <= 0:
         raise ValueError(f"randman: `alpha` must be > 0, got {alpha!r}.")
+    if standardise not in ("class", "global"):
+        raise ValueError(f"randman: `standardise` must be 'class' or 'global', got {standardise!r}.")
     root = np.random.SeedSequence(seed)
     class_seeds = root.spawn(n_classes * n_spikes + 1)
     values = np.zeros((n_spikes, n_classes, samples_per_class, n_units))
@@ -93,9 +102,10 @@ def randman(
             rng = np.random.default_rng(class_seeds[c * n_spikes + j])
             manifold = _randman_embedding(rng, n_units, manifold_dim, alpha, prec, bias)
             values[j, c] = manifold(rng.uniform(0, 1, size=(samples_per_class, manifold_dim)))
-    lo = values.min(axis=(1, 2), keepdims=True)
-    hi = values.max(axis=(1, 2), keepdims=True)
-    values = (values - lo) / np.where(hi > lo, hi - lo, 1.0)
+    over = (2,) if standardise == "class" else (1, 2)  # per (spike index, class) or per spike index
+    lo = values.min(axis=over, keepdims=True)
+    hi = values.max(axis=over, keepdims=True)
+    values = (values - lo) / (hi - lo + 1e-7)  # in [0, 1), as the reference generator's `standardize`
     times = np.minimum(np.floor(values * n_steps * step_frac).astype(np.int64), n_steps - 1)
     x = np.zeros((n_classes, samples_per_class, n_steps, n_units), np.float32)
     c_idx, s_idx, u_idx = np.meshgrid(

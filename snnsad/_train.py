@@ -110,6 +110,31 @@ def progress_bar(iterable, desc: str, total: int | None = None):
     return tqdm(iterable, desc=desc, total=total, leave=False)
 
 
+def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.GradientTransformation:
+    """`optimizer` for every trained parameter except those named `names`, which stay as they are.
+
+    A parameter is named by the last field of its path (`"threshold"`, `"weight"`,
+    `"recurrent_weight"`, ...). The reference implementations of the paper train weights only;
+    snnsad trains thresholds too, so the paper's setups use `freeze(opt, "threshold")`:
+
+    ```python
+    opt = snnsad.train.freeze(snnsad.train.smorms3(5e-3), "threshold")
+    fitted = snnsad.fit(net, data, optimizer=opt, ...)
+    ```
+    """
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"freeze: name the parameters to keep fixed, e.g. freeze(opt, 'threshold'); got {names!r}.")
+
+    def labels(params):
+        def label(path, _leaf):
+            last = path[-1] if path else None
+            return "frozen" if isinstance(last, jax.tree_util.GetAttrKey) and last.name in names else "trained"
+
+        return jax.tree_util.tree_map_with_path(label, params)
+
+    return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
 class FitResult(NamedTuple):
     """The trained network, one record per epoch, and the optimiser state (pass it back to continue)."""
 

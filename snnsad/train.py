@@ -7,3 +7,4 @@ from ._smorms3 import smorms3 as smorms3
 from ._train import FitResult as FitResult
 from ._train import evaluate as evaluate
 from ._train import fit as fit
+from ._train import freeze as freeze

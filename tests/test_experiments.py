@@ -97,15 +97,41 @@ def test_fano_factor_separates_deterministic_and_stochastic_networks():
 
 @pytest.mark.slow
 def test_e4_both_networks_learn_the_raster(tmp_path, standard_promotion):
-    """Quick mode (300 Adam steps on one frozen input, seed 0): the van Rossum distance falls by more than
-    half for both networks; only the stochastic one varies from trial to trial (Fano over 10 trials)."""
+    """Quick mode (the paper's arrangement: delta-rule output, SGD with the authors' learning rates, 300
+    updates on one frozen input, seed 0): the van Rossum distance (paper's units) falls below a quarter
+    of its initial value for both networks; only the stochastic one varies from trial to trial, and
+    its per-bin Fano factor is that of soft escape noise (between 0.4 and 1, as 1 - p of active bins)."""
     out = experiments.e4_spike_train_matching(str(tmp_path), quick=True, seed=0)
     det, sto = out["results"]["deterministic (SuperSpike SG)"], out["results"]["stochastic (matched SG)"]
-    assert det["van_rossum_ratio"] < 0.5 and sto["van_rossum_ratio"] < 0.5
-    assert det["fano"]["hidden"] == 0.0  # a deterministic net repeats itself exactly
-    assert sto["fano"]["hidden"] > 0.05 and sto["fano"]["output"] > 0.05
-    assert len(det["loss_history"]) == 300
+    for r in (det, sto):
+        assert r["van_rossum"] < 0.25 * r["van_rossum_initial"]
+        assert len(r["loss_history"]) == 300
+    assert det["fano_per_bin"]["hidden"] is None  # a deterministic net is not measured (it repeats itself)
+    assert 0.4 < sto["fano_per_bin"]["hidden"] < 1.0 and 0.0 < sto["fano_per_bin"]["output"] < 1.0
+    assert sto["fano_counts"]["hidden"] > 0.0
+    config = json.loads((tmp_path / "e4_spike_train_matching" / "config.json").read_text())
+    assert config["arrangement"] == "paper" and 0.1 < config["target_density"] < 0.3
     assert os.path.getsize(tmp_path / "e4_spike_train_matching" / "e4_spike_train_matching.png") > 1000
+
+
+def test_windowed_fano_factor_is_one_minus_p_for_binary_bins():
+    """Per-bin Fano factor (ddof 0) of Bernoulli(p) bins is exactly 1 - p when the trial mean is p."""
+    spikes = np.zeros((10, 4, 2))
+    spikes[:3, 0, 0] = 1  # p = 0.3 -> 0.7
+    spikes[:, 1, 1] = 1  # p = 1 -> 0
+    assert experiments.windowed_fano_factor(spikes) == pytest.approx((0.7 + 0.0) / 2)
+    counts = np.array([0, 1, 2, 3.0])  # 2-step windows over a 5-step train: sums of adjacent steps
+    train = np.zeros((4, 5, 1))
+    for trial, c in enumerate(counts):
+        train[trial, : int(c), 0] = 1
+    first = train[:, 0:2, 0].sum(1)
+    assert experiments.windowed_fano_factor(train, 2, ddof=1) == pytest.approx(
+        np.mean([train[:, j : j + 2, 0].sum(1).var(ddof=1) / train[:, j : j + 2, 0].sum(1).mean() for j in range(4)
+                 if train[:, j : j + 2, 0].sum(1).mean() > 0])
+    )  # fmt: skip
+    assert first.tolist() == [0, 1, 2, 2]
+    with pytest.raises(ValueError, match="window"):
+        experiments.windowed_fano_factor(spikes, 5)
 
 
 @pytest.mark.slow
@@ -160,21 +186,36 @@ def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):
 
 @pytest.mark.slow
 def test_e6_estimator_study_small(tmp_path, standard_promotion):
-    """E6 at a small size (40 examples per class, one hidden layer of 32, 2 epochs, seed 0). bias/SE is
-    ||mean of 100 estimates - mean of 400 reference estimates|| over the standard error of that
-    difference: about 1 for the unbiased estimators (bound 3), reported for the SGs."""
+    """E6 at a small size (dense variant, 40 examples per class, one hidden layer of 32, 2 epochs, seed 0,
+    with the unbiased estimators). bias/SE is ||mean of 100 estimates - mean of 400 reference estimates||
+    over the standard error of that difference: about 1 for the unbiased estimators (bound 3)."""
     out = experiments.e6_randman(
-        str(tmp_path), quick=True, samples_per_class=40, hidden=(32,), epochs=2, samples=(400, 100)
-    )
+        str(tmp_path), quick=True, architecture="dense", samples_per_class=40, hidden=(32,), epochs=2,
+        samples=(400, 100), estimators="all",
+    )  # fmt: skip
     results = out["results"]
-    assert len(results) == 5 and results["deterministic SG"]["checkpoints"] == []
+    assert len(results) == 5 and results["deterministic SG"]["runs"][0]["checkpoints"] == []
     for name in ("StochasticAD(8)", "ScoreFunction(8)"):
-        assert all(c["bias_over_se"] <= 3 for c in results[name]["checkpoints"]), results[name]
+        cps = results[name]["runs"][0]["checkpoints"]
+        assert len(cps) == 2 and all(c["bias_over_se"] <= 3 for c in cps), cps
     for r in results.values():
-        assert 0.0 <= r["test_accuracy"] <= 1.0 and r["hidden_fano_factor"] >= 0.0
-        assert all(-1 <= c["cosine_of_mean"] <= 1 for c in r["checkpoints"])
-    assert len(results["stochastic SG (matched)"]["checkpoints"]) == 2
+        run = r["runs"][0]
+        assert 0.0 <= r["test_accuracy_mean"] <= 1.0 and len(run["val_accuracy"]) == 2
+        assert all(0.0 <= f for f in run["fano_20ms"])
+        assert all(-1 <= c["cosine_of_mean"] <= 1 for c in run["checkpoints"])
+    config = json.loads((tmp_path / "e6_randman" / "config.json").read_text())
+    assert 0.0 <= config["baselines"]["linear"] <= 1.0
     assert os.path.getsize(tmp_path / "e6_randman" / "e6_randman.png") > 1000
+
+
+@pytest.mark.slow
+def test_e6_quick_learns_well_above_chance(tmp_path, standard_promotion):
+    """E6 quick mode (dense 1 x 128 on the authors' Randman data, 300 samples per class, 20 epochs, seed 0)
+    learns: every method's test accuracy is at least twice chance (1/15); the authors' task is hard
+    (a linear classifier on spike times stays near 0.3)."""
+    out = experiments.e6_randman(str(tmp_path), quick=True, seed=0)
+    for name, r in out["results"].items():
+        assert r["test_accuracy_mean"] > 2 / 15, (name, r["test_accuracy_mean"])
 
 
 @pytest.mark.slow

@@ -1,62 +1,90 @@
-"""E6 (beyond the paper): Randman trained with five estimators on the same network."""
+"""E6 (beyond the paper): Randman in the authors' configuration, trained with every surrogate method.
 
-from collections.abc import Callable
+The authors' config (fmi-basel/surrogate-gradient-theory, `config_stork/dataset/randman.yaml`
+with `config.yaml`, `regularizer/default.yaml`): Randman with 15 classes, 20 units, 100 steps of
+2 ms, 1000 samples per class, 1-D manifolds, alpha = 0.5, one spike per unit, step_frac 0.5,
+per-class standardisation, split 80/10/10; three feed-forward convolutional LIF layers (32/64/128
+filters, kernels 11/5/5, stride 1, no padding: 320/384/256 neurons), fluctuation-driven init
+(sigma_U 1 deterministic, 1.3 stochastic, nu = 5 Hz), readout `N(0, 1/256)`; max-over-time
+cross-entropy plus the upper-bound L2 regulariser (0.1, 7 spikes, on each layer's mean count);
+SMORMS3 0.01, batch 400, 200 epochs, thresholds fixed. Fano factor as the authors measure it:
+20 ms sliding windows over 400 repeats of one test sample. Non-spiking baselines (1-NN and a
+linear classifier on spike times) show how hard the task is.
+
+`architecture="dense"` is snnsad's variant (LIF layers of `hidden` neurons, default 3 x 128);
+`estimators="all"` adds the unbiased estimators (StochasticAD(8), ScoreFunction(8)) and measures
+every stochastic method's gradient against a high-sample unbiased reference during training.
+"""
+
+import os
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import optax
+import numpy as np
 
-from .._data import SpikeDataset, randman_preset
+from .._data import randman_preset
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import AbstractEstimator, Autodiff
-from .._losses import LossFn, accuracy_max_over_time, max_over_time_cross_entropy, on_output
+from .._losses import ActivityRegulariser, LossFn, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
+from .._losses import on_output
 from .._score_function import ScoreFunction
+from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
 from .._statistics import gradient_stats, sample_grads
 from .._stochastic_ad import StochasticAD
-from .._train import evaluate, fit
+from .._train import evaluate, fit, freeze
 from .._trainable import parameters
-from ._fano import fano_factor
-from ._recipes import paper_network
+from ._baselines import spike_time_baselines
+from ._fano import repeated_spikes, windowed_fano_factor
+from ._randman_calibration import split_80_10_10
+from ._recipes import paper_network, randman_conv_network
 from ._results import pyplot, save
+from ._stages import train_in_stages
+
+ARCHITECTURES = ("conv", "dense")
 
 
-def train_in_stages(
-    net,
-    train,
-    estimator: AbstractEstimator,
-    loss_fn: LossFn,
-    optimizer: optax.GradientTransformation,
-    *,
-    epochs: int,
-    seed: int,
-    batch_size: int = 64,
-    before: Callable | None = None,
-):
-    """Train epoch by epoch (`before(epoch, net)` runs before each), one optimiser state throughout.
+def _methods(estimators: str) -> dict[str, tuple]:
+    sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
+    methods = {
+        "deterministic SG": (Surrogate(ss, scale=1.0), Autodiff()),
+        "stochastic SG (matched)": (Stochastic(sig), Autodiff()),
+        "stochastic, SuperSpike SG": (Stochastic(sig, ss, scale=1.0), Autodiff()),
+    }
+    if estimators == "all":
+        methods["StochasticAD(8)"] = (Stochastic(sig), StochasticAD(8))
+        methods["ScoreFunction(8)"] = (Stochastic(sig), ScoreFunction(8))
+    return methods
 
-    Each epoch is one `snnsad.fit` call that continues from the last one's optimiser state, so
-    Adam's moments persist across epochs. Returns `(net, opt_state)`.
-    """
-    opt_state = None
-    for stage in range(epochs):
-        if before is not None:
-            before(stage, net)
-        fitted = fit(
-            net,
-            train,
-            estimator=estimator,
-            loss_fn=loss_fn,
-            optimizer=optimizer,
-            epochs=1,
-            batch_size=batch_size,
-            seed=seed + stage,
-            progress=False,
-            opt_state=opt_state,
+
+def _gradient_probe(loss_fn: LossFn, probe, n_ref: int, n_est: int, est: AbstractEstimator, checkpoints: list):
+    """A `before(epoch, net)` hook: the estimator's gradient on one example against an unbiased reference."""
+    probe_x, probe_y = probe
+
+    def measure(stage, net):
+        if not net.stochastic[0]:
+            return
+        ref_keys, est_keys = jr.split(jr.key(100 + stage), n_ref), jr.split(jr.key(200 + stage), n_est)
+        _, ref_samples = sample_grads(StochasticAD(8), loss_fn, net, probe_x, probe_y, ref_keys, chunk_size=100)
+        ref = jax.tree.map(lambda g: g.mean(0), parameters(ref_samples))
+        ref_var = float(gradient_stats(parameters(ref_samples), ref)["all"].variance)
+        _, est_samples = sample_grads(est, loss_fn, net, probe_x, probe_y, est_keys, chunk_size=100)
+        st = gradient_stats(parameters(est_samples), ref)["all"]
+        se = (float(st.variance) / n_est + ref_var / n_ref) ** 0.5  # SE of ||mean - reference||, both means
+        checkpoints.append(
+            {
+                "epoch": stage,
+                "relative_error": float(st.relative_error),
+                "bias_over_se": float(st.bias_norm) / se if se > 0 else None,
+                "cosine_of_mean": float(st.cosine_of_mean),
+                "mean_cosine": float(st.mean_cosine),
+                "variance": float(st.variance),
+            }
         )
-        net, opt_state = fitted.net, fitted.opt_state
-    return net, opt_state
+
+    return measure
 
 
 def e6_randman(
@@ -64,102 +92,172 @@ def e6_randman(
     *,
     quick: bool = True,
     seed: int = 0,
+    seeds: Sequence[int] | None = None,
+    architecture: str | None = None,
     samples_per_class: int | None = None,
     hidden: tuple[int, ...] | None = None,
     epochs: int | None = None,
+    estimators: str = "sg",
     samples: tuple[int, int] | None = None,
 ) -> dict:
-    """E6 (beyond the paper): Randman trained with five estimators on the same network; test accuracy,
-    Fano factors, and each estimator's bias/variance/cosine against a high-sample StochasticAD reference
-    at several training checkpoints. `samples_per_class`, `hidden`, `epochs` and `samples`
-    (reference, estimates) override the mode's sizes."""
-    spc, hid, ep = (300, (128,), 4) if quick else (1000, (128, 128, 128), 40)
-    spc = spc if samples_per_class is None else samples_per_class
-    hidden = hid if hidden is None else tuple(hidden)
-    epochs = ep if epochs is None else epochs
-    data = randman_preset(seed=seed, samples_per_class=spc)
-    n_test = len(data) // 5
-    test, train = SpikeDataset(data.x[:n_test], data.y[:n_test]), SpikeDataset(data.x[n_test:], data.y[n_test:])
-    loss_fn = on_output(max_over_time_cross_entropy)
-    accuracy = on_output(accuracy_max_over_time)
-    sig, ss = Sigmoid(10.0), FastSigmoid(10.0)
-    methods = {
-        "deterministic SG": (Surrogate(ss, scale=1.0), Autodiff()),
-        "stochastic SG (matched)": (Stochastic(sig), Autodiff()),
-        "stochastic, SuperSpike SG": (Stochastic(sig, ss, scale=1.0), Autodiff()),
-        "StochasticAD(8)": (Stochastic(sig), StochasticAD(8)),
-        "ScoreFunction(8)": (Stochastic(sig), ScoreFunction(8)),
-    }
-    probe_x, probe_y = jnp.asarray(train.x[0]), jnp.asarray(train.y[0])
-    n_ref, n_est = ((400, 100) if quick else (4000, 500)) if samples is None else samples
-    results = {}
-    check_every = 1 if quick else 10  # gradient-quality checkpoints (each costs n_ref + n_est estimates)
-    for name, (spike, est) in methods.items():
-        net = paper_network((20, *hidden, 15), spike, seed=seed)
-        checkpoints = []
+    """E6: test accuracy (spread over `seeds`), validation curves, the authors' Fano factor and the
+    spike-time baselines for deterministic SG, matched stochastic SG and SuperSpike SG on the
+    stochastic net (module docstring for the setup).
 
-        def measure(stage, net, est=est, checkpoints=checkpoints):
-            # gradient quality against a high-sample unbiased reference, before this epoch's training
-            if not net.stochastic[0] or not (stage % check_every == 0 or stage == epochs - 1):
-                return
-            ref_keys, est_keys = jr.split(jr.key(100 + stage), n_ref), jr.split(jr.key(200 + stage), n_est)
-            _, ref_samples = sample_grads(StochasticAD(8), loss_fn, net, probe_x, probe_y, ref_keys, chunk_size=100)
-            ref = jax.tree.map(lambda g: g.mean(0), parameters(ref_samples))
-            ref_var = float(gradient_stats(parameters(ref_samples), ref)["all"].variance)
-            _, est_samples = sample_grads(est, loss_fn, net, probe_x, probe_y, est_keys, chunk_size=100)
-            st = gradient_stats(parameters(est_samples), ref)["all"]
-            # ||mean - reference|| in units of the standard error of that difference (both are means)
-            se = (float(st.variance) / n_est + ref_var / n_ref) ** 0.5
-            checkpoints.append(
+    Full mode is the authors' configuration: `architecture="conv"`, seeds `seed, seed+1, seed+2`,
+    200 epochs (about 2 h per run on 2 CPU cores: meant for a GPU or a long background job).
+    Quick mode: the dense 1 x 128 variant, 300 samples per class, 20 epochs, one seed. Every
+    training run writes a resumable checkpoint under `out_dir/e6_randman/runs`. `estimators="all"`
+    adds StochasticAD(8) and ScoreFunction(8) and gradient checkpoints against a reference of
+    `samples = (reference, estimates)` draws.
+    """
+    architecture = ("dense" if quick else "conv") if architecture is None else architecture
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"e6_randman: `architecture` must be one of {ARCHITECTURES}, got {architecture!r}.")
+    if estimators not in ("sg", "all"):
+        raise ValueError(f"e6_randman: `estimators` must be 'sg' or 'all', got {estimators!r}.")
+    seeds = ([seed] if quick else [seed, seed + 1, seed + 2]) if seeds is None else list(seeds)
+    spc = (300 if quick else 1000) if samples_per_class is None else samples_per_class
+    epochs = (20 if quick else 200) if epochs is None else epochs
+    hidden = ((128,) if quick else (128, 128, 128)) if hidden is None else tuple(hidden)
+    batch_size = 400
+    data = randman_preset(seed=1, samples_per_class=spc)  # the authors' `randmanseed: 1`
+    train, val, test = split_80_10_10(data)
+    batch_size = min(batch_size, len(train))
+    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2, "layer")])
+    accuracy = on_output(accuracy_max_over_time)
+    n_ref, n_est = ((400, 100) if quick else (4000, 500)) if samples is None else samples
+    print("  E6: spike-time baselines ...", flush=True)
+    baselines = spike_time_baselines(train, test)
+    results: dict = {}
+    for name, (spike, est) in _methods(estimators).items():
+        runs = []
+        for s in seeds:
+            if architecture == "conv":
+                net = randman_conv_network(spike, n_classes=15, seed=s)
+            else:
+                net = paper_network((20, *hidden, 15), spike, seed=s)
+            optimizer = freeze(smorms3(1e-2), "threshold")
+            checkpoints: list = []
+            folder = os.path.join(out_dir, "e6_randman", "runs", f"{name.replace(' ', '_')}_seed{s}")
+            print(f"  E6 {name}, seed {s}: {epochs} epochs of {len(train)} examples ...", flush=True)
+            if estimators == "all" and spike.stochastic:
+                probe = (jnp.asarray(train.x[0]), jnp.asarray(train.y[0]))
+                hook = _gradient_probe(loss_fn, probe, n_ref, n_est, est, checkpoints)
+                history: list = []
+                net, _ = train_in_stages(
+                    net, train, est, loss_fn, optimizer, epochs=epochs, seed=s, batch_size=batch_size,
+                    before=hook, val=val, metric_fn=accuracy, history=history,
+                )  # fmt: skip
+            else:
+                fitted = fit(
+                    net,
+                    train,
+                    estimator=est,
+                    loss_fn=loss_fn,
+                    optimizer=optimizer,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    seed=s,
+                    val=val,
+                    metric_fn=accuracy,
+                    out_dir=folder,
+                    progress=not quick,
+                    config={"experiment": "e6", "method": name, "architecture": architecture, "spc": spc},
+                )
+                net, history = fitted.net, fitted.history
+            test_eval = evaluate(net, test, loss_fn, accuracy, key=jr.key(s + 7))
+            stochastic_net = net if net.stochastic[0] else net.with_spike_fns(Stochastic(Sigmoid(10.0)))
+            repeats = repeated_spikes(stochastic_net, jnp.asarray(test.x[0]), jr.key(s + 9), 400 if not quick else 100)
+            fano = [windowed_fano_factor(r, 10, ddof=1) for r in repeats]
+            runs.append(
                 {
-                    "epoch": stage,
-                    "relative_error": float(st.relative_error),
-                    "bias_over_se": float(st.bias_norm) / se if se > 0 else None,
-                    "cosine_of_mean": float(st.cosine_of_mean),
-                    "mean_cosine": float(st.mean_cosine),
-                    "variance": float(st.variance),
+                    "seed": s,
+                    "test_accuracy": test_eval["metric"],
+                    "val_accuracy": [h.get("val_metric") for h in history],
+                    "fano_20ms": fano,
+                    "checkpoints": checkpoints,
                 }
             )
-
-        net, _ = train_in_stages(net, train, est, loss_fn, optax.adam(1e-2), epochs=epochs, seed=seed, before=measure)
-        acc = evaluate(net, test, loss_fn, accuracy, key=jr.key(seed + 7))["metric"]
-        stochastic_net = net if net.stochastic[0] else net.with_spike_fns(Stochastic(sig))
-        fano = fano_factor(stochastic_net, jnp.asarray(test.x[:64]), jr.key(seed + 9))
-        results[name] = {"test_accuracy": acc, "hidden_fano_factor": fano[0], "checkpoints": checkpoints}
-        print(f"  {name:28s} test accuracy {acc:.3f}, hidden Fano {fano[0]:.2f}", flush=True)
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-    for name, r in results.items():
-        cps = r["checkpoints"]
-        if cps:
-            axes[0].plot([c["epoch"] for c in cps], [c["cosine_of_mean"] for c in cps], "o-", label=name)
-            axes[1].plot([c["epoch"] for c in cps], [c["mean_cosine"] for c in cps], "o-", label=name)
-    axes[0].set_ylabel("cos(mean estimate, reference)")
-    axes[1].set_ylabel("mean cos(estimate, reference)")
-    for ax in axes:
-        ax.set_xlabel("epoch (checkpoint before training it)")
-        ax.legend(fontsize=7)
+            print(f"    test accuracy {test_eval['metric']:.3f}, Fano (20 ms) {[round(f, 2) for f in fano]}", flush=True)
+        accs = np.array([r["test_accuracy"] for r in runs])
+        results[name] = {
+            "test_accuracy_mean": float(accs.mean()),
+            "test_accuracy_sd": float(accs.std(ddof=1)) if len(accs) > 1 else None,
+            "fano_20ms_mean": np.mean([r["fano_20ms"] for r in runs], axis=0).tolist(),
+            "runs": runs,
+        }
+    fig = _figure(results, baselines, epochs)
     report = [
         (
-            f"{name}: test accuracy, hidden Fano factor, last cos(mean, reference), largest bias/SE",
-            f"{r['test_accuracy']:.3f}, {r['hidden_fano_factor']:.2f}"
-            + (
-                f", {r['checkpoints'][-1]['cosine_of_mean']:.3f}, "
-                f"{max(c['bias_over_se'] for c in r['checkpoints']):.1f}"
-                if r["checkpoints"]
-                else ""
-            ),
-            "no published numbers (chance 0.067)",
+            "1-NN / linear classifier on spike times (test)",
+            f"{baselines['nearest_neighbour']:.3f} / {baselines['linear']:.3f}",
+            "- (no published numbers)",
+            "first-spike times of the same split; chance 0.067",
         )
-        for name, r in results.items()
     ]
+    for name, r in results.items():
+        spread = f" +- {r['test_accuracy_sd']:.3f}" if r["test_accuracy_sd"] is not None else ""
+        report.append(
+            (
+                f"{name}: test accuracy ({len(seeds)} seed(s)); Fano factor per layer",
+                f"{r['test_accuracy_mean']:.3f}{spread}; " + " / ".join(f"{f:.2f}" for f in r["fano_20ms_mean"]),
+                "- (no published numbers)",
+                "accuracy of the max-over-time readout (mean +- sd over seeds); Fano: var/mean (ddof 1) of "
+                "counts in 20 ms sliding windows over repeats of one test sample, the stochastic forward",
+            )
+        )
     config = {
         "quick": quick,
-        "seed": seed,
+        "seeds": seeds,
+        "architecture": architecture,
+        "hidden": hidden if architecture == "dense" else "conv 32/64/128, kernels 11/5/5, stride 1",
         "samples_per_class": spc,
-        "hidden": hidden,
+        "data": "randman_preset(seed=1): 15 classes, alpha 0.5, per-class standardisation, split 80/10/10",
         "epochs": epochs,
+        "batch_size": batch_size,
+        "optimizer": "smorms3(0.01), thresholds fixed",
+        "regulariser": "upper L2 (0.1, 7 spikes, per-layer mean)",
+        "estimators": estimators,
         "reference_samples": n_ref,
         "estimates": n_est,
+        "baselines": baselines,
     }
     return save(out_dir, "e6_randman", config, results, report, {"e6_randman.png": fig})
+
+
+def _figure(results, baselines, epochs):
+    plt = pyplot()
+    with_checkpoints = any(run["checkpoints"] for r in results.values() for run in r["runs"])
+    fig, axes = plt.subplots(1, 3 if with_checkpoints else 2, figsize=(15 if with_checkpoints else 10, 3.4))
+    for i, (name, r) in enumerate(results.items()):
+        curves = np.array([run["val_accuracy"] for run in r["runs"]], dtype=float)
+        ep = np.arange(1, curves.shape[1] + 1)
+        mean = curves.mean(0)
+        axes[0].plot(ep, mean, color=f"C{i}", label=name)
+        if len(curves) > 1:
+            axes[0].fill_between(ep, curves.min(0), curves.max(0), color=f"C{i}", alpha=0.2)
+    axes[0].axhline(1 / 15, color="grey", ls=":", lw=0.8, label="chance")
+    axes[0].set(xlabel="epoch", ylabel="validation accuracy", ylim=(0, 1))
+    axes[0].set_title("a  learning curves (band: range over seeds)", loc="left", fontsize=9)
+    names = list(results)
+    pos = np.arange(len(names))
+    means = [results[n]["test_accuracy_mean"] for n in names]
+    sds = [results[n]["test_accuracy_sd"] or 0.0 for n in names]
+    axes[1].bar(pos, means, yerr=sds, color=[f"C{i}" for i in range(len(names))], capsize=3)
+    axes[1].axhline(baselines["nearest_neighbour"], color="k", ls="--", lw=0.8, label="1-NN on spike times")
+    axes[1].axhline(baselines["linear"], color="C3", ls=":", lw=0.8, label="linear on spike times")
+    axes[1].set_xticks(pos, [n.replace(", ", ",\n").replace(" (", "\n(") for n in names], fontsize=7)
+    axes[1].set(ylabel="test accuracy", ylim=(0, 1))
+    axes[1].set_title(f"b  test accuracy after {epochs} epochs (error bar: sd over seeds)", loc="left", fontsize=9)
+    if with_checkpoints:
+        for i, (name, r) in enumerate(results.items()):
+            cps = r["runs"][0]["checkpoints"]
+            if cps:
+                axes[2].plot([c["epoch"] for c in cps], [c["cosine_of_mean"] for c in cps], "o-", color=f"C{i}", label=name)
+        axes[2].set(xlabel="epoch (before training it)", ylabel="cos(mean estimate, unbiased reference)")
+        axes[2].set_title("c  gradient direction during training", loc="left", fontsize=9)
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -1,5 +1,7 @@
 """The paper's networks: the classification setup and the SHD convolutional network, and the input rate they are initialised for."""
 
+import math
+
 import jax.random as jr
 import numpy as np
 
@@ -28,42 +30,54 @@ def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0):
 
 
 SHD_CONV = ((16, 21, 10), (32, 7, 3), (64, 7, 3))  # (filters, kernel, stride) of the paper's three layers
+RANDMAN_CONV = ((32, 11, 1), (64, 5, 1), (128, 5, 1))  # the authors' Randman config: 320/384/256 neurons
 
 
-def shd_conv_network(
+def conv_network(
     spike_fn,
     *,
-    n_channels: int = 700,
-    n_classes: int = 20,
-    n_steps: int = 350,
+    n_channels: int,
+    n_classes: int,
+    n_steps: int,
+    conv,
+    recurrent_kernel_size: int | None,
     dt: float = 2e-3,
     rate: float = 5.0,
-    hidden_rate: float = 10.0,
+    hidden_rate: float | None = None,
+    readout_init: str = "authors",
     seed: int = 0,
-    conv=SHD_CONV,
-    recurrent_kernel_size: int = 5,
 ):
-    """The paper's SHD network: three 1-D convolutional recurrent LIF layers over the channel axis
-    (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent kernel 5 with same padding;
-    tau_mem 20 ms, tau_syn 10 ms, detached multiplicative reset) and a leaky readout whose tau_mem
-    is the trial length. Fluctuation-driven init with target sigma_U 1.0 (deterministic spikes) or
-    1.3 (stochastic spikes) for inputs at `rate` Hz (measure it on the data:
-    `rate = mean(x) / dt`) and hidden layers at `hidden_rate` Hz (default 10 Hz: the paper's
-    activity regulariser allows 7 spikes per 0.7 s); the recurrent kernel takes 10% of the variance.
+    """Convolutional LIF layers over the channel axis and a leaky readout, as the authors' stork configs build them.
+
+    `conv` lists `(filters, kernel, stride)` per layer (no padding); `recurrent_kernel_size`
+    (odd, same padding) adds a recurrent convolution to every layer, `None` makes them
+    feed-forward. LIF tau_mem 20 ms, tau_syn 10 ms, detached multiplicative reset; readout tau_mem
+    the trial length. Fluctuation-driven init with target sigma_U 1.0 (deterministic spikes) or
+    1.3 (stochastic) for inputs at `rate` Hz and hidden layers at `hidden_rate` Hz (default:
+    `rate`, as the authors' initialiser uses one rate `nu` for every layer); a recurrent kernel
+    takes 10 % of the variance. `readout_init="authors"`: `N(0, 1/fan_in)` (stork's
+    `DistInitializer`, scaling 1/sqrt(k)); `"fluctuation"`: sigma_U 1 for hidden spikes at
+    `hidden_rate` (snnsad's earlier choice, about 37x larger on SHD).
     """
+    if readout_init not in ("authors", "fluctuation"):
+        raise ValueError(f"conv_network: `readout_init` must be 'authors' or 'fluctuation', got {readout_init!r}.")
+    hidden_rate = rate if hidden_rate is None else hidden_rate
     lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero")
     sigma_u = 1.3 if spike_fn.stochastic else 1.0
     keys = jr.split(jr.key(seed), len(conv) + 1)
+    share = 0.9 if recurrent_kernel_size is not None else 1.0
     layers, channels, length = [], 1, n_channels
     for i, (key, (filters, kernel, stride)) in enumerate(zip(keys, conv)):
         in_rate = rate if i == 0 else hidden_rate
         if kernel > length:
             raise ValueError(
-                f"shd_conv_network: a kernel of {kernel} does not fit {length} positions; "
+                f"conv_network: a kernel of {kernel} does not fit {length} positions; "
                 f"n_channels={n_channels} is too small for conv={conv}."
             )
-        std = fluctuation_std(lif, channels * kernel, in_rate, sigma_u) * 0.9**0.5
-        rstd = fluctuation_std(lif, filters * recurrent_kernel_size, hidden_rate, sigma_u) * 0.1**0.5
+        std = fluctuation_std(lif, channels * kernel, in_rate, sigma_u) * share**0.5
+        rstd = None
+        if recurrent_kernel_size is not None:
+            rstd = fluctuation_std(lif, filters * recurrent_kernel_size, hidden_rate, sigma_u) * (1 - share) ** 0.5
         layer = Conv1D(
             channels,
             length,
@@ -80,8 +94,60 @@ def shd_conv_network(
         layers.append(layer)
         channels, length = filters, layer.out_length
     readout_neuron = LeakyIntegrator(tau_mem=n_steps * dt, tau_syn=10e-3, dt=dt)
-    std = fluctuation_std(readout_neuron, layers[-1].size, hidden_rate, 1.0)
-    return Network(layers, Readout(layers[-1].size, n_classes, key=keys[-1], neuron=readout_neuron, std=std))
+    fan_in = layers[-1].size
+    if readout_init == "authors":
+        std = 1 / math.sqrt(fan_in)
+    else:
+        std = fluctuation_std(readout_neuron, fan_in, hidden_rate, 1.0)
+    return Network(layers, Readout(fan_in, n_classes, key=keys[-1], neuron=readout_neuron, std=std))
+
+
+def shd_conv_network(
+    spike_fn,
+    *,
+    n_channels: int = 700,
+    n_classes: int = 20,
+    n_steps: int = 350,
+    dt: float = 2e-3,
+    rate: float = 15.8,
+    hidden_rate: float | None = None,
+    seed: int = 0,
+    conv=SHD_CONV,
+    recurrent_kernel_size: int = 5,
+    readout_init: str = "authors",
+):
+    """The paper's SHD network: three 1-D convolutional recurrent LIF layers over the channel axis
+    (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent kernel 5 with same padding) and a
+    leaky readout whose tau_mem is the trial length (`conv_network`). `rate` is the authors'
+    `nu` for SHD (15.8 Hz; measure it on other data with `input_rate`)."""
+    return conv_network(
+        spike_fn,
+        n_channels=n_channels,
+        n_classes=n_classes,
+        n_steps=n_steps,
+        conv=conv,
+        recurrent_kernel_size=recurrent_kernel_size,
+        dt=dt,
+        rate=rate,
+        hidden_rate=hidden_rate,
+        readout_init=readout_init,
+        seed=seed,
+    )
+
+
+def randman_conv_network(spike_fn, *, n_classes: int = 15, n_units: int = 20, n_steps: int = 100, seed: int = 0):
+    """The authors' Randman network: three feed-forward convolutional LIF layers (32/64/128 filters,
+    kernels 11/5/5, stride 1, no padding: 320/384/256 neurons), nu = 5 Hz, readout `N(0, 1/256)`."""
+    return conv_network(
+        spike_fn,
+        n_channels=n_units,
+        n_classes=n_classes,
+        n_steps=n_steps,
+        conv=RANDMAN_CONV,
+        recurrent_kernel_size=None,
+        rate=5.0,
+        seed=seed,
+    )
 
 
 def input_rate(data, dt: float, n: int = 64) -> float:

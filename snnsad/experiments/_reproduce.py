@@ -12,6 +12,7 @@ from ._e4_spike_train_matching import e4_spike_train_matching
 from ._e5_shd import SHD_HOWTO, _shd_files, e5_shd
 from ._e6_randman import e6_randman
 from ._estimators_on_one_example import estimators_on_one_example
+from ._randman_calibration import randman_calibration
 from ._variance_study import variance_study
 
 EXPERIMENTS = {
@@ -22,6 +23,7 @@ EXPERIMENTS = {
     "e5": e5_shd,
     "estimators": estimators_on_one_example,
     "e6": e6_randman,
+    "randman-calibration": randman_calibration,
     "variance": variance_study,
 }
 
@@ -75,8 +77,8 @@ def reproduce(
     ]
     for out in outs:
         took = f" ({out['seconds']:.0f} s)" if "seconds" in out else ""
-        lines += [f"## {out['name']}{took}", "", "| quantity | snnsad | paper |", "|---|---|---|"]
-        lines += [f"| {q} | {ours} | {paper} |" for q, ours, paper in out["report"]]
+        lines += [f"## {out['name']}{took}", "", "| quantity | snnsad | paper | definition |", "|---|---|---|---|"]
+        lines += [f"| {q} | {ours} | {paper} | {' '.join(rest)} |" for q, ours, paper, *rest in out["report"]]
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.relpath(p, out_dir)})" for p in out["figures"]] + [""]
     path = os.path.join(out_dir, "report.md")
     atomic_write_text(path, "\n".join(lines))

@@ -1,0 +1,152 @@
+"""Randman calibration: the Zenke-lab standard Randman task, set up as the reference library runs it.
+
+The check that training works at all: fmi-basel/stork's example `01_Shallow_SNN_Randman` reaches
+96.3 % test accuracy on it. Setup (read from that example): Randman with 10 classes, 20 units,
+100 steps of 2 ms, 1000 samples per class, 1-D manifolds, alpha = 1, one spike per unit,
+step_frac 0.5, per-class standardisation, split 80/10/10 without reshuffling; 20 -> 128 LIF
+(tau_mem 20 ms, tau_syn 10 ms, threshold 1, multiplicative reset detached) -> leaky readout
+(tau_mem = 200 ms, the trial length); SuperSpike surrogate with beta = 20 and peak 1;
+fluctuation-driven init (sigma_U = 1, nu = 5 Hz) of both connections; max-over-time
+cross-entropy plus a per-neuron lower-bound L2 regulariser (strength 100, threshold 0.001
+spikes) and a per-layer upper-bound L2 regulariser (strength 0.1, threshold 4 spikes on the
+layer's mean count); SMORMS3 with lr 5e-3, batch 250, 200 epochs; weights trained, thresholds
+fixed.
+"""
+
+import os
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._data import SpikeDataset, randman
+from .._escape import FastSigmoid
+from .._estimators import Autodiff
+from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._smorms3 import smorms3
+from .._spikes import Surrogate
+from .._train import evaluate, fit, freeze
+from ._baselines import spike_time_baselines
+from ._recipes import paper_network
+from ._results import pyplot, save
+
+STANDARD_RANDMAN = dict(
+    n_classes=10, n_units=20, n_steps=100, manifold_dim=1, alpha=1.0, n_spikes=1, step_frac=0.5, standardise="class"
+)
+REFERENCE_TEST_ACCURACY = 0.963  # stork's example 01_Shallow_SNN_Randman, 200 epochs
+
+
+def split_80_10_10(data: SpikeDataset) -> tuple[SpikeDataset, SpikeDataset, SpikeDataset]:
+    """Train / validation / test as the reference library splits: the first 80 %, the next 10 %, the last 10 %."""
+    n = len(data)
+    a, b = int(0.8 * n), int(0.9 * n)
+    return tuple(SpikeDataset(data.x[i:j], data.y[i:j]) for i, j in ((0, a), (a, b), (b, n)))  # type: ignore[return-value]
+
+
+def randman_calibration(
+    out_dir: str,
+    *,
+    quick: bool = True,
+    seed: int = 0,
+    epochs: int | None = None,
+    samples_per_class: int | None = None,
+) -> dict:
+    """Train the Zenke-lab standard Randman (module docstring) and compare with the reference's 96.3 %.
+
+    Full mode is the reference setup (200 epochs, 1000 samples per class); quick mode uses 300
+    samples per class and 30 epochs. Also reports 1-nearest-neighbour and linear classifiers on
+    the raw spike times of the same split.
+    """
+    spc = (300 if quick else 1000) if samples_per_class is None else samples_per_class
+    epochs = (30 if quick else 200) if epochs is None else epochs
+    dt = 2e-3
+    data = randman(**STANDARD_RANDMAN, samples_per_class=spc, seed=seed + 1)
+    train, val, test = split_80_10_10(data)
+    spike = Surrogate(FastSigmoid(20.0), scale=1.0)
+    net = paper_network((20, 128, 10), spike, dt=dt, seed=seed)
+    loss_fn = make_loss(
+        max_over_time_cross_entropy,
+        [ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"), ActivityRegulariser(0.1, 4.0, "upper", 2, "layer")],
+    )
+    accuracy = on_output(accuracy_max_over_time)
+    optimizer = freeze(smorms3(5e-3), "threshold")
+    print(f"  randman calibration: {len(train)} training examples, {epochs} epochs ...", flush=True)
+    fitted = fit(
+        net,
+        train,
+        estimator=Autodiff(),
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=250,
+        seed=seed,
+        val=val,
+        metric_fn=accuracy,
+        out_dir=os.path.join(out_dir, "randman_calibration", "run"),
+        progress=True,
+        config={"experiment": "randman_calibration", "samples_per_class": spc},
+    )
+    key = jr.key(seed + 5)
+    test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=key)
+    xs, _ = test.batch(np.arange(len(test)))
+    spikes = np.asarray(jnp.concatenate([fitted.net(jnp.asarray(x)).spikes[0][None] for x in xs[:200]]))
+    rate_hz = float(spikes.mean()) / dt
+    baselines = spike_time_baselines(train, test)
+    history = fitted.history
+    results = {
+        "test_accuracy": test_eval["metric"],
+        "test_loss": test_eval["loss"],
+        "hidden_rate_hz": rate_hz,
+        "baselines": baselines,
+        "history": history,
+    }
+    print(
+        f"  randman calibration: test accuracy {test_eval['metric']:.3f} (reference {REFERENCE_TEST_ACCURACY}); "
+        f"1-NN {baselines['nearest_neighbour']:.3f}, linear {baselines['linear']:.3f}",
+        flush=True,
+    )
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    ep = np.arange(1, len(history) + 1)
+    axes[0].plot(ep, [h["train_loss"] for h in history], label="training")
+    axes[0].plot(ep, [h["val_loss"] for h in history], label="validation")
+    axes[0].set(xlabel="epoch", ylabel="loss (cross-entropy + regularisers)", title="a  loss")
+    axes[1].plot(ep, [h["val_metric"] for h in history], label="validation")
+    axes[1].axhline(REFERENCE_TEST_ACCURACY, color="k", ls="--", lw=0.8, label="reference (stork), test")
+    axes[1].axhline(baselines["linear"], color="C3", ls=":", lw=0.8, label="linear on spike times, test")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="b  accuracy", ylim=(0, 1))
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    report = [
+        (
+            "test accuracy (max-over-time readout)",
+            f"{test_eval['metric']:.3f}",
+            f"{REFERENCE_TEST_ACCURACY} (stork example, 200 epochs)",
+            "fraction of the last 10 % of the data set classified correctly",
+        ),
+        (
+            "hidden firing rate",
+            f"{rate_hz:.1f} Hz",
+            "-",
+            "mean over test examples, neurons and steps",
+        ),
+        (
+            "1-NN / linear classifier on spike times",
+            f"{baselines['nearest_neighbour']:.3f} / {baselines['linear']:.3f}",
+            "-",
+            "same split; Euclidean 1-NN, logistic regression",
+        ),
+    ]
+    config = {
+        "quick": quick,
+        "seed": seed,
+        "data": {**STANDARD_RANDMAN, "samples_per_class": spc, "seed": seed + 1},
+        "network": "20 -> 128 LIF -> 10 leaky readout, fluctuation init sigma_U 1, nu 5 Hz",
+        "surrogate": "SuperSpike (FastSigmoid) beta 20, peak 1",
+        "loss": "max-over-time CE + lower L2 (100, 1e-3, per neuron) + upper L2 (0.1, 4, per-layer mean)",
+        "optimizer": "smorms3(5e-3), thresholds fixed",
+        "batch_size": 250,
+        "epochs": epochs,
+    }
+    return save(out_dir, "randman_calibration", config, results, report, {"randman_calibration.png": fig})
