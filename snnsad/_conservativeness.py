@@ -27,9 +27,12 @@ def loop_integral(
     r"""`\oint field(theta) . d theta` around `theta(phi) = center + radius (cos phi d1 + sin phi d2)`.
 
     `field` maps a parameter vector to a vector of the same shape; `d1`, `d2` span the plane
-    (normalised here). The integrand is periodic, so the trapezoid rule on `n_points` equally
-    spaced angles converges exponentially fast: a true gradient gives 0 to rounding. Evaluated with
-    one `vmap` over the angles.
+    (normalised here); the circle runs from `d1` towards `d2` (pass them swapped for the paper's
+    `center + radius (sin phi d1 + cos phi d2)`, which runs the other way and flips the sign). The
+    integrand is periodic, so for a *smooth* field the trapezoid rule on `n_points` equally spaced
+    angles converges exponentially fast and a true gradient gives 0 to rounding; a field with
+    near-jumps (a surrogate field of a steep forward pass) converges only algebraically: compare
+    two `n_points` before trusting the digits. Evaluated with one `vmap` over the angles.
     """
     center = jnp.asarray(center)
     d1 = jnp.asarray(d1, center.dtype)

@@ -16,3 +16,4 @@ from ._data import yinyang_class as yinyang_class
 from ._data import yinyang_spikes as yinyang_spikes
 from ._shd import SHD as SHD
 from ._shd import check_classes as check_classes
+from ._shd import write_synthetic_shd as write_synthetic_shd

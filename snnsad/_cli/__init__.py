@@ -69,7 +69,19 @@ def _check_writable(folder: str) -> None:
 def _cmd_reproduce(args):
     from ..experiments import reproduce
 
-    reproduce(args.names, args.out, quick=args.quick, seed=args.seed, shd_path=args.shd_path, image=args.image)
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs {args.epochs}: must be >= 1 (or omitted for the mode's default).")
+    reproduce(
+        args.names,
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        shd_path=args.shd_path,
+        image=args.image,
+        epochs=args.epochs,
+        seeds=args.seeds,
+        synthetic_shd=args.synthetic_shd,
+    )
 
 
 def _cmd_bench(args):
@@ -153,6 +165,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results/reproduce")
     p.add_argument("--shd-path", default=None, help="folder with shd_train.h5 and shd_test.h5 (enables E5)")
     p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
+    p.add_argument("--epochs", type=int, default=None, help="override the mode's epochs (training experiments)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the runs (E6; default: the mode's)")
+    p.add_argument(
+        "--synthetic-shd",
+        dest="synthetic_shd",
+        action="store_true",
+        help="run E5 on a synthetic stand-in with SHD's layout (a pipeline check, not SHD)",
+    )
     p.set_defaults(func=_cmd_reproduce)
     p = sub.add_parser("bench", help="benchmark against spyx, snnTorch and the matmul floor (peers: the bench extra)")
     p.add_argument(

@@ -50,19 +50,41 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
             out[f"grid_beta_sg_{b:g}_mean_sg_norm_where_exact_flat"] = (
                 float(np.linalg.norm(np.asarray(a), axis=1)[flat].mean()) if flat.any() else None
             )
+        # Integrated-SG surfaces along two paths from the corner (-2, -2): v1 first, or v2 first.
+        fine = jnp.linspace(-2, 2, 41 if quick else 161, dtype=jnp.float64)
+        F1, F2 = jnp.meshgrid(fine, fine)  # [i, j] = (v2_i, v1_j)
+        pts = jnp.stack([jnp.ones(F1.size), F1.ravel(), F2.ravel(), jnp.ones(F1.size), -jnp.ones(F1.size)], 1)
+        field = np.asarray(jax.vmap(jax.grad(lambda th: toy_output(th, 20.0, 2.0)))(pts)[:, 1:3])
+        g1, g2 = field[:, 0].reshape(F1.shape), field[:, 1].reshape(F1.shape)
+        h = float(fine[1] - fine[0])
+
+        def cumtrapz(f, axis):
+            f = np.moveaxis(f, axis, 0)
+            c = np.concatenate([np.zeros_like(f[:1]), np.cumsum((f[1:] + f[:-1]) / 2 * h, axis=0)])
+            return np.moveaxis(c, 0, axis)
+
+        v1_first = cumtrapz(g1, 1)[:1, :] + (cumtrapz(g2, 0) - cumtrapz(g2, 0)[:1, :])
+        v2_first = cumtrapz(g2, 0)[:, :1] + (cumtrapz(g1, 1) - cumtrapz(g1, 1)[:, :1])
+        path_difference = v1_first - v2_first
+        out["integrated_sg_path_difference_max"] = float(np.abs(path_difference).max())
+        fine = np.asarray(fine)
     plt = pyplot()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(18, 3.8))
     axes[0].plot(ws, y, "k", label="output y(w)")
     for b, (_, integ) in curves.items():
         axes[0].plot(ws, integ, label=f"integrated SG, beta_SG = {b:g}")
     axes[0].legend(fontsize=7)
     axes[0].set_xlabel("w")
+    axes[0].set_ylabel("y")
+    axes[0].set_title("a  output and integrated SG along w", loc="left", fontsize=9)
     axes[1].plot(ws, true, "k", label="true dy/dw")
     for b, (sg, _) in curves.items():
         axes[1].plot(ws, sg, label=f"SG, beta_SG = {b:g}")
     axes[1].axhline(0, color="grey", lw=0.5)
     axes[1].legend(fontsize=7)
     axes[1].set_xlabel("w")
+    axes[1].set_ylabel("dy/dw")
+    axes[1].set_title("b  true derivative and SGs", loc="left", fontsize=9)
     for b, a in arrows.items():
         axes[2].quiver(
             V1,
@@ -72,11 +94,19 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
             color="C0" if b == 2.0 else "C1",
             label=f"-SG, beta_SG = {b:g}",
         )
-    axes[2].contourf(V1, V2, exact_norm.reshape(V1.shape), levels=10, alpha=0.3)
+    shade = axes[2].contourf(V1, V2, exact_norm.reshape(V1.shape), levels=10, alpha=0.3)
+    fig.colorbar(shade, ax=axes[2], label="|true gradient|")
     axes[2].set_xlabel("v1")
     axes[2].set_ylabel("v2")
+    axes[2].set_title("c  descent directions (beta = 20)", loc="left", fontsize=9)
     axes[2].legend(fontsize=7)
-    report = [("minimum of y(w) (true)", f"w = {out['w_true_minimum']:+.3f}", "one minimum")]
+    diff = axes[3].contourf(fine, fine, path_difference, levels=15, cmap="RdBu_r")
+    fig.colorbar(diff, ax=axes[3], label="v1-first minus v2-first")
+    axes[3].set_xlabel("v1")
+    axes[3].set_ylabel("v2")
+    axes[3].set_title("d  integrated SG (beta_SG = 2): two paths differ", loc="left", fontsize=9)
+    fig.tight_layout()
+    report = [("minimum of y(w) (true)", f"w = {out['w_true_minimum']:+.3f}", "one minimum", "grid minimum")]
     for b in ("15.0", "30.0"):
         r = out[b]
         report.append(
@@ -86,8 +116,17 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
                 + ("none" if r["example_w_opposite_sign"] is None else f"w = {r['example_w_opposite_sign']:+.3f}")
                 + f" ({100 * r['fraction_opposite_sign']:.0f}% of the sweep)",
                 "minima differ; signs disagree somewhere",
+                "sign disagreement where |true dy/dw| > 5 % of its maximum",
             )
         )
+    report.append(
+        (
+            "largest difference of the integrated SG (beta_SG = 2) between the two paths",
+            f"{out['integrated_sg_path_difference_max']:.3f}",
+            "surfaces differ (not a potential)",
+            "trapezoid integrals from (-2, -2): v1 then v2 minus v2 then v1, over the (v1, v2) grid",
+        )
+    )
     return save(
         out_dir,
         "e3_wrong_direction",
