@@ -1,4 +1,4 @@
-"""E6: Randman trained with five estimators; accuracy, Fano factors, bias/cosine to a reference.
+"""E6: Randman in the authors' configuration with every surrogate method; accuracy over seeds, Fano, baselines.
 
 Same as ``snnsad reproduce e6 [--quick] [--out DIR] [--seed N]``; see docs/experiments.md.
 

@@ -127,8 +127,8 @@ def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.Gradie
 
     def labels(params):
         def label(path, _leaf):
-            last = path[-1] if path else None
-            return "frozen" if isinstance(last, jax.tree_util.GetAttrKey) and last.name in names else "trained"
+            named = bool(path) and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name in names
+            return "frozen" if named else "trained"
 
         return jax.tree_util.tree_map_with_path(label, params)
 

@@ -4,7 +4,7 @@ import pytest
 import snnsad
 from snnsad import data
 
-from .helpers import write_shd
+from .helpers import run_without_typechecker, write_shd
 
 
 def test_randman_is_deterministic_with_documented_shapes_and_balance():
@@ -198,3 +198,46 @@ def test_a_test_file_with_a_class_the_training_file_lacks_is_refused(tmp_path):
     write_shd(test, [[0.001]] * 2, [[1]] * 2, [0, 2])
     with pytest.raises(ValueError, match="has class 2"):
         data.check_classes(data.SHD(train, n_steps=10), data.SHD(test, n_steps=10))
+
+
+def test_randman_standardises_each_class_over_the_whole_window():
+    """Per-class standardisation (the reference generator's): in every class each unit's spike times
+    span the window [0, step_frac T), first step 0 and last step step_frac T - 1; global scaling
+    leaves some classes short of one end."""
+    per_class = data.randman(4, 6, 40, samples_per_class=200, alpha=0.5, step_frac=0.5, seed=2)
+    globally = data.randman(4, 6, 40, samples_per_class=200, alpha=0.5, step_frac=0.5, seed=2, standardise="global")
+    for d, exact in ((per_class, True), (globally, False)):
+        times = d.x.argmax(1)  # (N, units): one spike per unit
+        lo = np.array([times[d.y == c].min(0) for c in range(4)])
+        hi = np.array([times[d.y == c].max(0) for c in range(4)])
+        assert ((lo == 0).all() and (hi == 19).all()) == exact
+    run_without_typechecker(
+        """
+        import pytest, snnsad
+        with pytest.raises(ValueError, match="`standardise` must be 'class' or 'global'"):
+            snnsad.data.randman(2, 3, 10, samples_per_class=4, standardise="unit")
+        """
+    )
+
+
+def test_synthetic_shd_has_the_layout_and_preloading_changes_nothing(tmp_path):
+    """write_synthetic_shd: SHD's layout (read by the SHD reader), 20 classes, times in seconds; the preloaded reader returns the same rasters as the lazy one; the
+    classes differ (nearest class mean of channel counts beats chance 0.05 by far on held-out samples)."""
+    train_path, test_path = data.write_synthetic_shd(str(tmp_path), n_train=200, n_test=60, seed=0)
+    lazy, eager = data.SHD(train_path, n_steps=100, dt=7e-3), data.SHD(train_path, n_steps=100, dt=7e-3, preload=True)
+    idx = np.array([5, 0, 199, 5])
+    for a, b in zip(lazy.batch(idx), eager.batch(idx)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(lazy.raster(3), eager.raster(3))
+    # samples last up to 0.9 s, so the paper's 0.7 s window drops about 2/9 of the events, as on SHD
+    assert lazy.n_classes == 20 and 0.1 < lazy.dropped_fraction() < 0.3 and lazy.class_names[0] == "class 0"
+    counting = data.SHD(train_path, n_steps=100, dt=7e-3, clip=False, preload=True)
+    np.testing.assert_array_equal(
+        counting.batch(idx)[0], data.SHD(train_path, n_steps=100, dt=7e-3, clip=False).batch(idx)[0]
+    )
+    test = data.SHD(test_path, n_steps=100, dt=7e-3, preload=True)
+    xs, ys = eager.batch(np.arange(200))
+    xt, yt = test.batch(np.arange(60))
+    means = np.stack([xs[ys == c].sum(1).mean(0) for c in range(20)])
+    guess = np.argmin(((xt.sum(1)[:, None] - means[None]) ** 2).sum(-1), 1)
+    assert (guess == yt).mean() > 0.5

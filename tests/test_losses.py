@@ -75,3 +75,19 @@ def test_class_labels_are_checked():
         losses.sum_over_time_cross_entropy(out, jnp.asarray(1.0))
     with pytest.raises(TypeError, match="one integer class index"):
         losses.accuracy_max_over_time(out, jnp.asarray([[1]]))
+
+
+def test_psp_van_rossum_distance_is_the_papers_metric(x64):
+    """Against an independent evaluation: numpy's full convolution with the authors' kernel (sampled at
+    linspace(0, T dt, T)), truncated to the trial, 1/2 sum over time, mean over neurons."""
+    rng = np.random.default_rng(0)
+    s = (rng.uniform(size=(189, 7)) < 0.1).astype(np.float64)
+    z = (rng.uniform(size=(189, 7)) < 0.2).astype(np.float64)
+    t = np.linspace(0, 189e-3, 189)
+    eps = 0.2 * (np.exp(-t / 10e-3) - np.exp(-t / 5e-3))
+    expected = np.mean([0.5 * np.sum(np.convolve(s[:, n] - z[:, n], eps)[:189] ** 2) for n in range(7)])
+    got = float(losses.psp_van_rossum_distance(jnp.asarray(s), jnp.asarray(z)))
+    assert got == pytest.approx(expected, rel=1e-12)
+    assert float(losses.psp_van_rossum_distance(jnp.asarray(z), jnp.asarray(z))) == 0.0
+    half = float(losses.half_l2_spike_distance(jnp.asarray(s), jnp.asarray(z)))
+    assert half == pytest.approx(0.5 * np.sum((s - z) ** 2) / 7)

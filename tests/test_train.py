@@ -347,3 +347,19 @@ def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
     assert type(dense.layers[0]).__name__ == "Dense" and dense.sizes == (8,)
     with pytest.raises(ValueError, match="too small"):
         snnsad.experiments.shd_conv_network(snnsad.Heaviside(), n_channels=30)
+
+
+def test_freeze_keeps_the_named_parameters_and_trains_the_rest():
+    """`freeze(opt, "threshold")`: after training steps the thresholds are bit-identical and the weights moved."""
+    net = snnsad.feedforward((4, 6, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)))
+    d = data.randman(3, 4, 10, samples_per_class=8, alpha=2.0, seed=0)
+    fitted = snnsad.fit(
+        net, d, estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss,
+        optimizer=snnsad.train.freeze(optax.sgd(0.5), "threshold"), epochs=2, batch_size=8, progress=False,
+    )  # fmt: skip
+    before, after = snnsad.nn.parameters(net), snnsad.nn.parameters(fitted.net)
+    for path in before:
+        same = bool(jnp.array_equal(before[path], after[path]))
+        assert same == path.endswith("threshold"), path
+    with pytest.raises(ValueError, match="name the parameters"):
+        snnsad.train.freeze(optax.sgd(0.1))

@@ -7,6 +7,7 @@ reference implementation's) and the definition both are measured by. `quick` run
 CPU; `quick=False` uses the paper's sizes.
 """
 
+from ._baselines import spike_time_baselines as spike_time_baselines
 from ._e1_single_neuron import e1_single_neuron as e1_single_neuron
 from ._e2_closed_loop import e2_closed_loop as e2_closed_loop
 from ._e3_wrong_direction import e3_wrong_direction as e3_wrong_direction
@@ -16,7 +17,6 @@ from ._e5_shd import e5_shd as e5_shd
 from ._e6_randman import e6_randman as e6_randman
 from ._estimators_on_one_example import demo_estimators as demo_estimators
 from ._estimators_on_one_example import estimators_on_one_example as estimators_on_one_example
-from ._baselines import spike_time_baselines as spike_time_baselines
 from ._fano import fano_factor as fano_factor
 from ._fano import repeated_spikes as repeated_spikes
 from ._fano import windowed_fano_factor as windowed_fano_factor

@@ -25,7 +25,9 @@ def nearest_neighbour_accuracy(train_x, train_y, test_x, test_y, *, chunk: int =
     return correct / len(b)
 
 
-def linear_accuracy(train_x, train_y, test_x, test_y, *, steps: int = 2000, lr: float = 0.05, l2: float = 1e-4) -> float:
+def linear_accuracy(
+    train_x, train_y, test_x, test_y, *, steps: int = 2000, lr: float = 0.05, l2: float = 1e-4
+) -> float:
     """Test accuracy of multinomial logistic regression on standardised first-spike times.
 
     Full-batch Adam for `steps` steps on softmax cross-entropy plus `l2 * |W|^2`.

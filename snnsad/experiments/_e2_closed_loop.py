@@ -42,7 +42,12 @@ def e2_closed_loop(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
                 "sg_jacobian_asymmetry": float(asym_sg),
                 "exact_jacobian_asymmetry": float(asym_ex),
             }
-            curves[b] = (np.asarray(sg.angle), np.asarray(sg.accumulated), np.asarray(ex.angle), np.asarray(ex.accumulated))
+            curves[b] = (
+                np.asarray(sg.angle),
+                np.asarray(sg.accumulated),
+                np.asarray(ex.angle),
+                np.asarray(ex.accumulated),
+            )
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for i, (b, (phi, acc, phi_ex, acc_ex)) in enumerate(curves.items()):

@@ -233,7 +233,9 @@ def _deterministic(net, x):
 
 def net_initial_output(spike_fn, n, seed, lif, gain, x, stochastic):
     """The output raster of the untrained network (first noise draw)."""
-    net = feedforward((n, n, n), key=jr.key(seed), spike_fn=spike_fn, neuron=lif, readout=False, init="normal", gain=gain)
+    net = feedforward(
+        (n, n, n), key=jr.key(seed), spike_fn=spike_fn, neuron=lif, readout=False, init="normal", gain=gain
+    )
     return net(x, key=jr.key(seed + 2) if stochastic else None).output
 
 

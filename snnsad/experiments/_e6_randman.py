@@ -27,8 +27,14 @@ import numpy as np
 from .._data import randman_preset
 from .._escape import FastSigmoid, Sigmoid
 from .._estimators import AbstractEstimator, Autodiff
-from .._losses import ActivityRegulariser, LossFn, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
-from .._losses import on_output
+from .._losses import (
+    ActivityRegulariser,
+    LossFn,
+    accuracy_max_over_time,
+    make_loss,
+    max_over_time_cross_entropy,
+    on_output,
+)
 from .._score_function import ScoreFunction
 from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
@@ -179,7 +185,9 @@ def e6_randman(
                     "checkpoints": checkpoints,
                 }
             )
-            print(f"    test accuracy {test_eval['metric']:.3f}, Fano (20 ms) {[round(f, 2) for f in fano]}", flush=True)
+            print(
+                f"    test accuracy {test_eval['metric']:.3f}, Fano (20 ms) {[round(f, 2) for f in fano]}", flush=True
+            )
         accs = np.array([r["test_accuracy"] for r in runs])
         results[name] = {
             "test_accuracy_mean": float(accs.mean()),
@@ -254,7 +262,9 @@ def _figure(results, baselines, epochs):
         for i, (name, r) in enumerate(results.items()):
             cps = r["runs"][0]["checkpoints"]
             if cps:
-                axes[2].plot([c["epoch"] for c in cps], [c["cosine_of_mean"] for c in cps], "o-", color=f"C{i}", label=name)
+                axes[2].plot(
+                    [c["epoch"] for c in cps], [c["cosine_of_mean"] for c in cps], "o-", color=f"C{i}", label=name
+                )
         axes[2].set(xlabel="epoch (before training it)", ylabel="cos(mean estimate, unbiased reference)")
         axes[2].set_title("c  gradient direction during training", loc="left", fontsize=9)
     for ax in axes:

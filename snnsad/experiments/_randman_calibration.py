@@ -14,6 +14,7 @@ fixed.
 """
 
 import os
+from typing import Any
 
 import jax.numpy as jnp
 import jax.random as jr
@@ -30,7 +31,7 @@ from ._baselines import spike_time_baselines
 from ._recipes import paper_network
 from ._results import pyplot, save
 
-STANDARD_RANDMAN = dict(
+STANDARD_RANDMAN: dict[str, Any] = dict(
     n_classes=10, n_units=20, n_steps=100, manifold_dim=1, alpha=1.0, n_spikes=1, step_frac=0.5, standardise="class"
 )
 REFERENCE_TEST_ACCURACY = 0.963  # stork's example 01_Shallow_SNN_Randman, 200 epochs

@@ -87,7 +87,14 @@ def reproduce(
     for out in outs:
         took = f" ({out['seconds']:.0f} s)" if "seconds" in out else ""
         cfg = f"Overrides: {', '.join(f'{k}={v}' for k, v in options.items())}." if options else ""
-        lines += [f"## {out['name']}{took}", "", cfg, "", "| quantity | snnsad | paper | definition |", "|---|---|---|---|"]
+        lines += [
+            f"## {out['name']}{took}",
+            "",
+            cfg,
+            "",
+            "| quantity | snnsad | paper | definition |",
+            "|---|---|---|---|",
+        ]
         lines += [f"| {q} | {ours} | {paper} | {' '.join(rest)} |" for q, ours, paper, *rest in out["report"]]
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.relpath(p, out_dir)})" for p in out["figures"]] + [""]
     path = os.path.join(out_dir, "report.md")
