@@ -56,20 +56,26 @@ def e1_single_neuron(out_dir: str, *, quick: bool = True, seed: int = 0, beta: f
         "max_abs_mean_sg_minus_true": float(np.max(np.abs(grad_of_loss_of_mean - grad_of_mean_loss))),
     }
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    axes[0].plot(u, p, label="E[y] = F(u)")
-    axes[0].plot(u, dEdu, label="dE[y]/du")
-    axes[0].plot(u, sg, "--", label="matched stochastic SG")
-    for k, (m, _) in smoothed.items():
-        axes[0].plot(u, m, ".", ms=3, label=f"MC mean, {k}")
-    axes[0].set_xlabel("u - theta")
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.6))
+    axes[0].plot(u, p, "k", label="E[y] = F(u)")
+    axes[0].set(xlabel="u - theta", ylabel="firing probability")
+    axes[0].set_title("a  escape noise", loc="left", fontsize=9)
     axes[0].legend(fontsize=7)
-    axes[1].plot(u, mean_sg_loss, label="mean SG of (y - t)^2")
-    axes[1].plot(u, grad_of_loss_of_mean, "--", label="d L(E[y]) / du")
-    axes[1].plot(u, grad_of_mean_loss, label="d E[L] / du (true)")
-    axes[1].axvline(float(u[half]), color="grey", lw=0.5)
-    axes[1].set_xlabel("u - theta")
+    axes[1].plot(u, dEdu, label="dE[y]/du")
+    axes[1].plot(u, sg, "--", label="matched stochastic SG")
+    for k, (m, _) in smoothed.items():
+        axes[1].plot(u, m, ".", ms=3, label=f"MC mean, {k}")
+    axes[1].set(xlabel="u - theta", ylabel="derivative w.r.t. u")
+    axes[1].set_title("b  SG = smoothed stochastic derivative", loc="left", fontsize=9)
     axes[1].legend(fontsize=7)
+    axes[2].plot(u, mean_sg_loss, label="mean SG of (y - t)^2")
+    axes[2].plot(u, grad_of_loss_of_mean, "--", label="d L(E[y]) / du")
+    axes[2].plot(u, grad_of_mean_loss, label="d E[L] / du (true)")
+    axes[2].axvline(float(u[half]), color="grey", lw=0.5)
+    axes[2].set(xlabel="u - theta", ylabel="derivative of the loss w.r.t. u")
+    axes[2].set_title("c  through a loss: the smoothed model's gradient", loc="left", fontsize=9)
+    axes[2].legend(fontsize=7)
+    fig.tight_layout()
     report = [
         (
             "matched stochastic SG - dE[y]/du (max abs)",

@@ -112,9 +112,12 @@ def variance_study(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
             else:
                 ax.set_xscale("log", base=2)
             ax.set_ylabel(label, fontsize=8)
+            if i == 0:
+                ax.set_title(f"{'abc'[j]}  {sweep}", loc="left", fontsize=9)
             if i == len(metrics) - 1:
-                ax.set_xlabel(sweep, fontsize=8)
+                ax.set_xlabel(_SWEEPS[sweep][0], fontsize=8)
     axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
 
     def fmt(v, spec):
         return "-" if v is None else format(v, spec)
