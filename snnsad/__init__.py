@@ -10,6 +10,7 @@ from . import data as data
 from . import escape as escape
 from . import estimators as estimators
 from . import experiments as experiments
+from . import kernels as kernels
 from . import losses as losses
 from . import neurons as neurons
 from . import nn as nn

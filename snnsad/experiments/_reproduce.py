@@ -13,6 +13,7 @@ from ._e5_shd import SHD_HOWTO, _shd_files, e5_shd
 from ._e6_randman import e6_randman
 from ._estimators_on_one_example import estimators_on_one_example
 from ._randman_calibration import randman_calibration
+from ._sg_ntk import sg_ntk
 from ._variance_study import variance_study
 
 EXPERIMENTS = {
@@ -24,6 +25,7 @@ EXPERIMENTS = {
     "estimators": estimators_on_one_example,
     "e6": e6_randman,
     "randman-calibration": randman_calibration,
+    "sg-ntk": sg_ntk,
     "variance": variance_study,
 }
 
