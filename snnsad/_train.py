@@ -1,10 +1,9 @@
 """Training: a jitted step for any estimator, evaluation, and `fit` with checkpoints and resume."""
 
-import csv
-import io
 import json
 import os
 import time
+from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
 import equinox as eqx
@@ -15,6 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
+from ._callbacks import Callback, EpochInfo, StepInfo, write_history
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._data import batches
 from ._estimators import AbstractEstimator, Batched
@@ -107,7 +107,8 @@ def progress_bar(iterable, desc: str, total: int | None = None):
         from tqdm.auto import tqdm
     except ImportError:  # tqdm comes with the [data] extra
         return iterable
-    return tqdm(iterable, desc=desc, total=total, leave=False)
+    # disable=None: no bar when stderr is not a terminal (logs and CI stay clean)
+    return tqdm(iterable, desc=desc, total=total, leave=False, disable=None)
 
 
 def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.GradientTransformation:
@@ -162,6 +163,7 @@ def fit(
     config: dict | None = None,
     mesh=None,
     opt_state: optax.OptState | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> FitResult:
     """Train `net` with any estimator; one jitted step (estimate, update) per batch.
 
@@ -180,7 +182,14 @@ def fit(
     the epoch and step; the checkpoint of the last good epoch stays on disk.
     With a `mesh` (`snnsad.device_mesh`) every batch is split across its devices (data
     parallel; `batch_size` must be a multiple of the device count) and the state is replicated.
+    `callbacks` (`snnsad.train.Callback`) see every step and every epoch's record; one returning
+    `True` from `on_epoch` stops training after that epoch (`EarlyStopping`, `BestCheckpoint`,
+    `MetricsLogger` are built in).
     """
+    callbacks = tuple(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: every callback must be a snnsad.train.Callback, got {cb!r}.")
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}.")
     if len(train) < batch_size:
@@ -244,6 +253,8 @@ def fit(
             net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
             _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
             losses.append(value)
+            for cb in callbacks:
+                cb.on_step(StepInfo(epoch, i, value, net, opt_state))
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
             if data is not None:
@@ -259,15 +270,14 @@ def fit(
             )
         if out_dir:
             save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
-            _write_history(out_dir, history)
+            write_history(out_dir, history)
+        if callbacks:  # copies: the next step donates (reuses) the buffers of `net` and `opt_state`
+            kept = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
+            stop = [cb.on_epoch(EpochInfo(epoch, record, history, *kept)) for cb in callbacks]
+        else:
+            stop = []
+        if any(stop):
+            if progress:
+                print(f"stopped after epoch {epoch} by a callback", flush=True)
+            break
     return FitResult(net, history, cast(optax.OptState, opt_state))
-
-
-def _write_history(out_dir: str, history: list[dict]) -> None:
-    atomic_write_text(os.path.join(out_dir, "metrics.json"), json.dumps(history, indent=2))
-    keys = list(dict.fromkeys(k for row in history for k in row))
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=keys)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_text(os.path.join(out_dir, "metrics.csv"), buf.getvalue())

@@ -245,6 +245,16 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
     assert "commit" in config and "jax" in config
     history = json.loads(pathlib.Path(out, "metrics.json").read_text())
     assert len(history) == 1 and {"train_loss", "val_loss", "val_metric", "test_metric"} <= set(history[0])
+    assert pathlib.Path(out, "curves.png").stat().st_size > 1000  # train draws its learning curves
+    # `snnsad evaluate` rebuilds the run from its config and reproduces the test accuracy train recorded
+    # (the stochastic network's noise key included)
+    cli_main(["evaluate", out])
+    evaluation = json.loads(pathlib.Path(out, "evaluation.json").read_text())
+    assert evaluation["data"] == "test" and evaluation["epoch"] == 0
+    assert evaluation["accuracy"] == pytest.approx(history[0]["test_metric"], abs=1e-12)
+    assert evaluation["recorded_accuracy"] == history[0]["test_metric"]
+    cli_main(["plot", out])
+    assert "curves.png" in capsys.readouterr().out
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -363,3 +373,56 @@ def test_freeze_keeps_the_named_parameters_and_trains_the_rest():
         assert same == path.endswith("threshold"), path
     with pytest.raises(ValueError, match="name the parameters"):
         snnsad.train.freeze(optax.sgd(0.1))
+
+
+def test_callbacks_see_every_step_and_epoch_and_can_stop_training(tmp_path, standard_promotion):
+    """A callback sees each step (with the step's loss) and each epoch's record; EarlyStopping on a
+    quantity that never improves stops after `patience` epochs; BestCheckpoint writes the best epoch's
+    network, which loads back equal to the network of that epoch; MetricsLogger writes the history."""
+    net = snnsad.feedforward((4, 6, 3), key=jr.key(0), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
+    d = data.randman(3, 4, 10, samples_per_class=8, alpha=2.0, seed=0)
+    seen, nets = [], {}
+
+    class Spy(snnsad.train.Callback):
+        def on_step(self, info):
+            seen.append(("step", info.epoch, info.step, float(info.loss)))
+
+        def on_epoch(self, info):
+            seen.append(("epoch", info.epoch, sorted(info.record)))
+            nets[info.epoch] = info.net
+
+    class Constant(snnsad.train.Callback):  # a monitored quantity that never improves
+        def on_epoch(self, info):
+            info.record["flat"] = 1.0
+
+    stop = snnsad.train.EarlyStopping("flat", mode="min", patience=2)
+    best = snnsad.train.BestCheckpoint(str(tmp_path / "best.eqx"), "train_loss", mode="min")
+    fitted = snnsad.fit(
+        net, d, estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=optax.adam(1e-2), epochs=10,
+        batch_size=8, progress=False, val=d, metric_fn=snnsad.losses.on_output(snnsad.losses.accuracy_max_over_time),
+        callbacks=[Constant(), Spy(), stop, best, snnsad.train.MetricsLogger(str(tmp_path / "log"))],
+    )  # fmt: skip
+    assert len(fitted.history) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
+    assert [s[:3] for s in seen if s[0] == "step"][:3] == [("step", 0, 0), ("step", 0, 1), ("step", 0, 2)]
+    assert sum(s[0] == "step" for s in seen) == 3 * (24 // 8)
+    assert {"train_loss", "val_loss", "val_metric", "seconds"} <= set(seen[3][2])
+    losses = [h["train_loss"] for h in fitted.history]
+    assert best.best_epoch == int(np.argmin(losses))
+    template = (net, optax.adam(1e-2).init(eqx.filter(net, snnsad.nn.trainable(net))))
+    (loaded, _), meta = snnsad.train.load_checkpoint(str(tmp_path / "best.eqx"), template)
+    assert meta["epoch"] == best.best_epoch
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(nets[best.best_epoch])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert len(json.loads((tmp_path / "log" / "metrics.json").read_text())) == 3
+    with pytest.raises(KeyError, match="no 'val_metric'"):
+        snnsad.fit(net, d, estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=optax.adam(1e-2),
+                   epochs=1, batch_size=8, progress=False, callbacks=[snnsad.train.EarlyStopping("val_metric")])  # fmt: skip
+    with pytest.raises(TypeError, match="Callback"):
+        snnsad.fit(net, d, estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=optax.adam(1e-2),
+                   epochs=1, batch_size=8, progress=False, callbacks=[print])  # fmt: skip
+
+
+def test_cli_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("snnsad ")

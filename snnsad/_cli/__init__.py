@@ -1,8 +1,14 @@
-"""The `snnsad` command line: `demo`, `train`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
+"""The `snnsad` command line: `demo`, `train`, `evaluate`, `plot`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
 
 import argparse
 import os
 import sys
+
+
+def _version() -> str:
+    from .._version import __version__
+
+    return __version__
 
 
 def _cmd_demo(args):
@@ -50,6 +56,29 @@ def _cmd_train(args):
     )
     last = result.history[-1] if result.history else {}
     print("done: " + ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k.endswith(("loss", "metric"))))
+    if result.history:
+        from ._runs import plot_run
+
+        print(f"curves: {plot_run(args.out)}")
+
+
+def _cmd_evaluate(args):
+    from ._runs import evaluate_run
+
+    out = evaluate_run(args.run_dir, args.data)
+    recorded = out["recorded_accuracy"]
+    print(
+        f"{out['run']} (epoch {out['epoch']}), {out['data']} ({out['examples']} examples): "
+        f"loss {out['loss']:.4f}, accuracy {out['accuracy']:.4f}"
+        + (f" (recorded by train: {recorded:.4f})" if recorded is not None else "")
+    )
+    print(f"wrote {os.path.join(args.run_dir, 'evaluation.json')}")
+
+
+def _cmd_plot(args):
+    from ._runs import plot_run
+
+    print(f"wrote {plot_run(args.run_dir)}")
 
 
 def _check_writable(folder: str) -> None:
@@ -129,6 +158,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="snnsad", description="Gradient estimators for spiking neural networks in JAX."
     )
+    parser.add_argument("--version", action="version", version=f"snnsad {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="every estimator's gradient on one example, next to the exact gradient")
     p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
@@ -158,6 +188,13 @@ def main(argv=None) -> int:
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+    p = sub.add_parser("evaluate", help="evaluate a `snnsad train` run's checkpoint on its test split (or --data)")
+    p.add_argument("run_dir", help="the --out folder of a snnsad train run")
+    p.add_argument("--data", default=None, help="an HDF5 file in the SHD layout to evaluate on (SHD runs)")
+    p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("plot", help="loss and accuracy curves of a run folder (writes RUN_DIR/curves.png)")
+    p.add_argument("run_dir", help="a folder with metrics.json (snnsad train --out, or fit(out_dir=...))")
+    p.set_defaults(func=_cmd_plot)
     p = sub.add_parser("reproduce", help="run the paper's experiments and write a Markdown report with figures")
     p.add_argument("names", nargs="+", help="experiment names (snnsad list) or 'all'")
     p.add_argument("--quick", action="store_true", help="CPU-sized runs of about a minute each")

@@ -134,10 +134,10 @@ def build(cfg: dict):
                 "shd_test.h5 files of Cramer et al. 2022, which snnsad never downloads."
             )
         steps = cfg["n_steps"] or 350
-        full = SHD(cfg["shd_train"], n_steps=steps, dt=2e-3)
+        full = SHD(cfg["shd_train"], n_steps=steps, dt=2e-3, preload=True)
         tr_idx, va_idx = full.split(cfg["val_fraction"], seed)
         train, val = Subset(full, tr_idx), Subset(full, va_idx)
-        test = SHD(cfg["shd_test"], n_steps=steps, dt=2e-3) if cfg["shd_test"] else None
+        test = SHD(cfg["shd_test"], n_steps=steps, dt=2e-3, preload=True) if cfg["shd_test"] else None
         check_classes(full, test)
         n_in, n_out, dt = 700, full.n_classes, 2e-3
     beta = cfg["beta"]
@@ -152,7 +152,10 @@ def build(cfg: dict):
         net = shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=dt, rate=rate, seed=seed)
     else:
         net = paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
-    regs = [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2)] if cfg["reg_strength"] else []
+    per = "layer" if cfg["dataset"] == "shd" else "neuron"  # the paper's SHD bound acts on each layer's mean count
+    regs = (
+        [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2, per)] if cfg["reg_strength"] else []
+    )
     loss_fn = make_loss(max_over_time_cross_entropy, regs)
     estimator = {"stochastic-ad": StochasticAD(cfg["flips"]), "score": ScoreFunction(cfg["samples"])}.get(
         cfg["estimator"], Autodiff()

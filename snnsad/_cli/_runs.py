@@ -1,0 +1,91 @@
+"""`snnsad evaluate RUN_DIR` and `snnsad plot RUN_DIR`: what a finished `snnsad train` run holds."""
+
+import json
+import os
+
+import equinox as eqx
+import jax.random as jr
+
+from .._io import atomic_write_text
+from .._shd import SHD
+from .._train import evaluate
+from .._trainable import trainable
+from . import _train_config as recipes
+
+
+def _run_config(run_dir: str) -> dict:
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{run_dir!r} is not a `snnsad train` run folder: it has no config.json.")
+    with open(path) as f:
+        stored = json.load(f)
+    return recipes.load_config(None, {k: stored[k] for k in recipes.DEFAULTS if k in stored})
+
+
+def evaluate_run(run_dir: str, data: str | None = None) -> dict:
+    """Rebuild a `snnsad train` run from its config, load its checkpoint and evaluate it.
+
+    Evaluates on the run's test split (or `data`: an HDF5 file in the SHD layout, for SHD runs),
+    with the noise key `fit` used for its last epoch, so a stochastic network scores exactly what
+    `train` recorded. Writes `RUN_DIR/evaluation.json` and returns its contents.
+    """
+    from .._checkpoint import load_checkpoint
+
+    cfg = _run_config(run_dir)
+    ckpt = os.path.join(run_dir, "checkpoint.eqx")
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f"{run_dir!r} has no checkpoint.eqx: the run never finished an epoch.")
+    train, val, test, net, loss_fn, _, optimizer = recipes.build(cfg)
+    (net, _), meta = load_checkpoint(ckpt, (net, optimizer.init(eqx.filter(net, trainable(net)))))
+    epoch = int(meta["epoch"])
+    if data is not None:
+        if cfg["dataset"] != "shd":
+            raise ValueError(f"--data applies to SHD runs; this run's data set is {cfg['dataset']!r} (generated).")
+        steps = cfg["n_steps"] or 350
+        target, name = SHD(data, n_steps=steps, dt=2e-3, preload=True), data
+    else:
+        target, name = (test, "test") if test is not None else (val, "val")
+    key = jr.fold_in(jr.key(cfg["seed"] + 1), epoch)  # fit's evaluation key of that epoch
+    ev = evaluate(net, target, loss_fn, recipes.metric_fn, key=key)
+    recorded = next((h for h in meta.get("history", []) if h.get("epoch") == epoch), {})
+    out = {
+        "run": run_dir,
+        "epoch": epoch,
+        "data": name,
+        "examples": len(target),
+        "loss": ev["loss"],
+        "accuracy": ev.get("metric"),
+        "recorded_accuracy": recorded.get(f"{name}_metric") if data is None else None,
+    }
+    atomic_write_text(os.path.join(run_dir, "evaluation.json"), json.dumps(out, indent=2))
+    return out
+
+
+def plot_run(run_dir: str) -> str:
+    """Loss and accuracy curves of a run from its `metrics.json`, written to `RUN_DIR/curves.png`."""
+    path = os.path.join(run_dir, "metrics.json")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{run_dir!r} has no metrics.json: not a run folder, or no epoch finished.")
+    with open(path) as f:
+        history = json.load(f)
+    from ..experiments._results import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    epochs = [h["epoch"] + 1 for h in history]
+    for split in ("train", "val", "test"):
+        if f"{split}_loss" in history[0]:
+            axes[0].plot(epochs, [h[f"{split}_loss"] for h in history], label=split)
+        if f"{split}_metric" in history[0]:
+            axes[1].plot(epochs, [h[f"{split}_metric"] for h in history], label=split)
+    axes[0].set(xlabel="epoch", ylabel="loss")
+    axes[0].set_title("a  loss", loc="left", fontsize=9)
+    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    axes[1].set_title("b  accuracy", loc="left", fontsize=9)
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out = os.path.join(run_dir, "curves.png")
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
