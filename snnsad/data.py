@@ -17,3 +17,4 @@ from ._data import yinyang_spikes as yinyang_spikes
 from ._shd import SHD as SHD
 from ._shd import check_classes as check_classes
 from ._shd import write_synthetic_shd as write_synthetic_shd
+from ._tonic import from_tonic as from_tonic

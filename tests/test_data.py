@@ -241,3 +241,29 @@ def test_synthetic_shd_has_the_layout_and_preloading_changes_nothing(tmp_path):
     means = np.stack([xs[ys == c].sum(1).mean(0) for c in range(20)])
     guess = np.argmin(((xt.sum(1)[:, None] - means[None]) ** 2).sum(-1), 1)
     assert (guess == yt).mean() > 0.5
+
+
+def test_from_tonic_agrees_with_the_shd_reader(tmp_path):
+    """The same events, once as tonic-style structured arrays (microseconds) binned by tonic's ToFrame,
+    once written to an SHD-layout file (seconds) and read by the SHD reader: identical rasters. Times
+    sit inside their 2 ms bins so float32 seconds cannot move an event across a boundary; events after
+    the window are dropped by both; an empty sample is all zeros."""
+    rng = np.random.default_rng(0)
+    dtype = np.dtype([("t", "<i8"), ("x", "<i8"), ("p", "<i8")])
+    samples, times_s, units = [], [], []
+    for n in (50, 0, 80):
+        t_us = np.sort(rng.integers(0, 60, n) * 2000 + rng.integers(200, 1800, n))  # up to 120 ms
+        ev = np.zeros(n, dtype)
+        ev["t"], ev["x"] = t_us, rng.integers(0, 700, n)
+        samples.append((ev, n % 7))
+        times_s.append(t_us / 1e6)
+        units.append(ev["x"].copy())
+    write_shd(str(tmp_path / "events.h5"), times_s, units, [lab for _, lab in samples])
+    reader = data.SHD(str(tmp_path / "events.h5"), n_steps=50, dt=2e-3)  # a 100 ms window: some events dropped
+    xs, ys = reader.batch(np.arange(3))
+    converted = data.from_tonic(samples, n_steps=50, dt=2e-3, sensor_size=(700, 1, 1))
+    np.testing.assert_array_equal(converted.x, xs)
+    np.testing.assert_array_equal(converted.y, ys)
+    assert converted.x[1].sum() == 0 and 0 < converted.x[2].sum() < 80
+    with pytest.raises(ValueError, match="sensor_size"):
+        data.from_tonic(samples, n_steps=50, dt=2e-3)
