@@ -63,6 +63,46 @@ def test_report_and_figures_are_written(report_dir):
         assert f"## {name}" in report
         assert os.path.getsize(os.path.join(report_dir, name, f"{name}.png")) > 1000
         assert "commit" in json.loads(pathlib.Path(report_dir, name, "config.json").read_text())
+    # the HTML report stands alone: every table, and every figure embedded as a PNG data URI
+    from html.parser import HTMLParser
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.images, self.tables, self.headings = [], 0, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.images.append(dict(attrs)["src"])
+            self.tables += tag == "table"
+
+        def handle_data(self, data):
+            self.headings.append(data)
+
+    page = Collect()
+    page.feed(pathlib.Path(report_dir, "report.html").read_text())
+    assert page.tables == 3 and len(page.images) == 3
+    assert all(src.startswith("data:image/png;base64,iVBOR") for src in page.images)  # PNG magic, base64
+    assert any("e2_closed_loop" in h for h in page.headings)
+
+
+@pytest.mark.slow
+def test_html_report_renders_in_a_headless_browser(report_dir, tmp_path):
+    """Where a Chromium is installed: a screenshot of report.html is a non-blank image (skipped elsewhere)."""
+    import shutil
+    import subprocess
+
+    browser = next((b for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
+    if browser is None:
+        pytest.skip("no headless browser installed")
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, "--headless", "--disable-gpu", "--no-sandbox", f"--screenshot={shot}",
+                    "--window-size=1200,2000", pathlib.Path(report_dir, "report.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)  # fmt: skip
+    import matplotlib.image
+
+    img = matplotlib.image.imread(shot)
+    assert img.std() > 0.01  # not a blank page
 
 
 def test_reproduce_rejects_unknown_names_and_says_how_to_get_shd(tmp_path, capsys):

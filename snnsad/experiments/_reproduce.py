@@ -101,5 +101,41 @@ def reproduce(
         lines += [""] + [f"![{os.path.basename(p)}]({os.path.relpath(p, out_dir)})" for p in out["figures"]] + [""]
     path = os.path.join(out_dir, "report.md")
     atomic_write_text(path, "\n".join(lines))
-    print(f"wrote {path}")
+    atomic_write_text(os.path.join(out_dir, "report.html"), html_report(outs, quick=quick, seed=seed, options=options))
+    print(f"wrote {path} and report.html")
     return path
+
+
+def html_report(outs, *, quick: bool, seed: int, options: dict) -> str:
+    """One self-contained HTML page: every experiment's table and its figures embedded (base64 PNG)."""
+    import base64
+    import html
+
+    esc = html.escape
+    head = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>snnsad reproduction report</title><style>"
+        "body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top;"
+        "font-size:14px}th{background:#f3f3f3}img{max-width:100%;margin:0.5em 0}</style></head><body>"
+    )
+    parts = [
+        head,
+        "<h1>snnsad reproduction report</h1>",
+        f"<p>Mode: {'quick' if quick else 'full'}; seed {seed}; {esc(run_info()['commit'] or 'no git commit')}."
+        + (f" Overrides: {esc(', '.join(f'{k}={v}' for k, v in options.items()))}." if options else "")
+        + "</p>",
+    ]
+    for out in outs:
+        took = f" ({out['seconds']:.0f} s)" if "seconds" in out else ""
+        parts.append(f"<h2>{esc(out['name'])}{took}</h2><table>")
+        parts.append("<tr><th>quantity</th><th>snnsad</th><th>paper</th><th>definition</th></tr>")
+        for q, ours, paper, *rest in out["report"]:
+            cells = (q, ours, paper, " ".join(rest))
+            parts.append("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in cells) + "</tr>")
+        parts.append("</table>")
+        for fig in out["figures"]:
+            with open(fig, "rb") as f:
+                data = base64.b64encode(f.read()).decode()
+            parts.append(f"<img alt='{esc(os.path.basename(fig))}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
