@@ -38,7 +38,8 @@ def from_tonic(
         raise ValueError(f"from_tonic: `n_steps` must be a positive int, got {n_steps!r}.")
     if not dt > 0 or not time_unit > 0:
         raise ValueError(f"from_tonic: `dt` and `time_unit` must be > 0 seconds, got {dt!r}, {time_unit!r}.")
-    sensor_size = getattr(dataset, "sensor_size", None) if sensor_size is None else tuple(sensor_size)
+    if sensor_size is None:
+        sensor_size = getattr(dataset, "sensor_size", None)
     if sensor_size is None or len(sensor_size) != 3:
         raise ValueError(
             f"from_tonic: need `sensor_size` (width, height, polarities), e.g. (700, 1, 1) for SHD; got {sensor_size!r}."
