@@ -13,6 +13,7 @@ from . import experiments as experiments
 from . import kernels as kernels
 from . import losses as losses
 from . import neurons as neurons
+from . import nir as nir
 from . import nn as nn
 from . import spikes as spikes
 from . import train as train

@@ -255,6 +255,16 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
     assert evaluation["recorded_accuracy"] == history[0]["test_metric"]
     cli_main(["plot", out])
     assert "curves.png" in capsys.readouterr().out
+    # the trained network leaves as a NIR graph and comes back spiking the same (deterministic forward)
+    nir = pytest.importorskip("nir")
+    cli_main(["export", out, "--nir", str(tmp_path / "net.nir")])
+    from snnsad._cli._runs import load_run
+
+    _, (_, _, test), net, _, _, _ = load_run(out)
+    back = snnsad.nir.from_nir(nir.read(str(tmp_path / "net.nir")))
+    x = jnp.asarray(test.x[0])
+    det = net.with_spike_fns(snnsad.Heaviside())
+    np.testing.assert_array_equal(np.asarray(det(x).output), np.asarray(back(x).output))
 
 
 def test_cli_errors(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The `snnsad` command line: `demo`, `train`, `evaluate`, `plot`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
+"""The `snnsad` command line: `demo`, `train`, `evaluate`, `export`, `plot`, `reproduce`, `bench` and `list` (argument parsing lives here only)."""
 
 import argparse
 import os
@@ -73,6 +73,12 @@ def _cmd_evaluate(args):
         + (f" (recorded by train: {recorded:.4f})" if recorded is not None else "")
     )
     print(f"wrote {os.path.join(args.run_dir, 'evaluation.json')}")
+
+
+def _cmd_export(args):
+    from ._runs import export_run
+
+    print(f"wrote {export_run(args.run_dir, args.nir)}")
 
 
 def _cmd_plot(args):
@@ -192,6 +198,10 @@ def main(argv=None) -> int:
     p.add_argument("run_dir", help="the --out folder of a snnsad train run")
     p.add_argument("--data", default=None, help="an HDF5 file in the SHD layout to evaluate on (SHD runs)")
     p.set_defaults(func=_cmd_evaluate)
+    p = sub.add_parser("export", help="write a `snnsad train` run's network as a NIR graph (the nir extra)")
+    p.add_argument("run_dir", help="the --out folder of a snnsad train run")
+    p.add_argument("--nir", required=True, help="the NIR file to write (e.g. net.nir)")
+    p.set_defaults(func=_cmd_export)
     p = sub.add_parser("plot", help="loss and accuracy curves of a run folder (writes RUN_DIR/curves.png)")
     p.add_argument("run_dir", help="a folder with metrics.json (snnsad train --out, or fit(out_dir=...))")
     p.set_defaults(func=_cmd_plot)

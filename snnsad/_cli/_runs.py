@@ -22,13 +22,8 @@ def _run_config(run_dir: str) -> dict:
     return recipes.load_config(None, {k: stored[k] for k in recipes.DEFAULTS if k in stored})
 
 
-def evaluate_run(run_dir: str, data: str | None = None) -> dict:
-    """Rebuild a `snnsad train` run from its config, load its checkpoint and evaluate it.
-
-    Evaluates on the run's test split (or `data`: an HDF5 file in the SHD layout, for SHD runs),
-    with the noise key `fit` used for its last epoch, so a stochastic network scores exactly what
-    `train` recorded. Writes `RUN_DIR/evaluation.json` and returns its contents.
-    """
+def load_run(run_dir: str):
+    """`(cfg, (train, val, test), net, loss_fn, epoch, meta)` of a `snnsad train` run, its checkpoint loaded."""
     from .._checkpoint import load_checkpoint
 
     cfg = _run_config(run_dir)
@@ -37,7 +32,28 @@ def evaluate_run(run_dir: str, data: str | None = None) -> dict:
         raise FileNotFoundError(f"{run_dir!r} has no checkpoint.eqx: the run never finished an epoch.")
     train, val, test, net, loss_fn, _, optimizer = recipes.build(cfg)
     (net, _), meta = load_checkpoint(ckpt, (net, optimizer.init(eqx.filter(net, trainable(net)))))
-    epoch = int(meta["epoch"])
+    return cfg, (train, val, test), net, loss_fn, int(meta["epoch"]), meta
+
+
+def export_run(run_dir: str, path: str) -> str:
+    """Write a `snnsad train` run's trained network as a NIR graph file (`snnsad.nir.to_nir`)."""
+    import nir
+
+    from .._nir import to_nir
+
+    _, _, net, _, _, _ = load_run(run_dir)
+    nir.write(path, to_nir(net))
+    return path
+
+
+def evaluate_run(run_dir: str, data: str | None = None) -> dict:
+    """Rebuild a `snnsad train` run from its config, load its checkpoint and evaluate it.
+
+    Evaluates on the run's test split (or `data`: an HDF5 file in the SHD layout, for SHD runs),
+    with the noise key `fit` used for its last epoch, so a stochastic network scores exactly what
+    `train` recorded. Writes `RUN_DIR/evaluation.json` and returns its contents.
+    """
+    cfg, (_, val, test), net, loss_fn, epoch, meta = load_run(run_dir)
     if data is not None:
         if cfg["dataset"] != "shd":
             raise ValueError(f"--data applies to SHD runs; this run's data set is {cfg['dataset']!r} (generated).")
