@@ -43,7 +43,12 @@ def _import_nir():
 
 
 def _a(x):
-    return np.asarray(x, np.float64 if np.asarray(x).dtype == np.float64 else np.float32)
+    return np.asarray(x)
+
+
+def _full(value, shape) -> np.ndarray:
+    """`value` (a scalar or per-neuron array) as a writable array of one NIR node's `shape`."""
+    return np.broadcast_to(np.asarray(value), shape).copy()
 
 
 def to_nir(net: Network):
@@ -89,10 +94,10 @@ def to_nir(net: Network):
         else:
             raise ValueError(f"to_nir: layer {i} is a {type(layer).__name__}; NIR export knows Dense and Conv1D.")
         edges.append((prev, f"w{i}"))
-        full = lambda v, shape=shape: np.broadcast_to(_a(v), shape).copy()  # noqa: E731
         nodes[f"lif{i}"] = nir.CubaLIF(
-            tau_syn=full(neuron.tau_syn), tau_mem=full(neuron.tau_mem), r=full(1.0), v_leak=full(0.0),
-            v_threshold=full(neuron.threshold), v_reset=full(0.0), w_in=full(1.0),
+            tau_syn=_full(neuron.tau_syn, shape), tau_mem=_full(neuron.tau_mem, shape), r=_full(1.0, shape),
+            v_leak=_full(0.0, shape), v_threshold=_full(neuron.threshold, shape), v_reset=_full(0.0, shape),
+            w_in=_full(1.0, shape),
         )  # fmt: skip
         edges.append((f"w{i}", f"lif{i}"))
         if isinstance(layer, Dense) and layer.recurrent_weight is not None:
@@ -114,10 +119,9 @@ def to_nir(net: Network):
             prev = "flatten_out"
         ro, m = net.readout, net.readout.size
         nodes["w_out"] = nir.Linear(_a(ro.weight))
-        full = lambda v: np.broadcast_to(_a(v), (m,)).copy()  # noqa: E731
         nodes["readout"] = nir.CubaLI(
-            tau_syn=full(ro.neuron.tau_syn), tau_mem=full(ro.neuron.tau_mem), r=full(1.0), v_leak=full(0.0),
-            w_in=full(1.0),
+            tau_syn=_full(ro.neuron.tau_syn, (m,)), tau_mem=_full(ro.neuron.tau_mem, (m,)), r=_full(1.0, (m,)),
+            v_leak=_full(0.0, (m,)), w_in=_full(1.0, (m,)),
         )  # fmt: skip
         edges += [(prev, "w_out"), ("w_out", "readout")]
         prev = "readout"

@@ -13,12 +13,17 @@ from .._trainable import trainable
 from . import _train_config as recipes
 
 
-def _run_config(run_dir: str) -> dict:
-    path = os.path.join(run_dir, "config.json")
+def _read_json(run_dir: str, name: str, missing: str):
+    """`run_dir/name` parsed, or `FileNotFoundError` saying the folder has no `name` and `missing`."""
+    path = os.path.join(run_dir, name)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"{run_dir!r} is not a `snnsad train` run folder: it has no config.json.")
+        raise FileNotFoundError(f"{run_dir!r} has no {name}: {missing}.")
     with open(path) as f:
-        stored = json.load(f)
+        return json.load(f)
+
+
+def _run_config(run_dir: str) -> dict:
+    stored = _read_json(run_dir, "config.json", "not a `snnsad train` run folder")
     return recipes.load_config(None, {k: stored[k] for k in recipes.DEFAULTS if k in stored})
 
 
@@ -79,11 +84,7 @@ def evaluate_run(run_dir: str, data: str | None = None) -> dict:
 
 def plot_run(run_dir: str) -> str:
     """Loss and accuracy curves of a run from its `metrics.json`, written to `RUN_DIR/curves.png`."""
-    path = os.path.join(run_dir, "metrics.json")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{run_dir!r} has no metrics.json: not a run folder, or no epoch finished.")
-    with open(path) as f:
-        history = json.load(f)
+    history = _read_json(run_dir, "metrics.json", "not a run folder, or no epoch finished")
     from ..experiments._results import pyplot
 
     plt = pyplot()
