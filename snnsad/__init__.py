@@ -9,6 +9,7 @@ from . import analysis as analysis
 from . import data as data
 from . import escape as escape
 from . import estimators as estimators
+from . import events as events
 from . import experiments as experiments
 from . import kernels as kernels
 from . import losses as losses

@@ -1,0 +1,28 @@
+"""Continuous-time, event-driven spiking networks with exact gradients.
+
+Current-based LIF neurons (`tau_mem dV/dt = -V + I`, `tau_syn dI/dt = -I`, an input spike adds its
+weight to `I`) simulated exactly from event to event under `lax.scan` (a fixed maximum of events
+per layer; overflow is flagged and makes the outputs NaN). Two exact gradients share the
+estimators' signature `value, grads = est(loss_fn, net, x, y, key)`:
+
+- `EventProp()`: the adjoint method with jump conditions at spikes (Wunderlich & Pehle 2021),
+  O(events) memory;
+- `ImplicitSpikeTimes()`: autodiff through the event loop with implicit-function spike-time
+  derivatives.
+
+Heads: time to first spike (`head="ttfs"`, loss `ttfs_cross_entropy`) and the maximum voltage of
+a leaky-integrator readout (`head="vmax"`, loss `vmax_cross_entropy`). `yinyang_events` encodes
+Yin-Yang in continuous time; `discrete_twin` builds the same network in the discrete-time core
+for surrogate-gradient and stochastic comparisons.
+"""
+
+from ._event_network import EventLayer as EventLayer
+from ._event_network import EventNetwork as EventNetwork
+from ._event_network import EventOutput as EventOutput
+from ._event_network import EventProp as EventProp
+from ._event_network import EventTrain as EventTrain
+from ._event_network import ImplicitSpikeTimes as ImplicitSpikeTimes
+from ._event_network import event_accuracy as event_accuracy
+from ._event_network import events_from_lists as events_from_lists
+from ._event_network import ttfs_cross_entropy as ttfs_cross_entropy
+from ._event_network import vmax_cross_entropy as vmax_cross_entropy
