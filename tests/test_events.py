@@ -33,7 +33,7 @@ def _case(seed, *, head="vmax", mode="multi", recurrent=False, tau_mem=20.0, tau
     )
     times = rng.uniform(0, 15, size=2 * sizes[0])
     x = events.events_from_lists(times, np.tile(np.arange(sizes[0]), 2), dtype=np.float64)
-    y = int(rng.integers(sizes[-1]))
+    y = jnp.asarray(int(rng.integers(sizes[-1])), jnp.int32)
     return net, x, y
 
 

@@ -17,6 +17,7 @@ from ._e5_shd import e5_shd as e5_shd
 from ._e6_randman import e6_randman as e6_randman
 from ._estimators_on_one_example import demo_estimators as demo_estimators
 from ._estimators_on_one_example import estimators_on_one_example as estimators_on_one_example
+from ._eventprop import eventprop_yinyang as eventprop_yinyang
 from ._fano import fano_factor as fano_factor
 from ._fano import repeated_spikes as repeated_spikes
 from ._fano import windowed_fano_factor as windowed_fano_factor

@@ -12,6 +12,7 @@ from ._e4_spike_train_matching import e4_spike_train_matching
 from ._e5_shd import SHD_HOWTO, _shd_files, e5_shd
 from ._e6_randman import e6_randman
 from ._estimators_on_one_example import estimators_on_one_example
+from ._eventprop import eventprop_yinyang
 from ._randman_calibration import randman_calibration
 from ._sg_ntk import sg_ntk
 from ._variance_study import variance_study
@@ -23,6 +24,7 @@ EXPERIMENTS = {
     "e4": e4_spike_train_matching,
     "e5": e5_shd,
     "estimators": estimators_on_one_example,
+    "eventprop": eventprop_yinyang,
     "e6": e6_randman,
     "randman-calibration": randman_calibration,
     "sg-ntk": sg_ntk,
