@@ -194,12 +194,12 @@ class EventNetwork(eqx.Module):
         times, index, peak, flag = self.layers[-1](x, self.t_end, gradient)
         overflow = overflow | flag
         if self.head == "vmax":
-            return EventOutput(peak, tuple(spikes), overflow)
+            return EventOutput(jnp.where(overflow, jnp.nan, peak), tuple(spikes), overflow)
         spikes.append(EventTrain(times, index))
         n = self.layers[-1].size
         first = jnp.min(jnp.where(index[None, :] == jnp.arange(n, dtype=index.dtype)[:, None], times[None, :], jnp.inf), axis=1)
         first = jnp.where(jnp.isinf(first), jnp.asarray(self.t_end, first.dtype), first)
-        return EventOutput(first, tuple(spikes), overflow)
+        return EventOutput(jnp.where(overflow, jnp.nan, first), tuple(spikes), overflow)
 
 
 def events_from_lists(times, index, max_events: int | None = None, dtype=np.float32) -> EventTrain:
