@@ -34,8 +34,8 @@ import jax.numpy as jnp
 from ._events import INPUT, SPIKE, LayerConfig, propagator, simulate, spike_list
 
 
-def _outputs(w_in, w_rec, times, index, cfg: LayerConfig):
-    result = simulate(w_in, w_rec, times, index, cfg)
+def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
+    result = simulate(w_in, w_rec, times, index, cfg, early_exit=early_exit)
     if cfg.spiking:
         out_times, out_index = spike_list(result, cfg)
         peak = jnp.zeros((0,), w_in.dtype)
@@ -48,12 +48,12 @@ def _outputs(w_in, w_rec, times, index, cfg: LayerConfig):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
 def eventprop_layer(w_in, w_rec, times, index, cfg: LayerConfig):
     """`(out_times, out_index, peak, overflow)` of one layer, differentiated by EventProp."""
-    return _outputs(w_in, w_rec, times, index, cfg)[0]
+    return _outputs(w_in, w_rec, times, index, cfg, True)[0]
 
 
 def _fwd(w_in, w_rec, times, index, cfg: LayerConfig):
     stop = jax.lax.stop_gradient
-    out, result = _outputs(stop(w_in), None if w_rec is None else stop(w_rec), stop(times), index, cfg)
+    out, result = _outputs(stop(w_in), None if w_rec is None else stop(w_rec), stop(times), index, cfg, True)
     return out, (w_in, w_rec, times, result)
 
 
@@ -112,4 +112,4 @@ eventprop_layer.defvjp(_fwd, _bwd)
 
 def implicit_layer(w_in, w_rec, times, index, cfg: LayerConfig):
     """The same outputs, differentiated by autodiff through the event loop (implicit spike-time derivatives)."""
-    return _outputs(w_in, w_rec, times, index, cfg)[0]
+    return _outputs(w_in, w_rec, times, index, cfg, False)[0]

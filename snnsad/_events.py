@@ -198,9 +198,13 @@ def next_crossing(v: Array, i: Array, horizon: Array, cfg: LayerConfig, able: Ar
 
 
 def simulate(
-    w_in: Array, w_rec: Array | None, times: Array, index: Array, cfg: LayerConfig
+    w_in: Array, w_rec: Array | None, times: Array, index: Array, cfg: LayerConfig, *, early_exit: bool = False
 ) -> LayerResult:
-    """Run one layer on one example's input events (`times` ascending, `inf` for empty slots)."""
+    """Run one layer on one example's input events (`times` ascending, `inf` for empty slots).
+
+    `early_exit=True` stops at the trial end with a `while_loop` (not reverse-differentiable: what
+    EventProp's forward pass uses); the records after it read `NO_EVENT` at the trial end.
+    """
     n = w_in.shape[0]
     dtype = w_in.dtype
     k_in = times.shape[0]
@@ -256,7 +260,24 @@ def simulate(
         return (t_next, v, i, slot, n_out, able, overflow, peak), rec
 
     n_steps = k_in + cfg.n_steps_extra
-    carry, records = jax.lax.scan(step, carry0, jnp.arange(n_steps, dtype=jnp.int32))
+    if not early_exit:
+        carry, records = jax.lax.scan(step, carry0, jnp.arange(n_steps, dtype=jnp.int32))
+        return LayerResult(records, carry[7], carry[6])
+    fill = jnp.zeros((n_steps,), jnp.int32)
+    empty = Record(fill, jnp.full((n_steps,), t_end), fill, jnp.full((n_steps,), k_in, jnp.int32),
+                   jnp.zeros((n_steps,), dtype))
+
+    def body(state):
+        k, carry, records = state
+        carry, rec = step(carry, k)
+        records = jax.tree.map(lambda buf, r: buf.at[k].set(r), records, rec)
+        return k + 1, carry, records
+
+    def running(state):
+        k, carry, _ = state
+        return (k < n_steps) & (carry[0] < t_end)
+
+    _, carry, records = jax.lax.while_loop(running, body, (jnp.zeros((), jnp.int32), carry0, empty))
     return LayerResult(records, carry[7], carry[6])
 
 

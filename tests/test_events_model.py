@@ -140,3 +140,48 @@ def test_a_batch_given_to_one_example_call_is_refused():
     with pytest.raises(TypeError, match="EventNetwork"):
         events.EventProp()(events.vmax_cross_entropy, snnsad.feedforward((2, 3, 2), key=jr.key(0),
                            spike_fn=snnsad.Heaviside()), x, 0)
+
+
+def test_hand_solved_readout_voltage_at_trial_end(x64):
+    """One input at t0 into a leaky-integrator readout, L = V(T) (the maximum while V still rises):
+    V(T) = w k(T - t0) with k(s) = tau_s / (tau_s - tau_m) (exp(-s / tau_s) - exp(-s / tau_m)), so
+    dL/dw = k(T - t0) and dL/dt0 = -w k'(T - t0). EventProp and the implicit gradient equal these to 1e-12."""
+    from snnsad._eventprop import eventprop_layer, implicit_layer
+
+    tm, ts, t_end, t0, w = 20.0, 5.0, 30.0, 24.0, 0.7
+    s = t_end - t0
+    k = ts / (ts - tm) * (np.exp(-s / ts) - np.exp(-s / tm))
+    dk = ts / (ts - tm) * (-np.exp(-s / ts) / ts + np.exp(-s / tm) / tm)
+    layer = events.EventLayer(jnp.full((1, 1), w, jnp.float64), mode="readout", tau_mem=tm, tau_syn=ts)
+    cfg = layer.config(t_end)
+    index = jnp.zeros((1,), jnp.int32)
+    for fn in (eventprop_layer, implicit_layer):
+        value, (gw, gt) = jax.value_and_grad(lambda w_, t_: fn(w_, None, t_, index, cfg)[2][0], argnums=(0, 1))(
+            layer.weight, jnp.asarray([t0])
+        )
+        np.testing.assert_allclose(float(value), w * k, rtol=1e-12)
+        np.testing.assert_allclose(float(gw[0, 0]), k, rtol=1e-12)
+        np.testing.assert_allclose(float(gt[0]), -w * dk, rtol=1e-12)
+
+
+def test_hand_solved_spike_time_of_one_lif(x64):
+    """One input at t0 into one LIF with tau_mem = 2 tau_syn, L = its spike time. With u = exp(-(t - t0) / tau_m)
+    the voltage is w (u - u^2), so u* = (1 + sqrt(1 - 4 theta / w)) / 2, t* = t0 - tau_m log u*, and
+    dt*/dw = -tau_m (du*/dw) / u*, dt*/dt0 = 1. Both exact gradients equal these to 1e-10."""
+    tm, ts, theta, t0, w = 10.0, 5.0, 1.0, 3.0, 5.0
+    root = np.sqrt(1 - 4 * theta / w)
+    u = (1 + root) / 2
+    t_star = t0 - tm * np.log(u)
+    du_dw = (4 * theta / w**2) / (4 * root)
+    layer = events.EventLayer(jnp.full((1, 1), w, jnp.float64), mode="single", tau_mem=tm, tau_syn=ts, threshold=theta)
+    net = events.EventNetwork([layer], head="ttfs", t_end=30.0)
+
+    def spike_time(times, estimator_net):
+        return estimator_net(events.EventTrain(times, jnp.zeros((1,), jnp.int32)), gradient=grad_kind).output[0]
+
+    for grad_kind in ("eventprop", "implicit"):
+        value, g_net = jax.value_and_grad(lambda n: spike_time(jnp.asarray([t0]), n))(net)
+        np.testing.assert_allclose(float(value), t_star, rtol=1e-12)
+        np.testing.assert_allclose(float(g_net.layers[0].weight[0, 0]), -tm * du_dw / u, rtol=1e-10)
+        g_t = jax.grad(lambda t: spike_time(t, net))(jnp.asarray([t0]))
+        np.testing.assert_allclose(float(g_t[0]), 1.0, rtol=1e-10)
