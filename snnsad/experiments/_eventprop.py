@@ -32,6 +32,7 @@ from .._losses import max_over_time_cross_entropy, on_output, sum_over_time_cros
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
 from ._results import pyplot, save
+from ._vanishing_spike import vanishing_spike_figure, vanishing_spike_sweep
 
 RECIPE = dict(hidden=200, tau_mem=20.0, tau_syn=5.0, threshold=1.0, t_end=30.0, lr=5e-3, decay=0.95, batch=32,
               init=((1.5, 0.78), (0.93, 0.1)), max_spikes=400, newton_steps=12)
@@ -219,9 +220,10 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     rows = compare_gradients(net, xb, yb, m, seed)
     agreement = twin_agreement(net, xb, m["twin_dts"])
     probe, fired = silent_output_probe(net, _take(x_test, np.arange(m["probe_batch"])), y_test[: m["probe_batch"]], seed)
+    vanish = vanishing_spike_sweep()
     final = history[-1]
     results = {"before_training": before, "history": history, "train_seconds": train_s, "comparison": rows,
-               "twin_agreement": agreement, "silent_probe": probe, "silent_neuron_fired": fired}
+               "twin_agreement": agreement, "vanishing_spike": vanish, "silent_probe": probe, "silent_neuron_fired": fired}
     report = [
         ("test accuracy after training", f"{final['test_accuracy']:.3f} ({n_epochs} epochs, {m['n_train']} samples)",
          "genn_eventprop recipe; W&P 2021 Fig. 3 (TTFS head)",
@@ -244,7 +246,13 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
         report.append((f"silent output neuron, {r['method']}", f"{r['silent_row_norm']:.3g}", "EventProp: exactly 0",
                        "norm of the gradient on the never-firing label neuron's weights (TTFS head; twins: "
                        f"spike-count CE, dt 0.1 ms); other rows {r['other_rows_norm']:.3g}"))
-    figures = {"eventprop_comparison.png": _figure(history, rows, probe)}
+    report.append(("vanishing spike: loss jump at w_c", f"{vanish['jump']:.2f} ms", "-",
+                   "one input, one LIF, L = first spike time (a silent neuron reads t_end); EventProp's gradient "
+                   f"below w_c is {'exactly 0' if vanish['zero_below'] else 'NOT 0'}"))
+    report.append(("vanishing spike: exponent of dt*/dw near w_c", f"{vanish['gradient_exponent']:.3f}",
+                   "-0.5 (square-root branch)", "log-log fit of EventProp's derivative for w / w_c - 1 in [1e-5, 1e-3]"))
+    figures = {"eventprop_comparison.png": _figure(history, rows, probe),
+               "vanishing_spike.png": vanishing_spike_figure(vanish)}
     cfg = {"recipe": RECIPE, "mode": m, "epochs": n_epochs, "seed": seed, "quick": quick}
     return save(out_dir, "eventprop", cfg, results, report, figures)
 
