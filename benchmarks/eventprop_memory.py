@@ -26,7 +26,7 @@ import numpy as np
 
 import snnsad
 from snnsad import events
-from snnsad.experiments._eventprop import _network
+from snnsad.experiments._eventprop_training import yinyang_network
 from snnsad.losses import max_over_time_cross_entropy, on_output
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,7 +65,7 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args(argv)
     x, y = events.yinyang_events(32, seed=0)
-    net = _network(jr.key(0))
+    net = yinyang_network(jr.key(0), head="vmax")
     memory = {}
     for t_end in (30.0, 300.0):
         fns = _gradient_fns(with_trial_length(net, t_end), x, y, t_end)

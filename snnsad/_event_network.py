@@ -147,12 +147,15 @@ class EventNetwork(eqx.Module):
 
     @classmethod
     def dense(cls, sizes, *, key: PRNGKeyArray, head: Head = "vmax", init=None, recurrent: bool = False,
-              mode: str = "multi", max_spikes=64, t_end: float = 30.0, dtype=jnp.float32, **neuron):
+              mode: str = "multi", output_mode: str | None = None, max_spikes=64, t_end: float = 30.0,
+              dtype=jnp.float32, **neuron):
         """`sizes = (n_in, hidden..., n_out)`; `init[k] = (mean, std)` of layer k's weights (default `(0, 1/sqrt(fan_in))`).
 
         `max_spikes` is one int or one per spiking layer; `neuron` passes `tau_mem`, `tau_syn`,
         `threshold`, `newton_steps` to every layer. `recurrent=True` gives hidden layers recurrent
-        weights `N(0, 1/sqrt(n))`.
+        weights `N(0, 1/sqrt(n))`. `mode` is the hidden layers' (`"multi"` or `"single"`);
+        `output_mode` the output layer's with a `ttfs` head (default: `mode`; `"single"` suffices
+        for a first-spike loss and keeps the event count small).
         """
         sizes = tuple(sizes)
         if len(sizes) < 2 or not all(isinstance(s, int) and s > 0 for s in sizes):
@@ -171,7 +174,7 @@ class EventNetwork(eqx.Module):
             rec = None
             if recurrent and not last:
                 rec = jr.normal(keys[2 * k + 1], (sizes[k + 1],) * 2, dtype) / math.sqrt(sizes[k + 1])
-            layer_mode = ("readout" if head == "vmax" else mode) if last else mode
+            layer_mode = ("readout" if head == "vmax" else output_mode or mode) if last else mode
             layers.append(EventLayer(w, rec, mode=layer_mode, max_spikes=caps[min(k, len(caps) - 1)], **neuron))
         return cls(layers, t_end=t_end, head=head)
 

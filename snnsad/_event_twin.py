@@ -56,11 +56,12 @@ def discrete_twin(net: EventNetwork, dt: float, spike_fn: AbstractSpikeFunction,
     Hidden layers become `LIF(reset="zero")` with `spike_fn` (a surrogate or a stochastic
     spike function); a `vmax` head becomes a `LeakyIntegrator` readout (use
     `snnsad.losses.max_over_time_cross_entropy` on it); a `ttfs` head becomes a spiking output
-    layer. Only multi-spike hidden layers have a discrete counterpart.
+    layer (its first spike is the same whether it may spike again or not; score it with
+    `twin_ttfs_loss`). Only multi-spike hidden layers have a discrete counterpart.
     """
-    for k, la in enumerate(net.layers):
+    for k, la in enumerate(net.layers[:-1]):
         if la.mode == "single":
-            raise ValueError(f"discrete_twin: layer {k} is single-spike, which the discrete core does not model.")
+            raise ValueError(f"discrete_twin: hidden layer {k} is single-spike, which the discrete core does not model.")
     first = net.layers[0]
     scale = 1e-3
     lif = LIF(first.tau_mem * scale, first.tau_syn * scale, dt * scale, threshold=first.threshold, reset="zero")
@@ -94,3 +95,23 @@ def twin_weight_grads(grads: Network) -> list:
     if grads.readout is not None:
         out.append(grads.readout.weight)
     return out
+
+
+def first_spike_times(spikes, dt: float):
+    """First spike time per neuron of a discrete raster `(T, n)`: `dt * sum_t prod_{t' <= t} (1 - s[t'])`.
+
+    `t dt` for a first spike at step `t`, `T dt` (the trial end) for a silent neuron: the event
+    network's convention. Differentiable through the spike functions' rules (a surrogate gradient
+    of the spike time).
+    """
+    return dt * jnp.sum(jnp.cumprod(1 - spikes, axis=0), axis=0)
+
+
+def twin_ttfs_loss(dt: float, **ttfs):
+    """`loss_fn(trace, y)` for a discrete twin with a `ttfs` head: `ttfs_cross_entropy` of `first_spike_times`."""
+    from ._event_network import EventOutput, ttfs_cross_entropy
+
+    def loss(trace, y):
+        return ttfs_cross_entropy(EventOutput(first_spike_times(trace.output, dt), (), jnp.zeros((), bool)), y, **ttfs)
+
+    return loss

@@ -102,7 +102,7 @@ def test_yinyang_events_encoding():
 def test_eventprop_trains_yinyang_above_chance(standard_promotion):
     """Forty Adam steps of EventProp (batch 32) raise test accuracy from the initial value by at least
     10 points (a 300-sample test set: standard error about 3 points)."""
-    from snnsad.experiments._eventprop import evaluate, train
+    from snnsad.experiments._eventprop_training import evaluate, train
 
     x, y = events.yinyang_events(1280, seed=5)
     xt, yt = events.yinyang_events(300, seed=6)

@@ -1,0 +1,114 @@
+"""Training event-driven networks on Yin-Yang with EventProp: the recipe, the loop, per-seed runs that resume."""
+
+import json
+import os
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from tqdm.auto import tqdm
+
+from .. import events
+from .._estimators import Batched
+from .._io import atomic_write_bytes, atomic_write_text
+
+RECIPE = dict(hidden=200, tau_mem=20.0, tau_syn=5.0, threshold=1.0, t_end=30.0, lr=5e-3, decay=0.95, batch=32,
+              init=((1.5, 0.78), (0.93, 0.1)), max_spikes=400, newton_steps=12, tau0=0.5, tau1=6.4, alpha=3e-3)
+"""genn_eventprop's Yin-Yang parameters (tnowotny/genn_eventprop), with W&P's TTFS loss (tau0, tau1, alpha)."""
+
+
+def yinyang_network(key, head="ttfs", dtype=jnp.float32):
+    """5-200-3 network of the recipe; a `ttfs` head's output neurons spike once (only the first spike counts)."""
+    r = RECIPE
+    return events.EventNetwork.dense(
+        (5, r["hidden"], 3), key=key, head=head, output_mode="single", init=r["init"],
+        max_spikes=[r["max_spikes"], 16], t_end=r["t_end"], tau_mem=r["tau_mem"], tau_syn=r["tau_syn"],
+        threshold=r["threshold"], newton_steps=r["newton_steps"], dtype=dtype,
+    )
+
+
+def loss_of(head):
+    if head == "vmax":
+        return events.vmax_cross_entropy
+    r = RECIPE
+    return lambda out, y: events.ttfs_cross_entropy(out, y, tau0=r["tau0"], tau1=r["tau1"], alpha=r["alpha"])
+
+
+def take(x, idx):
+    return jax.tree.map(lambda a: a[idx], x)
+
+
+@eqx.filter_jit
+def outputs(net, x):
+    return jax.vmap(net)(x)
+
+
+def evaluate(net, x, y) -> dict:
+    out = outputs(net, x)
+    acc = jax.vmap(lambda o, label: events.event_accuracy(o, label, net.head))(out, y)
+    loss = jax.vmap(loss_of(net.head))(out, y)
+    spikes = jnp.sum(jnp.isfinite(out.spikes[0].times), axis=1)
+    return {"test_accuracy": float(jnp.mean(acc)), "test_loss": float(jnp.mean(loss)),
+            "hidden_spikes_per_example": float(jnp.mean(spikes)), "overflow_fraction": float(jnp.mean(out.overflow))}
+
+
+def train(net, x, y, x_test, y_test, *, epochs, seed, progress=True):
+    """Adam with the learning rate decayed by `decay` per epoch; returns the net and per-epoch history."""
+    r = RECIPE
+    n_batches = len(y) // r["batch"]
+    opt = optax.adam(optax.exponential_decay(r["lr"], n_batches, r["decay"], staircase=True))
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    state = opt.init(params)
+    est = Batched(events.EventProp())
+    loss = loss_of(net.head)
+
+    @eqx.filter_jit
+    def step(params, state, xb, yb):
+        value, grads = est(loss, eqx.combine(params, static), xb, yb, jr.key(0))
+        updates, state = opt.update(grads, state, params)
+        return eqx.apply_updates(params, updates), state, value
+
+    history = []
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        losses = []
+        order = rng.permutation(len(y))
+        chunks = [order[k : k + r["batch"]] for k in range(0, len(y) - r["batch"] + 1, r["batch"])]
+        for idx in tqdm(chunks, desc=f"eventprop seed {seed} epoch {epoch + 1}", disable=not progress):
+            new_params, new_state, value = step(params, state, take(x, idx), y[idx])
+            if not bool(jnp.isfinite(value)):
+                raise FloatingPointError(
+                    f"eventprop training: non-finite loss at epoch {epoch + 1} (a layer overflowed its max_spikes="
+                    f"{r['max_spikes']}?); raise max_spikes."
+                )
+            params, state = new_params, new_state
+            losses.append(float(value))
+        net = eqx.combine(params, static)
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **evaluate(net, x_test, y_test)})
+    return net, history
+
+
+def train_seed(folder, seed, *, n_train, n_test, epochs, progress=True):
+    """Train one seed (data and weights from `seed`) or load it if `folder` already holds it; returns (net, record)."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"seed_{seed}")
+    template = yinyang_network(jr.key(seed))
+    if os.path.exists(path + ".json") and os.path.exists(path + ".eqx"):
+        record = json.load(open(path + ".json"))
+        if record["epochs"] == epochs and record["n_train"] == n_train:
+            return eqx.tree_deserialise_leaves(path + ".eqx", template), record
+    x, y = events.yinyang_events(n_train, seed=seed)
+    x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
+    before = evaluate(template, x_test, y_test)
+    net, history = train(template, x, y, x_test, y_test, epochs=epochs, seed=seed, progress=progress)
+    record = {"seed": seed, "epochs": epochs, "n_train": n_train, "n_test": n_test, "before": before,
+              "history": history, "final": history[-1]}
+    tmp = path + ".eqx.tmp"
+    eqx.tree_serialise_leaves(tmp, net)
+    atomic_write_bytes(path + ".eqx", open(tmp, "rb").read())
+    os.remove(tmp)
+    atomic_write_text(path + ".json", json.dumps(record, indent=2))
+    return net, record
