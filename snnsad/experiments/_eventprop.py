@@ -46,9 +46,11 @@ def _flat(leaves):
 
 
 def _compare(g, ref):
+    """Cosine and norm ratio over all weights, and the cosine per layer (hidden first, output last)."""
+    per_layer = [float(a.ravel() @ b.ravel() / (jnp.linalg.norm(a) * jnp.linalg.norm(b) + 1e-30)) for a, b in zip(g, ref)]
     g, ref = _flat(g), _flat(ref)
     cos = float(g @ ref / (jnp.linalg.norm(g) * jnp.linalg.norm(ref) + 1e-30))
-    return {"cosine": cos, "relative_norm": float(jnp.linalg.norm(g) / jnp.linalg.norm(ref))}
+    return {"cosine": cos, "relative_norm": float(jnp.linalg.norm(g) / jnp.linalg.norm(ref)), "cosine_per_layer": per_layer}
 
 
 def _event_weights(grads):
@@ -179,7 +181,8 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     for r in rows:
         report.append((f"{r['method']}, dt {r['dt_ms']} ms, beta {r['beta']:g}",
                        f"cos {r['cosine']:.3f}, norm x{r['relative_norm']:.2f}", "-",
-                       "cosine and norm ratio of the batch gradient (all weights) to EventProp's"
+                       "cosine and norm ratio of the batch gradient (all weights) to EventProp's; cosine hidden / output "
+                       + " / ".join(f"{c:.2f}" for c in r["cosine_per_layer"])
                        + (f"; mean of {r['noise_samples']} noise draws (one draw: cos {r['cosine_single_sample']:.3f})"
                           if "noise_samples" in r else "")))
     for r in probe:

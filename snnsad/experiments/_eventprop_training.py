@@ -97,7 +97,8 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, progress=True):
     path = os.path.join(folder, f"seed_{seed}")
     template = yinyang_network(jr.key(seed))
     if os.path.exists(path + ".json") and os.path.exists(path + ".eqx"):
-        record = json.load(open(path + ".json"))
+        with open(path + ".json") as f:
+            record = json.load(f)
         if record["epochs"] == epochs and record["n_train"] == n_train:
             return eqx.tree_deserialise_leaves(path + ".eqx", template), record
     x, y = events.yinyang_events(n_train, seed=seed)
@@ -108,7 +109,8 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, progress=True):
               "history": history, "final": history[-1]}
     tmp = path + ".eqx.tmp"
     eqx.tree_serialise_leaves(tmp, net)
-    atomic_write_bytes(path + ".eqx", open(tmp, "rb").read())
+    with open(tmp, "rb") as f:
+        atomic_write_bytes(path + ".eqx", f.read())
     os.remove(tmp)
     atomic_write_text(path + ".json", json.dumps(record, indent=2))
     return net, record
