@@ -183,3 +183,29 @@ def test_vanishing_spike_follows_a_square_root_branch_and_the_loss_jumps():
     assert abs(sweep["gradient_exponent"] + 0.5) < 0.03
     assert sweep["zero_below"]
     assert sweep["jump"] > 10.0
+
+
+def test_eventprop_memory_does_not_grow_with_the_trial_length():
+    """XLA's compiled temporary memory of an EventProp gradient is the same for a 30 ms and a 300 ms trial
+    with the same event slots, while the discrete twin's surrogate gradient grows with the step count
+    (compile-time analysis: exact, no timing)."""
+
+    def temp_bytes(fn, net, inputs):
+        params, static = eqx.partition(net, eqx.is_array)
+        compiled = jax.jit(lambda p, i: fn(eqx.combine(p, static), i)).lower(params, inputs).compile()
+        return compiled.memory_analysis().temp_size_in_bytes
+
+    x, y = events.yinyang_events(4, seed=0)
+    sizes = {}
+    for t_end in (30.0, 300.0):
+        net = events.EventNetwork.dense((5, 20, 3), key=jr.key(0), init=[(1.5, 0.78), (0.93, 0.1)], max_spikes=[80, 1],
+                                        t_end=t_end)
+        ep = temp_bytes(lambda n, xb: snnsad.Batched(events.EventProp())(events.vmax_cross_entropy, n, xb, y,
+                                                                         jr.key(0))[1], net, x)
+        twin = events.discrete_twin(net, 0.5, snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
+        raster = jnp.asarray(events.to_raster(x, 5, 0.5, t_end))
+        loss = snnsad.losses.on_output(snnsad.losses.max_over_time_cross_entropy)
+        sg = temp_bytes(lambda n, r: snnsad.Batched(snnsad.Autodiff())(loss, n, r, y, jr.key(0))[1], twin, raster)
+        sizes[t_end] = (ep, sg)
+    assert sizes[30.0][0] == sizes[300.0][0]
+    assert sizes[300.0][1] > 5 * sizes[30.0][1]

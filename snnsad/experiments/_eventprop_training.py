@@ -50,13 +50,26 @@ def evaluate(net, x, y) -> dict:
     out = outputs(net, x)
     acc = jax.vmap(lambda o, label: events.event_accuracy(o, label, net.head))(out, y)
     loss = jax.vmap(loss_of(net.head))(out, y)
-    spikes = jnp.sum(jnp.isfinite(out.spikes[0].times), axis=1)
-    return {"test_accuracy": float(jnp.mean(acc)), "test_loss": float(jnp.mean(loss)),
-            "hidden_spikes_per_example": float(jnp.mean(spikes)), "overflow_fraction": float(jnp.mean(out.overflow))}
+    hidden = out.spikes[0]
+    spikes = jnp.sum(jnp.isfinite(hidden.times), axis=1)
+    n_hidden = net.layers[0].size
+    fired = jnp.zeros((n_hidden,), bool).at[jnp.where(jnp.isfinite(hidden.times), hidden.index, n_hidden)].set(
+        True, mode="drop")
+    result = {"accuracy": float(jnp.mean(acc)), "loss": float(jnp.mean(loss)),
+              "hidden_spikes_per_example": float(jnp.mean(spikes)), "overflow_fraction": float(jnp.mean(out.overflow)),
+              "active_hidden_fraction": float(jnp.mean(fired))}
+    if net.head == "ttfs":
+        result["silent_output_fraction"] = [float(v) for v in jnp.mean(out.output >= net.t_end, axis=0)]
+    return result
 
 
-def train(net, x, y, x_test, y_test, *, epochs, seed, progress=True):
-    """Adam with the learning rate decayed by `decay` per epoch; returns the net and per-epoch history."""
+def train(net, x, y, x_val, y_val, *, epochs, seed, progress=True):
+    """Adam with the learning rate decayed by `decay` per epoch.
+
+    Returns the network of the epoch with the best validation accuracy (the earliest on ties) and
+    the per-epoch history (validation metrics, including the fraction of hidden neurons that still
+    fire: a neuron silent for every input gets exactly zero EventProp gradient and stays silent).
+    """
     r = RECIPE
     n_batches = len(y) // r["batch"]
     opt = optax.adam(optax.exponential_decay(r["lr"], n_batches, r["decay"], staircase=True))
@@ -72,6 +85,7 @@ def train(net, x, y, x_test, y_test, *, epochs, seed, progress=True):
         return eqx.apply_updates(params, updates), state, value
 
     history = []
+    best, best_acc = params, -1.0
     rng = np.random.default_rng(seed)
     for epoch in range(epochs):
         losses = []
@@ -86,13 +100,20 @@ def train(net, x, y, x_test, y_test, *, epochs, seed, progress=True):
                 )
             params, state = new_params, new_state
             losses.append(float(value))
-        net = eqx.combine(params, static)
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **evaluate(net, x_test, y_test)})
-    return net, history
+        val = evaluate(eqx.combine(params, static), x_val, y_val)
+        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}})
+        if val["accuracy"] > best_acc:
+            best, best_acc = params, val["accuracy"]
+    return eqx.combine(best, static), history
 
 
 def train_seed(folder, seed, *, n_train, n_test, epochs, progress=True):
-    """Train one seed (data and weights from `seed`) or load it if `folder` already holds it; returns (net, record)."""
+    """Train one seed or load it if `folder` already holds it; returns (net, record).
+
+    Training data, weights and shuffling come from `seed`; validation (model selection) and test
+    sets are fresh draws (seeds `seed + 2000` and `seed + 1000`). The record's `test` entry scores
+    the best-validation network on the test set.
+    """
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"seed_{seed}")
     template = yinyang_network(jr.key(seed))
@@ -102,11 +123,13 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, progress=True):
         if record["epochs"] == epochs and record["n_train"] == n_train:
             return eqx.tree_deserialise_leaves(path + ".eqx", template), record
     x, y = events.yinyang_events(n_train, seed=seed)
+    x_val, y_val = events.yinyang_events(n_test, seed=seed + 2000)
     x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
     before = evaluate(template, x_test, y_test)
-    net, history = train(template, x, y, x_test, y_test, epochs=epochs, seed=seed, progress=progress)
+    net, history = train(template, x, y, x_val, y_val, epochs=epochs, seed=seed, progress=progress)
+    best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))
     record = {"seed": seed, "epochs": epochs, "n_train": n_train, "n_test": n_test, "before": before,
-              "history": history, "final": history[-1]}
+              "history": history, "best_epoch": best_epoch, "test": evaluate(net, x_test, y_test)}
     tmp = path + ".eqx.tmp"
     eqx.tree_serialise_leaves(tmp, net)
     with open(tmp, "rb") as f:
