@@ -183,11 +183,25 @@ class EventNetwork(eqx.Module):
         del key
         if gradient not in ("eventprop", "implicit"):
             raise ValueError(f"EventNetwork: `gradient` must be 'eventprop' or 'implicit', got {gradient!r}.")
+        if not isinstance(x, EventTrain):
+            raise TypeError(f"EventNetwork: `x` must be an EventTrain(times, index), got {type(x).__name__}.")
         if x.times.ndim != 1 or x.index.shape != x.times.shape:
             raise ValueError(
                 f"EventNetwork: one example's events are 1-D `times` and `index` of equal length, got shapes "
                 f"{x.times.shape} and {x.index.shape} (vmap or snnsad.Batched handles a batch)."
             )
+        n_in = self.layers[0].weight.shape[1]
+        bad = (
+            jnp.any(jnp.isnan(x.times) | (x.times < 0))
+            | jnp.any(x.times[1:] < x.times[:-1])
+            | jnp.any((x.index < 0) | (x.index >= n_in))
+        )
+        times = eqx.error_if(
+            x.times, bad,
+            f"EventNetwork: input events must have times >= 0, not NaN, in ascending order, and source indices in "
+            f"[0, {n_in}); build them with snnsad.events.events_from_lists.",
+        )
+        x = EventTrain(times, x.index)
         spikes, overflow = [], jnp.zeros((), bool)
         for la in self.layers[:-1]:
             times, index, _, flag = la(x, self.t_end, gradient)

@@ -7,6 +7,7 @@ divided by 1000.
 
 import equinox as eqx
 import jax.numpy as jnp
+import jax.random as jr
 import numpy as np
 
 from ._data import yinyang
@@ -68,8 +69,6 @@ def discrete_twin(net: EventNetwork, dt: float, spike_fn: AbstractSpikeFunction,
     sizes = (first.weight.shape[1], *(la.size for la in net.layers))
     with_readout = net.head == "vmax"
     readout = LeakyIntegrator(net.layers[-1].tau_mem * scale, net.layers[-1].tau_syn * scale, dt * scale)
-    import jax.random as jr
-
     twin = feedforward(
         sizes,
         key=jr.key(0),

@@ -209,3 +209,17 @@ def test_eventprop_memory_does_not_grow_with_the_trial_length():
         sizes[t_end] = (ep, sg)
     assert sizes[30.0][0] == sizes[300.0][0]
     assert sizes[300.0][1] > 5 * sizes[30.0][1]
+
+
+@pytest.mark.parametrize(
+    "times, index",
+    [([1.0, np.nan], [0, 1]), ([-1.0, 2.0], [0, 1]), ([3.0, 2.0], [0, 1]), ([1.0, 2.0], [0, 7])],
+    ids=["nan", "negative", "unsorted", "index"],
+)
+def test_bad_input_events_are_refused_at_run_time(times, index):
+    """Events built by hand (not through events_from_lists) are checked: NaN, negative or unsorted times and
+    out-of-range sources raise instead of being silently skipped or clamped."""
+    net = events.EventNetwork.dense((3, 4, 2), key=jr.key(0))
+    x = events.EventTrain(jnp.asarray(times, jnp.float32), jnp.asarray(index, jnp.int32))
+    with pytest.raises(Exception, match="input events must have"):
+        jax.block_until_ready(net(x).output)
