@@ -62,7 +62,9 @@ def _twin_loss(dt):
 
 
 def _twin_grad(est, twin, raster, y, dt):
-    return eqx.filter_jit(lambda k: Batched(est)(_twin_loss(dt), twin, raster, y, k)[1])
+    """`key -> gradient` of the twin on the batch (network and data are arguments, not baked-in constants)."""
+    grad = eqx.filter_jit(lambda net, r, labels, k: Batched(est)(_twin_loss(dt), net, r, labels, k)[1])
+    return lambda k: grad(twin, raster, y, k)
 
 
 def compare_gradients(net, x, y, m, seed):
