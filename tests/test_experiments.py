@@ -305,6 +305,6 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
     from snnsad.experiments._eventprop_training import train_seed
 
     t0 = time.perf_counter()
-    _, record = train_seed(str(tmp_path / "eventprop" / "seeds"), 0, n_train=6400, n_test=1000, epochs=4)
+    _, record = train_seed(str(tmp_path / "eventprop" / "seeds"), 0, n_train=6400, n_test=1000, epochs=4, lr=5e-3)
     assert record["test"]["accuracy"] == r["test_accuracy"][0]
     assert time.perf_counter() - t0 < r["train_seconds"] / 3
