@@ -37,14 +37,20 @@ def _gradient_fns(net, x, y, t_end):
     net = eqx.tree_at(lambda n: n.t_end, net, t_end) if net.t_end != t_end else net
     fns = {}
     for name, est in (("EventProp", events.EventProp()), ("ImplicitSpikeTimes", events.ImplicitSpikeTimes())):
-        fns[name] = (lambda n, xb, est=est: snnsad.Batched(est)(events.vmax_cross_entropy, n, xb, y, jr.key(0))[1],
-                     net, x)
+        fns[name] = (
+            lambda n, xb, est=est: snnsad.Batched(est)(events.vmax_cross_entropy, n, xb, y, jr.key(0))[1],
+            net,
+            x,
+        )
     loss = on_output(max_over_time_cross_entropy)
     for dt in (0.5, 0.1):
         twin = events.discrete_twin(net, dt, snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
         raster = jnp.asarray(events.to_raster(x, 5, dt, t_end))
         fns[f"discrete SG, dt {dt} ms"] = (
-            lambda n, r: snnsad.Batched(snnsad.Autodiff())(loss, n, r, y, jr.key(0))[1], twin, raster)
+            lambda n, r: snnsad.Batched(snnsad.Autodiff())(loss, n, r, y, jr.key(0))[1],
+            twin,
+            raster,
+        )
     return fns
 
 
@@ -83,15 +89,27 @@ def main(argv=None):
             jax.block_until_ready(f(n, i))
             times[k].append(time.perf_counter() - t0)
     median = {k: float(np.median(v)) for k, v in times.items()}
-    results = {"memory_temp_bytes": memory, "step_seconds_median": median, "rounds": args.rounds,
-               "batch": 32, "hidden": 200, "hidden_event_slots": net.layers[0].max_spikes, "device": jax.devices()[0].device_kind}
+    results = {
+        "memory_temp_bytes": memory,
+        "step_seconds_median": median,
+        "rounds": args.rounds,
+        "batch": 32,
+        "hidden": 200,
+        "hidden_event_slots": net.layers[0].max_spikes,
+        "device": jax.devices()[0].device_kind,
+    }
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "eventprop_memory.json"), "w") as f:
         json.dump(results, f, indent=2)
-    lines = ["# EventProp: memory against trial length, and the step time", "",
-             "`python benchmarks/eventprop_memory.py` (Yin-Yang network 5-200-3, batch 32, 400 hidden-event slots; "
-             f"{results['device']}).", "",
-             "| gradient | temp memory, 30 ms trial | temp memory, 300 ms trial | ratio |", "|---|---|---|---|"]
+    lines = [
+        "# EventProp: memory against trial length, and the step time",
+        "",
+        "`python benchmarks/eventprop_memory.py` (Yin-Yang network 5-200-3, batch 32, 400 hidden-event slots; "
+        f"{results['device']}).",
+        "",
+        "| gradient | temp memory, 30 ms trial | temp memory, 300 ms trial | ratio |",
+        "|---|---|---|---|",
+    ]
     for name, m in memory.items():
         a, b = m["30.0"], m["300.0"]
         lines.append(f"| {name} | {a / 2**20:.2f} MiB | {b / 2**20:.2f} MiB | {b / a:.2f} |")

@@ -1,8 +1,8 @@
 """Event-driven networks, their heads and losses, and the two exact gradients as estimators."""
 
 import math
-from collections.abc import Callable
-from typing import Any, ClassVar, Literal, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -67,8 +67,18 @@ class EventLayer(eqx.Module):
     max_spikes: int = eqx.field(static=True)
     newton_steps: int = eqx.field(static=True)
 
-    def __init__(self, weight, recurrent=None, *, tau_mem=20.0, tau_syn=5.0, threshold=1.0, mode="multi",
-                 max_spikes=64, newton_steps=32):
+    def __init__(
+        self,
+        weight,
+        recurrent=None,
+        *,
+        tau_mem=20.0,
+        tau_syn=5.0,
+        threshold=1.0,
+        mode="multi",
+        max_spikes=64,
+        newton_steps=32,
+    ):
         where = "EventLayer"
         self.weight = jnp.asarray(weight)
         if self.weight.ndim != 2:
@@ -99,12 +109,14 @@ class EventLayer(eqx.Module):
         return self.weight.shape[0]
 
     def config(self, t_end: float) -> LayerConfig:
-        return LayerConfig(self.tau_mem, self.tau_syn, self.threshold, t_end, self.max_spikes, self.mode,
-                           self.newton_steps)
+        return LayerConfig(
+            self.tau_mem, self.tau_syn, self.threshold, t_end, self.max_spikes, self.mode, self.newton_steps
+        )
 
-    def __call__(self, x: EventTrain, t_end: float, gradient: Gradient = "eventprop"):
+    def __call__(self, x: EventTrain, t_end: float, gradient: Gradient = "eventprop") -> tuple[Array, ...]:
+        """`(out_times, out_index, peak, overflow)` of one example (`peak`: readout layers only)."""
         layer = eventprop_layer if gradient == "eventprop" else implicit_layer
-        return layer(self.weight, self.recurrent, x.times, x.index, self.config(t_end))
+        return cast(tuple[Array, ...], layer(self.weight, self.recurrent, x.times, x.index, self.config(t_end)))
 
 
 class EventNetwork(eqx.Module):
@@ -146,9 +158,21 @@ class EventNetwork(eqx.Module):
                 )
 
     @classmethod
-    def dense(cls, sizes, *, key: PRNGKeyArray, head: Head = "vmax", init=None, recurrent: bool = False,
-              mode: str = "multi", output_mode: str | None = None, max_spikes=64, t_end: float = 30.0,
-              dtype=jnp.float32, **neuron):
+    def dense(
+        cls,
+        sizes: Sequence[int],
+        *,
+        key: PRNGKeyArray,
+        head: Head = "vmax",
+        init: Sequence[tuple[float, float]] | None = None,
+        recurrent: bool = False,
+        mode: str = "multi",
+        output_mode: str | None = None,
+        max_spikes: int | Sequence[int] = 64,
+        t_end: float = 30.0,
+        dtype=jnp.float32,
+        **neuron,
+    ):
         """`sizes = (n_in, hidden..., n_out)`; `init[k] = (mean, std)` of layer k's weights (default `(0, 1/sqrt(fan_in))`).
 
         `max_spikes` is one int or one per spiking layer; `neuron` passes `tau_mem`, `tau_syn`,
@@ -163,7 +187,9 @@ class EventNetwork(eqx.Module):
         n_layers = len(sizes) - 1
         init = [(0.0, 1 / math.sqrt(f)) for f in sizes[:-1]] if init is None else list(init)
         if len(init) != n_layers:
-            raise ValueError(f"EventNetwork.dense: `init` needs one (mean, std) per layer ({n_layers}), got {len(init)}.")
+            raise ValueError(
+                f"EventNetwork.dense: `init` needs one (mean, std) per layer ({n_layers}), got {len(init)}."
+            )
         caps = [max_spikes] * n_layers if isinstance(max_spikes, int) else list(max_spikes)
         layers = []
         keys = jr.split(key, 2 * n_layers)
@@ -197,7 +223,8 @@ class EventNetwork(eqx.Module):
             | jnp.any((x.index < 0) | (x.index >= n_in))
         )
         times = eqx.error_if(
-            x.times, bad,
+            x.times,
+            bad,
             f"EventNetwork: input events must have times >= 0, not NaN, in ascending order, and source indices in "
             f"[0, {n_in}); build them with snnsad.events.events_from_lists.",
         )
@@ -214,7 +241,9 @@ class EventNetwork(eqx.Module):
             return EventOutput(jnp.where(overflow, jnp.nan, peak), tuple(spikes), overflow)
         spikes.append(EventTrain(times, index))
         n = self.layers[-1].size
-        first = jnp.min(jnp.where(index[None, :] == jnp.arange(n, dtype=index.dtype)[:, None], times[None, :], jnp.inf), axis=1)
+        first = jnp.min(
+            jnp.where(index[None, :] == jnp.arange(n, dtype=index.dtype)[:, None], times[None, :], jnp.inf), axis=1
+        )
         first = jnp.where(jnp.isinf(first), jnp.asarray(self.t_end, first.dtype), first)
         return EventOutput(jnp.where(overflow, jnp.nan, first), tuple(spikes), overflow)
 
@@ -263,19 +292,22 @@ class _ExactEventGradient(AbstractEstimator):
 
     def check(self, net) -> None:
         if not isinstance(net, EventNetwork):
-            raise TypeError(f"{type(self).__name__}: `net` must be an snnsad.events.EventNetwork, got {type(net).__name__}.")
+            raise TypeError(
+                f"{type(self).__name__}: `net` must be an snnsad.events.EventNetwork, got {type(net).__name__}."
+            )
 
     def objective(self, loss_fn, params, static, x, y, key):
         value = loss_fn(eqx.combine(params, static)(x, gradient=self.gradient), y)
         return value, value
 
-    def __call__(
+    def __call__(  # pyright: ignore[reportIncompatibleMethodOverride]
         self, loss_fn: Callable[[EventOutput, Any], Array], net, x: EventTrain, y: Any, key: PRNGKeyArray | None = None
     ) -> tuple[Array, Any]:
         """Loss and its exact gradient for one example (`key` unused); `snnsad.Batched` takes batches."""
         self.check(net)
         params, static = partition(net)
-        return jax.value_and_grad(lambda p: self.objective(loss_fn, p, static, x, y, key)[0])(params)
+        objective = cast(Any, self.objective)  # takes event losses and EventTrain inputs, not Trace / Array
+        return jax.value_and_grad(lambda p: objective(loss_fn, p, static, x, y, key)[0])(params)
 
 
 class EventProp(_ExactEventGradient):

@@ -5,6 +5,8 @@ discrete core counts seconds, so the twin's time constants and `dt` are the even
 divided by 1000.
 """
 
+from typing import cast
+
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
@@ -12,6 +14,7 @@ import numpy as np
 
 from ._data import yinyang
 from ._event_network import EventNetwork, EventTrain
+from ._layers import Dense
 from ._network import Network, feedforward
 from ._neurons import LIF, LeakyIntegrator
 from ._spikes import AbstractSpikeFunction
@@ -62,7 +65,9 @@ def discrete_twin(net: EventNetwork, dt: float, spike_fn: AbstractSpikeFunction,
     """
     for k, la in enumerate(net.layers[:-1]):
         if la.mode == "single":
-            raise ValueError(f"discrete_twin: hidden layer {k} is single-spike, which the discrete core does not model.")
+            raise ValueError(
+                f"discrete_twin: hidden layer {k} is single-spike, which the discrete core does not model."
+            )
     first = net.layers[0]
     scale = 1e-3
     lif = LIF(first.tau_mem * scale, first.tau_syn * scale, dt * scale, threshold=first.threshold, reset="zero")
@@ -90,7 +95,7 @@ def discrete_twin(net: EventNetwork, dt: float, spike_fn: AbstractSpikeFunction,
 
 def twin_weight_grads(grads: Network) -> list:
     """The weight gradients of a twin, in the order of the event network's `weight` leaves."""
-    out = [la.weight for la in grads.layers]
+    out = [cast(Dense, la).weight for la in grads.layers]
     if grads.readout is not None:
         out.append(grads.readout.weight)
     return out

@@ -41,6 +41,7 @@ def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
         peak = jnp.zeros((0,), w_in.dtype)
     else:
         out_times, out_index = jnp.zeros((0,), w_in.dtype), jnp.zeros((0,), jnp.int32)
+        assert result.peak is not None  # readout layers track their voltage maximum
         peak = jnp.where(result.overflow, jnp.nan, result.peak.value)
     return (out_times, out_index, peak, result.overflow), result
 
@@ -101,8 +102,13 @@ def _bwd(cfg: LayerConfig, res, cts):
 
     n = w_in.shape[0]
     zeros = jnp.zeros((n,), dtype)
-    carry0 = (zeros, zeros, jnp.zeros_like(w_in), None if w_rec is None else jnp.zeros_like(w_rec),
-              jnp.zeros((times.shape[0] + 1,), dtype))
+    carry0 = (
+        zeros,
+        zeros,
+        jnp.zeros_like(w_in),
+        None if w_rec is None else jnp.zeros_like(w_rec),
+        jnp.zeros((times.shape[0] + 1,), dtype),
+    )
     (_, _, dw_in, dw_rec, g_in), _ = jax.lax.scan(back, carry0, jnp.arange(n_steps, dtype=jnp.int32), reverse=True)
     return dw_in, dw_rec, g_in[: times.shape[0]].astype(times.dtype), None
 

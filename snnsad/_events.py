@@ -254,7 +254,9 @@ def simulate(
             overflow = overflow | (is_spike & (n_out >= cfg.k_out))
             n_out = n_out + is_spike.astype(jnp.int32)
         i = i + jnp.where(is_input, w_in[:, src], 0.0)
-        kind = jnp.where(is_spike, SPIKE, jnp.where(is_input, INPUT, jnp.where(is_end, END, NO_EVENT))).astype(jnp.int32)
+        kind = jnp.where(is_spike, SPIKE, jnp.where(is_input, INPUT, jnp.where(is_end, END, NO_EVENT))).astype(
+            jnp.int32
+        )
         rec = Record(kind, t_next, jnp.where(is_spike, who, src), slot, current)
         slot = slot + is_input.astype(jnp.int32)
         return (t_next, v, i, slot, n_out, able, overflow, peak), rec
@@ -264,8 +266,9 @@ def simulate(
         carry, records = jax.lax.scan(step, carry0, jnp.arange(n_steps, dtype=jnp.int32))
         return LayerResult(records, carry[7], carry[6])
     fill = jnp.zeros((n_steps,), jnp.int32)
-    empty = Record(fill, jnp.full((n_steps,), t_end), fill, jnp.full((n_steps,), k_in, jnp.int32),
-                   jnp.zeros((n_steps,), dtype))
+    empty = Record(
+        fill, jnp.full((n_steps,), t_end), fill, jnp.full((n_steps,), k_in, jnp.int32), jnp.zeros((n_steps,), dtype)
+    )
 
     def body(state):
         k, carry, records = state

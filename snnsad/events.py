@@ -27,8 +27,8 @@ from ._event_network import events_from_lists as events_from_lists
 from ._event_network import ttfs_cross_entropy as ttfs_cross_entropy
 from ._event_network import vmax_cross_entropy as vmax_cross_entropy
 from ._event_twin import discrete_twin as discrete_twin
+from ._event_twin import first_spike_times as first_spike_times
 from ._event_twin import to_raster as to_raster
+from ._event_twin import twin_ttfs_loss as twin_ttfs_loss
 from ._event_twin import twin_weight_grads as twin_weight_grads
 from ._event_twin import yinyang_events as yinyang_events
-from ._event_twin import first_spike_times as first_spike_times
-from ._event_twin import twin_ttfs_loss as twin_ttfs_loss

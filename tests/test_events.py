@@ -15,7 +15,6 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-import snnsad
 from snnsad import events
 from snnsad._events import SPIKE, simulate
 
@@ -28,8 +27,16 @@ def _case(seed, *, head="vmax", mode="multi", recurrent=False, tau_mem=20.0, tau
     key = jr.key(seed)
     out_init = (0.6, 0.5) if head == "vmax" else (2.0, 0.8)
     net = events.EventNetwork.dense(
-        sizes, key=key, head=head, mode=mode, recurrent=recurrent, init=[(hidden, 0.4 * hidden)] * (len(sizes) - 2) + [out_init],
-        tau_mem=tau_mem, tau_syn=tau_syn, max_spikes=24, dtype=jnp.float64,
+        sizes,
+        key=key,
+        head=head,
+        mode=mode,
+        recurrent=recurrent,
+        init=[(hidden, 0.4 * hidden)] * (len(sizes) - 2) + [out_init],
+        tau_mem=tau_mem,
+        tau_syn=tau_syn,
+        max_spikes=24,
+        dtype=jnp.float64,
     )
     times = rng.uniform(0, 15, size=2 * sizes[0])
     x = events.events_from_lists(times, np.tile(np.arange(sizes[0]), 2), dtype=np.float64)

@@ -125,8 +125,9 @@ def test_a_batch_given_to_one_example_call_is_refused():
     with pytest.raises(ValueError, match="vmap"):
         net(x)
     with pytest.raises(TypeError, match="EventNetwork"):
-        events.EventProp()(events.vmax_cross_entropy, snnsad.feedforward((2, 3, 2), key=jr.key(0),
-                           spike_fn=snnsad.Heaviside()), x, 0)
+        events.EventProp()(
+            events.vmax_cross_entropy, snnsad.feedforward((2, 3, 2), key=jr.key(0), spike_fn=snnsad.Heaviside()), x, 0
+        )
 
 
 def test_hand_solved_readout_voltage_at_trial_end(x64):
@@ -163,14 +164,14 @@ def test_hand_solved_spike_time_of_one_lif(x64):
     layer = events.EventLayer(jnp.full((1, 1), w, jnp.float64), mode="single", tau_mem=tm, tau_syn=ts, threshold=theta)
     net = events.EventNetwork([layer], head="ttfs", t_end=30.0)
 
-    def spike_time(times, estimator_net):
-        return estimator_net(events.EventTrain(times, jnp.zeros((1,), jnp.int32)), gradient=grad_kind).output[0]
+    def spike_time(times, estimator_net, kind):
+        return estimator_net(events.EventTrain(times, jnp.zeros((1,), jnp.int32)), gradient=kind).output[0]
 
-    for grad_kind in ("eventprop", "implicit"):
-        value, g_net = jax.value_and_grad(lambda n: spike_time(jnp.asarray([t0]), n))(net)
+    for kind in ("eventprop", "implicit"):
+        value, g_net = jax.value_and_grad(lambda n, kind=kind: spike_time(jnp.asarray([t0]), n, kind))(net)
         np.testing.assert_allclose(float(value), t_star, rtol=1e-12)
         np.testing.assert_allclose(float(g_net.layers[0].weight[0, 0]), -tm * du_dw / u, rtol=1e-10)
-        g_t = jax.grad(lambda t: spike_time(t, net))(jnp.asarray([t0]))
+        g_t = jax.grad(lambda t, kind=kind: spike_time(t, net, kind))(jnp.asarray([t0]))
         np.testing.assert_allclose(float(g_t[0]), 1.0, rtol=1e-10)
 
 
@@ -198,10 +199,12 @@ def test_eventprop_memory_does_not_grow_with_the_trial_length():
     x, y = events.yinyang_events(4, seed=0)
     sizes = {}
     for t_end in (30.0, 300.0):
-        net = events.EventNetwork.dense((5, 20, 3), key=jr.key(0), init=[(1.5, 0.78), (0.93, 0.1)], max_spikes=[80, 1],
-                                        t_end=t_end)
-        ep = temp_bytes(lambda n, xb: snnsad.Batched(events.EventProp())(events.vmax_cross_entropy, n, xb, y,
-                                                                         jr.key(0))[1], net, x)
+        net = events.EventNetwork.dense(
+            (5, 20, 3), key=jr.key(0), init=[(1.5, 0.78), (0.93, 0.1)], max_spikes=[80, 1], t_end=t_end
+        )
+        ep = temp_bytes(
+            lambda n, xb: snnsad.Batched(events.EventProp())(events.vmax_cross_entropy, n, xb, y, jr.key(0))[1], net, x
+        )
         twin = events.discrete_twin(net, 0.5, snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
         raster = jnp.asarray(events.to_raster(x, 5, 0.5, t_end))
         loss = snnsad.losses.on_output(snnsad.losses.max_over_time_cross_entropy)

@@ -28,18 +28,42 @@ from .._escape import FastSigmoid, Sigmoid
 from .._estimators import Autodiff, Batched
 from .._spikes import Heaviside, Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
-from ._eventprop_training import RECIPE, loss_of, outputs, take, train_seed
+from ._eventprop_training import RECIPE, loss_of, outputs, train_seed
 from ._results import pyplot, save
 from ._vanishing_spike import vanishing_spike_figure, vanishing_spike_sweep
+
 
 def _modes(quick: bool) -> dict:
     if quick:
         # genn's learning rate 5e-3 in the short quick run (800 steps, before the collapse it causes later)
-        return dict(n_train=6400, n_test=1000, epochs=4, seeds=(0,), lr=RECIPE["lr_genn"], dts=(0.5, 0.1), betas_sg=(1.0, 25.0),
-                    twin_dts=(0.5, 0.1), betas_escape=(5.0, 25.0), n_noise=4, n_flips=8, batch=32)
-    return dict(n_train=32000, n_test=3000, epochs=10, seeds=tuple(range(10)), lr=RECIPE["lr"], dts=(1.0, 0.5, 0.1, 0.05, 0.01),
-                betas_sg=(1.0, 5.0, 25.0), twin_dts=(1.0, 0.5, 0.1, 0.05, 0.01),
-                betas_escape=(2.0, 5.0, 10.0, 25.0, 100.0), n_noise=32, n_flips=8, batch=64)
+        return dict(
+            n_train=6400,
+            n_test=1000,
+            epochs=4,
+            seeds=(0,),
+            lr=RECIPE["lr_genn"],
+            dts=(0.5, 0.1),
+            betas_sg=(1.0, 25.0),
+            twin_dts=(0.5, 0.1),
+            betas_escape=(5.0, 25.0),
+            n_noise=4,
+            n_flips=8,
+            batch=32,
+        )
+    return dict(
+        n_train=32000,
+        n_test=3000,
+        epochs=10,
+        seeds=tuple(range(10)),
+        lr=RECIPE["lr"],
+        dts=(1.0, 0.5, 0.1, 0.05, 0.01),
+        betas_sg=(1.0, 5.0, 25.0),
+        twin_dts=(1.0, 0.5, 0.1, 0.05, 0.01),
+        betas_escape=(2.0, 5.0, 10.0, 25.0, 100.0),
+        n_noise=32,
+        n_flips=8,
+        batch=64,
+    )
 
 
 def _flat(leaves):
@@ -48,10 +72,16 @@ def _flat(leaves):
 
 def _compare(g, ref):
     """Cosine and norm ratio over all weights, and the cosine per layer (hidden first, output last)."""
-    per_layer = [float(a.ravel() @ b.ravel() / (jnp.linalg.norm(a) * jnp.linalg.norm(b) + 1e-30)) for a, b in zip(g, ref)]
+    per_layer = [
+        float(a.ravel() @ b.ravel() / (jnp.linalg.norm(a) * jnp.linalg.norm(b) + 1e-30)) for a, b in zip(g, ref)
+    ]
     g, ref = _flat(g), _flat(ref)
     cos = float(g @ ref / (jnp.linalg.norm(g) * jnp.linalg.norm(ref) + 1e-30))
-    return {"cosine": cos, "relative_norm": float(jnp.linalg.norm(g) / jnp.linalg.norm(ref)), "cosine_per_layer": per_layer}
+    return {
+        "cosine": cos,
+        "relative_norm": float(jnp.linalg.norm(g) / jnp.linalg.norm(ref)),
+        "cosine_per_layer": per_layer,
+    }
 
 
 def _event_weights(grads):
@@ -78,20 +108,37 @@ def compare_gradients(net, x, y, m, seed):
         for beta in m["betas_sg"]:
             twin = events.discrete_twin(net, dt, Surrogate(FastSigmoid(beta)))
             g = _twin_grad(Autodiff(), twin, raster, y, dt)(jr.key(0))
-            rows.append({"method": "deterministic SG (fast sigmoid)", "dt_ms": dt, "beta": beta,
-                         **_compare(events.twin_weight_grads(g), ref)})
+            rows.append(
+                {
+                    "method": "deterministic SG (fast sigmoid)",
+                    "dt_ms": dt,
+                    "beta": beta,
+                    **_compare(events.twin_weight_grads(g), ref),
+                }
+            )
     dt = 0.1
     raster = jnp.asarray(events.to_raster(x, 5, dt, net.t_end))
     keys = jr.split(jr.key(seed + 7), m["n_noise"])
     for beta in m["betas_escape"]:
         twin = events.discrete_twin(net, dt, Stochastic(Sigmoid(beta)))
-        for name, est in (("stochastic SG (matched)", Autodiff()), (f"StochasticAD({m['n_flips']})", StochasticAD(m["n_flips"]))):
+        for name, est in (
+            ("stochastic SG (matched)", Autodiff()),
+            (f"StochasticAD({m['n_flips']})", StochasticAD(m["n_flips"])),
+        ):
             run = _twin_grad(est, twin, raster, y, dt)
             samples = [events.twin_weight_grads(run(k)) for k in keys]
             mean = [jnp.mean(jnp.stack(parts), axis=0) for parts in zip(*samples)]
             single = np.mean([_compare(s, ref)["cosine"] for s in samples])
-            rows.append({"method": name, "dt_ms": dt, "beta": beta, "noise_samples": len(keys),
-                         **_compare(mean, ref), "cosine_single_sample": float(single)})
+            rows.append(
+                {
+                    "method": name,
+                    "dt_ms": dt,
+                    "beta": beta,
+                    "noise_samples": len(keys),
+                    **_compare(mean, ref),
+                    "cosine_single_sample": float(single),
+                }
+            )
     return rows
 
 
@@ -105,10 +152,14 @@ def twin_agreement(net, x, dts):
         raster = jnp.asarray(events.to_raster(x, 5, dt, net.t_end))
         trace = eqx.filter_jit(jax.vmap(lambda r, twin=twin: twin(r)))(raster)
         first = jax.vmap(lambda s, dt=dt: events.first_spike_times(s, dt))(trace.output)
-        rows.append({"dt_ms": dt,
-                     "spike_count_error": float(jnp.mean(jnp.abs(jnp.sum(trace.spikes[0], axis=(1, 2)) - n_event))),
-                     "same_prediction": float(jnp.mean(jnp.argmin(first, 1) == jnp.argmin(out.output, 1))),
-                     "first_spike_time_error_ms": float(jnp.mean(jnp.abs(first - out.output)))})
+        rows.append(
+            {
+                "dt_ms": dt,
+                "spike_count_error": float(jnp.mean(jnp.abs(jnp.sum(trace.spikes[0], axis=(1, 2)) - n_event))),
+                "same_prediction": float(jnp.mean(jnp.argmin(first, 1) == jnp.argmin(out.output, 1))),
+                "first_spike_time_error_ms": float(jnp.mean(jnp.abs(first - out.output))),
+            }
+        )
     return rows
 
 
@@ -121,19 +172,32 @@ def silent_output_probe(net, x, seed, beta_escape=5.0, n_noise=8):
     out = outputs(probe, x)
     fired = bool(jnp.any(out.output[:, silent] < probe.t_end))
     _, g_ep = eqx.filter_jit(Batched(events.EventProp()))(loss_of("ttfs"), probe, x, labels, jr.key(0))
-    rows = [{"method": "EventProp", "silent_row_norm": float(jnp.linalg.norm(g_ep.layers[1].weight[silent])),
-             "other_rows_norm": float(jnp.linalg.norm(g_ep.layers[1].weight[:silent]))}]
+    rows = [
+        {
+            "method": "EventProp",
+            "silent_row_norm": float(jnp.linalg.norm(g_ep.layers[1].weight[silent])),
+            "other_rows_norm": float(jnp.linalg.norm(g_ep.layers[1].weight[:silent])),
+        }
+    ]
     dt = 0.1
     raster = jnp.asarray(events.to_raster(x, 5, dt, probe.t_end))
-    twins = (("deterministic SG (fast sigmoid 5)", Surrogate(FastSigmoid(5.0)), Autodiff()),
-             (f"stochastic SG (sigmoid {beta_escape:g})", Stochastic(Sigmoid(beta_escape)), Autodiff()),
-             (f"StochasticAD(8), sigmoid {beta_escape:g}", Stochastic(Sigmoid(beta_escape)), StochasticAD(8)))
+    twins = (
+        ("deterministic SG (fast sigmoid 5)", Surrogate(FastSigmoid(5.0)), Autodiff()),
+        (f"stochastic SG (sigmoid {beta_escape:g})", Stochastic(Sigmoid(beta_escape)), Autodiff()),
+        (f"StochasticAD(8), sigmoid {beta_escape:g}", Stochastic(Sigmoid(beta_escape)), StochasticAD(8)),
+    )
     for name, fn, est in twins:
         run = _twin_grad(est, events.discrete_twin(probe, dt, fn), raster, labels, dt)
         grads = [run(k).layers[-1].weight for k in jr.split(jr.key(seed + 11), n_noise)]
         mean = jnp.mean(jnp.stack(grads), axis=0)
-        rows.append({"method": name, "silent_row_norm": float(jnp.linalg.norm(mean[silent])),
-                     "other_rows_norm": float(jnp.linalg.norm(mean[:silent])), "noise_samples": n_noise})
+        rows.append(
+            {
+                "method": name,
+                "silent_row_norm": float(jnp.linalg.norm(mean[silent])),
+                "other_rows_norm": float(jnp.linalg.norm(mean[:silent])),
+                "noise_samples": n_noise,
+            }
+        )
     return rows, fired
 
 
@@ -164,48 +228,101 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     vanish = vanishing_spike_sweep()
     accs = np.array([r["test"]["accuracy"] for r in records])
     last = np.array([r["history"][-1]["val_accuracy"] for r in records])
-    results = {"seeds": run_seeds, "test_accuracy": accs.tolist(), "records": records, "train_seconds": train_s,
-               "comparison": rows, "twin_agreement": agreement, "vanishing_spike": vanish, "silent_probe": probe,
-               "silent_neuron_fired": fired}
+    results = {
+        "seeds": run_seeds,
+        "test_accuracy": accs.tolist(),
+        "records": records,
+        "train_seconds": train_s,
+        "comparison": rows,
+        "twin_agreement": agreement,
+        "vanishing_spike": vanish,
+        "silent_probe": probe,
+        "silent_neuron_fired": fired,
+    }
     spread = f" +- {accs.std(ddof=1):.3f} over {len(accs)} seeds" if len(accs) > 1 else f" (seed {run_seeds[0]})"
     test = records[0]["test"]
     active = np.array([r["history"][-1]["val_active_hidden_fraction"] for r in records])
     report = [
-        ("Yin-Yang test accuracy, EventProp, TTFS", f"{accs.mean():.3f}{spread}",
-         "about 0.95 (W&P 2021, Fig. 3)",
-         f"earliest output spike = label; network of the best-validation epoch of {n_epochs} epochs of "
-         f"{m['n_train']} samples (Adam {m['lr']:g}), scored on {m['n_test']} fresh test samples per seed; before training "
-         f"{records[0]['before']['accuracy']:.3f}"),
-        ("validation accuracy after the last epoch", f"{last.mean():.3f}", "-",
-         f"hidden neurons still firing after the last epoch: {active.mean():.2f} (a neuron silent for every input "
-         "gets exactly zero EventProp gradient and cannot come back)"),
-        ("hidden spikes per example", f"{test['hidden_spikes_per_example']:.1f}", "-",
-         f"of at most {RECIPE['max_spikes']} (overflow fraction {test['overflow_fraction']:.3f})"),
+        (
+            "Yin-Yang test accuracy, EventProp, TTFS",
+            f"{accs.mean():.3f}{spread}",
+            "about 0.95 (W&P 2021, Fig. 3)",
+            f"earliest output spike = label; network of the best-validation epoch of {n_epochs} epochs of "
+            f"{m['n_train']} samples (Adam {m['lr']:g}), scored on {m['n_test']} fresh test samples per seed; before training "
+            f"{records[0]['before']['accuracy']:.3f}",
+        ),
+        (
+            "validation accuracy after the last epoch",
+            f"{last.mean():.3f}",
+            "-",
+            f"hidden neurons still firing after the last epoch: {active.mean():.2f} (a neuron silent for every input "
+            "gets exactly zero EventProp gradient and cannot come back)",
+        ),
+        (
+            "hidden spikes per example",
+            f"{test['hidden_spikes_per_example']:.1f}",
+            "-",
+            f"of at most {RECIPE['max_spikes']} (overflow fraction {test['overflow_fraction']:.3f})",
+        ),
     ]
     for r in agreement:
-        report.append((f"discrete twin, dt {r['dt_ms']} ms", f"same prediction {r['same_prediction']:.3f}", "-",
-                       f"Heaviside twin vs event network on {m['batch']} test inputs; mean abs. hidden spike-count "
-                       f"error {r['spike_count_error']:.2f}, mean abs. first-spike-time error "
-                       f"{r['first_spike_time_error_ms']:.3f} ms"))
+        report.append(
+            (
+                f"discrete twin, dt {r['dt_ms']} ms",
+                f"same prediction {r['same_prediction']:.3f}",
+                "-",
+                f"Heaviside twin vs event network on {m['batch']} test inputs; mean abs. hidden spike-count "
+                f"error {r['spike_count_error']:.2f}, mean abs. first-spike-time error "
+                f"{r['first_spike_time_error_ms']:.3f} ms",
+            )
+        )
     for r in rows:
-        report.append((f"{r['method']}, dt {r['dt_ms']} ms, beta {r['beta']:g}",
-                       f"cos {r['cosine']:.3f}, norm x{r['relative_norm']:.2f}", "-",
-                       "cosine and norm ratio of the batch gradient (all weights) to EventProp's; cosine hidden / output "
-                       + " / ".join(f"{c:.2f}" for c in r["cosine_per_layer"])
-                       + (f"; mean of {r['noise_samples']} noise draws (one draw: cos {r['cosine_single_sample']:.3f})"
-                          if "noise_samples" in r else "")))
+        report.append(
+            (
+                f"{r['method']}, dt {r['dt_ms']} ms, beta {r['beta']:g}",
+                f"cos {r['cosine']:.3f}, norm x{r['relative_norm']:.2f}",
+                "-",
+                "cosine and norm ratio of the batch gradient (all weights) to EventProp's; cosine hidden / output "
+                + " / ".join(f"{c:.2f}" for c in r["cosine_per_layer"])
+                + (
+                    f"; mean of {r['noise_samples']} noise draws (one draw: cos {r['cosine_single_sample']:.3f})"
+                    if "noise_samples" in r
+                    else ""
+                ),
+            )
+        )
     for r in probe:
-        report.append((f"silent output neuron, {r['method']}", f"{r['silent_row_norm']:.3g}", "EventProp: exactly 0",
-                       "norm of the gradient on the never-firing label neuron's weights (twins: dt 0.1 ms"
-                       + (f", mean of {r['noise_samples']} noise draws" if "noise_samples" in r else "")
-                       + f"); other rows {r['other_rows_norm']:.3g}"))
-    report.append(("vanishing spike: loss jump at w_c", f"{vanish['jump']:.2f} ms", "-",
-                   "one input, one LIF, L = first spike time (a silent neuron reads t_end); EventProp's gradient "
-                   f"below w_c is {'exactly 0' if vanish['zero_below'] else 'NOT 0'}"))
-    report.append(("vanishing spike: exponent of dt*/dw near w_c", f"{vanish['gradient_exponent']:.3f}",
-                   "-0.5 (square-root branch)", "log-log fit of EventProp's derivative for w / w_c - 1 in [1e-5, 1e-3]"))
-    figures = {"eventprop_comparison.png": _figure(records, rows, probe),
-               "vanishing_spike.png": vanishing_spike_figure(vanish)}
+        report.append(
+            (
+                f"silent output neuron, {r['method']}",
+                f"{r['silent_row_norm']:.3g}",
+                "EventProp: exactly 0",
+                "norm of the gradient on the never-firing label neuron's weights (twins: dt 0.1 ms"
+                + (f", mean of {r['noise_samples']} noise draws" if "noise_samples" in r else "")
+                + f"); other rows {r['other_rows_norm']:.3g}",
+            )
+        )
+    report.append(
+        (
+            "vanishing spike: loss jump at w_c",
+            f"{vanish['jump']:.2f} ms",
+            "-",
+            "one input, one LIF, L = first spike time (a silent neuron reads t_end); EventProp's gradient "
+            f"below w_c is {'exactly 0' if vanish['zero_below'] else 'NOT 0'}",
+        )
+    )
+    report.append(
+        (
+            "vanishing spike: exponent of dt*/dw near w_c",
+            f"{vanish['gradient_exponent']:.3f}",
+            "-0.5 (square-root branch)",
+            "log-log fit of EventProp's derivative for w / w_c - 1 in [1e-5, 1e-3]",
+        )
+    )
+    figures = {
+        "eventprop_comparison.png": _figure(records, rows, probe),
+        "vanishing_spike.png": vanishing_spike_figure(vanish),
+    }
     cfg = {"recipe": RECIPE, "mode": m, "epochs": n_epochs, "seeds": run_seeds, "quick": quick}
     return save(out_dir, "eventprop", cfg, results, report, figures)
 
@@ -214,8 +331,13 @@ def _figure(records, rows, probe):
     plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     for r in records:
-        ax[0].plot([0] + [h["epoch"] for h in r["history"]],
-                   [r["before"]["accuracy"]] + [h["val_accuracy"] for h in r["history"]], "o-", ms=3, lw=1)
+        ax[0].plot(
+            [0] + [h["epoch"] for h in r["history"]],
+            [r["before"]["accuracy"]] + [h["val_accuracy"] for h in r["history"]],
+            "o-",
+            ms=3,
+            lw=1,
+        )
     ax[0].set(xlabel="epoch", ylabel="validation accuracy", title=f"Yin-Yang, EventProp ({len(records)} seeds)")
     for beta in sorted({r["beta"] for r in rows if r["method"].startswith("deterministic")}):
         sel = [r for r in rows if r["method"].startswith("deterministic") and r["beta"] == beta]
@@ -226,7 +348,9 @@ def _figure(records, rows, probe):
     ax[1].set(xscale="log", xlabel="dt (ms)", ylabel="cosine to EventProp", title="gradients on the trained weights")
     ax[1].legend(fontsize=7)
     ax[2].bar(range(len(probe)), [r["silent_row_norm"] for r in probe])
-    ax[2].set_xticks(range(len(probe)), [r["method"].split(" (")[0].split(",")[0] for r in probe], rotation=20, fontsize=7)
+    ax[2].set_xticks(
+        range(len(probe)), [r["method"].split(" (")[0].split(",")[0] for r in probe], rotation=20, fontsize=7
+    )
     ax[2].set(ylabel="|grad| on silent neuron", title="silent output neuron")
     fig.tight_layout()
     return fig

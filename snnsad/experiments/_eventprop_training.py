@@ -2,6 +2,7 @@
 
 import json
 import os
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -15,8 +16,23 @@ from .. import events
 from .._estimators import Batched
 from .._io import atomic_write_bytes, atomic_write_text
 
-RECIPE = dict(hidden=200, tau_mem=20.0, tau_syn=5.0, threshold=1.0, t_end=30.0, lr=2e-3, lr_genn=5e-3, decay=0.95,
-              batch=32, init=((1.5, 0.78), (0.93, 0.1)), max_spikes=400, newton_steps=12, tau0=0.5, tau1=6.4, alpha=3e-3)
+RECIPE: dict[str, Any] = dict(
+    hidden=200,
+    tau_mem=20.0,
+    tau_syn=5.0,
+    threshold=1.0,
+    t_end=30.0,
+    lr=2e-3,
+    lr_genn=5e-3,
+    decay=0.95,
+    batch=32,
+    init=((1.5, 0.78), (0.93, 0.1)),
+    max_spikes=400,
+    newton_steps=12,
+    tau0=0.5,
+    tau1=6.4,
+    alpha=3e-3,
+)
 """genn_eventprop's Yin-Yang parameters (tnowotny/genn_eventprop), with W&P's TTFS loss (tau0, tau1, alpha).
 
 One deviation: Adam's learning rate is 2e-3, not genn's 5e-3 (`lr_genn`). With 5e-3, 10 seeds reached
@@ -25,17 +41,26 @@ the exact gradient is zero, and most seeds' accuracy collapsed after epoch 2-4
 (`results/eventprop-full-lr5e-3`)."""
 
 
-def yinyang_network(key, head="ttfs", dtype=jnp.float32):
+def yinyang_network(key, head: Any = "ttfs", dtype=jnp.float32):
     """5-200-3 network of the recipe; a `ttfs` head's output neurons spike once (only the first spike counts)."""
     r = RECIPE
     return events.EventNetwork.dense(
-        (5, r["hidden"], 3), key=key, head=head, output_mode="single", init=r["init"],
-        max_spikes=[r["max_spikes"], 16], t_end=r["t_end"], tau_mem=r["tau_mem"], tau_syn=r["tau_syn"],
-        threshold=r["threshold"], newton_steps=r["newton_steps"], dtype=dtype,
+        (5, r["hidden"], 3),
+        key=key,
+        head=head,
+        output_mode="single",
+        init=r["init"],
+        max_spikes=[r["max_spikes"], 16],
+        t_end=r["t_end"],
+        tau_mem=r["tau_mem"],
+        tau_syn=r["tau_syn"],
+        threshold=r["threshold"],
+        newton_steps=r["newton_steps"],
+        dtype=dtype,
     )
 
 
-def loss_of(head):
+def loss_of(head) -> Any:
     if head == "vmax":
         return events.vmax_cross_entropy
     r = RECIPE
@@ -58,11 +83,18 @@ def evaluate(net, x, y) -> dict:
     hidden = out.spikes[0]
     spikes = jnp.sum(jnp.isfinite(hidden.times), axis=1)
     n_hidden = net.layers[0].size
-    fired = jnp.zeros((n_hidden,), bool).at[jnp.where(jnp.isfinite(hidden.times), hidden.index, n_hidden)].set(
-        True, mode="drop")
-    result = {"accuracy": float(jnp.mean(acc)), "loss": float(jnp.mean(loss)),
-              "hidden_spikes_per_example": float(jnp.mean(spikes)), "overflow_fraction": float(jnp.mean(out.overflow)),
-              "active_hidden_fraction": float(jnp.mean(fired))}
+    fired = (
+        jnp.zeros((n_hidden,), bool)
+        .at[jnp.where(jnp.isfinite(hidden.times), hidden.index, n_hidden)]
+        .set(True, mode="drop")
+    )
+    result: dict[str, Any] = {
+        "accuracy": float(jnp.mean(acc)),
+        "loss": float(jnp.mean(loss)),
+        "hidden_spikes_per_example": float(jnp.mean(spikes)),
+        "overflow_fraction": float(jnp.mean(out.overflow)),
+        "active_hidden_fraction": float(jnp.mean(fired)),
+    }
     if net.head == "ttfs":
         result["silent_output_fraction"] = [float(v) for v in jnp.mean(out.output >= net.t_end, axis=0)]
     return result
@@ -106,7 +138,9 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
             params, state = new_params, new_state
             losses.append(float(value))
         val = evaluate(eqx.combine(params, static), x_val, y_val)
-        history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}})
+        history.append(
+            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
+        )
         if val["accuracy"] > best_acc:
             best, best_acc = params, val["accuracy"]
     return eqx.combine(best, static), history
@@ -134,8 +168,17 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True)
     before = evaluate(template, x_test, y_test)
     net, history = train(template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, progress=progress)
     best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))
-    record = {"seed": seed, "epochs": epochs, "n_train": n_train, "n_test": n_test, "lr": lr, "before": before,
-              "history": history, "best_epoch": best_epoch, "test": evaluate(net, x_test, y_test)}
+    record = {
+        "seed": seed,
+        "epochs": epochs,
+        "n_train": n_train,
+        "n_test": n_test,
+        "lr": lr,
+        "before": before,
+        "history": history,
+        "best_epoch": best_epoch,
+        "test": evaluate(net, x_test, y_test),
+    }
     tmp = path + ".eqx.tmp"
     eqx.tree_serialise_leaves(tmp, net)
     with open(tmp, "rb") as f:

@@ -16,21 +16,39 @@ import numpy as np
 from .. import events
 
 
-def vanishing_spike_sweep(n_points: int = 201, *, t0: float = 2.0, tau_mem: float = 20.0, tau_syn: float = 5.0,
-                          threshold: float = 1.0, t_end: float = 30.0) -> dict:
+def vanishing_spike_sweep(
+    n_points: int = 201,
+    *,
+    t0: float = 2.0,
+    tau_mem: float = 20.0,
+    tau_syn: float = 5.0,
+    threshold: float = 1.0,
+    t_end: float = 30.0,
+) -> dict:
     """Spike time and its EventProp derivative over a sweep of the input weight across `w_c` (float64)."""
     with jax.enable_x64(True):
         s = np.linspace(1e-4, t_end, 300_001)
         k = tau_syn / (tau_syn - tau_mem) * (np.exp(-s / tau_syn) - np.exp(-s / tau_mem))
         w_c = threshold / k.max()
         t_peak = t0 + s[np.argmax(k)]
-        ws = w_c * np.concatenate([np.linspace(0.9, 1.0, n_points // 4, endpoint=False),
-                                   1 + np.geomspace(1e-6, 0.5, n_points - n_points // 4)])
+        ws = w_c * np.concatenate(
+            [
+                np.linspace(0.9, 1.0, n_points // 4, endpoint=False),
+                1 + np.geomspace(1e-6, 0.5, n_points - n_points // 4),
+            ]
+        )
         x = events.EventTrain(jnp.asarray([t0]), jnp.zeros((1,), jnp.int32))
 
         def spike_time(w):
-            layer = events.EventLayer(jnp.reshape(w, (1, 1)), mode="single", tau_mem=tau_mem, tau_syn=tau_syn,
-                                      threshold=threshold, max_spikes=2, newton_steps=60)
+            layer = events.EventLayer(
+                jnp.reshape(w, (1, 1)),
+                mode="single",
+                tau_mem=tau_mem,
+                tau_syn=tau_syn,
+                threshold=threshold,
+                max_spikes=2,
+                newton_steps=60,
+            )
             return events.EventNetwork([layer], head="ttfs", t_end=t_end)(x).output[0]
 
         values, grads = eqx.filter_jit(jax.vmap(jax.value_and_grad(spike_time)))(jnp.asarray(ws))
@@ -39,9 +57,14 @@ def vanishing_spike_sweep(n_points: int = 201, *, t0: float = 2.0, tau_mem: floa
     above = fires & (ws > w_c * (1 + 1e-5)) & (ws < w_c * 1.001)
     slope = np.polyfit(np.log(ws[above] / w_c - 1), np.log(np.abs(grads[above])), 1)[0]
     return {
-        "w_c": float(w_c), "t_peak": float(t_peak), "weights": ws.tolist(), "spike_time": values.tolist(),
-        "gradient": grads.tolist(), "jump": float(t_end - values[fires].max()),
-        "gradient_exponent": float(slope), "zero_below": bool(np.all(grads[~fires] == 0)),
+        "w_c": float(w_c),
+        "t_peak": float(t_peak),
+        "weights": ws.tolist(),
+        "spike_time": values.tolist(),
+        "gradient": grads.tolist(),
+        "jump": float(t_end - values[fires].max()),
+        "gradient_exponent": float(slope),
+        "zero_below": bool(np.all(grads[~fires] == 0)),
     }
 
 
@@ -62,8 +85,9 @@ def vanishing_spike_figure(sweep: dict):
     ax[1].loglog(rel[above] - 1, np.abs(g[above]), ".", ms=3, label="|dt*/dw|, EventProp")
     x0 = rel[above] - 1
     ax[1].loglog(x0, np.abs(g[above])[0] * (x0 / x0[0]) ** -0.5, "k--", lw=0.8, label="slope -1/2")
-    ax[1].set(xlabel="w / w_c - 1", ylabel="|dt*/dw|",
-              title=f"fitted exponent {sweep['gradient_exponent']:.3f}; 0 below w_c")
+    ax[1].set(
+        xlabel="w / w_c - 1", ylabel="|dt*/dw|", title=f"fitted exponent {sweep['gradient_exponent']:.3f}; 0 below w_c"
+    )
     ax[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
