@@ -164,7 +164,7 @@ class EventNetwork(eqx.Module):
         *,
         key: PRNGKeyArray,
         head: Head = "vmax",
-        init: Sequence[tuple[float, float]] | None = None,
+        init: Sequence[Any] | None = None,
         recurrent: bool = False,
         mode: str = "multi",
         output_mode: str | None = None,

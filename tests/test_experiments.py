@@ -289,8 +289,13 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
     Yin-Yang test samples; the silent output neuron gets exactly zero EventProp gradient while the
     surrogate gradient on it is nonzero; the Heaviside twin at dt 0.1 ms predicts like the event network
     on at least 90 % of the batch; the vanishing-spike derivative follows the square-root branch."""
-    out = experiments.eventprop_yinyang(str(tmp_path), quick=True, seed=0)
-    r = out["results"]
+    import subprocess
+    import sys
+
+    # a fresh interpreter, as `snnsad reproduce` runs it (the suite's earlier compilations stay out)
+    run = [sys.executable, "-m", "snnsad", "reproduce", "eventprop", "--quick", "--out", str(tmp_path)]
+    subprocess.run(run, check=True, capture_output=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    r = _results(str(tmp_path), "eventprop")
     assert r["test_accuracy"][0] > 0.90
     probe = {p["method"]: p for p in r["silent_probe"]}
     assert probe["EventProp"]["silent_row_norm"] == 0.0 and probe["EventProp"]["other_rows_norm"] > 0

@@ -142,6 +142,12 @@ def compare_gradients(net, x, y, m, seed):
     return rows
 
 
+@eqx.filter_jit
+def _twin_forward(twin, raster, dt):
+    trace = jax.vmap(twin)(raster)
+    return trace, jax.vmap(lambda s: events.first_spike_times(s, dt))(trace.output)
+
+
 def twin_agreement(net, x, dts):
     """How closely the discrete twin (Heaviside forward) reproduces the event network as `dt` shrinks."""
     out = outputs(net, x)
@@ -150,8 +156,7 @@ def twin_agreement(net, x, dts):
     for dt in dts:
         twin = events.discrete_twin(net, dt, Heaviside())
         raster = jnp.asarray(events.to_raster(x, 5, dt, net.t_end))
-        trace = eqx.filter_jit(jax.vmap(lambda r, twin=twin: twin(r)))(raster)
-        first = jax.vmap(lambda s, dt=dt: events.first_spike_times(s, dt))(trace.output)
+        trace, first = _twin_forward(twin, raster, dt)
         rows.append(
             {
                 "dt_ms": dt,
