@@ -1,3 +1,5 @@
+import gc
+
 import jax
 import jax.random as jr
 import pytest
@@ -30,3 +32,17 @@ def standard_promotion():
     """optax's Adam bias correction mixes int32 step counts with floats, which strict promotion rejects."""
     with jax.numpy_dtype_promotion("standard"):
         yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _drop_compiled_programs():
+    """Drop JAX's compilation caches after each test module.
+
+    XLA's CPU backend maps memory for every program it compiles; the whole suite compiles thousands
+    and, past the kernel's limit on memory maps (vm.max_map_count, 65530 on our machines), a later
+    compilation crashes with a segmentation fault. Freeing the programs of finished modules keeps
+    the count bounded.
+    """
+    yield
+    jax.clear_caches()
+    gc.collect()
