@@ -38,10 +38,11 @@ def standard_promotion():
 def _drop_compiled_programs():
     """Drop JAX's compilation caches after each test module.
 
-    XLA's CPU backend maps memory for every program it compiles; the whole suite compiles thousands
-    and, past the kernel's limit on memory maps (vm.max_map_count, 65530 on our machines), a later
-    compilation crashes with a segmentation fault. Freeing the programs of finished modules keeps
-    the count bounded.
+    XLA's CPU backend maps memory for every program it compiles, and the whole suite compiles
+    thousands. Without this, fresh-clone runs crashed with a segmentation fault inside a late
+    compilation (in different tests; each passes alone), most likely past the kernel's limit on
+    memory maps (vm.max_map_count, 65530 on our machines; not measured directly). Freeing the
+    programs of finished modules keeps the count bounded; with it the suite passes.
     """
     yield
     jax.clear_caches()
