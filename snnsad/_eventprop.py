@@ -31,7 +31,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._events import INPUT, SPIKE, LayerConfig, propagator, simulate, spike_list
+from ._events import INPUT, SPIKE, LayerConfig, propagator, simulate, spike_list, spike_slots
 
 
 def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
@@ -66,9 +66,8 @@ def _bwd(cfg: LayerConfig, res, cts):
     dtype = w_in.dtype
     tm, ts, theta = cfg.tau_mem, cfg.tau_syn, cfg.threshold
     if cfg.spiking:
-        is_spike = rec.kind == SPIKE
-        order = jnp.argsort(jnp.where(is_spike, jnp.arange(n_steps, dtype=jnp.int32), n_steps))[: cfg.k_out]
-        g_step = jnp.zeros((n_steps,), dtype).at[order].add(jnp.where(is_spike[order], g_out_times, 0.0))
+        order, valid = spike_slots(rec, cfg)
+        g_step = jnp.zeros((n_steps,), dtype).at[order].add(jnp.where(valid, g_out_times, 0.0))
     t_prev = jnp.concatenate([jnp.zeros((1,), dtype), rec.time[:-1]])
 
     def back(carry, k):

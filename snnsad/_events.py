@@ -86,12 +86,8 @@ class LayerResult(NamedTuple):
 
 def flow(v: Array, i: Array, h: Array, cfg: LayerConfig) -> tuple[Array, Array]:
     """State after a free evolution of duration `h` (exact)."""
-    tm, ts = cfg.tau_mem, cfg.tau_syn
-    e_m, e_s = jnp.exp(-h / tm), jnp.exp(-h / ts)
-    if math.isclose(tm, ts):
-        return (v + i * h / tm) * e_m, i * e_s
-    a = i * (ts / (ts - tm))
-    return (v - a) * e_m + a * e_s, i * e_s
+    e_m, c, e_s = propagator(h, cfg)
+    return e_m * v + c * i, e_s * i
 
 
 def propagator(h: Array, cfg: LayerConfig) -> tuple[Array, Array, Array]:
@@ -305,16 +301,21 @@ def _track_peak(peak: Peak, v, i, h, now, k, at_event_ok, cfg: LayerConfig) -> P
     )
 
 
+def spike_slots(rec: Record, cfg: LayerConfig) -> tuple[Array, Array]:
+    """For each of the `k_out` output slots, the scan step of that spike and whether the slot holds one."""
+    n_steps = rec.kind.shape[0]
+    is_spike = rec.kind == SPIKE
+    order = jnp.argsort(jnp.where(is_spike, jnp.arange(n_steps, dtype=jnp.int32), n_steps))[: cfg.k_out]
+    return order, is_spike[order]
+
+
 def spike_list(result: LayerResult, cfg: LayerConfig) -> tuple[Array, Array]:
     """The layer's output spikes as `(times, index)` of length `k_out`, ascending, `inf` padded.
 
     After an overflow every time is NaN.
     """
     rec = result.records
-    n_steps = rec.kind.shape[0]
-    is_spike = rec.kind == SPIKE
-    order = jnp.argsort(jnp.where(is_spike, jnp.arange(n_steps, dtype=jnp.int32), n_steps))[: cfg.k_out]
-    valid = is_spike[order]
+    order, valid = spike_slots(rec, cfg)
     times = jnp.where(valid, rec.time[order], jnp.inf)
     times = jnp.where(result.overflow, jnp.nan, times)
     return times, jnp.where(valid, rec.which[order], 0)
