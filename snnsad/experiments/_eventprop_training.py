@@ -13,8 +13,9 @@ import optax
 from tqdm.auto import tqdm
 
 from .. import events
+from .._checkpoint import load_checkpoint, save_checkpoint
 from .._estimators import Batched
-from .._io import atomic_write_bytes, atomic_write_text
+from .._io import atomic_write_text
 
 RECIPE: dict[str, Any] = dict(
     hidden=200,
@@ -149,6 +150,9 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
 def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True):
     """Train one seed or load it if `folder` already holds it; returns (net, record).
 
+    The network and its record go into one checkpoint (`seed_N.eqx`, atomic and checksummed);
+    `seed_N.json` repeats the record for reading.
+
     Training data, weights and shuffling come from `seed`; validation (model selection) and test
     sets are fresh draws (seeds `seed + 2000` and `seed + 1000`). The record's `test` entry scores
     the best-validation network on the test set.
@@ -157,11 +161,10 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True)
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"seed_{seed}")
     template = yinyang_network(jr.key(seed))
-    if os.path.exists(path + ".json") and os.path.exists(path + ".eqx"):
-        with open(path + ".json") as f:
-            record = json.load(f)
+    if os.path.exists(path + ".eqx"):
+        net, record = load_checkpoint(path + ".eqx", template)
         if (record["epochs"], record["n_train"], record.get("lr")) == (epochs, n_train, lr):
-            return eqx.tree_deserialise_leaves(path + ".eqx", template), record
+            return net, record
     x, y = events.yinyang_events(n_train, seed=seed)
     x_val, y_val = events.yinyang_events(n_test, seed=seed + 2000)
     x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
@@ -179,10 +182,6 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True)
         "best_epoch": best_epoch,
         "test": evaluate(net, x_test, y_test),
     }
-    tmp = path + ".eqx.tmp"
-    eqx.tree_serialise_leaves(tmp, net)
-    with open(tmp, "rb") as f:
-        atomic_write_bytes(path + ".eqx", f.read())
-    os.remove(tmp)
-    atomic_write_text(path + ".json", json.dumps(record, indent=2))
+    save_checkpoint(path + ".eqx", net, record)
+    atomic_write_text(path + ".json", json.dumps(record, indent=2))  # the same record, for reading
     return net, record
