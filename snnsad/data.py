@@ -18,3 +18,6 @@ from ._shd import SHD as SHD
 from ._shd import check_classes as check_classes
 from ._shd import write_synthetic_shd as write_synthetic_shd
 from ._tonic import from_tonic as from_tonic
+from ._mnist import load_digits_split as load_digits_split
+from ._mnist import load_mnist as load_mnist
+from ._mnist import read_idx as read_idx

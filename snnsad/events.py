@@ -14,6 +14,12 @@ Heads: time to first spike (`head="ttfs"`, loss `ttfs_cross_entropy`) and the ma
 a leaky-integrator readout (`head="vmax"`, loss `vmax_cross_entropy`). `yinyang_events` encodes
 Yin-Yang in continuous time; `discrete_twin` builds the same network in the discrete-time core
 for surrogate-gradient and stochastic comparisons.
+
+Smooth exact gradients (Klos & Memmesheimer): `Theta` and `QIF` neurons, whose spikes can only leave
+a trial at its end, in a `SmoothNetwork` with pseudospikes after the trial end
+(`pseudo_ttfs_cross_entropy`, estimator `Pseudospikes`); `run_layer`, `pseudo_rates`,
+`spike_train` and `first_times` for custom models; `encode_images` and `SyncEvents` for
+intensity-binned images.
 """
 
 from ._event_network import EventLayer as EventLayer
@@ -32,3 +38,19 @@ from ._event_twin import to_raster as to_raster
 from ._event_twin import twin_ttfs_loss as twin_ttfs_loss
 from ._event_twin import twin_weight_grads as twin_weight_grads
 from ._event_twin import yinyang_events as yinyang_events
+from ._smooth_model import Pseudospikes as Pseudospikes
+from ._smooth_model import SmoothNetwork as SmoothNetwork
+from ._smooth_model import SmoothOutput as SmoothOutput
+from ._smooth_model import SyncEvents as SyncEvents
+from ._smooth_model import encode_images as encode_images
+from ._smooth_model import flip_members as flip_members
+from ._smooth_model import pseudo_ttfs_cross_entropy as pseudo_ttfs_cross_entropy
+from ._smooth_model import smooth_accuracy as smooth_accuracy
+from ._smooth_network import LayerRun as LayerRun
+from ._smooth_network import first_times as first_times
+from ._smooth_network import pseudo_rates as pseudo_rates
+from ._smooth_network import run_layer as run_layer
+from ._smooth_network import spike_train as spike_train
+from ._smooth_neurons import QIF as QIF
+from ._smooth_neurons import QIFState as QIFState
+from ._smooth_neurons import Theta as Theta

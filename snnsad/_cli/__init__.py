@@ -116,6 +116,7 @@ def _cmd_reproduce(args):
         epochs=args.epochs,
         seeds=args.seeds,
         synthetic_shd=args.synthetic_shd,
+        mnist_path=args.mnist_path,
     )
 
 
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="results/reproduce")
     p.add_argument("--shd-path", default=None, help="folder with shd_train.h5 and shd_test.h5 (enables E5)")
     p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
+    p.add_argument("--mnist-path", default=None, help="folder with MNIST's IDX files (adds MNIST to smooth-exact)")
     p.add_argument("--epochs", type=int, default=None, help="override the mode's epochs (training experiments)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the runs (E6; default: the mode's)")
     p.add_argument(

@@ -34,6 +34,7 @@ from ._recipes import shd_conv_network as shd_conv_network
 from ._reproduce import EXPERIMENTS as EXPERIMENTS
 from ._reproduce import reproduce as reproduce
 from ._sg_ntk import sg_ntk as sg_ntk
+from ._smooth_exact import smooth_exact as smooth_exact
 from ._stages import train_in_stages as train_in_stages
 from ._toy_network import toy_output as toy_output
 from ._variance_study import variance_study as variance_study

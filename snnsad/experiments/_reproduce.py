@@ -15,6 +15,7 @@ from ._estimators_on_one_example import estimators_on_one_example
 from ._eventprop import eventprop_yinyang
 from ._randman_calibration import randman_calibration
 from ._sg_ntk import sg_ntk
+from ._smooth_exact import smooth_exact
 from ._variance_study import variance_study
 
 EXPERIMENTS = {
@@ -28,6 +29,7 @@ EXPERIMENTS = {
     "e6": e6_randman,
     "randman-calibration": randman_calibration,
     "sg-ntk": sg_ntk,
+    "smooth-exact": smooth_exact,
     "variance": variance_study,
 }
 
@@ -43,6 +45,7 @@ def reproduce(
     epochs: int | None = None,
     seeds: list[int] | None = None,
     synthetic_shd: bool = False,
+    mnist_path: str | None = None,
 ) -> str:
     """Run experiments by name (`"all"` for every one) and write `out_dir/report.md`; returns its path.
 
@@ -50,7 +53,8 @@ def reproduce(
     path E5 is skipped and the report says how to get the files. `image` is E4's target image.
     `synthetic_shd=True` runs E5 on a synthetic stand-in with SHD's layout (a pipeline check, not
     SHD). `epochs` and `seeds` override the mode's values in the experiments that take them (the report
-    names the overrides; each experiment's config.json records what ran).
+    names the overrides; each experiment's config.json records what ran). `mnist_path` (a folder with
+    MNIST's four IDX files) adds MNIST to `smooth-exact`.
     """
     names = [names] if isinstance(names, str) else list(names)
     run_all = names == ["all"]
@@ -66,7 +70,10 @@ def reproduce(
         _shd_files(shd_path)  # fail before hours of other experiments, not after
     if image is not None and not os.path.isfile(image):
         raise FileNotFoundError(f"--image {image!r}: no such file (E4's target image; omit it for the shipped one).")
+    if mnist_path is not None and not os.path.isdir(mnist_path):
+        raise FileNotFoundError(f"--mnist-path {mnist_path!r}: no such folder (MNIST's four IDX files go there).")
     options = {"shd_path": shd_path, "image": image, "epochs": epochs, "seeds": seeds, "synthetic": synthetic_shd}
+    options["mnist_path"] = mnist_path
     options = {k: v for k, v in options.items() if v is not None and v is not False}
     outs = []
     for name in names:

@@ -1,0 +1,226 @@
+r"""Neurons whose voltage blows up in finite time: theta and QIF, with their pseudodynamics.
+
+Klos & Memmesheimer ("Smooth exact gradient descent learning in spiking neural networks",
+arXiv 2309.14523) use such neurons because a spike cannot vanish in the middle of a trial: as a
+parameter changes, the spike moves continuously to the trial end and leaves there. Pseudodynamics
+after the trial end then give every neuron a next (pseudo)spike time, so that a first-spike loss is
+continuous in the parameters and silent neurons still receive a gradient.
+
+**Theta** (`Theta(tau, i0)`, `i0 > 1/4`, delta synapses): `tau dV/dt = V (V - 1) + i0`, an input
+spike of weight `w` sets `V -> V + w`. In the phase `phi` (time since the last reset if no input
+had come) the free neuron advances at rate 1 and spikes at the period `P = tau pi / c`,
+`c = sqrt(i0 - 1/4)`; an input moves the phase through the phase-transfer function
+`H(phi, w) = Phi(Phi^-1(phi) + w)`. With `a = phi c / tau - pi/2`,
+
+    H(phi, w) = (tau / c) (atan2(sin a + (w / c) cos a, cos a) + pi / 2),
+
+smooth on all of `[0, P]` (no infinite voltages are formed). Pseudodynamics: at the trial end the
+layer below's end-of-trial rates `r` (each in `[0, 1]`) act as one more input `u = W r`; the
+neuron's rate is `H(phi_T, u) / P` and its `k`-th pseudospike time `T + k P - H(phi_T, u)`.
+
+**QIF** (`QIF(tau)`, exponential synaptic current with `tau_mem = tau = 2 tau_syn`):
+`tau dV/dt = V (V - 1) + I`, `(tau / 2) dI/dt = -I`, an input spike adds `w` to `I`; spike at
+`V = +inf`, reset to `V = -inf`. With `s = h / tau`, `sigma = 1 - exp(-s)` and `V = exp(-s) U`, the
+current's decay drops out: `dU/dsigma = U^2 + I0` (Riccati with a constant), so the flow is a Moebius
+map of `U`. The state is kept projectively, `V = x / y` with `(x, y)` on the unit half circle
+`y >= 0` (the reset is `(-1, 0)`, a spike `(1, 0)`), which is finite everywhere:
+
+    x' = x C + y I0 S,    y' = y C - x S,    V' = exp(-s) x' / y',
+    C = cos(sqrt(I0) sigma),  S = sin(sqrt(I0) sigma) / sqrt(I0)     (cosh / sinh for I0 < 0),
+
+written as analytic functions of `z = I0 sigma^2` (a series near 0) so positive, zero and negative
+current share one formula with finite derivatives at the case boundaries. The next spike is the
+first root of `y'`: `sigma* = (y / x) g(I0 y^2 / x^2)` with `g(z) = atan(sqrt z) / sqrt z`
+(`atanh` for `z < 0`) when `x > 0`, `(pi / 2 + atan2(-x, q y)) / q`, `q = sqrt(I0)` when `x <= 0 <
+I0`, and it exists when `sigma* < 1`. Pseudodynamics: the pseudo-current `I+ = alpha
+softplus((I_T + u) / alpha)` (the end-of-trial current plus the input `u = W r`) drives the theta
+form `tau dV/dt = (V - 1/2)^2 + I+`, whose phase `phi+ = tau (atan2(x - y/2, sqrt(I+) y) + pi/2) /
+sqrt(I+)` and period `P+ = tau pi / sqrt(I+)` give the rate `phi+ / P+` and the pseudospike times
+`T + k P+ - phi+`.
+
+Both give, at a spike that reaches the trial end, the same downstream effect whether it is an
+ordinary spike at `T - 0` (a full input of weight `w`) or a pseudo one (rate 1, input `w x 1`), and
+the neuron's own first pseudospike tends to `T`: losses are continuous where ordinary spikes leave.
+"""
+
+import math
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array
+
+
+def _series(z, coeffs):
+    out = jnp.zeros_like(z) + coeffs[-1]
+    for c in coeffs[-2::-1]:
+        out = out * z + c
+    return out
+
+
+_SMALL = 1e-4
+
+
+def _analytic(z, positive, negative, coeffs):
+    """`positive(sqrt z)` for z > 0, `negative(sqrt -z)` for z < 0, a Taylor series near 0 (safe gradients)."""
+    small = jnp.abs(z) < _SMALL
+    zp = jnp.where(~small & (z > 0), z, 1.0)
+    zn = jnp.where(~small & (z < 0), -z, 1.0)
+    return jnp.where(small, _series(z, coeffs), jnp.where(z > 0, positive(jnp.sqrt(zp)), negative(jnp.sqrt(zn))))
+
+
+def _cos_sqrt(z):
+    """cos(sqrt z), cosh(sqrt -z) for z < 0."""
+    return _analytic(z, jnp.cos, jnp.cosh, (1.0, -1 / 2, 1 / 24, -1 / 720))
+
+
+def _sinc_sqrt(z):
+    """sin(sqrt z) / sqrt z, sinh(sqrt -z) / sqrt -z for z < 0."""
+    return _analytic(z, lambda r: jnp.sin(r) / r, lambda r: jnp.sinh(r) / r, (1.0, -1 / 6, 1 / 120, -1 / 5040))
+
+
+def _tanhc_sqrt(y):
+    """tanh(sqrt y) / sqrt y for y >= 0 (the cosh-normalised sine branch for negative current)."""
+    return _analytic(y, lambda r: jnp.tanh(r) / r, lambda r: jnp.tan(r) / r, (1.0, -1 / 3, 2 / 15, -17 / 315))
+
+
+def _atanc_sqrt(z):
+    """atan(sqrt z) / sqrt z, atanh(sqrt -z) / sqrt -z for -1 < z < 0 (caller keeps z > -1)."""
+    return _analytic(z, lambda r: jnp.arctan(r) / r, lambda r: jnp.arctanh(r) / r, (1.0, -1 / 3, 1 / 5, -1 / 7))
+
+
+def _check(name, value, where, lower=0.0):
+    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= lower:
+        raise ValueError(f"{where}: `{name}` must be a finite number > {lower}, got {value!r}.")
+    return float(value)
+
+
+class QIFState(NamedTuple):
+    """`V = x / y` with `(x, y)` on the unit half circle `y >= 0`; `current` the synaptic current."""
+
+    x: Array
+    y: Array
+    current: Array
+
+
+class Theta(eqx.Module):
+    """Theta (oscillatory QIF) neuron with delta synapses, simulated in its phase: `tau dV/dt = V (V - 1) + i0`.
+
+    `i0 > 1/4` makes the free neuron fire with period `P = tau pi / sqrt(i0 - 1/4)`; defaults are
+    Klos & Memmesheimer's MNIST values (`tau = 6 / pi`, `i0 = 5 / 4`, so `P = 6`). The state is the
+    phase in `[0, P]`; an input of weight `w` adds `w` to `V` (see the module docstring for `H`).
+    """
+
+    tau: float = eqx.field(static=True)
+    i0: float = eqx.field(static=True)
+
+    def __init__(self, tau: float = 6 / math.pi, i0: float = 1.25):
+        self.tau = _check("tau", tau, "Theta")
+        self.i0 = _check("i0", i0, "Theta", lower=0.25)
+
+    @property
+    def c(self) -> float:
+        return math.sqrt(self.i0 - 0.25)
+
+    @property
+    def period(self) -> float:
+        """Free period `P` (the phase threshold)."""
+        return self.tau * math.pi / self.c
+
+    def initial(self, n: int, dtype, phase=None) -> Array:
+        """Phases at t = 0: `phase` (scalar or (n,)) or 0 (just reset)."""
+        return jnp.broadcast_to(jnp.asarray(0.0 if phase is None else phase, dtype), (n,))
+
+    def voltage(self, phi: Array) -> Array:
+        """`V` of a phase (infinite at 0 and P)."""
+        return 0.5 + self.c * jnp.tan(phi * self.c / self.tau - math.pi / 2)
+
+    def transfer(self, phi: Array, w: Array) -> Array:
+        """Phase-transfer function `H(phi, w)`: the phase after an input of weight `w`."""
+        a = phi * (self.c / self.tau) - math.pi / 2
+        return (self.tau / self.c) * (jnp.arctan2(jnp.sin(a) + (w / self.c) * jnp.cos(a), jnp.cos(a)) + math.pi / 2)
+
+    def time_to_spike(self, phi: Array) -> Array:
+        return self.period - phi
+
+    def flow(self, phi: Array, h: Array) -> Array:
+        return phi + h
+
+    def receive(self, phi: Array, w: Array) -> Array:
+        return self.transfer(phi, w)
+
+    def reset(self, phi: Array, mask: Array) -> Array:
+        return jnp.where(mask, jnp.zeros_like(phi), phi)
+
+    def pseudo(self, phi: Array, drive: Array) -> tuple[Array, Array]:
+        """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
+        return self.transfer(phi, drive), jnp.full_like(phi, self.period)
+
+
+class QIF(eqx.Module):
+    """Quadratic integrate-and-fire neuron with exponential synaptic current, `tau_mem = tau = 2 tau_syn`.
+
+    `tau dV/dt = V (V - 1) + I`, `(tau / 2) dI/dt = -I`; an input spike adds its weight to `I`, a spike
+    happens at `V = +inf` and resets to `V = -inf`. Flow and next spike time are analytic (module
+    docstring); `alpha` is the softplus scale of the pseudo-current (Klos & Memmesheimer: 10).
+    """
+
+    tau: float = eqx.field(static=True)
+    alpha: float = eqx.field(static=True)
+
+    def __init__(self, tau: float = 1.0, alpha: float = 10.0):
+        self.tau = _check("tau", tau, "QIF")
+        self.alpha = _check("alpha", alpha, "QIF")
+
+    def initial(self, n: int, dtype, voltage=None, current=None) -> QIFState:
+        """State at t = 0: voltage (default 0, may be -inf for just reset) and current (default 0)."""
+        v = jnp.broadcast_to(jnp.asarray(0.0 if voltage is None else voltage, dtype), (n,))
+        i = jnp.broadcast_to(jnp.asarray(0.0 if current is None else current, dtype), (n,))
+        finite = jnp.isfinite(v)
+        vf = jnp.where(finite, v, 0.0)
+        norm = jnp.sqrt(1.0 + vf * vf)
+        return QIFState(jnp.where(finite, vf / norm, jnp.sign(v)), jnp.where(finite, 1.0 / norm, 0.0), i)
+
+    def voltage(self, state: QIFState) -> Array:
+        return state.x / state.y
+
+    def time_to_spike(self, state: QIFState) -> Array:
+        x, y, i0 = state
+        positive = x > 0
+        xs = jnp.where(positive, x, 1.0)
+        z = i0 * (y / xs) ** 2
+        reachable = ~positive | (z > -1.0)  # with x > 0 and I0 < 0 a spike needs |U| above sqrt(-I0)
+        sigma_pos = (y / xs) * _atanc_sqrt(jnp.where(positive & reachable, z, 0.0))
+        turning = ~positive & (i0 > 0)
+        q = jnp.sqrt(jnp.where(turning, i0, 1.0))
+        sigma_neg = (math.pi / 2 + jnp.arctan2(-x, q * y)) / q
+        sigma = jnp.where(positive, sigma_pos, sigma_neg)
+        ok = jnp.where(positive, reachable, turning) & (sigma < 1.0)
+        return jnp.where(ok, -self.tau * jnp.log1p(-jnp.where(ok, sigma, 0.0)), jnp.inf)
+
+    def flow(self, state: QIFState, h: Array) -> QIFState:
+        x, y, i0 = state
+        decay = jnp.exp(-h / self.tau)
+        sigma = 1.0 - decay
+        z = i0 * sigma * sigma
+        # C and S up to a common positive factor (the state is projective): cos/sinc for z >= 0, 1/tanhc below
+        c = jnp.where(z >= 0, _cos_sqrt(z), 1.0)
+        s = sigma * jnp.where(z >= 0, _sinc_sqrt(z), _tanhc_sqrt(jnp.maximum(-z, 0.0)))
+        xn = decay * (x * c + y * i0 * s)
+        yn = y * c - x * s
+        norm = jnp.sqrt(xn * xn + yn * yn)
+        return QIFState(xn / norm, jnp.abs(yn) / norm, i0 * decay * decay)
+
+    def receive(self, state: QIFState, w: Array) -> QIFState:
+        return state._replace(current=state.current + w)
+
+    def reset(self, state: QIFState, mask: Array) -> QIFState:
+        return state._replace(x=jnp.where(mask, -1.0, state.x), y=jnp.where(mask, 0.0, state.y))
+
+    def pseudo(self, state: QIFState, drive: Array) -> tuple[Array, Array]:
+        """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
+        plus = self.alpha * jax.nn.softplus((state.current + drive) / self.alpha)
+        root = jnp.sqrt(plus)
+        phase = self.tau * (jnp.arctan2(state.x - state.y / 2, root * state.y) + math.pi / 2) / root
+        return phase, self.tau * math.pi / root

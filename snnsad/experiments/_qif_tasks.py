@@ -1,0 +1,228 @@
+"""Klos & Memmesheimer's QIF tasks: one neuron learning two spike times, continuity where a spike
+leaves the trial, and a recurrent network learning target spike trains (float64 throughout).
+
+Setups follow chklos/spikegd (experiments/singleneuron, experiments/rnn): tau = 1, trial T = 10,
+pseudo-current softplus scale alpha = 10; see docs/experiments.md for what differs.
+"""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._smooth_network import pseudo_rates, run_layer, spike_train
+from .._smooth_neurons import QIF
+
+SINGLE = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
+"""Single neuron (spikegd's singleneuron): 20 fixed inputs at U(0, T) with weights N(0, 1), 2 trained
+inputs (weights from 0, times from 1 and 9), MSE to the targets, SGD 0.1 after clipping each gradient
+entry to +-0.02, 3000 steps."""
+
+
+def single_neuron_inputs(seed: int) -> dict:
+    """The fixed inputs of seed `seed` (float64 numpy)."""
+    rng = np.random.default_rng(seed)
+    return {
+        "times": rng.uniform(0.0, SINGLE["t_end"], SINGLE["n_fixed"]),
+        "weights": rng.normal(size=SINGLE["n_fixed"]),
+    }
+
+
+def single_neuron_output(params: dict, fixed: dict, count: int = 2, model: QIF | None = None) -> jax.Array:
+    """First `count` output times (ordinary, then pseudospikes) of the single QIF neuron."""
+    model = QIF() if model is None else model
+    times = jnp.concatenate([params["t"], jnp.asarray(fixed["times"])])
+    weights = jnp.concatenate([params["w"], jnp.asarray(fixed["weights"])])
+    order = jnp.argsort(times)
+    state0 = model.initial(1, times.dtype)
+    run = run_layer(model, state0, weights[order][None, :], times[order], None, SINGLE["t_end"], SINGLE["max_spikes"])
+    _, phase, period = pseudo_rates(model, run, jnp.zeros((1,), times.dtype))
+    return spike_train(run, phase, period, 0, count, SINGLE["t_end"])
+
+
+def silent_seed(start: int = 0) -> int:
+    """The first seed from `start` whose neuron is silent at initialisation (the task is spike creation)."""
+    with jax.enable_x64(True):
+        for seed in range(start, start + 100):
+            p = {"w": jnp.zeros(2), "t": jnp.asarray([1.0, 9.0])}
+            out = single_neuron_output(p, single_neuron_inputs(seed), count=1)
+            if float(out[0]) > SINGLE["t_end"]:
+                return seed
+    raise RuntimeError("silent_seed: no silent initial neuron among 100 seeds.")
+
+
+def train_single_neuron(seed: int, steps: int | None = None) -> dict:
+    """SGD on the two trained inputs; returns per-step loss and output times, and the final parameters."""
+    steps = SINGLE["steps"] if steps is None else steps
+    targets = jnp.asarray(SINGLE["targets"])
+    with jax.enable_x64(True):
+        fixed = single_neuron_inputs(seed)
+        params = {"w": jnp.zeros(2), "t": jnp.asarray([1.0, 9.0])}
+        opt = optax.chain(optax.clip(SINGLE["clip"]), optax.sgd(SINGLE["lr"]))
+
+        def loss_fn(p):
+            out = single_neuron_output(p, fixed)
+            return jnp.mean((out - targets) ** 2), out
+
+        def step(carry, _):
+            p, state = carry
+            (loss, out), g = jax.value_and_grad(loss_fn, has_aux=True)(p)
+            updates, state = opt.update(g, state, p)
+            p = optax.apply_updates(p, updates)
+            p = {"w": p["w"], "t": jnp.clip(p["t"], 0.0, SINGLE["t_end"])}
+            return (p, state), (loss, out)
+
+        (params, _), (losses, outs) = eqx.filter_jit(lambda c: jax.lax.scan(step, c, None, length=steps))(
+            (params, opt.init(params))
+        )
+        final = single_neuron_output(params, fixed)
+    err = np.abs(np.asarray(outs) - np.asarray(SINGLE["targets"]))
+    within = np.all(err < 0.05, axis=1)
+    return {
+        "seed": seed,
+        "loss": np.asarray(losses),
+        "outputs": np.asarray(outs),
+        "final_outputs": np.asarray(final).tolist(),
+        "first_step_within_0.05": int(np.argmax(within)) if within.any() else None,
+        "params": {k: np.asarray(v).tolist() for k, v in params.items()},
+    }
+
+
+def continuity_sweep(seed: int, params: dict, n_points: int = 2001, span: float = 4.0) -> dict:
+    """Sweep the second trained input's weight down from its trained value by `span`, so that the
+    output's second spike leaves the trial.
+
+    Loss = MSE of the first two output times (ordinary or pseudo) to the targets. Returns the sweep,
+    the weight where the spike crosses `T` (bisection to 1e-13) and the loss jump across it.
+    """
+    with jax.enable_x64(True):
+        fixed = single_neuron_inputs(seed)
+        targets = jnp.asarray(SINGLE["targets"])
+        w_trained, t_trained = jnp.asarray(params["w"]), jnp.asarray(params["t"])
+
+        def outputs(w):
+            return single_neuron_output({"w": w_trained.at[1].set(w), "t": t_trained}, fixed)
+
+        def loss(w):
+            return jnp.mean((outputs(w) - targets) ** 2)
+
+        f = eqx.filter_jit(jax.vmap(jax.value_and_grad(loss)))
+        spikes = eqx.filter_jit(jax.vmap(outputs))
+        ws = jnp.linspace(w_trained[1] - span, w_trained[1], n_points)
+        values, grads = f(ws)
+        second = np.asarray(spikes(ws))[:, 1]
+        inside = second < SINGLE["t_end"]
+        if inside.all() or not inside.any():
+            raise RuntimeError("continuity_sweep: the second spike does not cross the trial end in the sweep.")
+        k = int(np.argmax(inside != inside[0]))
+        lo, hi = float(ws[k - 1]), float(ws[k])
+        side_lo = bool(inside[k - 1])
+        for _ in range(200):
+            mid = 0.5 * (lo + hi)
+            if (float(spikes(jnp.asarray([mid]))[0, 1]) < SINGLE["t_end"]) == side_lo:
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 1e-13:
+                break
+        (v_lo, v_hi), (g_lo, g_hi) = f(jnp.asarray([lo, hi]))
+        steps = np.abs(np.diff(np.asarray(values)))
+    return {
+        "w": np.asarray(ws),
+        "loss": np.asarray(values),
+        "grad": np.asarray(grads),
+        "second_spike": second,
+        "w_cross": 0.5 * (lo + hi),
+        "jump": float(abs(v_hi - v_lo)),
+        "grad_left_right": (float(g_lo), float(g_hi)),
+        "max_step_over_grid": float(steps.max()),
+        "max_grad": float(np.abs(np.asarray(grads)).max()),
+        "grid_spacing": float(ws[1] - ws[0]),
+    }
+
+
+RNN = dict(n=10, w_in=5.0, rate_in=1.0, t_end=10.0, n_targets=2, target_rates=(1.0, 0.5), lr=1e-2, steps=2000)
+"""Recurrent network (spikegd's rnn): 10 QIF neurons, each driven by its own excitatory (+5) and
+inhibitory (-5) Poisson train at rate 1; neurons 0 and 1 learn Poisson target trains (rates 1 and 1/2,
+ISIs shifted by 1) by training the recurrent weights (from 0) with AdaBelief 1e-2."""
+
+
+def rnn_problem(seed: int) -> dict:
+    """Inputs (EventTrain-like arrays) and target trains of seed `seed`; each target ends with an extra
+    `1.1 T` entry that penalises surplus spikes (only when the output comes earlier)."""
+    rng = np.random.default_rng(seed)
+    n, t_end = RNN["n"], RNN["t_end"]
+    times, index = [], []
+    for j in range(2 * n):
+        t = np.cumsum(rng.exponential(1.0 / RNN["rate_in"], size=int(5 * t_end * RNN["rate_in"]) + 5))
+        t = t[t < t_end]
+        times.append(t)
+        index.append(np.full(t.size, j))
+    times, index = np.concatenate(times), np.concatenate(index)
+    order = np.argsort(times, kind="stable")
+    w_in = np.zeros((n, 2 * n))
+    w_in[np.arange(n), np.arange(n)] = RNN["w_in"]
+    w_in[np.arange(n), n + np.arange(n)] = -RNN["w_in"]
+    targets = []
+    for r in RNN["target_rates"]:
+        isi = rng.exponential(1.0 / r, size=int(3 * t_end))
+        isi[1:] += 1.0
+        t = np.cumsum(isi)
+        targets.append(np.append(t[t < t_end], 1.1 * t_end))
+    return {"times": times[order], "index": index[order], "w_in": w_in, "targets": targets}
+
+
+def rnn_outputs(w_rec, problem: dict, model: QIF | None = None) -> list:
+    """Spike trains (ordinary, then pseudospikes) of the target neurons, one per target train."""
+    model = QIF() if model is None else model
+    w_in = jnp.asarray(problem["w_in"])
+    w_events = w_in[:, jnp.asarray(problem["index"])]
+    n = w_in.shape[0]
+    w_rec = w_rec * (1.0 - jnp.eye(n))  # no self-connections
+    run = run_layer(
+        model, model.initial(n, w_in.dtype), w_events, jnp.asarray(problem["times"]), w_rec, RNN["t_end"], 400
+    )
+    _, phase, period = pseudo_rates(model, run, jnp.zeros((n,)), w_rec)
+    return [spike_train(run, phase, period, i, len(t), RNN["t_end"]) for i, t in enumerate(problem["targets"])]
+
+
+def rnn_loss(outs: list, targets: list):
+    """spikegd's spike-train loss: squared time errors scaled by `1 / (t_target + 2)`, the extra end entry
+    only when the output is earlier, averaged over all target entries."""
+    total, count = 0.0, 0
+    for t_out, t_tar in zip(outs, targets):
+        t_tar = jnp.asarray(t_tar)
+        err = ((t_out - t_tar) / (t_tar + 2.0)) ** 2
+        total = total + jnp.sum(err[:-1]) + err[-1] * (t_out[-1] < t_tar[-1])
+        count += len(t_tar)
+    return total / count
+
+
+def train_rnn(seed: int, steps: int | None = None) -> dict:
+    steps = RNN["steps"] if steps is None else steps
+    with jax.enable_x64(True):
+        problem = rnn_problem(seed)
+        w = jnp.zeros((RNN["n"], RNN["n"]))
+        opt = optax.adabelief(RNN["lr"])
+
+        def loss_fn(w):
+            outs = rnn_outputs(w, problem)
+            return rnn_loss(outs, problem["targets"]), outs
+
+        def step(carry, _):
+            w, state = carry
+            (loss, _), g = jax.value_and_grad(loss_fn, has_aux=True)(w)
+            updates, state = opt.update(g, state, w)
+            return (optax.apply_updates(w, updates), state), loss
+
+        (w, _), losses = eqx.filter_jit(lambda c: jax.lax.scan(step, c, None, length=steps))((w, opt.init(w)))
+        final = [np.asarray(o).tolist() for o in rnn_outputs(w, problem)]
+        initial = [np.asarray(o).tolist() for o in rnn_outputs(jnp.zeros_like(w), problem)]
+    return {
+        "seed": seed,
+        "loss": np.asarray(losses),
+        "targets": [t.tolist() for t in problem["targets"]],
+        "initial_outputs": initial,
+        "final_outputs": final,
+    }
