@@ -14,10 +14,10 @@ from ._data import split_indices as split_indices
 from ._data import yinyang as yinyang
 from ._data import yinyang_class as yinyang_class
 from ._data import yinyang_spikes as yinyang_spikes
+from ._mnist import load_digits_split as load_digits_split
+from ._mnist import load_mnist as load_mnist
+from ._mnist import read_idx as read_idx
 from ._shd import SHD as SHD
 from ._shd import check_classes as check_classes
 from ._shd import write_synthetic_shd as write_synthetic_shd
 from ._tonic import from_tonic as from_tonic
-from ._mnist import load_digits_split as load_digits_split
-from ._mnist import load_mnist as load_mnist
-from ._mnist import read_idx as read_idx
