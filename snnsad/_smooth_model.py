@@ -210,7 +210,7 @@ def flip_members(key: PRNGKeyArray, x: SyncEvents, p: float) -> SyncEvents:
     bins = jnp.where(jnp.any(x.members > 0, axis=-1), jnp.argmax(x.members, axis=-1), levels)
     flip = jr.bernoulli(key, p, bins.shape)
     bins = jnp.where(flip, levels - bins, bins)
-    members = (bins[..., None] == jnp.arange(levels)).astype(x.members.dtype)
+    members = (bins[..., None] == jnp.arange(levels).reshape((1,) * bins.ndim + (levels,))).astype(x.members.dtype)
     return SyncEvents(x.times, members)
 
 

@@ -67,7 +67,7 @@ def run_layer(model, state0, w_events: Array, times: Array, w_rec: Array | None,
     order = jnp.argsort(jnp.where(is_spike, jnp.arange(steps, dtype=jnp.int32), steps))[:k_out]
     valid = is_spike[order]
     overflow = jnp.sum(is_spike) > k_out
-    counts = jnp.sum(is_spike[:, None] & (who[:, None] == neurons[None, :]), axis=0)
+    counts = jnp.sum(is_spike[:, None] & (who[:, None] == neurons[None, :]), axis=0, dtype=jnp.int32)
     out_times = jnp.where(overflow, jnp.nan, jnp.where(valid, time[order], jnp.inf))
     return LayerRun(out_times, jnp.where(valid, who[order], 0), counts, end, overflow)
 
@@ -88,11 +88,14 @@ def pseudo_rates(model, run: LayerRun, drive: Array, w_rec: Array | None = None)
 def spike_train(run: LayerRun, phase: Array, period: Array, neuron: int, count: int, t_end: float) -> Array:
     """The first `count` spike times of `neuron`: its ordinary spikes, then pseudospikes `T + k P - phase`."""
     mine = (run.index == neuron) & jnp.isfinite(run.times)
-    pos = jnp.argsort(jnp.where(mine, jnp.arange(mine.shape[0]), mine.shape[0]))[:count]
+    slots = jnp.arange(mine.shape[0], dtype=jnp.int32)
+    pos = jnp.argsort(jnp.where(mine, slots, mine.shape[0]))[:count]
     ordinary = jnp.where(mine[pos], run.times[pos], jnp.inf)
-    k = jnp.arange(count) + 1 - run.counts[neuron]
+    index = jnp.arange(count, dtype=jnp.int32)
+    done = run.counts[neuron].astype(jnp.int32)
+    k = (index + 1 - done).astype(period.dtype)
     pseudo = t_end + k * period[neuron] - phase[neuron]
-    out = jnp.where(jnp.arange(count) < run.counts[neuron], ordinary, pseudo)
+    out = jnp.where(index < done, ordinary, pseudo)
     return jnp.where(run.overflow, jnp.nan, out)
 
 
@@ -100,7 +103,7 @@ def first_times(run: LayerRun, phase: Array | None, period: Array | None, t_end:
     """First spike time of every neuron of a layer: ordinary, else the first pseudospike (`T` without
     pseudodynamics, `phase=None`: silent neurons then carry no gradient)."""
     n = run.counts.shape[0]
-    mine = run.index[None, :] == jnp.arange(n)[:, None]
+    mine = run.index[None, :] == jnp.arange(n, dtype=run.index.dtype)[:, None]
     ordinary = jnp.min(jnp.where(mine & jnp.isfinite(run.times)[None, :], run.times[None, :], jnp.inf), axis=1)
     if phase is None or period is None:
         fallback = jnp.full((n,), t_end, ordinary.dtype)

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array
+from jaxtyping import Array, ArrayLike
 
 
 def _series(z, coeffs):
@@ -132,28 +132,29 @@ class Theta(eqx.Module):
         """Phases at t = 0: `phase` (scalar or (n,)) or 0 (just reset)."""
         return jnp.broadcast_to(jnp.asarray(0.0 if phase is None else phase, dtype), (n,))
 
-    def voltage(self, phi: Array) -> Array:
+    def voltage(self, phi: ArrayLike) -> Array:
         """`V` of a phase (infinite at 0 and P)."""
         return 0.5 + self.c * jnp.tan(phi * self.c / self.tau - math.pi / 2)
 
-    def transfer(self, phi: Array, w: Array) -> Array:
+    def transfer(self, phi: ArrayLike, w: ArrayLike) -> Array:
         """Phase-transfer function `H(phi, w)`: the phase after an input of weight `w`."""
+        phi = jnp.asarray(phi)
         a = phi * (self.c / self.tau) - math.pi / 2
         return (self.tau / self.c) * (jnp.arctan2(jnp.sin(a) + (w / self.c) * jnp.cos(a), jnp.cos(a)) + math.pi / 2)
 
-    def time_to_spike(self, phi: Array) -> Array:
+    def time_to_spike(self, phi: ArrayLike) -> Array:
         return self.period - phi
 
-    def flow(self, phi: Array, h: Array) -> Array:
+    def flow(self, phi: ArrayLike, h: ArrayLike) -> Array:
         return phi + h
 
-    def receive(self, phi: Array, w: Array) -> Array:
+    def receive(self, phi: ArrayLike, w: ArrayLike) -> Array:
         return self.transfer(phi, w)
 
-    def reset(self, phi: Array, mask: Array) -> Array:
+    def reset(self, phi: ArrayLike, mask: ArrayLike) -> Array:
         return jnp.where(mask, jnp.zeros_like(phi), phi)
 
-    def pseudo(self, phi: Array, drive: Array) -> tuple[Array, Array]:
+    def pseudo(self, phi: ArrayLike, drive: ArrayLike) -> tuple[Array, Array]:
         """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
         return self.transfer(phi, drive), jnp.full_like(phi, self.period)
 
@@ -199,7 +200,7 @@ class QIF(eqx.Module):
         ok = jnp.where(positive, reachable, turning) & (sigma < 1.0)
         return jnp.where(ok, -self.tau * jnp.log1p(-jnp.where(ok, sigma, 0.0)), jnp.inf)
 
-    def flow(self, state: QIFState, h: Array) -> QIFState:
+    def flow(self, state: QIFState, h: ArrayLike) -> QIFState:
         x, y, i0 = state
         decay = jnp.exp(-h / self.tau)
         sigma = 1.0 - decay
@@ -212,13 +213,13 @@ class QIF(eqx.Module):
         norm = jnp.sqrt(xn * xn + yn * yn)
         return QIFState(xn / norm, jnp.abs(yn) / norm, i0 * decay * decay)
 
-    def receive(self, state: QIFState, w: Array) -> QIFState:
+    def receive(self, state: QIFState, w: ArrayLike) -> QIFState:
         return state._replace(current=state.current + w)
 
-    def reset(self, state: QIFState, mask: Array) -> QIFState:
+    def reset(self, state: QIFState, mask: ArrayLike) -> QIFState:
         return state._replace(x=jnp.where(mask, -1.0, state.x), y=jnp.where(mask, 0.0, state.y))
 
-    def pseudo(self, state: QIFState, drive: Array) -> tuple[Array, Array]:
+    def pseudo(self, state: QIFState, drive: ArrayLike) -> tuple[Array, Array]:
         """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
         plus = self.alpha * jax.nn.softplus((state.current + drive) / self.alpha)
         root = jnp.sqrt(plus)

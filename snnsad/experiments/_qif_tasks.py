@@ -55,8 +55,8 @@ def silent_seed(start: int = 0) -> int:
 def train_single_neuron(seed: int, steps: int | None = None) -> dict:
     """SGD on the two trained inputs; returns per-step loss and output times, and the final parameters."""
     steps = SINGLE["steps"] if steps is None else steps
-    targets = jnp.asarray(SINGLE["targets"])
     with jax.enable_x64(True):
+        targets = jnp.asarray(SINGLE["targets"])
         fixed = single_neuron_inputs(seed)
         params = {"w": jnp.zeros(2), "t": jnp.asarray([1.0, 9.0])}
         opt = optax.chain(optax.clip(SINGLE["clip"]), optax.sgd(SINGLE["lr"]))
@@ -194,7 +194,7 @@ def rnn_loss(outs: list, targets: list):
     for t_out, t_tar in zip(outs, targets):
         t_tar = jnp.asarray(t_tar)
         err = ((t_out - t_tar) / (t_tar + 2.0)) ** 2
-        total = total + jnp.sum(err[:-1]) + err[-1] * (t_out[-1] < t_tar[-1])
+        total = total + jnp.sum(err[:-1]) + jnp.where(t_out[-1] < t_tar[-1], err[-1], 0.0)
         count += len(t_tar)
     return total / count
 
