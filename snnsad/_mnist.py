@@ -2,6 +2,7 @@
 
 import gzip
 import os
+from typing import Any, cast
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def load_digits_split(seed: int = 0, test_fraction: float = 0.2) -> dict:
         from sklearn.datasets import load_digits
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("load_digits_split needs scikit-learn: pip install 'snnsad[digits]'.") from err
-    d = load_digits()
+    d = cast(Any, load_digits())
     images = (d.images / 16.0).astype(np.float32)
     labels = d.target.astype(np.int32)
     order = np.random.default_rng(seed).permutation(len(images))

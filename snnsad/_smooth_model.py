@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -236,4 +236,5 @@ class Pseudospikes(AbstractEstimator):
         if not isinstance(net, SmoothNetwork):
             raise TypeError(f"Pseudospikes: `net` must be an snnsad.events.SmoothNetwork, got {type(net).__name__}.")
         params, static = partition(net)
-        return jax.value_and_grad(lambda p: self.objective(loss_fn, p, static, x, y, key)[0])(params)
+        objective = cast(Any, self.objective)  # takes SmoothOutput losses, not Trace ones
+        return jax.value_and_grad(lambda p: objective(loss_fn, p, static, x, y, key)[0])(params)

@@ -143,10 +143,10 @@ class Theta(eqx.Module):
         return (self.tau / self.c) * (jnp.arctan2(jnp.sin(a) + (w / self.c) * jnp.cos(a), jnp.cos(a)) + math.pi / 2)
 
     def time_to_spike(self, phi: ArrayLike) -> Array:
-        return self.period - phi
+        return self.period - jnp.asarray(phi)
 
     def flow(self, phi: ArrayLike, h: ArrayLike) -> Array:
-        return phi + h
+        return jnp.asarray(phi) + jnp.asarray(h)
 
     def receive(self, phi: ArrayLike, w: ArrayLike) -> Array:
         return self.transfer(phi, w)
@@ -202,7 +202,7 @@ class QIF(eqx.Module):
 
     def flow(self, state: QIFState, h: ArrayLike) -> QIFState:
         x, y, i0 = state
-        decay = jnp.exp(-h / self.tau)
+        decay = jnp.exp(-jnp.asarray(h) / self.tau)
         sigma = 1.0 - decay
         z = i0 * sigma * sigma
         # C and S up to a common positive factor (the state is projective): cos/sinc for z >= 0, 1/tanhc below

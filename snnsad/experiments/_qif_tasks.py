@@ -5,6 +5,8 @@ Setups follow chklos/spikegd (experiments/singleneuron, experiments/rnn): tau = 
 pseudo-current softplus scale alpha = 10; see docs/experiments.md for what differs.
 """
 
+from typing import Any, cast
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,7 +16,7 @@ import optax
 from .._smooth_network import pseudo_rates, run_layer, spike_train
 from .._smooth_neurons import QIF
 
-SINGLE = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
+SINGLE: dict[str, Any] = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
 """Single neuron (spikegd's singleneuron): 20 fixed inputs at U(0, T) with weights N(0, 1), 2 trained
 inputs (weights from 0, times from 1 and 9), MSE to the targets, SGD 0.1 after clipping each gradient
 entry to +-0.02, 3000 steps."""
@@ -69,7 +71,7 @@ def train_single_neuron(seed: int, steps: int | None = None) -> dict:
             p, state = carry
             (loss, out), g = jax.value_and_grad(loss_fn, has_aux=True)(p)
             updates, state = opt.update(g, state, p)
-            p = optax.apply_updates(p, updates)
+            p = cast(dict, optax.apply_updates(p, updates))
             p = {"w": p["w"], "t": jnp.clip(p["t"], 0.0, SINGLE["t_end"])}
             return (p, state), (loss, out)
 
@@ -142,7 +144,9 @@ def continuity_sweep(seed: int, params: dict, n_points: int = 2001, span: float 
     }
 
 
-RNN = dict(n=10, w_in=5.0, rate_in=1.0, t_end=10.0, n_targets=2, target_rates=(1.0, 0.5), lr=1e-2, steps=2000)
+RNN: dict[str, Any] = dict(
+    n=10, w_in=5.0, rate_in=1.0, t_end=10.0, n_targets=2, target_rates=(1.0, 0.5), lr=1e-2, steps=2000
+)
 """Recurrent network (spikegd's rnn): 10 QIF neurons, each driven by its own excitatory (+5) and
 inhibitory (-5) Poisson train at rate 1; neurons 0 and 1 learn Poisson target trains (rates 1 and 1/2,
 ISIs shifted by 1) by training the recurrent weights (from 0) with AdaBelief 1e-2."""
@@ -218,7 +222,7 @@ def train_rnn(seed: int, steps: int | None = None) -> dict:
 
         (w, _), losses = eqx.filter_jit(lambda c: jax.lax.scan(step, c, None, length=steps))((w, opt.init(w)))
         final = [np.asarray(o).tolist() for o in rnn_outputs(w, problem)]
-        initial = [np.asarray(o).tolist() for o in rnn_outputs(jnp.zeros_like(w), problem)]
+        initial = [np.asarray(o).tolist() for o in rnn_outputs(jnp.zeros((RNN["n"], RNN["n"])), problem)]
     return {
         "seed": seed,
         "loss": np.asarray(losses),

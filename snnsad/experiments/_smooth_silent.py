@@ -6,7 +6,7 @@ phases, stepped every `dt`) the deterministic surrogate gradient, the matched st
 `StochasticAD` of an escape-noise twin. Each is compared with the pseudospike gradient by layer.
 """
 
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import equinox as eqx
 import jax
@@ -103,16 +103,16 @@ def _layer_stats(g, ref):
 
 def silent_comparison(net: SmoothNetwork, x: SyncEvents, y, *, dt=0.02, beta_sg=10.0, beta_escape=10.0, n_noise=8):
     """Per-layer norm, cosine to the pseudospike gradient and fraction of non-zero entries of each gradient."""
-    loss = pseudo_ttfs_cross_entropy
+    loss = cast(Any, pseudo_ttfs_cross_entropy)
     _, g_ps = eqx.filter_jit(Batched(Pseudospikes()))(loss, net, x, y, jr.key(0))
     _, g_exact = eqx.filter_jit(Batched(Pseudospikes(pseudospikes=False)))(loss, net, x, y, jr.key(0))
     ref = list(g_ps.weights)
-    out = {
+    out: dict[str, Any] = {
         "pseudospikes": _layer_stats(ref, ref),
         "exact without pseudospikes": _layer_stats(list(g_exact.weights), ref),
     }
     raster = twin_raster(x, net.weights[0].shape[1], dt, net.t_end)
-    twin_loss = _twin_loss(dt, net.t_end)
+    twin_loss = cast(Any, _twin_loss(dt, net.t_end))
     twin = theta_twin(net, dt, Surrogate(FastSigmoid(beta_sg)))
     silent = jax.vmap(twin)(raster).output
     out["twin_spikes_per_example"] = float(jnp.sum(silent) / silent.shape[0])

@@ -108,7 +108,7 @@ def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True)
 
     rng = np.random.default_rng(seed)
     key = jr.key(seed + 7919)
-    history = [dict(epoch=0, train_loss=None, **evaluate(net, *test_data))]
+    history: list[dict[str, Any]] = [dict(epoch=0, train_loss=None, **evaluate(net, *test_data))]
     for epoch in tqdm(range(epochs), desc=f"theta seed {seed}", disable=not progress):
         order = rng.permutation(len(images))
         losses = []
@@ -132,7 +132,7 @@ def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: 
     path = os.path.join(folder, f"{dataset}_seed_{seed}")
     n_in = int(np.prod(data["train"][0].shape[1:]))
     template = theta_network(n_in, jr.key(seed), hidden)
-    settings = {"hidden": list(template.weights[i].shape[0] for i in range(len(template.weights) - 1))}
+    settings: dict[str, Any] = {"hidden": list(template.weights[i].shape[0] for i in range(len(template.weights) - 1))}
     settings.update(epochs=epochs, batch=batch, lr=lr, dataset=dataset, n_train=len(data["train"][0]))
     if os.path.exists(path + ".eqx"):
         net, record = load_checkpoint(path + ".eqx", template)
