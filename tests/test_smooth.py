@@ -284,3 +284,31 @@ def test_mnist_idx_files_are_read_from_a_path(tmp_path):
     (tmp_path / "short").write_bytes(raw[:-2])
     with pytest.raises(ValueError, match="truncated"):
         snnsad.data.read_idx(str(tmp_path / "short"))
+
+
+def test_theta_runs_on_mnist_shaped_files_and_resume_from_their_checkpoint(tmp_path, standard_promotion):
+    """The MNIST branch of `smooth-exact` on synthetic IDX files (40 random 28 x 28 images): the recipe's
+    784-input network trains one epoch, its record is saved, and a second call loads it instead of training
+    (the same record, no new history); a missing folder is refused before any work."""
+    from snnsad.experiments._theta_training import train_seed
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("t10k", 20)):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), 0x08)
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte", rng.integers(0, 10, n, dtype=np.uint8), 0x08)
+    data = {
+        "train": snnsad.data.load_mnist(str(tmp_path), "train"),
+        "test": snnsad.data.load_mnist(str(tmp_path), "test"),
+    }
+    folder = str(tmp_path / "seeds")
+    net, record = train_seed(
+        folder, 0, data, hidden=(12,), epochs=1, batch=20, lr=4e-3, dataset="mnist", progress=False
+    )
+    assert net.weights[0].shape == (12, 784) and len(record["history"]) == 2
+    assert np.isfinite(record["final"]["loss"])
+    again, second = train_seed(
+        folder, 0, data, hidden=(12,), epochs=1, batch=20, lr=4e-3, dataset="mnist", progress=False
+    )
+    assert second == record and bool(jnp.all(again.weights[0] == net.weights[0]))
+    with pytest.raises(FileNotFoundError, match="mnist-path"):
+        snnsad.experiments.reproduce(["smooth-exact"], str(tmp_path / "out"), mnist_path=str(tmp_path / "missing"))
