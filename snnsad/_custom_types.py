@@ -35,7 +35,7 @@ Label: TypeAlias = Any
 
 Reset: TypeAlias = Literal["subtract", "zero", "leak", "none"]
 Strategy: TypeAlias = Literal["two_sided", "right", "left", "straight_through"]
-Weighting: TypeAlias = Literal["two_sided", "right", "left"]
+Weighting: TypeAlias = Literal["two_sided", "right", "left", "straight_through"]
 Proposal: TypeAlias = Literal["weighted", "uniform"]
 Baseline: TypeAlias = Literal["leave_one_out", "mean"] | None
 

@@ -20,7 +20,10 @@ class StochasticAD(AbstractEstimator):
     `D_n = L(s_n = 1) - L(s_n = 0)`: the loss difference when site `n`'s spike is flipped and
     every later spike is re-simulated with the same noise. `w_n` is the smoothing weight
     (`weighting="two_sided"`: `1/(2(1-p_n))` for `s_n = 0`, `1/(2 p_n)` for `s_n = 1`;
-    `"right"`/`"left"` flip only silent/firing sites at full weight). With
+    `"right"`/`"left"` flip only silent/firing sites at full weight; `"straight_through"`: `w_n = 1`
+    in both states). Any weight whose mean over site `n`'s own noise is 1 keeps the estimator
+    unbiased, because `D_n` evaluates both values of `s_n` with the same noise everywhere else and so
+    does not depend on that site's own draw: `E[w_n | rest] D_n = D_n`. With
     `dp_n/dtheta = F'(x_n) dx_n/dtheta` and `M = n_flips` sites drawn from `q_n` (`proposal=
     "weighted"`: `q_n = r_n / R`, `r_n = F'(x_n) w_n`; `"uniform"`: uniform over sites with
     `r_n > 0`), all parameters come from one vector-Jacobian product of the teacher-forced run:
@@ -43,9 +46,10 @@ class StochasticAD(AbstractEstimator):
             not isinstance(self.n_flips, int) or isinstance(self.n_flips, bool) or self.n_flips < 1
         ):
             raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
-        if self.weighting not in ("two_sided", "right", "left"):
+        if self.weighting not in ("two_sided", "right", "left", "straight_through"):
             raise ValueError(
-                f"StochasticAD: `weighting` must be 'two_sided', 'right' or 'left', got {self.weighting!r}."
+                "StochasticAD: `weighting` must be 'two_sided', 'right', 'left' or 'straight_through', got "
+                f"{self.weighting!r}."
             )
         if self.proposal not in ("weighted", "uniform"):
             raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")

@@ -64,12 +64,22 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
         snnsad.StochasticAD("all"),
         snnsad.StochasticAD(3, weighting="right"),
         snnsad.StochasticAD(3, weighting="left"),
+        snnsad.StochasticAD(3, weighting="straight_through"),
         snnsad.StochasticAD(3, proposal="uniform"),
         snnsad.StochasticAD(2, chunk_size=1),
         snnsad.ScoreFunction(4, None),
         snnsad.ScoreFunction(1, None),
     ],
-    ids=["all_sites", "right", "left", "uniform_proposal", "chunked", "score_no_baseline", "score_single"],
+    ids=[
+        "all_sites",
+        "right",
+        "left",
+        "straight_through",
+        "uniform_proposal",
+        "chunked",
+        "score_no_baseline",
+        "score_single",
+    ],
 )
 def test_estimator_variants_are_unbiased(estimator, x64):
     """Every weighting/proposal/baseline option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
