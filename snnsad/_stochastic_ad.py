@@ -58,52 +58,64 @@ class StochasticAD(AbstractEstimator):
         key = require_key(key, "StochasticAD")
         net = eqx.combine(params, static)
         require_stochastic(net, "StochasticAD")
-        n_steps = x.shape[0]
-        noise_key, site_key = jr.split(key)
-        noise = jax.lax.stop_gradient(net).sample_noise(noise_key, n_steps, net.dtype)
-        # The pathwise term: the loss with every sampled spike held fixed.
-        pathwise = net.simulate(x, noise, fixed_spikes=True)
-        loss = loss_fn(pathwise, y)
-        held = jax.lax.stop_gradient(loss)
-        trace = jax.lax.stop_gradient(pathwise)
-
-        # Flip intensities r_n = F'(x_n) w_n of every stochastic site.
-        rate = net.flip_rate(trace, self.weighting)
-        spikes = net.flatten_sites(trace.spikes)
-        n_sites = rate.shape[0]
-        active = rate > 0
-
-        if self.n_flips == "all":
-            sites = jnp.arange(n_sites)
-            coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
-        else:
-            m = int(self.n_flips)
-            # Inverse-cdf sampling: M uniforms and a binary search instead of M x K Gumbel draws.
-            weight = rate if self.proposal == "weighted" else active.astype(rate.dtype)
-            cdf = jnp.cumsum(weight)
-            total = cdf[-1]
-            u = jr.uniform(site_key, (m,), rate.dtype) * total
-            sites = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n_sites - 1)
-            q = weight[sites] / total  # proposal probability of each draw
-            coef_per_draw = jnp.where(q > 0, rate[sites] / (m * jnp.where(q > 0, q, 1)), 0)
-            # No site can flip (every p in {0, 1}): the jump term is exactly zero.
-            coef_per_draw = jnp.where(jnp.any(active), coef_per_draw, 0)
-
-        model = jax.lax.stop_gradient(net)
-
-        def flipped_loss(site):
-            flat = jnp.zeros((n_sites,), net.dtype).at[site].set(1)
-            flipped = model.simulate(x, noise, flips=model.unflatten_sites(flat, n_steps))
-            return loss_fn(flipped, y)
-
-        if self.chunk_size is None:
-            alt = jax.vmap(flipped_loss)(sites)
-        else:
-            alt = jax.lax.map(flipped_loss, sites, batch_size=self.chunk_size)
-        jump = (alt - held) * (1 - 2 * spikes[sites])  # L(s=1) - L(s=0)
-        coef = jax.lax.stop_gradient(jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump))
-        # The jump term: sum_n c_n x_n(theta), whose gradient is sum_n c_n dx_n/dtheta (spikes fixed).
-        jumps = sum(
-            jnp.sum(c * pathwise.drive[i]) for i, c in enumerate(net.unflatten_sites(coef, n_steps)) if c is not None
-        )
+        loss, jumps, held = coupled_flip_terms(self, net, loss_fn, x, y, key)
         return loss + jumps, held
+
+
+def coupled_flip_terms(est: StochasticAD, net, loss_fn, x, y, key, site_mask=None):
+    """`(pathwise loss, jump term, held loss)` of one trajectory: `grad(loss + jumps)` is the estimate.
+
+    `site_mask` (flat over the stochastic sites, 0/1) restricts the flips to those sites: the jump
+    term then estimates only their part of `dE[L]/dtheta` (what `MixedEstimator` combines).
+    """
+    n_steps = x.shape[0]
+    noise_key, site_key = jr.split(key)
+    noise = jax.lax.stop_gradient(net).sample_noise(noise_key, n_steps, net.dtype)
+    # The pathwise term: the loss with every sampled spike held fixed.
+    pathwise = net.simulate(x, noise, fixed_spikes=True)
+    loss = loss_fn(pathwise, y)
+    held = jax.lax.stop_gradient(loss)
+    trace = jax.lax.stop_gradient(pathwise)
+
+    # Flip intensities r_n = F'(x_n) w_n of every stochastic site.
+    rate = net.flip_rate(trace, est.weighting)
+    if site_mask is not None:
+        rate = rate * site_mask.astype(rate.dtype)
+    spikes = net.flatten_sites(trace.spikes)
+    n_sites = rate.shape[0]
+    active = rate > 0
+
+    if est.n_flips == "all":
+        sites = jnp.arange(n_sites)
+        coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
+    else:
+        m = int(est.n_flips)
+        # Inverse-cdf sampling: M uniforms and a binary search instead of M x K Gumbel draws.
+        weight = rate if est.proposal == "weighted" else active.astype(rate.dtype)
+        cdf = jnp.cumsum(weight)
+        total = cdf[-1]
+        u = jr.uniform(site_key, (m,), rate.dtype) * total
+        sites = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), n_sites - 1)
+        q = weight[sites] / total  # proposal probability of each draw
+        coef_per_draw = jnp.where(q > 0, rate[sites] / (m * jnp.where(q > 0, q, 1)), 0)
+        # No site can flip (every p in {0, 1}): the jump term is exactly zero.
+        coef_per_draw = jnp.where(jnp.any(active), coef_per_draw, 0)
+
+    model = jax.lax.stop_gradient(net)
+
+    def flipped_loss(site):
+        flat = jnp.zeros((n_sites,), net.dtype).at[site].set(1)
+        flipped = model.simulate(x, noise, flips=model.unflatten_sites(flat, n_steps))
+        return loss_fn(flipped, y)
+
+    if est.chunk_size is None:
+        alt = jax.vmap(flipped_loss)(sites)
+    else:
+        alt = jax.lax.map(flipped_loss, sites, batch_size=est.chunk_size)
+    jump = (alt - held) * (1 - 2 * spikes[sites])  # L(s=1) - L(s=0)
+    coef = jax.lax.stop_gradient(jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump))
+    # The jump term: sum_n c_n x_n(theta), whose gradient is sum_n c_n dx_n/dtheta (spikes fixed).
+    jumps = sum(
+        jnp.sum(c * pathwise.drive[i]) for i, c in enumerate(net.unflatten_sites(coef, n_steps)) if c is not None
+    )
+    return loss, jumps, held
