@@ -340,3 +340,31 @@ def test_your_own_model_with_autodiff_and_the_protocol_errors(byo, x64):
 
     with pytest.raises(TypeError, match="AbstractNetwork.*sizes.*spike_fns.*simulate"):
         snnsad.StochasticAD(2)(ce_loss, plain, x, jnp.asarray(1), jr.key(0))
+
+
+@pytest.mark.slow
+def test_profiles_and_the_proposed_mix_are_measured(x64):
+    """`profile_estimators` reports per-parameter relative variance, measured cost and cosine for each
+    estimator against exact enumeration; `propose_mix` returns the cheapest measured split whose total
+    relative variance meets the target, and bad arguments are refused."""
+    net, x, loss_fn, y = _setup("two_hidden_zero")
+    _, exact = _exact(net, x, loss_fn, y)
+    profiles = snnsad.analysis.profile_estimators(
+        {"flips": snnsad.StochasticAD(4), "score": snnsad.ScoreFunction(4)}, loss_fn, net, x, y, jr.key(0),
+        n_estimates=50, reference=exact,
+    )  # fmt: skip
+    assert [p.name for p in profiles] == ["flips", "score"]
+    for p in profiles:
+        assert set(p.variance) == set(snnsad.nn.parameters(exact))
+        assert all(np.isfinite(v) and v > 0 for v in p.variance.values())
+        assert p.cost > 0 and -1 <= p.cosine <= 1 and p.total > 0
+    best, ranked = snnsad.analysis.propose_mix(
+        loss_fn, net, x, y, jr.key(1), target=1e3, n_flips=2, n_samples=2, n_estimates=50, reference=exact, layers=[1]
+    )
+    assert [p.cost for p in ranked] == sorted(p.cost for p in ranked) and len(ranked) == 2
+    chosen = next(p for p in ranked if p.total <= 1e3)
+    assert best is not None and ("flips 1" if best.coupled else "flips none") == chosen.name
+    with pytest.raises(ValueError, match="empty"):
+        snnsad.analysis.profile_estimators({}, loss_fn, net, x, y, jr.key(0))
+    with pytest.raises(ValueError, match="target"):
+        snnsad.analysis.propose_mix(loss_fn, net, x, y, jr.key(0), target=0.0)
