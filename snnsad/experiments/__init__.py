@@ -37,4 +37,5 @@ from ._sg_ntk import sg_ntk as sg_ntk
 from ._smooth_exact import smooth_exact as smooth_exact
 from ._stages import train_in_stages as train_in_stages
 from ._toy_network import toy_output as toy_output
+from ._unbiased_training import unbiased_training as unbiased_training
 from ._variance_study import variance_study as variance_study

@@ -16,6 +16,7 @@ from ._eventprop import eventprop_yinyang
 from ._randman_calibration import randman_calibration
 from ._sg_ntk import sg_ntk
 from ._smooth_exact import smooth_exact
+from ._unbiased_training import unbiased_training
 from ._variance_study import variance_study
 
 EXPERIMENTS = {
@@ -30,6 +31,7 @@ EXPERIMENTS = {
     "randman-calibration": randman_calibration,
     "sg-ntk": sg_ntk,
     "smooth-exact": smooth_exact,
+    "unbiased-training": unbiased_training,
     "variance": variance_study,
 }
 

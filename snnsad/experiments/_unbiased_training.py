@@ -1,0 +1,216 @@
+"""Unbiased gradients that train: every estimator on the same networks and batches, accuracy vs epochs and compute.
+
+Two tasks: the calibrated Randman (the Zenke-lab standard, 20-128-10, as in `randman-calibration`)
+and the paper's Randman (the authors' preset, 20-128-128-128-15, as E6's dense network). Methods:
+deterministic SG, the matched stochastic SG, StochasticAD(8) with two-sided and straight-through
+weights, ScoreFunction(8), and on the deep network the per-layer mix (score function on the first
+hidden layer, coupled flips after it). Each method gets a small learning-rate sweep (SMORMS3; the
+best validation accuracy picks the rate), then seeds at that rate; every run is saved and resumes.
+Compute is measured as each method's time per training step over the deterministic SG's.
+Before training, `profile_estimators` measures every unbiased option's per-layer variance on one batch.
+"""
+
+import os
+import time
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._data import randman
+from .._escape import FastSigmoid, Sigmoid
+from .._estimator_choice import profile_estimators
+from .._estimators import Autodiff, Batched
+from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._mixed import MixedEstimator
+from .._score_function import ScoreFunction
+from .._smorms3 import smorms3
+from .._spikes import Stochastic, Surrogate
+from .._stochastic_ad import StochasticAD
+from .._train import evaluate, fit, freeze
+from ._randman_calibration import STANDARD_RANDMAN, split_80_10_10
+from ._recipes import paper_network
+from ._results import pyplot, save
+
+AUTHORS_RANDMAN: dict[str, Any] = dict(
+    n_classes=15, n_units=20, n_steps=100, manifold_dim=1, alpha=0.5, n_spikes=1, step_frac=0.5, standardise="class"
+)
+TASKS: dict[str, dict[str, Any]] = {
+    "calibrated 20-128-10": dict(data=STANDARD_RANDMAN, hidden=(128,)),
+    "paper 20-128-128-128-15": dict(data=AUTHORS_RANDMAN, hidden=(128, 128, 128)),
+}
+
+
+def methods(depth: int) -> dict[str, tuple]:
+    """`name -> (spike function, estimator)`; escape and surrogate steepness 10 as in E6."""
+    sig, fast = Sigmoid(10.0), FastSigmoid(10.0)
+    out = {
+        "deterministic SG": (Surrogate(fast, scale=1.0), Autodiff()),
+        "stochastic SG (matched)": (Stochastic(sig), Autodiff()),
+        "StochasticAD(8)": (Stochastic(sig), StochasticAD(8)),
+        "StochasticAD(8), straight-through": (Stochastic(sig), StochasticAD(8, weighting="straight_through")),
+        "ScoreFunction(8)": (Stochastic(sig), ScoreFunction(8)),
+    }
+    if depth > 1:
+        out["mix: score on hidden 1, flips after"] = (
+            Stochastic(sig),
+            MixedEstimator(coupled=tuple(range(1, depth)), n_flips=8, n_samples=4),
+        )
+    return out
+
+
+def _modes(quick: bool) -> dict:
+    if quick:
+        return dict(spc=60, epochs=3, lrs=(5e-3,), seeds=(0,), batch=100, tasks=("calibrated 20-128-10",), profile=40)
+    return dict(
+        spc=1000, epochs=60, lrs=(2e-3, 5e-3, 1e-2), seeds=(0, 1, 2), batch=250, tasks=tuple(TASKS), profile=400
+    )
+
+
+def _loss_fn():
+    regs = [ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"), ActivityRegulariser(0.1, 4.0, "upper", 2, "layer")]
+    return make_loss(max_over_time_cross_entropy, regs)
+
+
+def _step_seconds(net, est, loss_fn, x, y):
+    step = eqx.filter_jit(lambda n, k: Batched(est)(loss_fn, n, x, y, k))
+    jax.block_until_ready(step(net, jr.key(0)))
+    best = np.inf
+    for r in range(3):
+        t0 = time.perf_counter()
+        jax.block_until_ready(step(net, jr.key(r + 1)))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _run(folder, net, est, loss_fn, train, val, *, lr, epochs, batch, seed, quick):
+    return fit(
+        net,
+        train,
+        estimator=est,
+        loss_fn=loss_fn,
+        optimizer=freeze(smorms3(lr), "threshold"),
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+        val=val,
+        metric_fn=on_output(accuracy_max_over_time),
+        out_dir=folder,
+        progress=not quick,
+        config={"experiment": "unbiased-training", "lr": lr},
+    )
+
+
+def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None):
+    """`snnsad reproduce unbiased-training`: see the module docstring; every run resumes from its folder."""
+    m = _modes(quick)
+    n_epochs = m["epochs"] if epochs is None else epochs
+    run_seeds = list(m["seeds"] if seeds is None else seeds)
+    loss_fn = _loss_fn()
+    accuracy = on_output(accuracy_max_over_time)
+    results: dict[str, Any] = {}
+    for task in m["tasks"]:
+        spec = TASKS[task]
+        data = randman(**spec["data"], samples_per_class=m["spc"], seed=seed + 1)
+        train, val, test = split_80_10_10(data)
+        sizes = (20, *spec["hidden"], spec["data"]["n_classes"])
+        xb, yb = (jnp.asarray(a) for a in train.batch(np.arange(min(32, len(train)))))
+        task_out: dict[str, Any] = {"methods": {}}
+        base_seconds = None
+        for name, (spike, est) in methods(len(spec["hidden"])).items():
+            net0 = paper_network(sizes, spike, seed=seed)
+            seconds = _step_seconds(net0, est, loss_fn, xb, yb)
+            base_seconds = seconds if base_seconds is None else base_seconds
+            sweep = {}
+            for lr in m["lrs"]:
+                folder = os.path.join(out_dir, "unbiased_training", "runs", _slug(task, name, lr, run_seeds[0]))
+                fitted = _run(folder, net0, est, loss_fn, train, val, lr=lr, epochs=n_epochs, batch=m["batch"],
+                              seed=run_seeds[0], quick=quick)  # fmt: skip
+                sweep[lr] = max(h["val_metric"] for h in fitted.history)
+            best_lr = max(sweep, key=lambda k: sweep[k])
+            runs = []
+            for s in run_seeds:
+                folder = os.path.join(out_dir, "unbiased_training", "runs", _slug(task, name, best_lr, s))
+                fitted = _run(folder, paper_network(sizes, spike, seed=s), est, loss_fn, train, val, lr=best_lr,
+                              epochs=n_epochs, batch=m["batch"], seed=s, quick=quick)  # fmt: skip
+                test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=jr.key(s + 7))
+                runs.append({"seed": s, "test_accuracy": test_eval["metric"],
+                             "val_accuracy": [h["val_metric"] for h in fitted.history]})  # fmt: skip
+            accs = np.array([r["test_accuracy"] for r in runs])
+            task_out["methods"][name] = {
+                "lr_sweep_best_val": {str(k): v for k, v in sweep.items()},
+                "lr": best_lr,
+                "step_seconds": seconds,
+                "cost_vs_deterministic_sg": seconds / base_seconds,
+                "test_accuracy_mean": float(accs.mean()),
+                "test_accuracy_sd": float(accs.std(ddof=1)) if len(accs) > 1 else None,
+                "runs": runs,
+            }
+            print(f"  {task} / {name}: test {accs.mean():.3f}, cost x{seconds / base_seconds:.1f}", flush=True)
+        stochastic = paper_network(sizes, Stochastic(Sigmoid(10.0)), seed=seed)
+        unbiased = {k: est for k, (spike, est) in methods(len(spec["hidden"])).items() if spike.stochastic}
+        unbiased.pop("stochastic SG (matched)")
+        profiles = profile_estimators(
+            unbiased, lambda tr, y: loss_fn(tr, y), stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"]
+        )
+        task_out["variance_at_init"] = [p._asdict() for p in profiles]
+        results[task] = task_out
+    report = _report(results, m, n_epochs, run_seeds)
+    figures = {"unbiased_training.png": _figure(results)}
+    cfg = {"mode": m, "epochs": n_epochs, "seeds": run_seeds, "tasks": {k: TASKS[k] for k in m["tasks"]}}
+    return save(out_dir, "unbiased_training", cfg, results, report, figures)
+
+
+def _slug(task, name, lr, seed):
+    keep = "".join(c if c.isalnum() else "_" for c in f"{task}_{name}")
+    return f"{keep}_lr{lr:g}_seed{seed}"
+
+
+def _report(results, m, n_epochs, run_seeds):
+    rows = []
+    for task, out in results.items():
+        sg = out["methods"]["stochastic SG (matched)"]["test_accuracy_mean"]
+        for name, r in out["methods"].items():
+            spread = f" +- {r['test_accuracy_sd']:.3f}" if r["test_accuracy_sd"] is not None else ""
+            rows.append(
+                (
+                    f"{task}: {name}",
+                    f"{r['test_accuracy_mean']:.3f}{spread}",
+                    "-",
+                    f"test accuracy after {n_epochs} epochs ({len(run_seeds)} seed(s), lr {r['lr']:g} chosen on "
+                    f"validation from {list(m['lrs'])}); {r['test_accuracy_mean'] / max(sg, 1e-9):.2f} of the matched "
+                    f"SG; step cost x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's",
+                )
+            )
+        for p in out["variance_at_init"]:
+            per = " / ".join(f"{k}: {v:.3g}" for k, v in p["variance"].items() if k.endswith("weight"))
+            rows.append(
+                (
+                    f"{task}: variance at init, {p['name']}",
+                    f"{p['total']:.3g}",
+                    "-",
+                    f"per-estimate variance / squared norm of the pooled unbiased mean, one example; per weight {per}; "
+                    f"mean cosine {p['cosine']:.2f}; cost {p['cost']:.1f} forward passes",
+                )
+            )
+    return rows
+
+
+def _figure(results):
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2 * len(results), figsize=(6 * len(results), 3.2), squeeze=False)
+    for t, (task, out) in enumerate(results.items()):
+        ax_e, ax_c = axes[0, 2 * t], axes[0, 2 * t + 1]
+        for name, r in out["methods"].items():
+            curve = np.mean([run["val_accuracy"] for run in r["runs"]], axis=0)
+            epochs = np.arange(1, len(curve) + 1)
+            ax_e.plot(epochs, curve, label=name)
+            ax_c.plot(epochs * r["cost_vs_deterministic_sg"], curve, label=name)
+        ax_e.set(xlabel="epoch", ylabel="validation accuracy", title=task)
+        ax_c.set(xlabel="compute (epochs x step cost / det. SG)", xscale="log", title=task)
+        ax_e.legend(fontsize=6)
+    fig.tight_layout()
+    return fig
