@@ -126,19 +126,13 @@ class AbstractNetwork(eqx.Module):
         return [(i, fn) for i, fn in enumerate(self.spike_fns) if isinstance(fn, AbstractStochasticSpikeFunction)]
 
     def log_prob(self, trace: Trace, layers: Sequence[int] | None = None) -> Scalar:
-        """`log P(spikes)` of the stochastic layers' spikes in `trace` (from logits, stable); `layers`
-        restricts the sum to those layer indices."""
-        total = jnp.zeros((), trace.output.dtype)
-        for i, fn in self._stochastic_fns():
-            if layers is None or i in layers:
-                total = total + jnp.sum(fn.log_prob(trace.spikes[i], trace.drive[i]))
-        return total
-
-    def site_mask(self, layers: Sequence[int], n_steps: int) -> FlatSites:
-        """Flat 0/1 vector over the stochastic sites: 1 on the sites of the given layer indices."""
-        return self.flatten_sites(
-            tuple(jnp.full((n_steps, n), float(i in layers), self.dtype) for i, n in enumerate(self.sizes))
-        )
+        """`log P(spikes)` of the stochastic layers' spikes (from logits, stable), of `layers` only if given."""
+        parts = [
+            fn.log_prob(trace.spikes[i], trace.drive[i])
+            for i, fn in self._stochastic_fns()
+            if layers is None or i in layers
+        ]
+        return sum((jnp.sum(p) for p in parts), jnp.zeros((), trace.output.dtype))
 
     def flip_rate(self, trace: Trace, weighting: Weighting = "two_sided") -> FlatSites:
         """`r_n = F'(x_n) w_n` of every stochastic site (flattened), from the spike functions' rates."""
