@@ -36,7 +36,7 @@ Label: TypeAlias = Any
 Reset: TypeAlias = Literal["subtract", "zero", "leak", "none"]
 Strategy: TypeAlias = Literal["two_sided", "right", "left", "straight_through"]
 Weighting: TypeAlias = Literal["two_sided", "right", "left", "straight_through"]
-Proposal: TypeAlias = Literal["weighted", "uniform"]
+Proposal: TypeAlias = Literal["weighted", "uniform", "stratified"]
 Baseline: TypeAlias = Literal["leave_one_out", "mean"] | None
 
 __all__ = [

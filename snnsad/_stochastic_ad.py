@@ -4,6 +4,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 
 from ._custom_types import Proposal, Weighting
 from ._estimators import AbstractEstimator, require_key, require_stochastic
@@ -26,7 +27,8 @@ class StochasticAD(AbstractEstimator):
     does not depend on that site's own draw: `E[w_n | rest] D_n = D_n`. With
     `dp_n/dtheta = F'(x_n) dx_n/dtheta` and `M = n_flips` sites drawn from `q_n` (`proposal=
     "weighted"`: `q_n = r_n / R`, `r_n = F'(x_n) w_n`; `"uniform"`: uniform over sites with
-    `r_n > 0`), all parameters come from one vector-Jacobian product of the teacher-forced run:
+    `r_n > 0`; `"stratified"`: `M / L` draws in each of the `L` stochastic layers, each `q_n = r_n /
+    R_l` within its layer, so every layer's sites are flipped however small its share of `R`), all parameters come from one vector-Jacobian product of the teacher-forced run:
 
         g = grad [ L(theta; s fixed) + sum_n stop_gradient(c_n) x_n(theta; s fixed) ],
         c_n = sum_{m: n_m = n} r_n D_{n_m} / (M q_n)
@@ -51,8 +53,10 @@ class StochasticAD(AbstractEstimator):
                 "StochasticAD: `weighting` must be 'two_sided', 'right', 'left' or 'straight_through', got "
                 f"{self.weighting!r}."
             )
-        if self.proposal not in ("weighted", "uniform"):
-            raise ValueError(f"StochasticAD: `proposal` must be 'weighted' or 'uniform', got {self.proposal!r}.")
+        if self.proposal not in ("weighted", "uniform", "stratified"):
+            raise ValueError(
+                f"StochasticAD: `proposal` must be 'weighted', 'uniform' or 'stratified', got {self.proposal!r}."
+            )
 
     def objective(self, loss_fn, params, static, x, y, key):
         key = require_key(key, "StochasticAD")
@@ -88,6 +92,8 @@ def coupled_flip_terms(est: StochasticAD, net, loss_fn, x, y, key, site_mask=Non
     if est.n_flips == "all":
         sites = jnp.arange(n_sites)
         coef_per_draw = rate  # q_n = 1 for every site, M = 1 per site
+    elif est.proposal == "stratified":
+        sites, coef_per_draw = _stratified_draws(net, rate, int(est.n_flips), n_steps, site_key)
     else:
         m = int(est.n_flips)
         # Inverse-cdf sampling: M uniforms and a binary search instead of M x K Gumbel draws.
@@ -119,3 +125,24 @@ def coupled_flip_terms(est: StochasticAD, net, loss_fn, x, y, key, site_mask=Non
         jnp.sum(c * pathwise.drive[i]) for i, c in enumerate(net.unflatten_sites(coef, n_steps)) if c is not None
     )
     return loss, jumps, held
+
+
+def _stratified_draws(net, rate, m: int, n_steps: int, key):
+    """`m` sites drawn layer by layer (`m // L` each, the first `m % L` layers one more), `q_n = r_n / R_l`."""
+    sizes = [n_steps * net.sizes[i] for i, s in enumerate(net.stochastic) if s]
+    if m < len(sizes):
+        raise ValueError(
+            f"StochasticAD(proposal='stratified'): n_flips={m} is fewer than the {len(sizes)} stochastic layers; "
+            "give each layer at least one flip."
+        )
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    per_layer = [m // len(sizes) + (k < m % len(sizes)) for k in range(len(sizes))]
+    layer = np.repeat(np.arange(len(sizes)), per_layer)  # the layer of each draw (static)
+    cdf = jnp.cumsum(rate)
+    edges = jnp.concatenate([jnp.zeros((1,), rate.dtype), cdf[bounds[1:] - 1]])  # cdf before / at each layer end
+    lo, total = edges[layer], edges[layer + 1] - edges[layer]
+    u = lo + jr.uniform(key, (m,), rate.dtype) * total
+    sites = jnp.searchsorted(cdf, u, side="right")
+    sites = jnp.clip(sites, jnp.asarray(bounds[layer], sites.dtype), jnp.asarray(bounds[layer + 1] - 1, sites.dtype))
+    coef = jnp.where(total > 0, total / jnp.asarray(np.asarray(per_layer)[layer], rate.dtype), 0)
+    return sites, jnp.where(rate[sites] > 0, coef, 0)

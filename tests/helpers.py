@@ -83,16 +83,26 @@ def run_without_typechecker(code: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def documented_namespace(path: str = "docs/howto.md") -> dict:
-    """Run the Python blocks of a documentation page and return what they define (classes, objects)."""
+def documented_namespace(path: str = "docs/howto.md", section: str | None = None) -> dict:
+    """Run the Python blocks of a documentation page and return what they define (classes, objects).
+
+    `section`: run only the page's first block (its imports) and the blocks under the `## ` heading
+    that starts with this text (the rest of the page is tested by tests/test_docs.py)."""
     import pathlib
     import re
 
     import jax
 
     page = (pathlib.Path(__file__).resolve().parents[1] / path).read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    if section is not None:
+        parts = re.split(r"^## ", page, flags=re.M)
+        chosen = [p for p in parts if p.startswith(section)]
+        if len(chosen) != 1:
+            raise ValueError(f"documented_namespace: no single section {section!r} in {path}.")
+        blocks = blocks[:1] + re.findall(r"```python\n(.*?)```", chosen[0], flags=re.S)
     namespace: dict = {}
     with jax.numpy_dtype_promotion("standard"):
-        for block in re.findall(r"```python\n(.*?)```", page, flags=re.S):
+        for block in blocks:
             exec(compile(block, path, "exec"), namespace)
     return namespace

@@ -65,6 +65,7 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
         snnsad.StochasticAD(3, weighting="right"),
         snnsad.StochasticAD(3, weighting="left"),
         snnsad.StochasticAD(3, weighting="straight_through"),
+        snnsad.StochasticAD(3, proposal="stratified"),
         snnsad.StochasticAD(3, proposal="uniform"),
         snnsad.StochasticAD(2, chunk_size=1),
         snnsad.ScoreFunction(4, None),
@@ -75,6 +76,7 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
         "right",
         "left",
         "straight_through",
+        "stratified_proposal",
         "uniform_proposal",
         "chunked",
         "score_no_baseline",
@@ -108,6 +110,13 @@ def test_per_layer_mix_of_flips_and_score_is_unbiased(estimator, x64):
     values, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(8), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0)
     assert_unbiased(values, value, n_se=4.0, label="loss value")
+
+
+def test_stratified_proposal_needs_a_flip_per_layer(x64):
+    """`proposal="stratified"` gives every stochastic layer at least one flip: fewer flips than layers is refused."""
+    net, x, loss_fn, y = _setup("two_hidden_zero")
+    with pytest.raises(ValueError, match="fewer than the 2 stochastic layers"):
+        snnsad.StochasticAD(1, proposal="stratified")(loss_fn, net, x, y, jr.key(0))
 
 
 def test_mixed_estimator_refuses_bad_settings(x64):
@@ -296,7 +305,7 @@ def test_batched_rejects_a_bad_batch_axis():
 @pytest.fixture(scope="module")
 def byo():
     """The neuron, layer and network of docs/howto.md, "Bring your own model", exactly as documented."""
-    ns = documented_namespace("docs/howto.md")
+    ns = documented_namespace("docs/howto.md", section="7. Bring your own model")
     return ns["ALIF"], ns["LowRankDense"], ns["AdaptiveNet"]
 
 
