@@ -315,3 +315,35 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
     _, record = train_seed(str(tmp_path / "eventprop" / "seeds"), 0, n_train=6400, n_test=1000, epochs=4, lr=5e-3)
     assert record["test"]["accuracy"] == r["test_accuracy"][0]
     assert time.perf_counter() - t0 < r["train_seconds"] / 3
+
+
+@pytest.mark.slow
+def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, monkeypatch, standard_promotion):
+    """The unbiased-training study on a cut-down plan (two methods, 20 samples per class, 1 epoch, one lr):
+    results, report rows and figure are written; every method has a test accuracy, a step cost relative to
+    the deterministic SG (1 for itself) and a variance profile; each run keeps its own checkpoint folder
+    (what `fit` resumes from)."""
+    from snnsad.experiments import _unbiased_training as ut
+
+    every = ut.methods
+    monkeypatch.setattr(
+        ut,
+        "methods",
+        lambda depth: {k: v for k, v in every(depth).items() if k in ("deterministic SG", "StochasticAD(8)")},
+    )
+    monkeypatch.setattr(
+        ut,
+        "_modes",
+        lambda quick: dict(
+            spc=20, epochs=1, lrs=(5e-3,), seeds=(0,), batch=50, tasks=("calibrated 20-128-10",), profile=8
+        ),  # fmt: skip
+    )
+    out = ut.unbiased_training(str(tmp_path), quick=True)
+    task = out["results"]["calibrated 20-128-10"]
+    assert set(task["methods"]) == {"deterministic SG", "StochasticAD(8)"}
+    assert task["methods"]["deterministic SG"]["cost_vs_deterministic_sg"] == 1.0
+    assert all(0 <= r["test_accuracy_mean"] <= 1 for r in task["methods"].values())
+    assert [p["name"] for p in task["variance_at_init"]] == ["StochasticAD(8)"]
+    assert any(row[0].startswith("calibrated 20-128-10: StochasticAD(8)") for row in out["report"])
+    runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())
+    assert len(runs) == 2 and all((r / "checkpoint.eqx").exists() for r in runs)
