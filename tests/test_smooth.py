@@ -245,6 +245,10 @@ def test_overflow_makes_outputs_nan_and_bad_input_is_refused():
         net(events.SyncEvents(jnp.zeros(1), jnp.zeros((5, 1))))
     with pytest.raises(TypeError, match="EventTrain or SyncEvents"):
         net(jnp.zeros(3))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="ascending order"):
+        net(events.EventTrain(jnp.asarray([0.3, 0.1, 0.2]), jnp.zeros(3, jnp.int32)))
+    with pytest.raises(eqx.EquinoxRuntimeError, match="source indices"):
+        net(events.EventTrain(jnp.asarray([0.1, 0.2, 0.3]), jnp.asarray([0, 4, 0], jnp.int32)))
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         events.encode_images(np.full((1, 4), 2.0))
     with pytest.raises(ValueError, match="phases"):
