@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
-from snnsad._cli._timing import time_jitted
 from snnsad._io import atomic_write_text, run_info
+from snnsad._timing import time_jitted
 
 
 def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchmarks/results") -> dict:

@@ -30,8 +30,8 @@ import jax.random as jr
 import numpy as np
 
 from snnsad._cli._bench import _side_by_side, on_floor, on_snnsad
-from snnsad._cli._timing import prepared
 from snnsad._io import atomic_write_text, run_info
+from snnsad._timing import prepared
 
 LAM_SYN, LAM_MEM = np.exp(-1 / 5), np.exp(-1 / 20)  # tau_syn 5 ms, tau_mem 20 ms, dt 1 ms (as the bench)
 

@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
-from snnsad._cli._timing import time_jitted
 from snnsad._io import atomic_write_text, run_info
+from snnsad._timing import time_jitted
 
 ESTIMATORS = [
     ("stochastic SG (matched)", snnsad.Autodiff()),

@@ -1,18 +1,18 @@
 """Choosing an unbiased estimator by measurement: per-parameter variance and cost, and the cheapest mix."""
 
 import itertools
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 import jax.random as jr
-import numpy as np
 from jaxtyping import PRNGKeyArray
 
 from ._mixed import MixedEstimator
-from ._statistics import sample_grads
+from ._statistics import gradient_stats, sample_grads
+from ._timing import median_seconds
 from ._trainable import parameters
 
 
@@ -33,18 +33,10 @@ class EstimatorProfile(NamedTuple):
     cosine: float
 
 
-def _flat(tree) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v, np.float64).reshape(v.shape[0], -1) for k, v in parameters(tree).items()}
-
-
-def _timed(fn, *args):
-    jax.block_until_ready(fn(*args))  # compile
-    best = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _cost(run, *args) -> tuple[Any, float]:
+    """`(output, median seconds)` of a jitted `run(*args)`: the first call compiles and gives the output."""
+    out = jax.block_until_ready(run(*args))
+    return out, median_seconds(lambda: jax.block_until_ready(run(*args)), 3)
 
 
 def profile_estimators(
@@ -70,27 +62,25 @@ def profile_estimators(
         raise ValueError(f"profile_estimators: `n_estimates` must be an int >= 2, got {n_estimates!r}.")
     keys = jr.split(key, n_estimates)
     forward = eqx.filter_jit(lambda n, ks: jax.vmap(lambda k: loss_fn(n(x, key=k), y))(ks))
-    t_forward = _timed(forward, net, keys)
+    _, t_forward = _cost(forward, net, keys)
     samples, costs = {}, {}
     for name, est in estimators.items():
         run = eqx.filter_jit(lambda n, ks, est=est: sample_grads(est, loss_fn, n, x, y, ks, chunk_size=chunk_size)[1])
-        costs[name] = _timed(run, net, keys) / t_forward
-        samples[name] = _flat(run(net, keys))
-    if reference is None:
-        ref = {
-            k: np.mean(np.concatenate([s[k] for s in samples.values()]), axis=0) for k in next(iter(samples.values()))
-        }
+        grads, seconds = _cost(run, net, keys)
+        samples[name], costs[name] = parameters(grads), seconds / t_forward
+    if reference is None:  # the pooled mean of every estimator's estimates
+        ref = jax.tree.map(lambda *s: jnp.mean(jnp.concatenate(s), axis=0), *samples.values())
     else:
-        ref = {k: np.asarray(v, np.float64).ravel() for k, v in parameters(reference).items()}
+        ref = parameters(reference)
+    sq_norm = {k: float(jnp.sum(jnp.square(v))) for k, v in ref.items()}
+    sq_norm["all"] = sum(sq_norm.values())
     out = []
     for name, s in samples.items():
-        var = {k: float(np.sum(np.var(s[k], axis=0, ddof=1)) / max(np.sum(ref[k] ** 2), 1e-300)) for k in s}
-        all_s = np.concatenate([s[k] for k in s], axis=1)
-        all_r = np.concatenate([ref[k] for k in s])
-        total = float(np.sum(np.var(all_s, axis=0, ddof=1)) / max(np.sum(all_r**2), 1e-300))
-        norms = np.linalg.norm(all_s, axis=1) * np.linalg.norm(all_r)
-        cosine = float(np.mean(np.where(norms > 0, all_s @ all_r / np.where(norms > 0, norms, 1), 0.0)))
-        out.append(EstimatorProfile(name, var, total, costs[name], cosine))
+        stats = gradient_stats(s, ref)  # keyed by the dict paths of `parameters`' names
+        leaf = {k: jax.tree_util.keystr((jax.tree_util.DictKey(k),)) for k in ref}
+        var = {k: float(stats[leaf[k]].variance) / max(sq_norm[k], 1e-300) for k in ref}
+        total = float(stats["all"].variance) / max(sq_norm["all"], 1e-300)
+        out.append(EstimatorProfile(name, var, total, costs[name], float(stats["all"].mean_cosine)))
     return out
 
 

@@ -217,18 +217,9 @@ class EventNetwork(eqx.Module):
                 f"{x.times.shape} and {x.index.shape} (vmap or snnsad.Batched handles a batch)."
             )
         n_in = self.layers[0].weight.shape[1]
-        bad = (
-            jnp.any(jnp.isnan(x.times) | (x.times < 0))
-            | jnp.any(x.times[1:] < x.times[:-1])
-            | jnp.any((x.index < 0) | (x.index >= n_in))
+        x = EventTrain(
+            checked_times(x.times, x.index, n_in, "EventNetwork", "snnsad.events.events_from_lists"), x.index
         )
-        times = eqx.error_if(
-            x.times,
-            bad,
-            f"EventNetwork: input events must have times >= 0, not NaN, in ascending order, and source indices in "
-            f"[0, {n_in}); build them with snnsad.events.events_from_lists.",
-        )
-        x = EventTrain(times, x.index)
         spikes, overflow = [], jnp.zeros((), bool)
         for la in self.layers[:-1]:
             times, index, _, flag = la(x, self.t_end, gradient)
@@ -246,6 +237,20 @@ class EventNetwork(eqx.Module):
         )
         first = jnp.where(jnp.isinf(first), jnp.asarray(self.t_end, first.dtype), first)
         return EventOutput(jnp.where(overflow, jnp.nan, first), tuple(spikes), overflow)
+
+
+def checked_times(times, index, n_in: int, where: str, build: str):
+    """`times`, with a run-time error if any is NaN or negative, they are not ascending, or an `index`
+    (None for synchronous groups) lies outside `[0, n_in)`."""
+    bad = jnp.any(jnp.isnan(times) | (times < 0)) | jnp.any(times[1:] < times[:-1])
+    if index is not None:
+        bad = bad | jnp.any((index < 0) | (index >= n_in))
+    return eqx.error_if(
+        times,
+        bad,
+        f"{where}: input events must have times >= 0, not NaN, in ascending order (inf for unused slots), and "
+        f"source indices in [0, {n_in}); build them with {build}.",
+    )
 
 
 def events_from_lists(times, index, max_events: int | None = None, dtype=np.float32) -> EventTrain:

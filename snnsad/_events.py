@@ -303,9 +303,13 @@ def _track_peak(peak: Peak, v, i, h, now, k, at_event_ok, cfg: LayerConfig) -> P
 
 def spike_slots(rec: Record, cfg: LayerConfig) -> tuple[Array, Array]:
     """For each of the `k_out` output slots, the scan step of that spike and whether the slot holds one."""
-    n_steps = rec.kind.shape[0]
-    is_spike = rec.kind == SPIKE
-    order = jnp.argsort(jnp.where(is_spike, jnp.arange(n_steps, dtype=jnp.int32), n_steps))[: cfg.k_out]
+    return first_steps(rec.kind == SPIKE, cfg.k_out)
+
+
+def first_steps(is_spike: Array, k: int) -> tuple[Array, Array]:
+    """The first `k` scan steps where `is_spike` holds, in order, and whether each slot holds one."""
+    n_steps = is_spike.shape[0]
+    order = jnp.argsort(jnp.where(is_spike, jnp.arange(n_steps, dtype=jnp.int32), n_steps))[:k]
     return order, is_spike[order]
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from ._estimators import AbstractEstimator, partition
-from ._event_network import EventTrain
+from ._event_network import EventTrain, checked_times
 from ._smooth_network import first_times, pseudo_rates, run_layer
 from ._smooth_neurons import QIF, Theta
 
@@ -154,15 +154,9 @@ class SmoothNetwork(eqx.Module):
             w_events, times = w0[:, x.index], x.times
         else:
             raise TypeError(f"SmoothNetwork: `x` must be an EventTrain or SyncEvents, got {type(x).__name__}.")
-        bad = jnp.any(jnp.isnan(times) | (times < 0)) | jnp.any(times[1:] < times[:-1])
-        if isinstance(x, EventTrain):
-            bad = bad | jnp.any((x.index < 0) | (x.index >= w0.shape[1]))
-        times = eqx.error_if(
-            times,
-            bad,
-            f"SmoothNetwork: input events must have times >= 0, not NaN, in ascending order (inf for unused slots) and "
-            f"source indices in [0, {w0.shape[1]}); build them with snnsad.events.events_from_lists or encode_images.",
-        )
+        index = x.index if isinstance(x, EventTrain) else None
+        build = "snnsad.events.events_from_lists or encode_images"
+        times = checked_times(times, index, w0.shape[1], "SmoothNetwork", build)
         n_layers = len(self.weights)
         rates = jnp.zeros((w0.shape[1],), w0.dtype)
         counts, overflow = [], jnp.zeros((), bool)

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array
 
-NO_EVENT, INPUT, SPIKE, END = 0, 1, 2, 3
+from ._events import END, INPUT, NO_EVENT, SPIKE, first_steps
 
 
 class LayerRun(NamedTuple):
@@ -63,9 +63,7 @@ def run_layer(model, state0, w_events: Array, times: Array, w_rec: Array | None,
     carry0 = (jnp.zeros((), dtype), state0, jnp.zeros((), jnp.int32))
     (_, end, _), (kind, time, who) = jax.lax.scan(step, carry0, None, length=k_in + k_out + 1)
     is_spike = kind == SPIKE
-    steps = kind.shape[0]
-    order = jnp.argsort(jnp.where(is_spike, jnp.arange(steps, dtype=jnp.int32), steps))[:k_out]
-    valid = is_spike[order]
+    order, valid = first_steps(is_spike, k_out)
     overflow = jnp.sum(is_spike) > k_out
     counts = jnp.sum(is_spike[:, None] & (who[:, None] == neurons[None, :]), axis=0, dtype=jnp.int32)
     out_times = jnp.where(overflow, jnp.nan, jnp.where(valid, time[order], jnp.inf))
@@ -87,10 +85,8 @@ def pseudo_rates(model, run: LayerRun, drive: Array, w_rec: Array | None = None)
 
 def spike_train(run: LayerRun, phase: Array, period: Array, neuron: int, count: int, t_end: float) -> Array:
     """The first `count` spike times of `neuron`: its ordinary spikes, then pseudospikes `T + k P - phase`."""
-    mine = (run.index == neuron) & jnp.isfinite(run.times)
-    slots = jnp.arange(mine.shape[0], dtype=jnp.int32)
-    pos = jnp.argsort(jnp.where(mine, slots, mine.shape[0]))[:count]
-    ordinary = jnp.where(mine[pos], run.times[pos], jnp.inf)
+    pos, valid = first_steps((run.index == neuron) & jnp.isfinite(run.times), count)
+    ordinary = jnp.where(valid, run.times[pos], jnp.inf)
     index = jnp.arange(count, dtype=jnp.int32)
     done = run.counts[neuron].astype(jnp.int32)
     k = (index + 1 - done).astype(period.dtype)

@@ -28,7 +28,8 @@ class StochasticAD(AbstractEstimator):
     `dp_n/dtheta = F'(x_n) dx_n/dtheta` and `M = n_flips` sites drawn from `q_n` (`proposal=
     "weighted"`: `q_n = r_n / R`, `r_n = F'(x_n) w_n`; `"uniform"`: uniform over sites with
     `r_n > 0`; `"stratified"`: `M / L` draws in each of the `L` stochastic layers, each `q_n = r_n /
-    R_l` within its layer, so every layer's sites are flipped however small its share of `R`), all parameters come from one vector-Jacobian product of the teacher-forced run:
+    R_l` within its layer, so every layer's sites are flipped however small its share of `R`), all
+    parameters come from one vector-Jacobian product of the teacher-forced run:
 
         g = grad [ L(theta; s fixed) + sum_n stop_gradient(c_n) x_n(theta; s fixed) ],
         c_n = sum_{m: n_m = n} r_n D_{n_m} / (M q_n)

@@ -31,8 +31,8 @@ from .._neurons import LIF
 from .._small_problems import small_problems
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
+from .._timing import median_seconds, prepared, time_jitted
 from ._peers import SHD_SHAPE, on_snntorch, on_spyx, shd_snntorch, shd_spyx, torch_device
-from ._timing import median_seconds, prepared, time_jitted
 
 # ----------------------------------------------------------------------------- (a) ON workload
 

@@ -11,11 +11,9 @@ Before training, `profile_estimators` measures every unbiased option's per-layer
 """
 
 import os
-import time
 from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -30,6 +28,7 @@ from .._score_function import ScoreFunction
 from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
+from .._timing import time_jitted
 from .._train import evaluate, fit, freeze
 from ._randman_calibration import STANDARD_RANDMAN, split_80_10_10
 from ._recipes import paper_network
@@ -77,13 +76,7 @@ def _loss_fn():
 
 def _step_seconds(net, est, loss_fn, x, y):
     step = eqx.filter_jit(lambda n, k: Batched(est)(loss_fn, n, x, y, k))
-    jax.block_until_ready(step(net, jr.key(0)))
-    best = np.inf
-    for r in range(3):
-        t0 = time.perf_counter()
-        jax.block_until_ready(step(net, jr.key(r + 1)))
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return time_jitted(step, net, jr.key(0), repeats=3)[1]
 
 
 def _run(folder, net, est, loss_fn, train, val, *, lr, epochs, batch, seed, quick):
@@ -120,7 +113,8 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
         xb, yb = (jnp.asarray(a) for a in train.batch(np.arange(min(32, len(train)))))
         task_out: dict[str, Any] = {"methods": {}}
         base_seconds = None
-        for name, (spike, est) in methods(len(spec["hidden"])).items():
+        task_methods = methods(len(spec["hidden"]))
+        for name, (spike, est) in task_methods.items():
             net0 = paper_network(sizes, spike, seed=seed)
             seconds = _step_seconds(net0, est, loss_fn, xb, yb)
             base_seconds = seconds if base_seconds is None else base_seconds
@@ -153,7 +147,7 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
         stochastic = paper_network(sizes, Stochastic(Sigmoid(10.0)), seed=seed)
         unbiased = {
             k: est
-            for k, (spike, est) in methods(len(spec["hidden"])).items()
+            for k, (spike, est) in task_methods.items()
             if spike.stochastic and not isinstance(est, Autodiff)  # the SGs are biased: not profiled
         }
         profiles = profile_estimators(

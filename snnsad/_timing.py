@@ -1,4 +1,4 @@
-"""Timing helpers for benchmarks: compile and run measured separately, median of repeats."""
+"""Timing helpers (benchmarks, measured estimator costs): compile and run measured separately, median of repeats."""
 
 import statistics
 import time
