@@ -1,4 +1,4 @@
-"""Data sets: Randman, Yin-Yang, SHD/SSC (HDF5), image-raster targets, frozen Poisson inputs, batching."""
+"""Data sets: Randman, Yin-Yang, SHD/SSC (HDF5), MNIST (IDX files) and scikit-learn's digits, image-raster targets, frozen Poisson inputs, batching."""
 
 from ._data import RANDMAN_PRESET as RANDMAN_PRESET
 from ._data import SpikeDataset as SpikeDataset
