@@ -24,14 +24,20 @@ import jax.random as jr
 import snnsad
 from snnsad._io import atomic_write_text, run_info
 from snnsad.experiments._recipes import paper_network
-from snnsad.experiments._unbiased_training import AUTHORS_RANDMAN, _loss_fn
+from snnsad.experiments._unbiased_training import TASKS, _loss_fn
+
+NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
 
 
-def main(*, estimates: int = 400, seed: int = 0, out: str = "benchmarks/results") -> dict:
-    data = snnsad.data.randman(**AUTHORS_RANDMAN, samples_per_class=20, seed=seed + 1)
-    x, y = jnp.asarray(data.x[0]), jnp.asarray(data.y[0])
-    net = paper_network((20, 128, 128, 128, 15), snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
-    options = {
+def _options(task: str) -> dict:
+    if task == "calibrated":
+        st = "straight_through"
+        return {
+            **{f"ScoreFunction({n})": snnsad.ScoreFunction(n) for n in (2, 3, 4, 8)},
+            **{f"StochasticAD({m}), two-sided": snnsad.StochasticAD(m) for m in (4, 8, 16)},
+            **{f"StochasticAD({m}), straight-through": snnsad.StochasticAD(m, weighting=st) for m in (8, 16)},
+        }
+    return {
         "StochasticAD(8), two-sided, weighted": snnsad.StochasticAD(8),
         "StochasticAD(8), straight-through, weighted": snnsad.StochasticAD(8, weighting="straight_through"),
         "StochasticAD(8), two-sided, stratified": snnsad.StochasticAD(8, proposal="stratified"),
@@ -41,6 +47,17 @@ def main(*, estimates: int = 400, seed: int = 0, out: str = "benchmarks/results"
         "ScoreFunction(8)": snnsad.ScoreFunction(8),
         "mix: score on hidden 1, flips (8) after": snnsad.MixedEstimator(coupled=(1, 2), n_flips=8, n_samples=4),
     }
+
+
+def main(*, task: str = "paper", estimates: int = 400, seed: int = 0, out: str = "benchmarks/results") -> dict:
+    if task not in NETWORKS:
+        raise ValueError(f"--task {task!r}: must be one of {list(NETWORKS)}.")
+    spec = TASKS[NETWORKS[task]]
+    data = snnsad.data.randman(**spec["data"], samples_per_class=20, seed=seed + 1)
+    x, y = jnp.asarray(data.x[0]), jnp.asarray(data.y[0])
+    sizes = (20, *spec["hidden"], spec["data"]["n_classes"])
+    net = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
+    options = _options(task)
     loss_fn = _loss_fn()
     profiles = snnsad.analysis.profile_estimators(
         options, loss_fn, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50
@@ -54,21 +71,23 @@ def main(*, estimates: int = 400, seed: int = 0, out: str = "benchmarks/results"
     table = "\n".join(lines)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}"
     text = (
-        f"Per-estimate variance / squared norm of the pooled unbiased mean, per weight matrix; paper's Randman "
-        f"network at initialisation, one example, {estimates} estimates per option; {machine}.\n\n{table}\n"
+        f"Per-estimate variance / squared norm of the pooled unbiased mean, per weight matrix; {NETWORKS[task]} "
+        f"Randman network at initialisation, one example, {estimates} estimates per option; {machine}.\n\n{table}\n"
     )
     print(text)
-    result = {"estimates": estimates, "seed": seed, "machine": machine, **run_info()}
+    result = {"task": NETWORKS[task], "estimates": estimates, "seed": seed, "machine": machine, **run_info()}
     result["profiles"] = [p._asdict() for p in profiles]
-    atomic_write_text(os.path.join(out, "unbiased_variance_by_layer.json"), json.dumps(result, indent=2, default=float))
-    atomic_write_text(os.path.join(out, "unbiased_variance_by_layer.md"), text)
+    stem = "unbiased_variance_by_layer" + ("" if task == "paper" else f"_{task}")
+    atomic_write_text(os.path.join(out, f"{stem}.json"), json.dumps(result, indent=2, default=float))
+    atomic_write_text(os.path.join(out, f"{stem}.md"), text)
     return result
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="paper", choices=tuple(NETWORKS))
     parser.add_argument("--estimates", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
-    main(estimates=args.estimates, seed=args.seed, out=args.out)
+    main(task=args.task, estimates=args.estimates, seed=args.seed, out=args.out)

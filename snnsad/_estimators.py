@@ -125,7 +125,8 @@ class Batched(eqx.Module):
 
     `xs` carries the batch on axis `batch_axis` (0: `(B, T, n)`, the default; 1: time-major
     `(T, B, n)`, which saves a transpose when the data already come that way), `ys` on axis 0.
-    Each example gets its own key (`jr.split(key, B)`) and the returned value and gradient are
+    Each example gets its own key (`jr.split(key, B)`; `key=None` for deterministic networks, whose
+    estimators need none: a stochastic one then says it needs a key) and the returned value and gradient are
     batch means: the batch mean of the estimator's objectives is differentiated in one backward
     pass (weight gradients of the whole batch are one GEMM). A wrapper, not an estimator: it takes
     batches where an estimator takes one example. Composes with jit.
@@ -142,7 +143,9 @@ class Batched(eqx.Module):
         if self.batch_axis not in (0, 1):
             raise ValueError(f"Batched: `batch_axis` must be 0 (B, T, n) or 1 (T, B, n), got {self.batch_axis!r}.")
 
-    def __call__(self, loss_fn: LossFn, net, x: PyTree, y: PyTree, key: PRNGKeyArray) -> tuple[Scalar, PyTree]:
+    def __call__(
+        self, loss_fn: LossFn, net, x: PyTree, y: PyTree, key: PRNGKeyArray | None = None
+    ) -> tuple[Scalar, PyTree]:
         axis = self.batch_axis
         arrays = jax.tree.leaves(x)
         if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):
@@ -154,7 +157,7 @@ class Batched(eqx.Module):
                 f"Batched: `x` (batch axis {axis}) and `y` (axis 0) disagree on the batch size: {sorted(sizes)}; "
                 "pass one target per example."
             )
-        keys = jr.split(key, batch)
+        keys = None if key is None else jr.split(key, batch)  # None: the estimator says if it needs one
         est = self.estimator
         est.check(net)
         params, static = partition(net)
@@ -166,7 +169,8 @@ class Batched(eqx.Module):
 
         def mean_objective(p):
             surrogates, values = jax.vmap(
-                lambda xi, yi, ki: est.objective(loss_fn, p, static, xi, yi, ki), in_axes=(x_axis, 0, 0)
+                lambda xi, yi, ki: est.objective(loss_fn, p, static, xi, yi, ki),
+                in_axes=(x_axis, 0, None if keys is None else 0),
             )(xs, y, keys)
             return jnp.mean(surrogates), jnp.mean(values)
 

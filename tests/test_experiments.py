@@ -319,31 +319,45 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
 
 @pytest.mark.slow
 def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, monkeypatch, standard_promotion):
-    """The unbiased-training study on a cut-down plan (two methods, 20 samples per class, 1 epoch, one lr):
-    results, report rows and figure are written; every method has a test accuracy, a step cost relative to
-    the deterministic SG (1 for itself) and a variance profile; each run keeps its own checkpoint folder
-    (what `fit` resumes from)."""
+    """The unbiased-training study on a cut-down plan (three methods, 20 samples per class, 1 epoch, one lr):
+    results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
+    test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves) and the
+    unbiased one a variance profile; each run keeps its own checkpoint folder (what `fit` resumes from)."""
     from snnsad.experiments import _unbiased_training as ut
 
     every = ut.methods
     monkeypatch.setattr(
         ut,
         "methods",
-        lambda depth: {k: v for k, v in every(depth).items() if k in ("deterministic SG", "StochasticAD(8)")},
+        lambda depth: {
+            k: v
+            for k, v in every(depth).items()
+            if k in ("deterministic SG", "stochastic SG (matched)", "StochasticAD(8)")
+        },
     )
     monkeypatch.setattr(
         ut,
         "_modes",
         lambda quick: dict(
-            spc=20, epochs=1, lrs=(5e-3,), seeds=(0,), batch=50, tasks=("calibrated 20-128-10",), profile=8
+            spc=20,
+            epochs=1,
+            sweep_epochs=1,
+            lrs=(5e-3,),
+            seeds=(0,),
+            batch=50,
+            tasks=("calibrated 20-128-10",),
+            profile=8,
         ),  # fmt: skip
     )
     out = ut.unbiased_training(str(tmp_path), quick=True)
     task = out["results"]["calibrated 20-128-10"]
-    assert set(task["methods"]) == {"deterministic SG", "StochasticAD(8)"}
+    assert set(task["methods"]) == {"deterministic SG", "stochastic SG (matched)", "StochasticAD(8)"}
     assert task["methods"]["deterministic SG"]["cost_vs_deterministic_sg"] == 1.0
+    assert task["methods"]["stochastic SG (matched)"]["cost_vs_matched_sg"] == 1.0
+    target = [row for row in out["report"] if row[0].endswith("best unbiased method vs the matched SG")]
+    assert len(target) == 1 and target[0][1].startswith("StochasticAD(8): ")
     assert all(0 <= r["test_accuracy_mean"] <= 1 for r in task["methods"].values())
     assert [p["name"] for p in task["variance_at_init"]] == ["StochasticAD(8)"]
     assert any(row[0].startswith("calibrated 20-128-10: StochasticAD(8)") for row in out["report"])
     runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())
-    assert len(runs) == 2 and all((r / "checkpoint.eqx").exists() for r in runs)
+    assert len(runs) == 3 and all((r / "checkpoint.eqx").exists() for r in runs)
