@@ -13,9 +13,10 @@ gradient; the matched stochastic SG's mean comes from `--sg` estimates. Per weig
 - the same for the deterministic SG (fast sigmoid 10) of the noise-free network with the same weights:
   the gradient of a different, deterministic network, shown beside it for scale.
 
-Writes `surrogate_bias_by_layer.{json,md,png}`.
+`--task calibrated` measures the calibrated Randman network (Zenke-lab standard data, 20-128-10)
+instead. Writes `surrogate_bias_by_layer[_calibrated].{json,md,png}`.
 
-    python benchmarks/surrogate_bias_by_layer.py [--reference 400] [--sg 200] [--batch 64] [--seed 0]
+    python benchmarks/surrogate_bias_by_layer.py [--task paper|calibrated] [--reference 400] [--sg 200] [--batch 64]
 """
 
 import argparse
@@ -33,9 +34,10 @@ import snnsad
 from snnsad._io import atomic_write_text, run_info
 from snnsad.experiments._recipes import paper_network
 from snnsad.experiments._results import pyplot
-from snnsad.experiments._unbiased_training import AUTHORS_RANDMAN, _loss_fn
+from snnsad.experiments._unbiased_training import TASKS, _loss_fn
 
 BLOCKS = 8
+NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
 
 
 def _flat_by_leaf(tree) -> dict[str, np.ndarray]:
@@ -74,11 +76,17 @@ def layer_table(reference: dict[str, np.ndarray], estimates: dict[str, np.ndarra
     return rows
 
 
-def main(*, reference: int = 400, sg: int = 200, batch: int = 64, seed: int = 0, out: str = "benchmarks/results"):
-    data = snnsad.data.randman(**AUTHORS_RANDMAN, samples_per_class=max(20, -(-batch // 15)), seed=seed + 1)
+def main(
+    *, task="paper", reference: int = 400, sg: int = 200, batch: int = 64, seed: int = 0, out="benchmarks/results"
+):
+    if task not in NETWORKS:
+        raise ValueError(f"--task {task!r}: must be one of {list(NETWORKS)}.")
+    spec = TASKS[NETWORKS[task]]
+    n_classes = spec["data"]["n_classes"]
+    data = snnsad.data.randman(**spec["data"], samples_per_class=max(20, -(-batch // n_classes)), seed=seed + 1)
     x, y = jnp.asarray(data.x[:batch]), jnp.asarray(data.y[:batch])
     loss_fn = _loss_fn()
-    sizes = (20, 128, 128, 128, 15)
+    sizes = (20, *spec["hidden"], n_classes)
     stochastic = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
     deterministic = paper_network(sizes, snnsad.Surrogate(snnsad.FastSigmoid(10.0), scale=1.0), seed=seed)
 
@@ -111,23 +119,32 @@ def main(*, reference: int = 400, sg: int = 200, batch: int = 64, seed: int = 0,
         )
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__}"
     text = (
-        f"Surrogate gradients against the true gradient of the stochastic network, per weight matrix; paper's "
-        f"Randman network at initialisation, one batch of {batch}; true gradient: mean of {reference} "
+        f"Surrogate gradients against the true gradient of the stochastic network, per weight matrix; "
+        f"{NETWORKS[task]} Randman network at initialisation, one batch of {batch}; true gradient: mean of {reference} "
         f"ScoreFunction(8) estimates; matched SG: mean of {sg} estimates; {machine}.\n\n" + "\n".join(lines) + "\n"
     )
     print(text)
-    result = {"reference": reference, "sg": sg, "batch": batch, "seed": seed, "machine": machine, **run_info()}
+    result = {
+        "task": NETWORKS[task],
+        "reference": reference,
+        "sg": sg,
+        "batch": batch,
+        "seed": seed,
+        "machine": machine,
+        **run_info(),
+    }
     result.update(matched_sg=sg_rows, deterministic_sg=det_rows)
-    atomic_write_text(os.path.join(out, "surrogate_bias_by_layer.json"), json.dumps(result, indent=2))
-    atomic_write_text(os.path.join(out, "surrogate_bias_by_layer.md"), text)
-    _figure(sg_rows, det_rows).savefig(os.path.join(out, "surrogate_bias_by_layer.png"), dpi=120)
+    stem = "surrogate_bias_by_layer" + ("" if task == "paper" else f"_{task}")
+    atomic_write_text(os.path.join(out, f"{stem}.json"), json.dumps(result, indent=2))
+    atomic_write_text(os.path.join(out, f"{stem}.md"), text)
+    _figure(sg_rows, det_rows).savefig(os.path.join(out, f"{stem}.png"), dpi=120)
     return result
 
 
 def _figure(sg_rows, det_rows):
     plt = pyplot()
     fig, (ax_n, ax_c) = plt.subplots(1, 2, figsize=(8, 3))
-    labels = ["hidden 1", "hidden 2", "hidden 3", "readout"][: len(sg_rows)]
+    labels = [f"hidden {i + 1}" for i in range(len(sg_rows) - 1)] + ["readout"]
     at = np.arange(len(sg_rows))
     for shift, rows, name in ((-0.2, sg_rows, "matched SG"), (0.2, det_rows, "deterministic SG")):
         ax_n.bar(at + shift, [r["norm_ratio"] for r in rows], 0.4, label=name)
@@ -143,10 +160,11 @@ def _figure(sg_rows, det_rows):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="paper", choices=tuple(NETWORKS))
     parser.add_argument("--reference", type=int, default=400)
     parser.add_argument("--sg", type=int, default=200)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results")
     args = parser.parse_args()
-    main(reference=args.reference, sg=args.sg, batch=args.batch, seed=args.seed, out=args.out)
+    main(task=args.task, reference=args.reference, sg=args.sg, batch=args.batch, seed=args.seed, out=args.out)

@@ -322,7 +322,8 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     """The unbiased-training study on a cut-down plan (three methods, 20 samples per class, 1 epoch, one lr):
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
     test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves) and the
-    unbiased one a variance profile; each run keeps its own checkpoint folder (what `fit` resumes from)."""
+    unbiased one a variance profile; SMORMS3's step factor is in (0, 1]; each run keeps its own checkpoint
+    folder (what `fit` resumes from)."""
     from snnsad.experiments import _unbiased_training as ut
 
     every = ut.methods
@@ -357,6 +358,7 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     target = [row for row in out["report"] if row[0].endswith("best unbiased method vs the matched SG")]
     assert len(target) == 1 and target[0][1].startswith("StochasticAD(8): ")
     assert all(0 <= r["test_accuracy_mean"] <= 1 for r in task["methods"].values())
+    assert all(0 < r["smorms3_step_fraction"] <= 1 for r in task["methods"].values())
     assert [p["name"] for p in task["variance_at_init"]] == ["StochasticAD(8)"]
     assert any(row[0].startswith("calibrated 20-128-10: StochasticAD(8)") for row in out["report"])
     runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())

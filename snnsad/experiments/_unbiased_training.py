@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -28,7 +29,7 @@ from .._estimators import Autodiff, Batched
 from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
 from .._mixed import MixedEstimator
 from .._score_function import ScoreFunction
-from .._smorms3 import smorms3
+from .._smorms3 import SMORMS3State, smorms3
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
 from .._timing import time_jitted
@@ -150,8 +151,10 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
                               epochs=n_epochs, batch=m["batch"], seed=s, quick=quick)  # fmt: skip
                 test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=jr.key(s + 7))
                 runs.append({"seed": s, "test_accuracy": test_eval["metric"],
-                             "val_accuracy": [h["val_metric"] for h in fitted.history]})  # fmt: skip
+                             "val_accuracy": [h["val_metric"] for h in fitted.history],
+                             "smorms3_step_fraction": step_fraction(fitted.opt_state, best_lr)})  # fmt: skip
             accs = np.array([r["test_accuracy"] for r in runs])
+            fraction = float(np.mean([r["smorms3_step_fraction"] for r in runs]))
             task_out["methods"][name] = {
                 "lr_sweep_best_val": {str(k): v for k, v in sweep.items()},
                 "lr": best_lr,
@@ -160,6 +163,7 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
                 "cost_vs_matched_sg": seconds / step_seconds["stochastic SG (matched)"],
                 "test_accuracy_mean": float(accs.mean()),
                 "test_accuracy_sd": float(accs.std(ddof=1)) if len(accs) > 1 else None,
+                "smorms3_step_fraction": fraction,
                 "runs": runs,
             }
             print(f"  {task} / {name}: test {accs.mean():.3f}, cost x{seconds / step_seconds['stochastic SG (matched)']:.1f} "
@@ -179,6 +183,26 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     figures = {"unbiased_training.png": _figure(results)}
     cfg = {"mode": m, "epochs": n_epochs, "seeds": run_seeds, "tasks": {k: TASKS[k] for k in m["tasks"]}}
     return save(out_dir, "unbiased_training", cfg, results, report, figures)
+
+
+def step_fraction(opt_state, lr: float) -> float:
+    """Mean over the trained parameters of SMORMS3's step factor `min(lr, x) / lr` in `opt_state`.
+
+    SMORMS3 scales each parameter's step by `min(lr, x)` with `x = g^2 / g2` (squared running mean over
+    running mean square of its gradient: about SNR / (1 + SNR)). Where a gradient is noisy, `x < lr` and
+    the step is set by the noise, not by the learning rate: a fraction well below 1 says raising the rate
+    cannot speed training up.
+    """
+    states = jax.tree.leaves(opt_state, is_leaf=lambda st: isinstance(st, SMORMS3State))
+    factors = [
+        np.ravel(np.minimum(lr, np.square(g) / (g2 + 1e-16)) / lr)
+        for st in states
+        if isinstance(st, SMORMS3State)
+        for g, g2 in zip(jax.tree.leaves(st.g), jax.tree.leaves(st.g2), strict=True)
+    ]
+    if not factors:
+        raise ValueError("step_fraction: `opt_state` holds no SMORMS3 state.")
+    return float(np.mean(np.concatenate(factors)))
 
 
 def _slug(task, name, lr, seed):
@@ -201,7 +225,8 @@ def _report(results, m, n_epochs, run_seeds):
                     f"validation after {min(m['sweep_epochs'], n_epochs)} epochs from {list(m['lrs'])}); "
                     + (f"{r['test_accuracy_mean'] / max(sg, 1e-9):.2f} of the matched SG; " if sg is not None else "")
                     + f"step cost x{r['cost_vs_matched_sg']:.1f} the matched SG's "
-                    f"(x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's)",
+                    f"(x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's); SMORMS3 step factor "
+                    f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)",
                 )
             )
         if sg is not None:
