@@ -246,17 +246,22 @@ if __name__ == "__main__":
 
 
 def run_script(main, argv=None) -> None:
-    """The command line of a script in experiments/: `[--full] [--seed N] [--out DIR]` (plus `--shd-path`
-    where `main` takes it), passed to `main` as keyword arguments."""
+    """The command line of a script in experiments/: `[--full] [--seed N] [--out DIR]` (plus `--shd-path` and
+    `--parts` where `main` takes them), passed to `main` as keyword arguments."""
     import inspect
 
     parser = argparse.ArgumentParser(description=(sys.modules[main.__module__].__doc__ or "").splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the paper's sizes (default: quick mode)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/reproduce")
-    takes_shd = "shd_path" in inspect.signature(main).parameters
+    params = inspect.signature(main).parameters
+    takes_shd = "shd_path" in params
     if takes_shd:
         parser.add_argument("--shd-path", required=True, help="folder with shd_train.h5 and shd_test.h5")
+    if "parts" in params:
+        parser.add_argument("--parts", nargs="+", default=None, help="run only these parts of the experiment")
     args = parser.parse_args(argv)
     kwargs = {"shd_path": args.shd_path} if takes_shd else {}
+    if "parts" in params:
+        kwargs["parts"] = args.parts
     main(seed=args.seed, quick=not args.full, out=args.out, **kwargs)

@@ -10,11 +10,12 @@ from .._network import Network, feedforward
 from .._neurons import LIF, LeakyIntegrator
 
 
-def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0):
+def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0, detach_reset: bool = True):
     """The paper's classification setup: LIF layers (tau_mem 20 ms, tau_syn 10 ms, multiplicative
     reset) and a leaky readout (tau_mem 200 ms), fluctuation-driven init for 5 Hz inputs with target
-    sigma_U 1.0 (deterministic spikes) or 1.3 (stochastic spikes)."""
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero")
+    sigma_U 1.0 (deterministic spikes) or 1.3 (stochastic spikes). `detach_reset=False` lets the
+    gradient flow through the reset (Zenke & Vogels' "differentiable reset")."""
+    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero", detach_reset=detach_reset)
     readout = LeakyIntegrator(tau_mem=200e-3, tau_syn=10e-3, dt=dt)
     sigma_u = 1.3 if spike_fn.stochastic else 1.0
     return feedforward(

@@ -14,6 +14,7 @@ from ._e6_randman import e6_randman
 from ._estimators_on_one_example import estimators_on_one_example
 from ._eventprop import eventprop_yinyang
 from ._randman_calibration import randman_calibration
+from ._robustness import robustness
 from ._sg_ntk import sg_ntk
 from ._smooth_exact import smooth_exact
 from ._unbiased_training import unbiased_training
@@ -29,6 +30,7 @@ EXPERIMENTS = {
     "eventprop": eventprop_yinyang,
     "e6": e6_randman,
     "randman-calibration": randman_calibration,
+    "robustness": robustness,
     "sg-ntk": sg_ntk,
     "smooth-exact": smooth_exact,
     "unbiased-training": unbiased_training,

@@ -1,0 +1,20 @@
+"""Surrogate robustness (Zenke & Vogels 2021): shape x steepness grid, the sparse-activity limit, diagnostics.
+
+Same as ``snnsad reproduce robustness [--quick] [--out DIR] [--seed N] [--epochs N] [--seeds ...]``; see
+docs/experiments.md. ``--parts`` runs some of grid, sparse, diagnostics.
+
+    python experiments/robustness.py [--full] [--seed N] [--out results/reproduce] [--parts grid diagnostics]
+"""
+
+import snnsad
+
+
+def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce", parts: list[str] | None = None) -> dict:
+    """Run the experiment; results, config and figures go to ``out/robustness/``."""
+    return snnsad.experiments.robustness(out, quick=quick, seed=seed, parts=parts)
+
+
+if __name__ == "__main__":
+    from snnsad._cli import run_script
+
+    run_script(main)

@@ -1,0 +1,303 @@
+"""Surrogate robustness (Zenke & Vogels 2021): shape x steepness grid, the sparse-activity limit, diagnostics.
+
+Zenke & Vogels, "The remarkable robustness of surrogate gradient learning for instilling complex
+function in spiking neural networks" (Neural Computation 33(4):899-925, 2021) found learning robust
+to the surrogate's shape but not to its scale, and networks that work at the sparse-activity limit
+with activity regularisation. Three parts:
+
+1. **grid**: the calibrated Randman (`randman-calibration`: Zenke-lab standard data, 20-128-10,
+   tau 20/10 ms, SMORMS3 5e-3, batch 250, per-neuron lower and per-layer upper bound, max-over-time
+   cross-entropy) trained with the deterministic SG of every shape in `SHAPES` and steepness in
+   `betas`, the surrogate at peak 1 (their normalisation) or at its native scale (the escape density,
+   peak `beta / 2` for SuperSpike), the reset detached or differentiated.
+2. **sparse**: the per-layer upper bound's threshold (spikes per neuron and trial) and strength swept,
+   for the deterministic SG and the matched stochastic SG (sigmoid escape 10 both): accuracy against
+   the mean spike count and the fraction of neurons that fire at all.
+3. **diagnostics** (`_robustness_diagnostics`): on networks small enough for exact enumeration, the
+   cosine and relative bias of each surrogate to the true gradient of its matched escape-noise network.
+
+Every training run is saved and resumes; a run whose loss or gradient turns NaN/inf is recorded as
+diverged, with the accuracy of its last good epoch.
+"""
+
+import itertools
+import os
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._checkpoint import load_checkpoint
+from .._data import randman
+from .._escape import Sigmoid
+from .._estimators import Autodiff, Batched
+from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._smorms3 import smorms3
+from .._spikes import Stochastic, Surrogate
+from .._train import evaluate, fit, freeze
+from .._trainable import trainable
+from ._randman_calibration import STANDARD_RANDMAN, split_80_10_10
+from ._recipes import paper_network
+from ._results import pyplot, save
+from ._robustness_diagnostics import SHAPES, diagnostics_figure, escape, summarise, surrogate_vs_exact
+from ._robustness_figures import grid_figure, sparse_figure
+
+BETAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+SCALES = ("peak 1", "native")
+RESETS = ("detached", "differentiated")
+PARTS = ("grid", "sparse", "diagnostics")
+
+
+def _modes(quick: bool) -> dict[str, Any]:
+    if quick:
+        return dict(
+            spc=50, epochs=4, batch=100, seeds=(0,), lr=5e-3,
+            grid=[(s, b, "peak 1", "detached") for s in ("FastSigmoid", "Triangle") for b in (1.0, 10.0, 100.0)]
+            + [("FastSigmoid", 100.0, "native", r) for r in RESETS],
+            sparse=dict(thresholds=(0.5, 4.0), strengths=(1.0,), methods=("deterministic SG",)),
+            diagnostics=dict(shapes=("FastSigmoid", "Triangle"), betas=(1.0, 10.0, 100.0), seeds=(11,),
+                             problems=("recurrent_leak",), n_sg=200),
+        )  # fmt: skip
+    return dict(
+        spc=1000, epochs=100, batch=250, seeds=(0, 1, 2), lr=5e-3,
+        grid=list(itertools.product(SHAPES, BETAS, SCALES, RESETS)),
+        sparse=dict(thresholds=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0), strengths=(0.01, 0.1, 1.0),
+                    methods=("deterministic SG", "stochastic SG (matched)")),
+        diagnostics=dict(shapes=tuple(SHAPES), betas=(0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0),
+                         seeds=(11, 12, 13), problems=("one_hidden_subtract", "two_hidden_zero", "recurrent_leak"),
+                         n_sg=2000),
+    )  # fmt: skip
+
+
+def grid_spike_fn(shape: str, beta: float, scale: str) -> Surrogate:
+    """The deterministic SG of a grid cell: `shape` at steepness `beta`, at peak 1 or its native scale."""
+    if scale not in SCALES:
+        raise ValueError(f"grid_spike_fn: `scale` must be one of {SCALES}, got {scale!r}.")
+    return Surrogate(escape(shape, beta), scale=1.0 if scale == "peak 1" else None)
+
+
+def loss_for(upper_threshold: float = 4.0, upper_strength: float = 0.1):
+    """Max-over-time cross-entropy with the calibrated Randman's regularisers (per-neuron lower bound
+    100 x relu(0.001 - c)^2, per-layer upper bound `upper_strength` x relu(mean c - `upper_threshold`)^2)."""
+    return make_loss(
+        max_over_time_cross_entropy,
+        [
+            ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"),
+            ActivityRegulariser(upper_strength, upper_threshold, "upper", 2, "layer"),
+        ],
+    )
+
+
+@eqx.filter_jit
+def _hidden_counts(net, xs, keys):
+    return jax.vmap(lambda x, k: jnp.sum(net(x, key=k).spikes[0], axis=0))(xs, keys)
+
+
+def activity(net, data, key, batch: int = 250) -> dict[str, float]:
+    """Mean hidden spike count per neuron and trial, and the mean fraction of hidden neurons firing at least once."""
+    counts = []
+    for start in range(0, len(data), batch):
+        xs, _ = data.batch(np.arange(start, min(start + batch, len(data))))
+        keys = jr.split(jr.fold_in(key, start), len(xs))
+        counts.append(np.asarray(_hidden_counts(net, jnp.asarray(xs), keys)))
+    c = np.concatenate(counts)
+    return {"spikes_per_neuron": float(c.mean()), "fraction_active": float((c > 0).mean())}
+
+
+def _train(folder, net, loss_fn, optimizer, data, *, epochs, batch, seed, quick, config) -> dict:
+    """One saved, resumable run; the test accuracy and activity of its network (the last good one if it diverged)."""
+    train, val, test = data
+    diverged = None
+    try:
+        fitted = fit(
+            net, train, estimator=Autodiff(), loss_fn=loss_fn, optimizer=optimizer, epochs=epochs, batch_size=batch,
+            seed=seed, val=val, metric_fn=on_output(accuracy_max_over_time), out_dir=folder, progress=not quick,
+            config=config,
+        )  # fmt: skip
+        net, history = fitted.net, fitted.history
+    except FloatingPointError as err:
+        diverged = str(err)
+        ckpt = os.path.join(folder, "checkpoint.eqx")
+        history = []
+        if os.path.exists(ckpt):  # the last good epoch
+            template = (net, optimizer.init(eqx.filter(net, trainable(net))))
+            (net, _), meta = load_checkpoint(ckpt, template)
+            history = meta["history"]
+    key = jr.key(seed + 7)
+    acc = evaluate(net, test, loss_fn, on_output(accuracy_max_over_time), key=key)["metric"]
+    return {
+        "seed": seed,
+        "test_accuracy": acc,
+        "diverged": diverged,
+        "val_accuracy": [h["val_metric"] for h in history],
+        **activity(net, test, key),
+    }
+
+
+@eqx.filter_jit
+def _sg(loss_fn, net, xs, ys):
+    return Batched(Autodiff())(loss_fn, net, xs, ys, None)[1]
+
+
+def _grad_norm(net, loss_fn, train, batch: int) -> float:
+    """Norm of the SG of the first training batch at initialisation (where a too-large scale shows first)."""
+    xs, ys = train.batch(np.arange(min(batch, len(train))))
+    grads = _sg(loss_fn, net, jnp.asarray(xs), jnp.asarray(ys))
+    return float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads))))
+
+
+def _summary(runs: list[dict]) -> dict:
+    acc = np.array([r["test_accuracy"] for r in runs])
+    return {
+        "test_accuracy_mean": float(acc.mean()),
+        "test_accuracy_sd": float(acc.std(ddof=1)) if len(acc) > 1 else None,
+        "diverged": sum(r["diverged"] is not None for r in runs),
+        "spikes_per_neuron": float(np.mean([r["spikes_per_neuron"] for r in runs])),
+        "fraction_active": float(np.mean([r["fraction_active"] for r in runs])),
+        "runs": runs,
+    }
+
+
+def robustness(out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, parts=None) -> dict:
+    """`snnsad reproduce robustness`: see the module docstring. `parts` runs a subset of `PARTS`."""
+    m = _modes(quick)
+    parts = PARTS if parts is None else tuple(parts)
+    if not parts or any(p not in PARTS for p in parts):
+        raise ValueError(f"robustness: `parts` must name some of {PARTS}, got {parts!r}.")
+    n_epochs = m["epochs"] if epochs is None else epochs
+    run_seeds = list(m["seeds"] if seeds is None else seeds)
+    results: dict[str, Any] = {}
+    data = split_80_10_10(randman(**STANDARD_RANDMAN, samples_per_class=m["spc"], seed=seed + 1))
+    optimizer = freeze(smorms3(m["lr"]), "threshold")
+    common = dict(epochs=n_epochs, batch=m["batch"], quick=quick)
+    root = os.path.join(out_dir, "robustness", "runs")
+    if "grid" in parts:
+        loss_fn = loss_for()
+        cells = []
+        for shape, beta, scale, reset in m["grid"]:
+            spike = grid_spike_fn(shape, beta, scale)
+            runs = []
+            for s in run_seeds:
+                net = paper_network((20, 128, 10), spike, seed=s, detach_reset=reset == "detached")
+                folder = os.path.join(root, _slug("grid", shape, beta, scale, reset, s))
+                cfg = {"experiment": "robustness", "shape": shape, "beta": beta, "scale": scale, "reset": reset}
+                runs.append(_train(folder, net, loss_fn, optimizer, data, seed=s, config=cfg, **common))
+            peak = float(spike.escape.peak()) if scale == "native" else 1.0
+            net0 = paper_network((20, 128, 10), spike, seed=run_seeds[0], detach_reset=reset == "detached")
+            cells.append({"shape": shape, "beta": beta, "scale": scale, "reset": reset, "peak": peak,
+                          "grad_norm_at_init": _grad_norm(net0, loss_fn, data[0], m["batch"]), **_summary(runs)})  # fmt: skip
+            print(f"  robustness grid: {shape} beta {beta:g} {scale} {reset}: "
+                  f"test {cells[-1]['test_accuracy_mean']:.3f}", flush=True)  # fmt: skip
+        results["grid"] = cells
+    if "sparse" in parts:
+        sp = m["sparse"]
+        sig = Sigmoid(10.0)
+        spikes = {"deterministic SG": Surrogate(sig), "stochastic SG (matched)": Stochastic(sig)}
+        cells = []
+        for method, theta, strength in itertools.product(sp["methods"], sp["thresholds"], sp["strengths"]):
+            loss_fn = loss_for(theta, strength)
+            runs = []
+            for s in run_seeds:
+                net = paper_network((20, 128, 10), spikes[method], seed=s)
+                folder = os.path.join(root, _slug("sparse", method, theta, strength, s))
+                cfg = {"experiment": "robustness", "method": method, "upper_threshold": theta, "strength": strength}
+                runs.append(_train(folder, net, loss_fn, optimizer, data, seed=s, config=cfg, **common))
+            cells.append({"method": method, "upper_threshold": theta, "strength": strength, **_summary(runs)})
+            print(f"  robustness sparse: {method} theta {theta:g} strength {strength:g}: "
+                  f"test {cells[-1]['test_accuracy_mean']:.3f}, {cells[-1]['spikes_per_neuron']:.2f} spikes/neuron",
+                  flush=True)  # fmt: skip
+        results["sparse"] = cells
+    if "diagnostics" in parts:
+        print("  robustness diagnostics: exact gradients of the matched escape-noise networks ...", flush=True)
+        results["diagnostics"] = surrogate_vs_exact(**m["diagnostics"], seed=seed)
+    figures = {}
+    plt = pyplot()
+    if "grid" in results:
+        figures["robustness_grid.png"] = grid_figure(results["grid"], plt)
+    if "sparse" in results:
+        figures["robustness_sparse.png"] = sparse_figure(results["sparse"], plt)
+    if "diagnostics" in results:
+        figures["robustness_diagnostics.png"] = diagnostics_figure(results["diagnostics"], plt)
+    cfg = {"quick": quick, "mode": {k: v for k, v in m.items()}, "epochs": n_epochs, "seeds": run_seeds, "parts": parts}
+    return save(out_dir, "robustness", cfg, results, report_rows(results, n_epochs, run_seeds), figures)
+
+
+def _slug(*parts) -> str:
+    words = (f"{p:g}" if isinstance(p, float) else str(p) for p in parts)
+    return "_".join("".join(c if c.isalnum() or c == "." else "_" for c in w) for w in words)
+
+
+def _spread(grid: list[dict]) -> dict | None:
+    """At the best beta (highest mean over shapes, peak 1, detached): the spread over shapes vs the mean spread over beta."""
+    sel = [c for c in grid if c["scale"] == "peak 1" and c["reset"] == "detached"]
+    shapes, betas = sorted({c["shape"] for c in sel}), sorted({c["beta"] for c in sel})
+    acc = {(c["shape"], c["beta"]): c["test_accuracy_mean"] for c in sel}
+    if len(betas) < 2 or any((s, b) not in acc for s in shapes for b in betas):
+        return None
+    best = max(betas, key=lambda b: np.mean([acc[s, b] for s in shapes]))
+    across_shapes = max(acc[s, best] for s in shapes) - min(acc[s, best] for s in shapes)
+    across_beta = float(np.mean([max(acc[s, b] for b in betas) - min(acc[s, b] for b in betas) for s in shapes]))
+    plateau = [b for b in betas if min(acc[s, b] for s in shapes) >= 0.9]
+    return {"best_beta": best, "across_shapes": across_shapes, "across_beta": across_beta, "plateau_90": plateau}
+
+
+def report_rows(results: dict, n_epochs: int, run_seeds: list) -> list[tuple]:
+    rows = []
+    setup = f"test accuracy after {n_epochs} epochs, mean of {len(run_seeds)} seed(s)"
+    if "grid" in results:
+        spread = _spread(results["grid"])
+        if spread is not None:
+            ok = spread["across_shapes"] < 0.5 * spread["across_beta"]
+            rows.append((
+                "shape vs steepness (peak 1, detached reset)",
+                f"spread over shapes {spread['across_shapes']:.3f} at beta {spread['best_beta']:g}; "
+                f"over beta {spread['across_beta']:.3f} (mean over shapes)",
+                "robust to shape, not to scale (Fig. 3; values plotted, not tabulated)",
+                f"{setup}; shapes spread < half the beta spread: {'yes' if ok else 'no'}",
+            ))  # fmt: skip
+            plateau = spread["plateau_90"]
+            rows.append((
+                "betas where every shape reaches 90 %",
+                ", ".join(f"{b:g}" for b in plateau) if plateau else "none",
+                "a broad plateau (Fig. 3)",
+                setup,
+            ))  # fmt: skip
+        for c in results["grid"]:
+            if c["scale"] == "native" and c["peak"] >= 25:
+                twin = [d for d in results["grid"] if (d["shape"], d["beta"], d["scale"]) == (c["shape"], c["beta"], "native")
+                        and d["reset"] != c["reset"]]  # fmt: skip
+                if c["reset"] == "differentiated" and twin:
+                    rows.append((
+                        f"{c['shape']} beta {c['beta']:g} at native scale (peak {c['peak']:g}): reset differentiated vs detached",
+                        f"{c['test_accuracy_mean']:.3f} vs {twin[0]['test_accuracy_mean']:.3f} "
+                        f"({c['diverged']} / {twin[0]['diverged']} runs diverged; SG norm at init "
+                        f"x{c['grad_norm_at_init'] / max(twin[0]['grad_norm_at_init'], 1e-30):.3g})",
+                        "aDR trains worse than aCtl (Fig. 5c)",
+                        setup,
+                    ))  # fmt: skip
+    if "sparse" in results:
+        for c in results["sparse"]:
+            rows.append((
+                f"sparse: {c['method']}, upper bound {c['upper_threshold']:g} spikes, strength {c['strength']:g}",
+                f"{c['test_accuracy_mean']:.3f}",
+                "works at the sparse-activity limit with regularisation (Fig. 6)",
+                f"{setup}; {c['spikes_per_neuron']:.2f} hidden spikes per neuron and trial, "
+                f"{c['fraction_active']:.2f} of neurons active",
+            ))  # fmt: skip
+    if "diagnostics" in results:
+        cos, bias = summarise(results["diagnostics"], "cosine"), summarise(results["diagnostics"], "relative_bias")
+        for est, by_shape in cos.items():
+            parts = [f"{shape} " + " / ".join(f"{m:.2f}" for m in v[1]) for shape, v in by_shape.items()]
+            betas = next(iter(by_shape.values()))[0]
+            rel = np.nanmean([np.array(v[1]) for v in bias[est].values()], axis=0)
+            rows.append((
+                f"cosine to dE[L]/dtheta, {est} (beta {' / '.join(f'{b:g}' for b in betas)})",
+                "; ".join(parts),
+                "-",
+                "small networks, exact enumeration of the matched escape-noise network; relative bias (mean over shapes) "
+                + " / ".join(f"{r:.2f}" for r in rel),
+            ))  # fmt: skip
+    return rows
