@@ -436,3 +436,19 @@ def test_robustness_spread_compares_shapes_at_the_best_beta_with_the_spread_over
     assert out["across_beta"] == pytest.approx(((0.95 - 0.5) + (0.91 - 0.3)) / 2)
     assert out["plateau_90"] == [10.0]
     assert _spread([c for c in grid if c["beta"] == 10.0]) is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(parts=["grid", "heatmap"]), "parts"),
+        (dict(grid=[("Gaussian", 10.0, "peak 1", "detached")]), "shape in"),
+        (dict(grid=[("FastSigmoid", 10.0, "peak 2", "detached")]), "scale in"),
+        (dict(grid=[("FastSigmoid", -1.0, "native", "detached")]), "beta > 0"),
+        (dict(grid=[]), "at least one cell"),
+    ],
+)
+def test_robustness_refuses_unknown_parts_and_cells_before_any_work(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        experiments.robustness(str(tmp_path), quick=True, **kwargs)
+    assert not (tmp_path / "robustness").exists()

@@ -34,6 +34,7 @@ from ._recipes import shd_conv_network as shd_conv_network
 from ._reproduce import EXPERIMENTS as EXPERIMENTS
 from ._reproduce import reproduce as reproduce
 from ._robustness import robustness as robustness
+from ._robustness_diagnostics import surrogate_vs_exact as surrogate_vs_exact
 from ._sg_ntk import sg_ntk as sg_ntk
 from ._smooth_exact import smooth_exact as smooth_exact
 from ._stages import train_in_stages as train_in_stages

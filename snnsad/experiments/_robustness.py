@@ -161,12 +161,26 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
-def robustness(out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, parts=None) -> dict:
-    """`snnsad reproduce robustness`: see the module docstring. `parts` runs a subset of `PARTS`."""
+def robustness(
+    out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, parts=None, grid=None
+) -> dict:
+    """Zenke & Vogels' surrogate study: shape x steepness grid, sparse-activity sweep, exact diagnostics.
+
+    `snnsad reproduce robustness`; the parts are described in the module docstring, `parts` runs a subset
+    of `PARTS` ("grid", "sparse", "diagnostics"). Full mode is the issue's plan: 4 shapes x 9 betas x
+    2 scales x 2 resets (144 cells) and 6 x 3 x 2 sparse cells, 3 seeds each, 100 epochs on 8,000
+    examples (about 4.5 min per run on 2 CPU cores: some 30 h for the grid) and diagnostics on 9 small
+    networks (about 30 min). Quick mode (4 epochs on 400 examples, 10 runs, about 2 min) is a pipeline
+    check; the scale effect shows in it through the SG's norm at initialisation and the diagnostics.
+    `epochs` and `seeds` override the mode's; `grid`, a list of `(shape, beta, scale, reset)` cells, the
+    mode's grid (e.g. one shape's row). Every run resumes from its folder under `out_dir/robustness/runs`.
+    """
     m = _modes(quick)
     parts = PARTS if parts is None else tuple(parts)
     if not parts or any(p not in PARTS for p in parts):
         raise ValueError(f"robustness: `parts` must name some of {PARTS}, got {parts!r}.")
+    if grid is not None:
+        m = {**m, "grid": _check_cells(grid)}
     n_epochs = m["epochs"] if epochs is None else epochs
     run_seeds = list(m["seeds"] if seeds is None else seeds)
     results: dict[str, Any] = {}
@@ -223,6 +237,21 @@ def robustness(out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, 
         figures["robustness_diagnostics.png"] = diagnostics_figure(results["diagnostics"], plt)
     cfg = {"quick": quick, "mode": {k: v for k, v in m.items()}, "epochs": n_epochs, "seeds": run_seeds, "parts": parts}
     return save(out_dir, "robustness", cfg, results, report_rows(results, n_epochs, run_seeds), figures)
+
+
+def _check_cells(cells) -> list[tuple]:
+    out = []
+    for cell in cells:
+        ok = isinstance(cell, (tuple, list)) and len(cell) == 4
+        if not ok or cell[0] not in SHAPES or not float(cell[1]) > 0 or cell[2] not in SCALES or cell[3] not in RESETS:
+            raise ValueError(
+                f"robustness: every `grid` cell must be (shape, beta, scale, reset) with shape in {list(SHAPES)}, "
+                f"beta > 0, scale in {SCALES} and reset in {RESETS}; got {cell!r}."
+            )
+        out.append((cell[0], float(cell[1]), cell[2], cell[3]))
+    if not out:
+        raise ValueError("robustness: `grid` must hold at least one cell.")
+    return out
 
 
 def _slug(*parts) -> str:
