@@ -14,6 +14,8 @@ Per estimator: the cosine of its mean to the true gradient and its relative bias
 two hidden layers, a recurrent layer. The error band of a curve is the standard error over networks.
 """
 
+import itertools
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -26,6 +28,7 @@ from .._estimators import Autodiff
 from .._small_problems import small_problems
 from .._spikes import Stochastic, Surrogate
 from .._statistics import gradient_stats, sample_grads
+from .._train import progress_bar
 
 SHAPES = {
     "FastSigmoid": FastSigmoid,  # SuperSpike: 1 / (1 + beta |x|)^2 at peak 1
@@ -83,36 +86,33 @@ def surrogate_vs_exact(
     deterministic SGs are single evaluations.
     """
     rows = []
+    cells = list(itertools.product(seeds, problems, shapes, betas))
     with jax.enable_x64(True):
-        for s in seeds:
-            by_name = small_problems(seed=s)
-            for name in problems:
-                p = by_name[name]
-                for shape in shapes:
-                    for beta in betas:
-                        esc = escape(shape, beta)
-                        matched = p.net.with_spike_fns(Stochastic(esc))
-                        true = _exact(p.loss_fn, matched, p.x, p.y)
-                        true_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(true))))
-                        keys = jr.split(jr.fold_in(jr.key(seed), s), n_sg)
-                        for est_name, fn in _spike_fns(esc).items():
-                            net = p.net.with_spike_fns(fn)
-                            if fn.stochastic:
-                                samples = sample_grads(Autodiff(), p.loss_fn, net, p.x, p.y, keys, chunk_size=500)[1]
-                            else:
-                                samples = jax.tree.map(lambda a: a[None], _deterministic(p.loss_fn, net, p.x, p.y))
-                            stats = gradient_stats(samples, true)["all"]
-                            # A vanishing true gradient (no site within reach of the threshold: exactly 0 for
-                            # the triangle, below 1e-12 for steep sigmoids) has no direction to compare with.
-                            ok = true_norm > MIN_TRUE_NORM
-                            rows.append(
-                                dict(
-                                    shape=shape, beta=float(beta), seed=s, problem=name, estimator=est_name,
-                                    cosine=float(stats.cosine_of_mean) if ok else float("nan"),
-                                    relative_bias=float(stats.relative_error) if ok else float("nan"),
-                                    true_norm=true_norm,
-                                )
-                            )  # fmt: skip
+        problem_sets = {s: small_problems(seed=s) for s in seeds}
+        for s, name, shape, beta in progress_bar(cells, "surrogate vs exact"):
+            p = problem_sets[s][name]
+            esc = escape(shape, beta)
+            true = _exact(p.loss_fn, p.net.with_spike_fns(Stochastic(esc)), p.x, p.y)
+            true_norm = float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(true))))
+            # A vanishing true gradient (no site within reach of the threshold: exactly 0 for the triangle,
+            # below 1e-12 for steep sigmoids) has no direction to compare with.
+            ok = true_norm > MIN_TRUE_NORM
+            keys = jr.split(jr.fold_in(jr.key(seed), s), n_sg)
+            for est_name, fn in _spike_fns(esc).items():
+                net = p.net.with_spike_fns(fn)
+                if fn.stochastic:
+                    samples = sample_grads(Autodiff(), p.loss_fn, net, p.x, p.y, keys, chunk_size=500)[1]
+                else:
+                    samples = jax.tree.map(lambda a: a[None], _deterministic(p.loss_fn, net, p.x, p.y))
+                stats = gradient_stats(samples, true)["all"]
+                rows.append(
+                    dict(
+                        shape=shape, beta=float(beta), seed=s, problem=name, estimator=est_name,
+                        cosine=float(stats.cosine_of_mean) if ok else float("nan"),
+                        relative_bias=float(stats.relative_error) if ok else float("nan"),
+                        true_norm=true_norm,
+                    )
+                )  # fmt: skip
     return rows
 
 
