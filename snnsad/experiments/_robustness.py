@@ -317,16 +317,18 @@ def report_rows(results: dict, n_epochs: int, run_seeds: list) -> list[tuple]:
                 f"{c['fraction_active']:.2f} of neurons active",
             ))  # fmt: skip
     if "diagnostics" in results:
-        cos, bias = summarise(results["diagnostics"], "cosine"), summarise(results["diagnostics"], "relative_bias")
-        for est, by_shape in cos.items():
-            parts = [f"{shape} " + " / ".join(f"{m:.2f}" for m in v[1]) for shape, v in by_shape.items()]
-            betas = next(iter(by_shape.values()))[0]
-            rel = np.nanmean([np.array(v[1]) for v in bias[est].values()], axis=0)
-            rows.append((
-                f"cosine to dE[L]/dtheta, {est} (beta {' / '.join(f'{b:g}' for b in betas)})",
-                "; ".join(parts),
-                "-",
-                "small networks, exact enumeration of the matched escape-noise network; relative bias (mean over shapes) "
-                + " / ".join(f"{r:.2f}" for r in rel),
-            ))  # fmt: skip
+        diag = results["diagnostics"]
+        for suffix, what in (("", "all parameters"), ("_spiking", "spiking layers")):
+            cos, bias = summarise(diag, "cosine" + suffix), summarise(diag, "relative_bias" + suffix)
+            for est, by_shape in cos.items():
+                parts = [f"{shape} " + " / ".join(f"{m:.2f}" for m in v[1]) for shape, v in by_shape.items()]
+                betas = next(iter(by_shape.values()))[0]
+                rel = np.nanmean([np.array(v[1]) for v in bias[est].values()], axis=0)
+                rows.append((
+                    f"cosine to dE[L]/dtheta ({what}), {est} (beta {' / '.join(f'{b:g}' for b in betas)})",
+                    "; ".join(parts),
+                    "-",
+                    "small networks, exact enumeration of the matched escape-noise network; relative bias (mean "
+                    "over shapes) " + " / ".join(f"{r:.2f}" for r in rel),
+                ))  # fmt: skip
     return rows
