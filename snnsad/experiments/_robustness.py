@@ -170,7 +170,7 @@ def robustness(
     of `PARTS` ("grid", "sparse", "diagnostics"). Full mode is the issue's plan: 4 shapes x 9 betas x
     2 scales x 2 resets (144 cells) and 6 x 3 x 2 sparse cells, 3 seeds each, 100 epochs on 8,000
     examples (about 4.5 min per run on 2 CPU cores: some 30 h for the grid) and diagnostics on 9 small
-    networks (about 30 min). Quick mode (4 epochs on 400 examples, 10 runs, about 2 min) is a pipeline
+    networks (about 10 min). Quick mode (4 epochs on 400 examples, 10 runs, about 2 min) is a pipeline
     check; the scale effect shows in it through the SG's norm at initialisation and the diagnostics.
     `epochs` and `seeds` override the mode's; `grid`, a list of `(shape, beta, scale, reset)` cells, the
     mode's grid (e.g. one shape's row). Every run resumes from its folder under `out_dir/robustness/runs`.
