@@ -32,9 +32,10 @@ import numpy as np
 
 import snnsad
 from snnsad._io import atomic_write_text, run_info
+from snnsad.experiments._randman_calibration import calibrated_loss
 from snnsad.experiments._recipes import paper_network
 from snnsad.experiments._results import pyplot
-from snnsad.experiments._unbiased_training import TASKS, _loss_fn
+from snnsad.experiments._unbiased_training import TASKS
 
 BLOCKS = 8
 NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
@@ -85,7 +86,7 @@ def main(
     n_classes = spec["data"]["n_classes"]
     data = snnsad.data.randman(**spec["data"], samples_per_class=max(20, -(-batch // n_classes)), seed=seed + 1)
     x, y = jnp.asarray(data.x[:batch]), jnp.asarray(data.y[:batch])
-    loss_fn = _loss_fn()
+    loss_fn = calibrated_loss()
     sizes = (20, *spec["hidden"], n_classes)
     stochastic = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
     deterministic = paper_network(sizes, snnsad.Surrogate(snnsad.FastSigmoid(10.0), scale=1.0), seed=seed)

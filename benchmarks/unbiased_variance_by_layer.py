@@ -23,8 +23,9 @@ import jax.random as jr
 
 import snnsad
 from snnsad._io import atomic_write_text, run_info
+from snnsad.experiments._randman_calibration import calibrated_loss
 from snnsad.experiments._recipes import paper_network
-from snnsad.experiments._unbiased_training import TASKS, _loss_fn
+from snnsad.experiments._unbiased_training import TASKS
 
 NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
 
@@ -58,7 +59,7 @@ def main(*, task: str = "paper", estimates: int = 400, seed: int = 0, out: str =
     sizes = (20, *spec["hidden"], spec["data"]["n_classes"])
     net = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
     options = _options(task)
-    loss_fn = _loss_fn()
+    loss_fn = calibrated_loss()
     profiles = snnsad.analysis.profile_estimators(
         options, loss_fn, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50
     )

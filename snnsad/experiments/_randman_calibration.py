@@ -37,6 +37,19 @@ STANDARD_RANDMAN: dict[str, Any] = dict(
 REFERENCE_TEST_ACCURACY = 0.963  # stork's example 01_Shallow_SNN_Randman, 200 epochs
 
 
+def calibrated_loss(upper_threshold: float = 4.0, upper_strength: float = 0.1):
+    """Max-over-time cross-entropy with the reference's regularisers: per-neuron lower bound
+    100 x relu(0.001 - c)^2 and per-layer upper bound `upper_strength` x relu(mean c - `upper_threshold`)^2
+    (the reference's 0.1 and 4 spikes by default)."""
+    return make_loss(
+        max_over_time_cross_entropy,
+        [
+            ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"),
+            ActivityRegulariser(upper_strength, upper_threshold, "upper", 2, "layer"),
+        ],
+    )
+
+
 def split_80_10_10(data: SpikeDataset) -> tuple[SpikeDataset, SpikeDataset, SpikeDataset]:
     """Train / validation / test as the reference library splits: the first 80 %, the next 10 %, the last 10 %."""
     n = len(data)
@@ -65,10 +78,7 @@ def randman_calibration(
     train, val, test = split_80_10_10(data)
     spike = Surrogate(FastSigmoid(20.0), scale=1.0)
     net = paper_network((20, 128, 10), spike, dt=dt, seed=seed)
-    loss_fn = make_loss(
-        max_over_time_cross_entropy,
-        [ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"), ActivityRegulariser(0.1, 4.0, "upper", 2, "layer")],
-    )
+    loss_fn = calibrated_loss()
     accuracy = on_output(accuracy_max_over_time)
     optimizer = freeze(smorms3(5e-3), "threshold")
     print(f"  randman calibration: {len(train)} training examples, {epochs} epochs ...", flush=True)

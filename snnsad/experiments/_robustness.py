@@ -34,15 +34,15 @@ from .._checkpoint import load_checkpoint
 from .._data import randman
 from .._escape import Sigmoid
 from .._estimators import Autodiff, Batched
-from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._losses import accuracy_max_over_time, on_output
 from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
 from .._train import evaluate, fit, freeze
 from .._trainable import trainable
-from ._randman_calibration import STANDARD_RANDMAN, split_80_10_10
+from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
 from ._results import pyplot, save
-from ._robustness_diagnostics import SHAPES, diagnostics_figure, escape, summarise, surrogate_vs_exact
+from ._robustness_diagnostics import SHAPES, _norm, diagnostics_figure, escape, summarise, surrogate_vs_exact
 from ._robustness_figures import grid_figure, sparse_figure
 
 BETAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
@@ -77,18 +77,6 @@ def grid_spike_fn(shape: str, beta: float, scale: str) -> Surrogate:
     if scale not in SCALES:
         raise ValueError(f"grid_spike_fn: `scale` must be one of {SCALES}, got {scale!r}.")
     return Surrogate(escape(shape, beta), scale=1.0 if scale == "peak 1" else None)
-
-
-def loss_for(upper_threshold: float = 4.0, upper_strength: float = 0.1):
-    """Max-over-time cross-entropy with the calibrated Randman's regularisers (per-neuron lower bound
-    100 x relu(0.001 - c)^2, per-layer upper bound `upper_strength` x relu(mean c - `upper_threshold`)^2)."""
-    return make_loss(
-        max_over_time_cross_entropy,
-        [
-            ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"),
-            ActivityRegulariser(upper_strength, upper_threshold, "upper", 2, "layer"),
-        ],
-    )
 
 
 @eqx.filter_jit
@@ -145,8 +133,7 @@ def _sg(loss_fn, net, xs, ys):
 def _grad_norm(net, loss_fn, train, batch: int) -> float:
     """Norm of the SG of the first training batch at initialisation (where a too-large scale shows first)."""
     xs, ys = train.batch(np.arange(min(batch, len(train))))
-    grads = _sg(loss_fn, net, jnp.asarray(xs), jnp.asarray(ys))
-    return float(jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in jax.tree.leaves(grads))))
+    return _norm(_sg(loss_fn, net, jnp.asarray(xs), jnp.asarray(ys)))
 
 
 def _summary(runs: list[dict]) -> dict:
@@ -189,20 +176,22 @@ def robustness(
     common = dict(epochs=n_epochs, batch=m["batch"], quick=quick)
     root = os.path.join(out_dir, "robustness", "runs")
     if "grid" in parts:
-        loss_fn = loss_for()
+        loss_fn = calibrated_loss()
         cells = []
         for shape, beta, scale, reset in m["grid"]:
             spike = grid_spike_fn(shape, beta, scale)
+            nets = {s: paper_network((20, 128, 10), spike, seed=s, detach_reset=reset == "detached") for s in run_seeds}
             runs = []
-            for s in run_seeds:
-                net = paper_network((20, 128, 10), spike, seed=s, detach_reset=reset == "detached")
+            for s, net in nets.items():
                 folder = os.path.join(root, _slug("grid", shape, beta, scale, reset, s))
                 cfg = {"experiment": "robustness", "shape": shape, "beta": beta, "scale": scale, "reset": reset}
                 runs.append(_train(folder, net, loss_fn, optimizer, data, seed=s, config=cfg, **common))
             peak = float(spike.escape.peak()) if scale == "native" else 1.0
-            net0 = paper_network((20, 128, 10), spike, seed=run_seeds[0], detach_reset=reset == "detached")
+            init_norm = _grad_norm(
+                nets[run_seeds[0]], loss_fn, data[0], m["batch"]
+            )  # fit leaves the caller's net as it was
             cells.append({"shape": shape, "beta": beta, "scale": scale, "reset": reset, "peak": peak,
-                          "grad_norm_at_init": _grad_norm(net0, loss_fn, data[0], m["batch"]), **_summary(runs)})  # fmt: skip
+                          "grad_norm_at_init": init_norm, **_summary(runs)})  # fmt: skip
             print(f"  robustness grid: {shape} beta {beta:g} {scale} {reset}: "
                   f"test {cells[-1]['test_accuracy_mean']:.3f}", flush=True)  # fmt: skip
         results["grid"] = cells
@@ -212,7 +201,7 @@ def robustness(
         spikes = {"deterministic SG": Surrogate(sig), "stochastic SG (matched)": Stochastic(sig)}
         cells = []
         for method, theta, strength in itertools.product(sp["methods"], sp["thresholds"], sp["strengths"]):
-            loss_fn = loss_for(theta, strength)
+            loss_fn = calibrated_loss(theta, strength)
             runs = []
             for s in run_seeds:
                 net = paper_network((20, 128, 10), spikes[method], seed=s)

@@ -58,9 +58,6 @@ def escape(shape: str, beta: float) -> AbstractEscape:
     return SHAPES[shape](float(beta))
 
 
-ESTIMATORS = ("stochastic SG", "stochastic SG, peak 1", "deterministic SG", "deterministic SG, peak 1")
-
-
 def _spike_fns(esc: AbstractEscape) -> dict:
     return {
         "stochastic SG": Stochastic(esc),
@@ -103,7 +100,8 @@ def surrogate_vs_exact(
             true = _exact(p.loss_fn, p.net.with_spike_fns(Stochastic(esc)), p.x, p.y)
             # A vanishing true gradient of the spiking layers (no site within reach of the threshold: exactly 0
             # for the triangle, below 1e-12 for steep sigmoids) has no direction to compare with.
-            ok = _norm(true.layers) > MIN_TRUE_NORM
+            true_norm, true_norm_spiking = _norm(true), _norm(true.layers)
+            ok = true_norm_spiking > MIN_TRUE_NORM
             keys = jr.split(jr.fold_in(jr.key(seed), s), n_sg)
             for est_name, fn in _spike_fns(esc).items():
                 net = p.net.with_spike_fns(fn)
@@ -112,7 +110,7 @@ def surrogate_vs_exact(
                 else:
                     samples = jax.tree.map(lambda a: a[None], _deterministic(p.loss_fn, net, p.x, p.y))
                 row = dict(shape=shape, beta=float(beta), seed=s, problem=name, estimator=est_name,
-                           true_norm=_norm(true), true_norm_spiking=_norm(true.layers))  # fmt: skip
+                           true_norm=true_norm, true_norm_spiking=true_norm_spiking)  # fmt: skip
                 for suffix, est, ref in (("", samples, true), ("_spiking", samples.layers, true.layers)):
                     stats = gradient_stats(est, ref)["all"]
                     row["cosine" + suffix] = float(stats.cosine_of_mean) if ok else float("nan")

@@ -26,7 +26,7 @@ from .._data import randman
 from .._escape import FastSigmoid, Sigmoid
 from .._estimator_choice import profile_estimators
 from .._estimators import Autodiff, Batched
-from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from .._losses import accuracy_max_over_time, on_output
 from .._mixed import MixedEstimator
 from .._score_function import ScoreFunction
 from .._smorms3 import SMORMS3State, smorms3
@@ -34,7 +34,7 @@ from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
 from .._timing import time_jitted
 from .._train import evaluate, fit, freeze
-from ._randman_calibration import STANDARD_RANDMAN, split_80_10_10
+from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
 from ._results import pyplot, save
 
@@ -76,11 +76,6 @@ def _modes(quick: bool) -> dict:
     )  # fmt: skip
 
 
-def _loss_fn():
-    regs = [ActivityRegulariser(100.0, 1e-3, "lower", 2, "neuron"), ActivityRegulariser(0.1, 4.0, "upper", 2, "layer")]
-    return make_loss(max_over_time_cross_entropy, regs)
-
-
 def _step_seconds(net, est, loss_fn, x, y):
     step = eqx.filter_jit(lambda n, k: Batched(est)(loss_fn, n, x, y, k))
     return time_jitted(step, net, jr.key(0), repeats=3)[1]
@@ -118,7 +113,7 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     n_epochs = m["epochs"] if epochs is None else epochs
     n_sweep = min(m["sweep_epochs"], n_epochs)
     run_seeds = list(m["seeds"] if seeds is None else seeds)
-    loss_fn = _loss_fn()
+    loss_fn = calibrated_loss()
     accuracy = on_output(accuracy_max_over_time)
     results: dict[str, Any] = {}
     for task in m["tasks"]:
