@@ -25,11 +25,15 @@ $(STAMP_DEMO): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[reproduce]"
 	touch $@
 
+# Both suites run on every core (pytest-xdist, at most 4 workers: each worker's XLA also uses threads);
+# work stealing evens out the few long tests. One test alone: `.venv/bin/python -m pytest tests/x.py::name`.
+XDIST := -n auto --maxprocesses=4 --dist worksteal
+
 test: $(STAMP_TEST)        ## the whole test suite (what CI runs)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
 
 test-fast: $(STAMP_TEST)   ## the suite without the slow tests: about a minute
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff format --check .

@@ -1,7 +1,7 @@
 """Cost of each whole-network estimator in forward-pass equivalents (ARCHITECTURE.md section 3).
 
-Claim checked: StochasticAD(n_flips=M) costs at most about M + 3 forward passes (one forward
-with its VJP, plus M flipped forwards). Everything is timed side by side in one run on the same
+Claims checked: StochasticAD(n_flips=M) costs at most M + 2 forward passes for M >= 4 (one forward
+with its VJP, plus M flipped forwards: the performance target) and M + 3 for M = 1. Everything is timed side by side in one run on the same
 machine, on a Randman-sized network (20 -> 128 -> 128 -> 15 readout, T = 100, batch 32).
 
     python benchmarks/estimator_cost.py [--T 100] [--batch 32] [--repeats 5]
@@ -53,7 +53,7 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
     _, t_fwd = time_jitted(forward, net, xs, ys, key, repeats=repeats)
     rows = [{"estimator": "forward pass (reference)", "seconds": t_fwd, "forward_equivalents": 1.0, "bound": None}]
     cases = [("Autodiff (surrogate gradient)", snnsad.Autodiff(), 3)]
-    cases += [(f"StochasticAD(n_flips={m})", snnsad.StochasticAD(m), m + 3) for m in (1, 4, 16)]
+    cases += [(f"StochasticAD(n_flips={m})", snnsad.StochasticAD(m), m + (3 if m < 4 else 2)) for m in (1, 4, 16)]
     cases += [("ScoreFunction(n_samples=4)", snnsad.ScoreFunction(4), None)]
     for name, est, bound in cases:
         compile_s, t = time_jitted(estimate(est), net, xs, ys, key, repeats=repeats)

@@ -5,6 +5,7 @@ import os
 import pathlib
 import time
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -365,6 +366,17 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     assert len(runs) == 3 and all((r / "checkpoint.eqx").exists() for r in runs)
 
 
+def test_unbiased_training_refuses_bad_rates_and_method_names(tmp_path):
+    """`lrs` and `only` are checked before any data is generated or run started."""
+    from snnsad.experiments import unbiased_training
+
+    with pytest.raises(ValueError, match="`lrs` must be positive"):
+        unbiased_training(str(tmp_path), lrs=(0.02, -1.0))
+    with pytest.raises(ValueError, match="`only` must name some of"):
+        unbiased_training(str(tmp_path), only=("StochasticAD(9)",))
+    assert not any(tmp_path.iterdir())
+
+
 @pytest.mark.slow
 def test_robustness_pipeline_shows_the_scale_effect(tmp_path, monkeypatch, standard_promotion):
     """The robustness study on a cut-down plan (two grid cells, one sparse cell, 1 epoch; diagnostics on the
@@ -456,3 +468,66 @@ def test_robustness_refuses_unknown_parts_and_cells_before_any_work(tmp_path, kw
     with pytest.raises(ValueError, match=match):
         experiments.robustness(str(tmp_path), quick=True, **kwargs)
     assert not (tmp_path / "robustness").exists()
+
+
+def test_fit_cells_equals_fit_of_each_cell_and_isolates_a_diverging_one(tmp_path, monkeypatch):
+    """Three cells in one vmapped step (robustness grid style: FastSigmoid surrogates of steepness 3 and 30,
+    seeds 0 and 1, SMORMS3 with frozen thresholds): cells 0 and 1 equal `fit` of each network with its seed,
+    weights and the per-epoch history (float32, rtol 1e-4: vmapped products sum in another order); cell 2
+    (its readout weights at 3e38, so the first step overflows) is frozen at its initial weights and reported
+    as diverged without touching the others. A rerun resumes from the checkpoint without training again."""
+    from snnsad.experiments._cells import fit_cells
+    from snnsad.experiments._randman_calibration import split_80_10_10
+
+    train, val, _ = split_80_10_10(snnsad.data.randman(3, 8, 20, samples_per_class=40, alpha=2.0, seed=0))
+
+    def net(beta, seed):
+        spike = snnsad.Surrogate(snnsad.FastSigmoid(beta), scale=1.0)
+        n = snnsad.feedforward((8, 16, 3), key=jr.key(seed), spike_fn=spike)
+        return eqx.tree_at(lambda n: n.layers[0].weight, n, 8 * n.layers[0].weight)  # hidden neurons fire
+
+    bad = net(3.0, 0)
+    bad = eqx.tree_at(lambda n: n.readout.weight, bad, jnp.full_like(bad.readout.weight, 3e38))
+    nets, seeds = [net(3.0, 0), net(30.0, 1), bad], [0, 1, 0]
+    opt = snnsad.train.freeze(snnsad.train.smorms3(1e-2), "threshold")
+    common = dict(estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=opt, epochs=2,
+                  batch_size=16, val=val, metric_fn=snnsad.losses.on_output(snnsad.losses.accuracy_max_over_time),
+                  progress=False)  # fmt: skip
+    out = fit_cells(nets, train, seeds=seeds, out_dir=str(tmp_path / "cells"), **common)
+    for c in (0, 1):
+        ref = snnsad.fit(nets[c], train, seed=seeds[c], **common)
+        for a, b in zip(jax.tree.leaves(eqx.filter(out.nets[c], eqx.is_array)),
+                        jax.tree.leaves(eqx.filter(ref.net, eqx.is_array)), strict=True):  # fmt: skip
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+        assert out.diverged[c] is None
+        for mine, theirs in zip(out.histories[c], ref.history, strict=True):
+            assert mine["val_metric"] == pytest.approx(theirs["val_metric"], abs=1e-9)
+            assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-4)
+    for c in (0, 1):  # both layers trained
+        assert not np.allclose(out.nets[c].readout.weight, nets[c].readout.weight)
+        assert not np.allclose(out.nets[c].layers[0].weight, nets[c].layers[0].weight)
+    assert out.diverged[2] is not None and "epoch 0, step 0" in out.diverged[2] and out.histories[2] == []
+    assert float(out.nets[2].readout.weight[0, 0]) == pytest.approx(3e38)
+    from snnsad.experiments import _cells
+
+    monkeypatch.setattr(_cells, "_cells_step", lambda *a: pytest.fail("a finished run was trained again"))
+    again = fit_cells(nets, train, seeds=seeds, out_dir=str(tmp_path / "cells"), **common)
+    assert again.histories == out.histories and again.diverged == out.diverged
+
+
+@pytest.mark.slow
+def test_robustness_grid_vmapped_equals_one_run_after_another(tmp_path):
+    """`robustness(vmapped=True)` (a grid row's cells in one `fit_cells` step) reports the same cells as the
+    default one-run-at-a-time grid: two betas of one row, quick mode, 1 epoch; test accuracy within 1/100
+    (one test example in 100: vmapped products sum in another order, which can move a borderline example)
+    and the same validation curve length and SG norm at initialisation."""
+    cells = [("FastSigmoid", 3.0, "peak 1", "detached"), ("FastSigmoid", 30.0, "peak 1", "detached")]
+    common = dict(quick=True, parts=["grid"], grid=cells, epochs=1)
+    one = experiments.robustness(str(tmp_path / "one"), **common)["results"]["grid"]
+    many = experiments.robustness(str(tmp_path / "many"), vmapped=True, **common)["results"]["grid"]
+    assert [(c["shape"], c["beta"]) for c in many] == [(c["shape"], c["beta"]) for c in one]
+    for a, b in zip(one, many, strict=True):
+        assert abs(a["test_accuracy_mean"] - b["test_accuracy_mean"]) <= 0.01 + 1e-9
+        assert len(a["runs"][0]["val_accuracy"]) == len(b["runs"][0]["val_accuracy"]) == 1
+        assert a["grad_norm_at_init"] == b["grad_norm_at_init"]
+    assert (tmp_path / "many" / "robustness" / "runs").is_dir()

@@ -246,8 +246,8 @@ if __name__ == "__main__":
 
 
 def run_script(main, argv=None) -> None:
-    """The command line of a script in experiments/: `[--full] [--seed N] [--out DIR]` (plus `--shd-path` and
-    `--parts` where `main` takes them), passed to `main` as keyword arguments."""
+    """The command line of a script in experiments/: `[--full] [--seed N] [--out DIR]` (plus `--shd-path`,
+    `--parts` and `--vmapped` where `main` takes them), passed to `main` as keyword arguments."""
     import inspect
 
     parser = argparse.ArgumentParser(description=(sys.modules[main.__module__].__doc__ or "").splitlines()[0])
@@ -260,8 +260,12 @@ def run_script(main, argv=None) -> None:
         parser.add_argument("--shd-path", required=True, help="folder with shd_train.h5 and shd_test.h5")
     if "parts" in params:
         parser.add_argument("--parts", nargs="+", default=None, help="run only these parts of the experiment")
+    if "vmapped" in params:
+        parser.add_argument("--vmapped", action="store_true", help="train a grid row's cells in one vmapped step")
     args = parser.parse_args(argv)
     kwargs = {"shd_path": args.shd_path} if takes_shd else {}
     if "parts" in params:
         kwargs["parts"] = args.parts
+    if "vmapped" in params:
+        kwargs["vmapped"] = args.vmapped
     main(seed=args.seed, quick=not args.full, out=args.out, **kwargs)

@@ -39,6 +39,7 @@ from .._smorms3 import smorms3
 from .._spikes import Stochastic, Surrogate
 from .._train import evaluate, fit, freeze
 from .._trainable import trainable
+from ._cells import fit_cells
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
 from ._results import pyplot, save
@@ -149,7 +150,7 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def robustness(
-    out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, parts=None, grid=None
+    out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, parts=None, grid=None, vmapped=False
 ) -> dict:
     """Zenke & Vogels' surrogate study: shape x steepness grid, sparse-activity sweep, exact diagnostics.
 
@@ -161,6 +162,10 @@ def robustness(
     check; the scale effect shows in it through the SG's norm at initialisation and the diagnostics.
     `epochs` and `seeds` override the mode's; `grid`, a list of `(shape, beta, scale, reset)` cells, the
     mode's grid (e.g. one shape's row). Every run resumes from its folder under `out_dir/robustness/runs`.
+    `vmapped=True` trains the grid's cells of one shape, scale and reset (every beta and seed) together in
+    one vmapped step (`fit_cells`: on an accelerator, the way to fit the full grid into a device lease; on
+    2 CPU cores it is slower than one run after another); a diverged cell then keeps its state before the
+    bad step instead of its last good epoch's.
     """
     m = _modes(quick)
     parts = PARTS if parts is None else tuple(parts)
@@ -178,11 +183,12 @@ def robustness(
     if "grid" in parts:
         loss_fn = calibrated_loss()
         cells = []
+        stacked = _train_rows(m["grid"], run_seeds, loss_fn, optimizer, data, root, **common) if vmapped else {}
         for shape, beta, scale, reset in m["grid"]:
             spike = grid_spike_fn(shape, beta, scale)
             nets = {s: paper_network((20, 128, 10), spike, seed=s, detach_reset=reset == "detached") for s in run_seeds}
-            runs = []
-            for s, net in nets.items():
+            runs = stacked.get((shape, beta, scale, reset), [])
+            for s, net in nets.items() if not vmapped else ():
                 folder = os.path.join(root, _slug("grid", shape, beta, scale, reset, s))
                 cfg = {"experiment": "robustness", "shape": shape, "beta": beta, "scale": scale, "reset": reset}
                 runs.append(_train(folder, net, loss_fn, optimizer, data, seed=s, config=cfg, **common))
@@ -226,6 +232,30 @@ def robustness(
         figures["robustness_diagnostics.png"] = diagnostics_figure(results["diagnostics"], plt)
     cfg = {"quick": quick, "mode": {k: v for k, v in m.items()}, "epochs": n_epochs, "seeds": run_seeds, "parts": parts}
     return save(out_dir, "robustness", cfg, results, report_rows(results, n_epochs, run_seeds), figures)
+
+
+def _train_rows(grid, run_seeds, loss_fn, optimizer, data, root, *, epochs, batch, quick) -> dict[tuple, list]:
+    """Every grid cell's runs, the cells of one (shape, scale, reset) row trained together by `fit_cells`."""
+    train, val, test = data
+    out: dict[tuple, list] = {}
+    for (shape, scale, reset), row in itertools.groupby(sorted(grid, key=lambda c: (c[0], c[2], c[3], c[1])),
+                                                        key=lambda c: (c[0], c[2], c[3])):  # fmt: skip
+        cells = [(cell, s) for cell in row for s in run_seeds]
+        nets = [paper_network((20, 128, 10), grid_spike_fn(shape, cell[1], scale), seed=s,
+                              detach_reset=reset == "detached") for cell, s in cells]  # fmt: skip
+        fitted = fit_cells(
+            nets, train, seeds=[s for _, s in cells], estimator=Autodiff(), loss_fn=loss_fn, optimizer=optimizer,
+            epochs=epochs, batch_size=batch, val=val, metric_fn=on_output(accuracy_max_over_time),
+            out_dir=os.path.join(root, _slug("row", shape, scale, reset)), progress=not quick,
+            config={"experiment": "robustness", "cells": [[*c, s] for c, s in cells]},
+        )  # fmt: skip
+        for (cell, s), net, history, diverged in zip(cells, *fitted, strict=True):
+            key = jr.key(s + 7)
+            acc = evaluate(net, test, loss_fn, on_output(accuracy_max_over_time), key=key)["metric"]
+            out.setdefault(cell, []).append({"seed": s, "test_accuracy": acc, "diverged": diverged,
+                                             "val_accuracy": [h["val_metric"] for h in history],
+                                             **activity(net, test, key)})  # fmt: skip
+    return out
 
 
 def _check_cells(cells) -> list[tuple]:

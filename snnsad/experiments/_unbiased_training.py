@@ -99,10 +99,14 @@ def _run(folder, net, est, loss_fn, train, val, *, lr, epochs, batch, seed, quic
     )
 
 
-def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, tasks=None):
+def unbiased_training(
+    out_dir="results/reproduce", *, quick=True, seed=0, epochs=None, seeds=None, tasks=None, lrs=None, only=None
+):
     """`snnsad reproduce unbiased-training`: see the module docstring; every run resumes from its folder.
 
-    `tasks` (names of `TASKS`) runs a subset of the mode's tasks.
+    `tasks` (names of `TASKS`) runs a subset of the mode's tasks; `lrs` replaces the mode's learning-rate
+    sweep (one rate: no sweep); `only` (names of `methods`) trains a subset of the methods (the step costs
+    are still timed for all, so the ratios to both SGs stay defined).
     """
     m = _modes(quick)
     if tasks is not None:
@@ -110,6 +114,13 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
         if unknown or not tasks:
             raise ValueError(f"unbiased_training: `tasks` must name some of {list(TASKS)}, got {tasks!r}.")
         m = {**m, "tasks": tuple(tasks)}
+    if lrs is not None:
+        if not lrs or any(not (isinstance(r, (int, float)) and r > 0) for r in lrs):
+            raise ValueError(f"unbiased_training: `lrs` must be positive learning rates, got {lrs!r}.")
+        m = {**m, "lrs": tuple(float(r) for r in lrs)}
+    known = methods(max(len(TASKS[t]["hidden"]) for t in m["tasks"]))
+    if only is not None and (not only or any(name not in known for name in only)):
+        raise ValueError(f"unbiased_training: `only` must name some of {list(known)}, got {only!r}.")
     n_epochs = m["epochs"] if epochs is None else epochs
     n_sweep = min(m["sweep_epochs"], n_epochs)
     run_seeds = list(m["seeds"] if seeds is None else seeds)
@@ -130,6 +141,8 @@ def unbiased_training(out_dir="results/reproduce", *, quick=True, seed=0, epochs
             for name, (spike, est) in task_methods.items()
         }
         for name, (spike, est) in task_methods.items():
+            if only is not None and name not in only:
+                continue
             net0 = paper_network(sizes, spike, seed=seed)
             seconds = step_seconds[name]
             sweep = {}
@@ -224,7 +237,7 @@ def _report(results, m, n_epochs, run_seeds):
                     f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)",
                 )
             )
-        if sg is not None:
+        if sg is not None and any(k.startswith(UNBIASED) for k in out["methods"]):
             rows.append(_target_row(task, out["methods"], sg))
         for p in out["variance_at_init"]:
             per = " / ".join(f"{k}: {v:.3g}" for k, v in p["variance"].items() if k.endswith("weight"))
