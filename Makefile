@@ -32,7 +32,7 @@ XDIST := -n auto --maxprocesses=4 --dist worksteal
 test: $(STAMP_TEST)        ## the whole test suite (what CI runs)
 	$(PY) -m pytest -q $(XDIST)
 
-test-fast: $(STAMP_TEST)   ## the suite without the slow tests: about a minute
+test-fast: $(STAMP_TEST)   ## the suite without the tests marked slow
 	$(PY) -m pytest -q $(XDIST) -m "not slow"
 
 lint: $(STAMP_DEV)
