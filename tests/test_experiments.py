@@ -519,8 +519,8 @@ def test_fit_cells_equals_fit_of_each_cell_and_isolates_a_diverging_one(tmp_path
 def test_robustness_grid_vmapped_equals_one_run_after_another(tmp_path):
     """`robustness(vmapped=True)` (a grid row's cells in one `fit_cells` step) reports the same cells as the
     default one-run-at-a-time grid: two betas of one row, quick mode, 1 epoch; test accuracy within 1/100
-    (one test example in 100: vmapped products sum in another order, which can move a borderline example)
-    and the same validation curve length and SG norm at initialisation."""
+    (one test example in 100: vmapped products sum in another order, which can move a borderline example),
+    hidden spikes per neuron within 2 % and a validation curve of the same length."""
     cells = [("FastSigmoid", 3.0, "peak 1", "detached"), ("FastSigmoid", 30.0, "peak 1", "detached")]
     common = dict(quick=True, parts=["grid"], grid=cells, epochs=1)
     one = experiments.robustness(str(tmp_path / "one"), **common)["results"]["grid"]
@@ -529,5 +529,6 @@ def test_robustness_grid_vmapped_equals_one_run_after_another(tmp_path):
     for a, b in zip(one, many, strict=True):
         assert abs(a["test_accuracy_mean"] - b["test_accuracy_mean"]) <= 0.01 + 1e-9
         assert len(a["runs"][0]["val_accuracy"]) == len(b["runs"][0]["val_accuracy"]) == 1
-        assert a["grad_norm_at_init"] == b["grad_norm_at_init"]
+        assert b["spikes_per_neuron"] == pytest.approx(a["spikes_per_neuron"], rel=0.02)
+        assert a["spikes_per_neuron"] > 0
     assert (tmp_path / "many" / "robustness" / "runs").is_dir()
