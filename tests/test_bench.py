@@ -53,9 +53,8 @@ def test_recurrent_lif_backward_matches_autodiff(x64):
     params, xs, ys = rb.params_and_batch(30, 4, dtype=np.float64)
     spikes = rb.recurrent_lif_autodiff(xs @ params[0].T, params[1], params[2])
     assert 50 < float(spikes.sum()) < 0.5 * spikes.size  # the recurrent path and the reset are exercised
-    ref_value, ref = jax.value_and_grad(lambda p: rb.loss(p, xs, ys))(params)
-    value, grads = jax.value_and_grad(lambda p: rb.loss(p, xs, ys, rb.recurrent_lif))(params)
-    assert value == ref_value
+    ref = jax.grad(lambda p: rb.loss(p, xs, ys))(params)
+    grads = jax.grad(lambda p: rb.loss(p, xs, ys, rb.recurrent_lif))(params)
     for name, g, r in zip(("w_in", "w_rec", "theta", "w_out"), grads, ref, strict=True):
         assert float(np.abs(r).max()) > 0, name
         np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12 * float(np.abs(r).max()), err_msg=name)
