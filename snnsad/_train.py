@@ -89,16 +89,28 @@ def evaluate(net, data, loss_fn: LossFn, metric_fn: LossFn | None, *, key: PRNGK
     `loss_fn` and `metric_fn` both take `(trace, y)` (lift output metrics with
     `snnsad.losses.on_output`); `net` is any model `net(x, key=key) -> trace`.
     """
+    losses, metrics = _over_data(
+        data, batch_size, lambda xs, ys, i: _eval_chunk(loss_fn, metric_fn, net, xs, ys, jr.fold_in(key, i))
+    )
+    out = {"loss": float(losses.mean())}
+    if metric_fn is not None:
+        out["metric"] = float(metrics.mean())
+    return out
+
+
+def _over_data(data, batch_size: int, chunk) -> tuple[np.ndarray, np.ndarray]:
+    """`chunk(xs, ys, i) -> (losses, metrics)` over every example of `data` in order, in chunks of `batch_size`.
+
+    The per-example arrays of all chunks are concatenated along their last axis (the examples');
+    `evaluate` and `snnsad.experiments.fit_cells` (one row per cell) share this loop.
+    """
     losses, metrics = [], []
     for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
         xs, ys = data.batch(idx)
-        loss, metric = _eval_chunk(loss_fn, metric_fn, net, jnp.asarray(xs), jnp.asarray(ys), jr.fold_in(key, i))
+        loss, metric = chunk(jnp.asarray(xs), jnp.asarray(ys), i)
         losses.append(np.asarray(loss))
         metrics.append(np.asarray(metric))
-    out = {"loss": float(np.concatenate(losses).mean())}
-    if metric_fn is not None:
-        out["metric"] = float(np.concatenate(metrics).mean())
-    return out
+    return np.concatenate(losses, axis=-1), np.concatenate(metrics, axis=-1)
 
 
 def progress_bar(iterable, desc: str, total: int | None = None):

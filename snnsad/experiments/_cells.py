@@ -33,7 +33,7 @@ from .._data import batches
 from .._estimators import AbstractEstimator, Batched
 from .._io import atomic_write_text, run_info
 from .._losses import LossFn
-from .._train import _all_finite, _eval_chunk, progress_bar
+from .._train import _all_finite, _eval_chunk, _over_data, progress_bar
 from .._trainable import trainable
 
 
@@ -74,13 +74,10 @@ def _evaluate(params, static, data, loss_fn, metric_fn, keys, batch_size=256):
     one = jax.vmap(
         lambda p, x, y, k: _eval_chunk(loss_fn, metric_fn, eqx.combine(p, static), x, y, k), in_axes=(0, None, None, 0)
     )
-    losses, metrics = [], []
-    for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
-        xs, ys = (jnp.asarray(a) for a in data.batch(idx))
-        loss, metric = one(params, xs, ys, jax.vmap(lambda k: jr.fold_in(k, i))(keys))
-        losses.append(np.asarray(loss))
-        metrics.append(np.asarray(metric))
-    return np.concatenate(losses, axis=1).mean(axis=1), np.concatenate(metrics, axis=1).mean(axis=1)
+    losses, metrics = _over_data(
+        data, batch_size, lambda xs, ys, i: one(params, xs, ys, jax.vmap(lambda k: jr.fold_in(k, i))(keys))
+    )
+    return losses.mean(axis=1), metrics.mean(axis=1)
 
 
 def fit_cells(

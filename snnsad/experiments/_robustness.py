@@ -115,6 +115,11 @@ def _train(folder, net, loss_fn, optimizer, data, *, epochs, batch, seed, quick,
             template = (net, optimizer.init(eqx.filter(net, trainable(net))))
             (net, _), meta = load_checkpoint(ckpt, template)
             history = meta["history"]
+    return _record(net, test, loss_fn, seed, history, diverged)
+
+
+def _record(net, test, loss_fn, seed, history, diverged) -> dict:
+    """What a grid or sparse run reports: test accuracy and activity of `net`, validation curve, divergence."""
     key = jr.key(seed + 7)
     acc = evaluate(net, test, loss_fn, on_output(accuracy_max_over_time), key=key)["metric"]
     return {
@@ -187,11 +192,12 @@ def robustness(
         for shape, beta, scale, reset in m["grid"]:
             spike = grid_spike_fn(shape, beta, scale)
             nets = {s: paper_network((20, 128, 10), spike, seed=s, detach_reset=reset == "detached") for s in run_seeds}
-            runs = stacked.get((shape, beta, scale, reset), [])
-            for s, net in nets.items() if not vmapped else ():
-                folder = os.path.join(root, _slug("grid", shape, beta, scale, reset, s))
-                cfg = {"experiment": "robustness", "shape": shape, "beta": beta, "scale": scale, "reset": reset}
-                runs.append(_train(folder, net, loss_fn, optimizer, data, seed=s, config=cfg, **common))
+            cfg = {"experiment": "robustness", "shape": shape, "beta": beta, "scale": scale, "reset": reset}
+            if vmapped:
+                runs = stacked[(shape, beta, scale, reset)]
+            else:
+                runs = [_train(os.path.join(root, _slug("grid", shape, beta, scale, reset, s)), net, loss_fn,
+                               optimizer, data, seed=s, config=cfg, **common) for s, net in nets.items()]  # fmt: skip
             peak = float(spike.escape.peak()) if scale == "native" else 1.0
             init_norm = _grad_norm(
                 nets[run_seeds[0]], loss_fn, data[0], m["batch"]
@@ -250,11 +256,7 @@ def _train_rows(grid, run_seeds, loss_fn, optimizer, data, root, *, epochs, batc
             config={"experiment": "robustness", "cells": [[*c, s] for c, s in cells]},
         )  # fmt: skip
         for (cell, s), net, history, diverged in zip(cells, *fitted, strict=True):
-            key = jr.key(s + 7)
-            acc = evaluate(net, test, loss_fn, on_output(accuracy_max_over_time), key=key)["metric"]
-            out.setdefault(cell, []).append({"seed": s, "test_accuracy": acc, "diverged": diverged,
-                                             "val_accuracy": [h["val_metric"] for h in history],
-                                             **activity(net, test, key)})  # fmt: skip
+            out.setdefault(cell, []).append(_record(net, test, loss_fn, s, history, diverged))
     return out
 
 
