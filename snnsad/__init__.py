@@ -35,6 +35,7 @@ from ._layers import AbstractLayer as AbstractLayer
 from ._layers import Conv1D as Conv1D
 from ._layers import Dense as Dense
 from ._layers import Readout as Readout
+from ._local_score import LocalScoreFunction as LocalScoreFunction
 from ._mixed import MixedEstimator as MixedEstimator
 from ._network import AbstractNetwork as AbstractNetwork
 from ._network import Network as Network

@@ -6,6 +6,7 @@ from ._estimators import Autodiff as Autodiff
 from ._estimators import Batched as Batched
 from ._estimators import LossFn as LossFn
 from ._estimators import partition as partition
+from ._local_score import LocalScoreFunction as LocalScoreFunction
 from ._mixed import MixedEstimator as MixedEstimator
 from ._score_function import ScoreFunction as ScoreFunction
 from ._stochastic_ad import StochasticAD as StochasticAD

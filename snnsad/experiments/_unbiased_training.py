@@ -26,6 +26,7 @@ from .._data import randman
 from .._escape import FastSigmoid, Sigmoid
 from .._estimator_choice import profile_estimators
 from .._estimators import Autodiff, Batched
+from .._local_score import LocalScoreFunction
 from .._losses import accuracy_max_over_time, on_output
 from .._mixed import MixedEstimator
 from .._score_function import ScoreFunction
@@ -55,6 +56,7 @@ def methods(depth: int) -> dict[str, tuple]:
         "stochastic SG (matched)": (Stochastic(sig), Autodiff()),
         "StochasticAD(8)": (Stochastic(sig), StochasticAD(8)),
         "ScoreFunction(4)": (Stochastic(sig), ScoreFunction(4)),
+        "LocalScoreFunction(2)": (Stochastic(sig), LocalScoreFunction(2)),
     }
     if depth > 1:
         out["mix: score on hidden 1, flips after"] = (
@@ -253,13 +255,14 @@ def _report(results, m, n_epochs, run_seeds):
     return rows
 
 
-UNBIASED = ("StochasticAD", "ScoreFunction", "mix")
+UNBIASED = ("StochasticAD", "ScoreFunction", "LocalScoreFunction", "mix")
 
 
 def _target_row(task, methods_out, sg):
     """The issue's target: an unbiased method at >= 0.9 of the matched SG's accuracy for <= 4x its step cost."""
     unbiased = {k: r for k, r in methods_out.items() if k.startswith(UNBIASED)}
-    best = max(unbiased, key=lambda k: unbiased[k]["test_accuracy_mean"])
+    within = {k: r for k, r in unbiased.items() if r["cost_vs_matched_sg"] <= 4.0} or unbiased
+    best = max(within, key=lambda k: within[k]["test_accuracy_mean"])
     ratio, cost = unbiased[best]["test_accuracy_mean"] / max(sg, 1e-9), unbiased[best]["cost_vs_matched_sg"]
     met = ratio >= 0.9 and cost <= 4.0
     return (
