@@ -4,16 +4,19 @@ Two tasks: the calibrated Randman (the Zenke-lab standard, 20-128-10, as in `ran
 and the paper's Randman (the authors' preset, 20-128-128-128-15, as E6's dense network). Methods:
 deterministic SG, the matched stochastic SG, StochasticAD(8), ScoreFunction(4) (at about 4x the matched
 SG's step cost, the budget of the study's target; `benchmarks/unbiased_variance_by_layer.py --task
-calibrated` compares 2-8 samples and 4-16 flips), and on the deep network the per-layer mix
-(score function on the first hidden layer, coupled flips after it). Each method gets a small
+calibrated` compares 2-8 samples and 4-16 flips), LocalScoreFunction(2) (the score function per neuron
+of the last hidden layer), and on the deep network the per-layer mix (score function on the first
+hidden layer, coupled flips after it). Each method gets a small
 learning-rate sweep (SMORMS3, `sweep_epochs` epochs; the best validation accuracy picks the rate),
 then every seed runs the full epochs at that rate (the sweep's run of the first seed is extended);
 every run is saved and resumes. Compute is each method's measured time per training step at the
-training batch size, over the deterministic SG's and over the matched SG's.
+training batch size (median of 7 rounds that time every method in turn), over the deterministic SG's
+and over the matched SG's.
 Before training, `profile_estimators` measures every unbiased option's per-layer variance on one batch.
 """
 
 import os
+import time
 from typing import Any
 
 import equinox as eqx
@@ -33,7 +36,7 @@ from .._score_function import ScoreFunction
 from .._smorms3 import SMORMS3State, smorms3
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
-from .._timing import time_jitted
+from .._timing import prepared
 from .._train import evaluate, fit, freeze
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
@@ -78,9 +81,24 @@ def _modes(quick: bool) -> dict:
     )  # fmt: skip
 
 
-def _step_seconds(net, est, loss_fn, x, y):
-    step = eqx.filter_jit(lambda n, k: Batched(est)(loss_fn, n, x, y, k))
-    return time_jitted(step, net, jr.key(0), repeats=3)[1]
+def _step_seconds(nets_and_estimators: dict[str, tuple], loss_fn, x, y, rounds: int = 7) -> dict[str, float]:
+    """Median seconds of one training step of each `name -> (net, estimator)`, timed round-robin.
+
+    Every step is compiled and run once first; then `rounds` rounds time each method once in turn, so a
+    slow spell of the machine hits every method alike instead of one method's repeats (the ratios are what
+    the study reports).
+    """
+    runs = {}
+    for name, (net, est) in nets_and_estimators.items():
+        step = eqx.filter_jit(lambda n, k, est=est: Batched(est)(loss_fn, n, x, y, k))
+        runs[name] = prepared(step, net, jr.key(0))
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            seconds[name].append(time.perf_counter() - t0)
+    return {name: float(np.median(v)) for name, v in seconds.items()}
 
 
 def _run(folder, net, est, loss_fn, train, val, *, lr, epochs, batch, seed, quick):
@@ -138,10 +156,11 @@ def unbiased_training(
         timing_batch = tuple(jnp.asarray(a) for a in train.batch(np.arange(min(m["batch"], len(train)))))
         task_out: dict[str, Any] = {"methods": {}}
         task_methods = methods(len(spec["hidden"]))
-        step_seconds = {
-            name: _step_seconds(paper_network(sizes, spike, seed=seed), est, loss_fn, *timing_batch)
-            for name, (spike, est) in task_methods.items()
-        }
+        step_seconds = _step_seconds(
+            {name: (paper_network(sizes, spike, seed=seed), est) for name, (spike, est) in task_methods.items()},
+            loss_fn,
+            *timing_batch,
+        )
         for name, (spike, est) in task_methods.items():
             if only is not None and name not in only:
                 continue
