@@ -1,5 +1,7 @@
 r"""The score function per neuron of the last stochastic layer, the rest of the network held at one sample."""
 
+from typing import cast
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -97,8 +99,9 @@ class LocalScoreFunction(AbstractEstimator):
 
         losses, logps, traces = jax.vmap(run)(last_noise)  # (n,), (n, neurons)
         held = jax.lax.stop_gradient(losses)
-        swapped = _swapped_losses(jax.lax.stop_gradient(net), jax.lax.stop_gradient(traces), loss_fn, y)
-        base = (jnp.sum(swapped, axis=0) - swapped) / (n - 1)
+        readout = cast(Readout, jax.lax.stop_gradient(net.readout))  # a Readout: checked above
+        swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y)
+        base = (jnp.sum(swapped, axis=0, keepdims=True) - swapped) / (n - 1)
         objective = jnp.mean(losses) + jnp.sum(jnp.mean((swapped - base) * logps, axis=0))
 
         below = tuple(i for i, s in enumerate(net.stochastic[:last]) if s)
@@ -114,7 +117,7 @@ class LocalScoreFunction(AbstractEstimator):
         return objective, jnp.mean(held)
 
 
-def _swapped_losses(net: Network, traces: Trace, loss_fn, y):
+def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y):
     """`L(s_i^k, s_{-i}^1)` for every draw `k` and last-layer neuron `i`: an `(n_samples, neurons)` array.
 
     `traces` holds the `n_samples` runs (leading axis); the readout of the swapped spikes is the first
@@ -122,11 +125,11 @@ def _swapped_losses(net: Network, traces: Trace, loss_fn, y):
     """
     spikes = traces.spikes[-1]  # (K, T, n)
     diff = spikes[1:] - spikes[:1]  # draw 1 swapped into itself is the first run: L(s^1) for every i
-    integrator = net.readout.neuron
+    integrator = readout.neuron
     zeros = jnp.zeros(diff.shape[:1] + diff.shape[2:], diff.dtype)
     _, filtered = jax.lax.scan(lambda s, c: integrator.step(s, c), LIFState(zeros, zeros), jnp.swapaxes(diff, 0, 1))
     filtered = jnp.swapaxes(filtered, 0, 1)  # (K, T, n)
-    weight = net.readout.weight  # (n_out, n)
+    weight = readout.weight  # (n_out, n)
     base = traces.output[0]  # (T, n_out)
 
     def per_draw(f):  # f: (T, n) -> losses of the n swaps, (n,)

@@ -159,7 +159,8 @@ def unbiased_training(
         step_seconds = _step_seconds(
             {name: (paper_network(sizes, spike, seed=seed), est) for name, (spike, est) in task_methods.items()},
             loss_fn,
-            *timing_batch,
+            timing_batch[0],
+            timing_batch[1],
         )
         for name, (spike, est) in task_methods.items():
             if only is not None and name not in only:
