@@ -2,7 +2,8 @@
 
 Claims checked: StochasticAD(n_flips=M) costs at most M + 2 forward passes for M >= 4 (one forward
 with its VJP, plus M flipped forwards: the performance target) and M + 3 for M = 1. Everything is timed side by side in one run on the same
-machine, on a Randman-sized network (20 -> 128 -> 128 -> 15 readout, T = 100, batch 32).
+machine (every estimator compiled first, then `--repeats` rounds that time each in turn; medians), on
+a Randman-sized network (20 -> 128 -> 128 -> 15 readout, T = 100, batch 32).
 
     python benchmarks/estimator_cost.py [--T 100] [--batch 32] [--repeats 5]
 """
@@ -11,7 +12,9 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
+import time
 
 import equinox as eqx
 import jax
@@ -20,7 +23,7 @@ import jax.random as jr
 
 import snnsad
 from snnsad._io import atomic_write_text, run_info
-from snnsad._timing import time_jitted
+from snnsad._timing import interleaved_seconds, prepared
 
 
 def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchmarks/results") -> dict:
@@ -50,19 +53,25 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
         return run
 
     key = jr.key(2)
-    _, t_fwd = time_jitted(forward, net, xs, ys, key, repeats=repeats)
-    rows = [{"estimator": "forward pass (reference)", "seconds": t_fwd, "forward_equivalents": 1.0, "bound": None}]
     cases = [("Autodiff (surrogate gradient)", snnsad.Autodiff(), 3)]
     cases += [(f"StochasticAD(n_flips={m})", snnsad.StochasticAD(m), m + (3 if m < 4 else 2)) for m in (1, 4, 16)]
     cases += [("ScoreFunction(n_samples=4)", snnsad.ScoreFunction(4), None)]
-    for name, est, bound in cases:
-        compile_s, t = time_jitted(estimate(est), net, xs, ys, key, repeats=repeats)
+    cases += [("LocalScoreFunction(n_samples=2)", snnsad.LocalScoreFunction(2), None)]
+    runs, compile_s = {"forward pass (reference)": prepared(forward, net, xs, ys, key)}, {}
+    for name, est, _ in cases:
+        t0 = time.perf_counter()
+        runs[name] = prepared(estimate(est), net, xs, ys, key)
+        compile_s[name] = time.perf_counter() - t0
+    seconds = {name: statistics.median(t) for name, t in interleaved_seconds(runs, repeats).items()}
+    t_fwd = seconds["forward pass (reference)"]
+    rows = [{"estimator": "forward pass (reference)", "seconds": t_fwd, "forward_equivalents": 1.0, "bound": None}]
+    for name, _, bound in cases:
         rows.append(
             {
                 "estimator": name,
-                "seconds": t,
-                "compile_seconds": compile_s,
-                "forward_equivalents": t / t_fwd,
+                "seconds": seconds[name],
+                "compile_seconds": compile_s[name] - seconds[name],
+                "forward_equivalents": seconds[name] / t_fwd,
                 "bound": bound,
             }
         )

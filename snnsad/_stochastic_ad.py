@@ -35,8 +35,9 @@ class StochasticAD(AbstractEstimator):
         c_n = sum_{m: n_m = n} r_n D_{n_m} / (M q_n)
 
     `n_flips="all"` flips every site once (no sampling; cost grows with the number of sites).
-    Unbiased for every network of this toolkit; cost about `M + 3` forward passes (one forward
-    with its VJP, plus `M` flipped forwards, vmapped in chunks of `chunk_size`).
+    Unbiased for every network of this toolkit; cost within `M + 2` forward passes for `M >= 4` (one
+    forward with its VJP, plus `M` flipped forwards, vmapped in chunks of `chunk_size`;
+    `benchmarks/estimator_cost.py`).
     """
 
     n_flips: int | str = eqx.field(static=True, default=8)

@@ -2,7 +2,7 @@
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import jax
 
@@ -38,3 +38,19 @@ def prepared(fn: Callable, *args) -> Callable[[], object]:
 
     run()
     return run
+
+
+def interleaved_seconds(runs: Mapping[str, Callable[[], object]], rounds: int = 1) -> dict[str, list[float]]:
+    """Wall time of every call in `runs` (prepared: blocking, compiled), each called once per round in turn.
+
+    A slow spell of the machine then hits every call alike instead of whichever was being repeated
+    during it, so the ratios between them (what benchmarks report) are steadier than with one call's
+    repeats timed after another's.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t0)
+    return times

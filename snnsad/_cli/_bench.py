@@ -31,7 +31,7 @@ from .._neurons import LIF
 from .._small_problems import small_problems
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
-from .._timing import median_seconds, prepared, time_jitted
+from .._timing import interleaved_seconds, median_seconds, prepared, time_jitted
 from ._peers import SHD_SHAPE, on_snntorch, on_spyx, shd_snntorch, shd_spyx, torch_device
 
 # ----------------------------------------------------------------------------- (a) ON workload
@@ -122,8 +122,8 @@ def _side_by_side(peers, label, args, repeats, min_seconds=5.0, max_rounds=25):
     times = {name: [] for name in runs}
     done, rounds = 0, repeats if runs else 0
     while done < rounds:
-        for name, run in runs.items():
-            times[name].append(median_seconds(run, 1))
+        for name, seconds in interleaved_seconds(runs).items():
+            times[name] += seconds
         done += 1
         spent = sum(map(sum, times.values()))
         rounds = max(repeats, min(max_rounds, math.ceil(min_seconds * done / spent)))

@@ -16,7 +16,6 @@ Before training, `profile_estimators` measures every unbiased option's per-layer
 """
 
 import os
-import time
 from typing import Any
 
 import equinox as eqx
@@ -36,7 +35,7 @@ from .._score_function import ScoreFunction
 from .._smorms3 import SMORMS3State, smorms3
 from .._spikes import Stochastic, Surrogate
 from .._stochastic_ad import StochasticAD
-from .._timing import prepared
+from .._timing import interleaved_seconds, prepared
 from .._train import evaluate, fit, freeze
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
@@ -92,13 +91,7 @@ def _step_seconds(nets_and_estimators: dict[str, tuple], loss_fn, x, y, rounds: 
     for name, (net, est) in nets_and_estimators.items():
         step = eqx.filter_jit(lambda n, k, est=est: Batched(est)(loss_fn, n, x, y, k))
         runs[name] = prepared(step, net, jr.key(0))
-    seconds: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(rounds):
-        for name, run in runs.items():
-            t0 = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(v)) for name, v in seconds.items()}
+    return {name: float(np.median(v)) for name, v in interleaved_seconds(runs, rounds).items()}
 
 
 def _run(folder, net, est, loss_fn, train, val, *, lr, epochs, batch, seed, quick):
