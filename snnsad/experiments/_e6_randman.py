@@ -111,7 +111,7 @@ def e6_randman(
     stochastic net (module docstring for the setup).
 
     Full mode is the authors' configuration: `architecture="conv"`, seeds `seed, seed+1, seed+2`,
-    200 epochs (about 2 h per run on 2 CPU cores: meant for a GPU or a long background job).
+    200 epochs (3-4 h per run on 2 CPU cores: meant for a GPU or a long background job).
     Quick mode: the dense 1 x 128 variant, 300 samples per class, 20 epochs, one seed. Every
     training run writes a resumable checkpoint under `out_dir/e6_randman/runs`. `estimators="all"`
     adds StochasticAD(8) and ScoreFunction(8) and gradient checkpoints against a reference of
