@@ -7,9 +7,10 @@ forcing) and `flips` (0/1 masks that flip sampled spikes, everything else couple
 same noise) have the same structure; an entry may be `None` for a layer left alone. Batches
 come from `jax.vmap`.
 
-Every whole-network estimator works on any `AbstractNetwork`: `Network` (layers
-of this toolkit, or a researcher's own layers and neurons) is one implementation, a
-researcher's own equinox model another (docs/howto.md, "Bring your own model").
+Every whole-network estimator works on any `AbstractNetwork` (except `LocalScoreFunction`, which
+reads a `Network`'s linear readout): `Network` (layers of this toolkit, or a researcher's own
+layers and neurons) is one implementation, a researcher's own equinox model another
+(docs/howto.md, "Bring your own model").
 """
 
 import abc
