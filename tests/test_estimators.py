@@ -355,6 +355,18 @@ def test_unbiased_estimators_on_your_own_model(byo, estimator, x64):
 
 
 @pytest.mark.slow
+def test_local_score_function_on_your_own_layer_and_neuron(byo, x64):
+    """`LocalScoreFunction` on a `Network` whose only layer is a researcher's own (the ALIF low-rank layer of
+    docs/howto.md): the mean of 3000 estimates is within 4 standard errors of exact enumeration (fixed seeds)."""
+    models, x = _byo_problems(byo)
+    net, y = models["own layer and neuron in Network"], jnp.asarray(1)
+    _, exact = _exact(net, x, ce_loss, y)
+    est = snnsad.LocalScoreFunction(2)
+    _, samples = snnsad.sample_grads(est, ce_loss, net, x, y, jr.split(jr.key(9), 3000), chunk_size=1000)
+    assert_unbiased(samples, exact, label="own layer in Network: ")
+
+
+@pytest.mark.slow
 def test_your_own_model_with_autodiff_and_the_protocol_errors(byo, x64):
     """Autodiff takes any callable model; the other estimators name what a model must implement."""
     models, x = _byo_problems(byo)
