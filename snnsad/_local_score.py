@@ -41,16 +41,25 @@ class LocalScoreFunction(AbstractEstimator):
     baseline over `n_samples` further independent trajectories.
 
     Cost: `n_samples` forward passes (twice that with stochastic layers below the last), their
-    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each.
+    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each. Memory: the swapped
+    readouts of one draw, `n x T x n_out` per example (times the batch under `Batched`);
+    `chunk_size` evaluates them that many neurons at a time instead.
     """
 
     n_samples: int = eqx.field(static=True, default=4)
+    chunk_size: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 2:
             raise ValueError(
                 "LocalScoreFunction: `n_samples` must be an int >= 2 (the leave-one-out baseline needs two "
                 f"draws of each neuron), got {self.n_samples!r}."
+            )
+        if self.chunk_size is not None and (
+            not isinstance(self.chunk_size, int) or isinstance(self.chunk_size, bool) or self.chunk_size < 1
+        ):
+            raise ValueError(
+                f"LocalScoreFunction: `chunk_size` must be None or a positive int, got {self.chunk_size!r}."
             )
 
     def check(self, net) -> None:
@@ -100,7 +109,7 @@ class LocalScoreFunction(AbstractEstimator):
         losses, logps, traces = jax.vmap(run)(last_noise)  # (n,), (n, neurons)
         held = jax.lax.stop_gradient(losses)
         readout = cast(Readout, jax.lax.stop_gradient(net.readout))  # a Readout: checked above
-        swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y)
+        swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y, self.chunk_size)
         base = (jnp.sum(swapped, axis=0, keepdims=True) - swapped) / (n - 1)
         objective = jnp.mean(losses) + jnp.sum(jnp.mean((swapped - base) * logps, axis=0))
 
@@ -117,11 +126,12 @@ class LocalScoreFunction(AbstractEstimator):
         return objective, jnp.mean(held)
 
 
-def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y):
+def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int | None = None):
     """`L(s_i^k, s_{-i}^1)` for every draw `k` and last-layer neuron `i`: an `(n_samples, neurons)` array.
 
     `traces` holds the `n_samples` runs (leading axis); the readout of the swapped spikes is the first
-    run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1`.
+    run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1` (`chunk_size` neurons at a
+    time if given).
     """
     spikes = traces.spikes[-1]  # (K, T, n)
     diff = spikes[1:] - spikes[:1]  # draw 1 swapped into itself is the first run: L(s^1) for every i
@@ -132,11 +142,15 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y):
     weight = readout.weight  # (n_out, n)
     base = traces.output[0]  # (T, n_out)
 
-    def per_draw(f):  # f: (T, n) -> losses of the n swaps, (n,)
-        outputs = base[None] + jnp.swapaxes(f, 0, 1)[:, :, None] * weight.T[:, None, :]  # (n, T, n_out)
-        return jax.vmap(lambda o: _output_loss(loss_fn, o, y))(outputs)
+    def swap(f_i, w_i):  # neuron i's filtered difference (T,) and readout column (n_out,)
+        return _output_loss(loss_fn, base + f_i[:, None] * w_i[None, :], y)
 
-    first = loss_fn(jax.tree.map(lambda a: a[0], traces), y)
+    def per_draw(f):  # f: (T, n) -> losses of the n swaps, (n,)
+        if chunk_size is None:
+            return jax.vmap(swap)(f.T, weight.T)
+        return jax.lax.map(lambda a: swap(*a), (f.T, weight.T), batch_size=chunk_size)
+
+    first = _output_loss(loss_fn, base, y)
     return jnp.concatenate([jnp.full((1, spikes.shape[2]), first), jax.lax.map(per_draw, filtered)])
 
 

@@ -59,6 +59,18 @@ def test_swapped_losses_equal_a_rerun_with_the_swapped_spikes(x64):
             np.testing.assert_allclose(swapped[k, i], rerun_loss(jnp.asarray(forced)), rtol=0, atol=1e-10)
 
 
+def test_chunked_swaps_give_the_same_estimate(x64):
+    """`chunk_size` only changes how many neurons' swapped readouts are evaluated at once: the same key gives
+    the same loss and gradient (float64, to 1e-12), and a bad chunk size is refused."""
+    net, x, loss_fn, y = _problem("one_hidden_subtract")
+    whole = snnsad.LocalScoreFunction(3)(loss_fn, net, x, y, jr.key(4))
+    chunked = snnsad.LocalScoreFunction(3, chunk_size=2)(loss_fn, net, x, y, jr.key(4))
+    for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="chunk_size"):
+        snnsad.LocalScoreFunction(2, chunk_size=0)
+
+
 @pytest.mark.slow
 def test_local_score_function_cuts_the_variance_of_a_wide_layer(x64):
     """On a layer of 24 neurons, the hidden weights' per-estimate variance (summed over entries) of
