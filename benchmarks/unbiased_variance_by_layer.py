@@ -7,7 +7,9 @@ escape noise 10, T = 100) at initialisation, one training example: for each unbi
 over the squared norm of the pooled unbiased mean (all estimators' estimates together), the mean
 cosine of one estimate to it, and the measured cost in forward passes. Options compared: coupled
 flips with two-sided and straight-through weights, the weighted and the layer-stratified site
-proposal, the score function, and the per-layer mix (score function on hidden layer 1, flips after).
+proposal, the score function, and the per-layer mix (score function on hidden layer 1, flips after);
+`--task calibrated` compares sample and flip counts on the 1-hidden-layer network, and the per-neuron
+score function (`LocalScoreFunction`).
 
     python benchmarks/unbiased_variance_by_layer.py [--estimates 400] [--seed 0]
 """
@@ -37,6 +39,7 @@ def _options(task: str) -> dict:
             **{f"ScoreFunction({n})": snnsad.ScoreFunction(n) for n in (2, 3, 4, 8)},
             **{f"StochasticAD({m}), two-sided": snnsad.StochasticAD(m) for m in (4, 8, 16)},
             **{f"StochasticAD({m}), straight-through": snnsad.StochasticAD(m, weighting=st) for m in (8, 16)},
+            **{f"LocalScoreFunction({n})": snnsad.LocalScoreFunction(n) for n in (2, 3, 4)},
         }
     return {
         "StochasticAD(8), two-sided, weighted": snnsad.StochasticAD(8),
