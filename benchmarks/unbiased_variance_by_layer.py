@@ -50,6 +50,7 @@ def _options(task: str) -> dict:
         ),
         "ScoreFunction(8)": snnsad.ScoreFunction(8),
         "mix: score on hidden 1, flips (8) after": snnsad.MixedEstimator(coupled=(1, 2), n_flips=8, n_samples=4),
+        "LocalScoreFunction(4)": snnsad.LocalScoreFunction(4),
     }
 
 
