@@ -38,8 +38,8 @@ from snnsad._io import atomic_write_text, run_info
 from snnsad._timing import interleaved_seconds, prepared
 from snnsad._train import _train_step
 from snnsad.experiments import randman_conv_network
+from snnsad.experiments._e6_randman import training_recipe
 from snnsad.experiments._randman_calibration import split_80_10_10
-from snnsad.losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy
 
 
 def main(*, epochs: int = 2, samples_per_class: int = 1000, repeats: int = 3, out: str = "benchmarks/results") -> dict:
@@ -51,9 +51,7 @@ def main(*, epochs: int = 2, samples_per_class: int = 1000, repeats: int = 3, ou
     t_data = time.perf_counter() - t0
     batch = min(400, len(train))
     steps = len(train) // batch
-    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2, "layer")])
-    accuracy = snnsad.losses.on_output(accuracy_max_over_time)
-    optimizer = snnsad.train.freeze(snnsad.smorms3(1e-2), "threshold")
+    loss_fn, accuracy, optimizer = training_recipe()  # E6's own
     net = randman_conv_network(snnsad.Stochastic(snnsad.Sigmoid(10.0)), n_classes=15, seed=0)
     print(
         f"data: {len(train)} training examples, {steps} steps of {batch} per epoch, made in {t_data:.1f} s", flush=True
@@ -71,9 +69,8 @@ def main(*, epochs: int = 2, samples_per_class: int = 1000, repeats: int = 3, ou
     opt_state = optimizer.init(eqx.filter(net, snnsad.trainable(net)))
     batched = snnsad.Batched(snnsad.Autodiff())
     # fit's step donates the network's and optimiser state's buffers: give it distinct copies, as fit does
-    state = dict(
-        zip(("net", "opt"), jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state)))
-    )
+    net_copy, opt_copy = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
+    state = {"net": net_copy, "opt": opt_copy}
 
     def step():
         state["net"], state["opt"], value, _ = _train_step(

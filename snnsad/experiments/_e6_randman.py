@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 
 from .._data import randman_preset
 from .._escape import FastSigmoid, Sigmoid
@@ -93,6 +94,13 @@ def _gradient_probe(loss_fn: LossFn, probe, n_ref: int, n_est: int, est: Abstrac
     return measure
 
 
+def training_recipe() -> tuple[LossFn, LossFn, optax.GradientTransformation]:
+    """E6's `(loss_fn, accuracy, optimizer)`: max-over-time cross-entropy with the authors' upper-bound
+    activity regulariser, max-over-time accuracy, SMORMS3 1e-2 with the thresholds fixed."""
+    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2, "layer")])
+    return loss_fn, on_output(accuracy_max_over_time), freeze(smorms3(1e-2), "threshold")
+
+
 def e6_randman(
     out_dir: str,
     *,
@@ -130,8 +138,7 @@ def e6_randman(
     data = randman_preset(seed=1, samples_per_class=spc)  # the authors' `randmanseed: 1`
     train, val, test = split_80_10_10(data)
     batch_size = min(batch_size, len(train))
-    loss_fn = make_loss(max_over_time_cross_entropy, [ActivityRegulariser(0.1, 7.0, "upper", 2, "layer")])
-    accuracy = on_output(accuracy_max_over_time)
+    loss_fn, accuracy, _ = training_recipe()
     n_ref, n_est = ((400, 100) if quick else (4000, 500)) if samples is None else samples
     print("  E6: spike-time baselines ...", flush=True)
     baselines = spike_time_baselines(train, test)
@@ -143,7 +150,7 @@ def e6_randman(
                 net = randman_conv_network(spike, n_classes=15, seed=s)
             else:
                 net = paper_network((20, *hidden, 15), spike, seed=s)
-            optimizer = freeze(smorms3(1e-2), "threshold")
+            optimizer = training_recipe()[2]
             checkpoints: list = []
             folder = os.path.join(out_dir, "e6_randman", "runs", f"{name.replace(' ', '_')}_seed{s}")
             print(f"  E6 {name}, seed {s}: {epochs} epochs of {len(train)} examples ...", flush=True)
