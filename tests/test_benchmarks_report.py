@@ -116,3 +116,17 @@ def test_committed_readmes_match_the_results_files(capsys):
     """The READMEs' generated sections and results/targets.* are what the committed results files give:
     rerunning a benchmark without `python benchmarks/report.py` fails here."""
     assert report.main(["--check"]) == 0, capsys.readouterr().err
+
+
+def test_a_check_is_met_only_when_every_kept_run_meets_it(tmp_path):
+    results = tmp_path / "results"
+    (results / "history").mkdir(parents=True)
+    (results / "bench.json").write_text(json.dumps(_bench(floor_a=0.9)))  # 1.11x: within 1.25x
+    (results / "history" / "bench-earlier.json").write_text(json.dumps(_bench(floor_a=0.7)))  # 1.43x: not
+    found = report.checks(report.load_results(results), report.load_history(results))
+    (floor,) = [c for c in found if c.target == "(a) n = 2048: snnsad / GEMM floor"]
+    assert floor.met is False and floor.shown == "1.11x (earlier runs: 1.43x)"
+    (spyx,) = [c for c in found if c.target == "(b) T = 100: spyx / snnsad"]
+    assert spyx.met is True and spyx.earlier == ("2.50x",)
+    table = report.targets_table(found, report.load_results(results), report.load_history(results))
+    assert "commit 0123456; earlier runs kept: 0123456" in table
