@@ -15,8 +15,8 @@ a generated section is written by hand: rerun a benchmark, then this script. Usa
     python benchmarks/report.py           # rewrite the generated sections and the targets files
     python benchmarks/report.py --check   # write nothing; exit 1 if any of them is out of date
 
-A GPU run (`snnsad bench --sizes 4096,8192,16384 --out benchmarks/results/gpu` on a machine with a GPU)
-is read from `benchmarks/results/gpu/bench.json` when it is there.
+A GPU run (`bash benchmarks/gpu.sh bench` on a machine with a GPU: `snnsad bench --sizes 4096,8192,16384`
+and the lower-bound scripts) is read from `benchmarks/results/gpu/bench.json` when it is there.
 
 Machines here are noisy, so earlier runs can be kept: a copy of a results file under `history/` in its
 folder, named `NAME-LABEL.json` (e.g. `benchmarks/results/history/bench-00455fb.json`), enters the
@@ -43,7 +43,7 @@ MARKER = re.compile(r"<!-- begin generated: (?P<name>\S+) -->\n(?P<body>.*?)<!--
 # The command that writes each results file (the key is its path under benchmarks/results, less ".json").
 COMMANDS = {
     "bench": "snnsad bench",
-    "gpu/bench": "snnsad bench --sizes 4096,8192,16384 --out benchmarks/results/gpu (on a GPU)",
+    "gpu/bench": "bash benchmarks/gpu.sh bench (on a GPU machine; its bench.json goes to benchmarks/results/gpu)",
     "shd_data_path": "python benchmarks/shd_data_path.py --steps 2",
     "e6_throughput": "python benchmarks/e6_throughput.py --epochs 3",
     "estimator_cost": "python benchmarks/estimator_cost.py --repeats 7",
@@ -174,7 +174,16 @@ def _gpu_checks(gpu: dict | None) -> list[Check]:
     """Target 5: a `snnsad bench` run on a GPU, beside the published spyx times."""
     what = "`snnsad bench` at n = 4096-16384"
     if gpu is None or gpu.get("backend") == "cpu":
-        return [Check(5, what, "run on a GPU", "not run: no GPU lent to the project yet", None, "gpu/bench")]
+        return [
+            Check(
+                5,
+                what,
+                "run on a GPU",
+                "not run: no GPU lent to the project yet (`bash benchmarks/gpu.sh bench`)",
+                None,
+                "gpu/bench",
+            )
+        ]
     rows = {row["n"]: row for row in gpu["on_workload"]}
     anchors = "; ".join(
         f"n = {n}: {1e3 * rows[n]['snnsad']:.1f} ms (spyx on an RTX 4090: {ms:.0f} ms)"
