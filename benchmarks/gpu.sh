@@ -48,15 +48,18 @@ wheels)
     ;;
 bench)
     setup spyx,snntorch
+    # each step runs even when one before it failed (one device call should bring back all it can)
+    failed=0
     if [ "$quick" = "--quick" ]; then
         sizes=64,128 lengths=10
-        "$PY" -m snnsad bench --quick --out "$OUT" 2>&1 | tee "$OUT/bench.log"
+        "$PY" -m snnsad bench --quick --out "$OUT" 2>&1 | tee "$OUT/bench.log" || failed=1
     else
         sizes=4096,8192,16384 lengths=100,350
-        "$PY" -m snnsad bench --sizes "$sizes" --out "$OUT" 2>&1 | tee "$OUT/bench.log"
+        "$PY" -m snnsad bench --sizes "$sizes" --out "$OUT" 2>&1 | tee "$OUT/bench.log" || failed=1
     fi
-    "$PY" benchmarks/lif_lower_bound.py --sizes "${sizes%%,*},${sizes##*,}" --out "$OUT"
-    "$PY" benchmarks/recurrent_lower_bound.py --lengths "$lengths" --out "$OUT"
+    "$PY" benchmarks/lif_lower_bound.py --sizes "${sizes%%,*},${sizes##*,}" --out "$OUT" || failed=1
+    "$PY" benchmarks/recurrent_lower_bound.py --lengths "$lengths" --out "$OUT" || failed=1
+    exit "$failed"
     ;;
 tests)
     setup beartype
