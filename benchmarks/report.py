@@ -1,9 +1,10 @@
 """Regenerate the performance summary of benchmarks/README.md and README.md from the results files.
 
 Every benchmark script writes its numbers to `benchmarks/results/*.json` (and a Markdown table beside
-it). This script reads them, checks each performance target against its threshold (`_checks` below
-lists them, with the command that measures each), writes `benchmarks/results/targets.md` and
-`targets.json`, and rewrites the generated sections of the two READMEs, which lie between
+it). This script reads them, checks each performance target against its threshold (`TARGETS` and the
+`_*_checks` functions below; `COMMANDS` names the command that writes each file), writes
+`benchmarks/results/targets.md` and `targets.json`, and rewrites the generated sections of the two
+READMEs, which lie between
 
     <!-- begin generated: NAME -->
     <!-- end generated: NAME -->
