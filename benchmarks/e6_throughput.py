@@ -21,7 +21,6 @@ checks, bookkeeping). Usage:
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import jax.random as jr
 import numpy as np
 
 import snnsad
-from snnsad._io import atomic_write_text, run_info
+from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad._timing import interleaved_seconds, prepared
 from snnsad._train import _train_step
 from snnsad.experiments import randman_conv_network
@@ -93,7 +92,7 @@ def main(*, epochs: int = 2, samples_per_class: int = 1000, repeats: int = 3, ou
         "validation pass": seconds["validation pass"],
     }
     overhead = (epoch - floor) / epoch
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}"
+    machine = machine_description()
     lines = ["| quantity | seconds |", "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in rows.items()]
     lines.append(
         f"| epoch beyond the floor (data path, checks, bookkeeping) | {epoch - floor:.2f} ({100 * overhead:.1f} %) |"

@@ -11,7 +11,6 @@ a Randman-sized network (20 -> 128 -> 128 -> 15 readout, T = 100, batch 32).
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -22,7 +21,7 @@ import jax.numpy as jnp
 import jax.random as jr
 
 import snnsad
-from snnsad._io import atomic_write_text, run_info
+from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad._timing import interleaved_seconds, prepared
 
 
@@ -84,7 +83,7 @@ def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchma
         )
         lines.append(f"| {r['estimator']} | {1e3 * r['seconds']:.1f} | {r['forward_equivalents']:.2f} | {claim} |")
     table = "\n".join(lines)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}"
+    machine = machine_description()
     print(f"Estimator cost, network 20-128-128-15, T={T}, batch {batch} ({machine})\n")
     print(table)
     result = {"T": T, "batch": batch, "machine": machine, **run_info(), "rows": rows}

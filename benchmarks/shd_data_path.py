@@ -19,7 +19,6 @@ to `--out` (default `benchmarks/results`). Usage:
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 
@@ -30,7 +29,7 @@ import jax.random as jr
 import numpy as np
 
 import snnsad
-from snnsad._io import atomic_write_text, run_info
+from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad.experiments import shd_conv_network
 from snnsad.losses import ActivityRegulariser, make_loss, max_over_time_cross_entropy
 
@@ -92,7 +91,7 @@ def main(argv=None) -> dict:
     report(f"compute of one epoch (floor):         {compute:8.1f} s  ({step:.2f} s per step)")
     report(f"data share of an epoch, preloaded:    {100 * share:8.1f} %")
     report(f"data share of an epoch, lazy reader:  {100 * share_lazy:8.1f} %")
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} on {jax.devices()[0].platform}"
+    machine = machine_description()
     result = {
         "machine": machine, **run_info(), "n_train": args.n_train, "batch": bs, "n_steps": n_steps,
         "timed_steps": args.steps, "preload_s": preload, "assemble_epoch_s": assemble,

@@ -64,3 +64,15 @@ def run_info() -> dict:
         "backend": jax.default_backend(),
         "commit": commit,
     }
+
+
+def machine_description() -> str:
+    """One line for results tables: processor, core count, jax version and the platform it runs on."""
+    import platform
+
+    import jax
+
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
+        f"on {jax.devices()[0].platform}"
+    )
