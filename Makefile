@@ -7,7 +7,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 STAMP_DEMO := $(VENV)/.installed-demo
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: test test-fast check lint typecheck docs demo clean
+.PHONY: test test-fast check lint layers typecheck docs demo bare-import clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,19 +25,32 @@ $(STAMP_DEMO): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[reproduce]"
 	touch $@
 
-# Both suites run on every core (pytest-xdist, at most 4 workers: each worker's XLA also uses threads);
+# Both tiers run on every core (pytest-xdist, at most 4 workers: each worker's XLA also uses threads);
 # work stealing evens out the few long tests. One test alone: `.venv/bin/python -m pytest tests/x.py::name`.
+# Compiled programs are kept in a persistent cache under build/ (tests/conftest.py), shared by the
+# workers and the subprocesses they start.
 XDIST := -n auto --maxprocesses=4 --dist worksteal
 
-test: $(STAMP_TEST)        ## the whole test suite (what CI runs)
-	$(PY) -m pytest -q $(XDIST)
+test: $(STAMP_TEST)        ## both tiers: unit (tests/) and end-to-end (tests/e2e/); what CI runs
+	$(PY) -m pytest -q $(XDIST) tests
 
-test-fast: $(STAMP_TEST)   ## the suite without the tests marked slow
-	$(PY) -m pytest -q $(XDIST) -m "not slow"
+test-fast: $(STAMP_TEST)   ## the unit tier without the tests marked slow
+	$(PY) -m pytest -q $(XDIST) -m "not slow" tests --ignore=tests/e2e
 
 lint: $(STAMP_DEV)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+
+layers: $(STAMP_DEV)       ## the layering contract of pyproject.toml (import-linter)
+	$(VENV)/bin/lint-imports --no-cache
+
+# A bare install (no extras) in a fresh venv imports the library and every public sub-package.
+BARE := build/bare-venv
+bare-import:
+	rm -rf $(BARE)
+	$(PYTHON) -m venv $(BARE)
+	$(BARE)/bin/python -m pip install --quiet .
+	cd build && bare-venv/bin/python -c "import snnsad, snnsad.nn, snnsad.estimators, snnsad.events, snnsad.kernels, snnsad.data, snnsad.train, snnsad.analysis, snnsad.nir, snnsad.escape, snnsad.spikes, snnsad.neurons, snnsad.losses; print('bare install imports snnsad', snnsad.__version__)"
 
 typecheck: $(STAMP_DEV)
 	$(VENV)/bin/basedpyright
@@ -45,7 +58,7 @@ typecheck: $(STAMP_DEV)
 docs: $(STAMP_DEV)         ## the documentation site, built strictly (warnings are errors) into site/
 	$(VENV)/bin/mkdocs build --strict --quiet
 
-check: lint typecheck docs
+check: lint layers typecheck docs
 
 demo: $(STAMP_DEMO)
 	$(PY) -m snnsad reproduce all --quick --out results/reproduce

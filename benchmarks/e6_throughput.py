@@ -35,10 +35,10 @@ import numpy as np
 import snnsad
 from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad._timing import interleaved_seconds, prepared
-from snnsad._train import _train_step
 from snnsad.experiments import randman_conv_network
 from snnsad.experiments._e6_randman import training_recipe
 from snnsad.experiments._randman_calibration import split_80_10_10
+from snnsad.train._fit import _train_step
 
 
 def main(*, epochs: int = 2, samples_per_class: int = 1000, repeats: int = 3, out: str = "benchmarks/results") -> dict:

@@ -5,7 +5,7 @@ Same as ``snnsad reproduce e3 [--quick] [--out DIR] [--seed N]``; see docs/exper
     python experiments/e3_wrong_direction.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce") -> dict:

@@ -7,7 +7,7 @@ the true gradient of the expected loss? Same as ``snnsad reproduce estimators``.
     python experiments/estimators_on_one_example.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce") -> dict:

@@ -5,7 +5,7 @@ Same as ``snnsad reproduce eventprop [--quick] [--out DIR] [--seed N]``; see doc
     python experiments/eventprop_yinyang.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce") -> dict:

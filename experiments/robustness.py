@@ -8,7 +8,7 @@ docs/experiments.md. ``--parts`` runs some of grid, sparse, diagnostics; ``--vma
     python experiments/robustness.py --full --parts grid --vmapped   # on an accelerator
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(

@@ -5,7 +5,7 @@ Same as ``snnsad reproduce sg-ntk [--quick] [--out DIR] [--seed N]``; see docs/e
     python experiments/sg_ntk.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce") -> dict:

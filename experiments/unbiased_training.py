@@ -6,7 +6,7 @@ docs/experiments.md.
     python experiments/unbiased_training.py [--full] [--seed N] [--out results/reproduce]
 """
 
-import snnsad
+import snnsad.experiments
 
 
 def main(*, seed: int = 0, quick: bool = True, out: str = "results/reproduce") -> dict:

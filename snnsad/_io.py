@@ -42,7 +42,7 @@ def run_info() -> dict:
     import jax
     import optax
 
-    from . import __version__
+    from ._version import __version__
 
     try:
         here = os.path.dirname(os.path.abspath(__file__))

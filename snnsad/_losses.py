@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from ._custom_types import Label, Output, Scalar
-from ._network import Trace
+from ._trace import Trace
 
 LossFn = Callable[[Trace, Label], Scalar]
 

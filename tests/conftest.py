@@ -1,8 +1,18 @@
 import gc
+import os
+import pathlib
 
-import jax
-import jax.random as jr
-import pytest
+# A persistent compilation cache for the whole run, set before JAX is imported so that every pytest-xdist
+# worker and every subprocess a test starts (they inherit the environment) reads and writes the same
+# folder: a program compiled once is loaded, not compiled again, by every other process that needs it.
+_CACHE = pathlib.Path(__file__).resolve().parents[1] / "build" / "jax-cache"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
+
+import jax  # noqa: E402
+import jax.random as jr  # noqa: E402
+import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -34,16 +44,30 @@ def standard_promotion():
         yield
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _drop_compiled_programs():
-    """Drop JAX's compilation caches after each test module.
+def _memory_maps() -> tuple[int, int] | None:
+    """`(maps in use by this process, the kernel's limit vm.max_map_count)`, or None where /proc is absent."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            used = sum(1 for _ in f)
+        with open("/proc/sys/vm/max_map_count") as f:
+            limit = int(f.read())
+    except (OSError, ValueError):
+        return None
+    return used, limit
 
-    XLA's CPU backend maps memory for every program it compiles, and the whole suite compiles
-    thousands. Without this, fresh-clone runs crashed with a segmentation fault inside a late
-    compilation (in different tests; each passes alone), most likely past the kernel's limit on
-    memory maps (vm.max_map_count, 65530 on our machines; not measured directly). Freeing the
-    programs of finished modules keeps the count bounded; with it the suite passes.
+
+@pytest.fixture(autouse=True)
+def _drop_compiled_programs_under_pressure():
+    """Drop JAX's in-memory compiled programs only when this process nears the kernel's limit on memory maps.
+
+    XLA's CPU backend maps memory for every program it compiles, and a long worker compiles thousands:
+    past vm.max_map_count (65530 on our machines) a late compilation crashed with a segmentation fault.
+    Clearing after every module kept the count bounded but threw away programs that later modules
+    compile again; here the programs stay in memory (and in the persistent cache) until the maps in
+    use pass half the limit. Where /proc is not readable (not Linux), nothing is dropped.
     """
     yield
-    jax.clear_caches()
-    gc.collect()
+    maps = _memory_maps()
+    if maps is not None and maps[0] > maps[1] // 2:
+        jax.clear_caches()
+        gc.collect()

@@ -4,9 +4,14 @@ import subprocess
 import sys
 import textwrap
 
+import equinox as eqx
 import h5py
 import jax
+import jax.flatten_util
+import jax.numpy as jnp
 import numpy as np
+
+from snnsad import events
 
 
 def assert_unbiased(samples, exact, n_se=4.0, atol=1e-10, label=""):
@@ -106,3 +111,48 @@ def documented_namespace(path: str = "docs/howto.md", section: str | None = None
         for block in blocks:
             exec(compile(block, path, "exec"), namespace)
     return namespace
+
+
+@eqx.filter_jit
+def smooth_events(net, x):
+    out = net(x)
+    return out.counts, out.ordinary
+
+
+def event_order(net, x):
+    """Spike counts per layer and which output spikes are ordinary (not pseudospikes)."""
+    counts, ordinary = smooth_events(net, x)
+    return [np.asarray(c) for c in counts], np.asarray(ordinary)
+
+
+def check_pseudospike_gradient(net, x, y, loss, n_entries, seed, h=1e-6, rtol=1e-6):
+    """`events.Pseudospikes()` gradient of `loss` against float64 central differences on `n_entries` random
+    parameters whose step moves no event (others are skipped; at least half must be checked)."""
+    params, static = eqx.partition(net, eqx.is_inexact_array)
+    flat, unravel = jax.flatten_util.ravel_pytree(params)
+    _, grads = events.Pseudospikes()(loss, net, x, y)
+    g_flat, _ = jax.flatten_util.ravel_pytree(grads)
+    f = jax.jit(lambda p: loss(eqx.combine(unravel(p), static)(x), y))
+    base = event_order(net, x)
+    rng = np.random.default_rng(seed)
+    checked = 0
+    for j in rng.choice(flat.size, n_entries, replace=False):
+        e = jnp.zeros_like(flat).at[j].set(h)
+        moved = [event_order(eqx.combine(unravel(flat + s * e), static), x) for s in (1, -1)]
+        if any(
+            not all(np.array_equal(a, b) for a, b in zip(m[0], base[0])) or not np.array_equal(m[1], base[1])
+            for m in moved
+        ):
+            continue  # an event appears, leaves or changes hands between the two evaluations
+        fd = (f(flat + e) - f(flat - e)) / (2 * h)
+        assert abs(float(fd) - float(g_flat[j])) < rtol * (1 + abs(float(fd))), (int(j), float(fd), float(g_flat[j]))
+        checked += 1
+    assert checked >= n_entries // 2
+    return checked
+
+
+def write_idx(path, array, code):
+    """An MNIST-style IDX file of `array` (type code `code`, e.g. 0x08 for unsigned bytes)."""
+    header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with open(path, "wb") as f:
+        f.write(header + array.tobytes())

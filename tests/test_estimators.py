@@ -294,18 +294,16 @@ def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
 def test_batched_takes_no_key_for_a_deterministic_network():
     """`key=None` works where no estimator samples (the same estimate as with any key); a sampling estimator
     given no key says it needs one instead of failing inside `jr.split`."""
-    from snnsad.experiments._recipes import paper_network
-
     xs = (jr.uniform(jr.key(0), (3, 12, 5)) < 0.3).astype(jnp.float32)
     ys = jnp.asarray([0, 1, 1])
     loss_fn = snnsad.losses.make_loss(snnsad.losses.max_over_time_cross_entropy)
-    net = paper_network((5, 6, 2), snnsad.Surrogate(snnsad.FastSigmoid(10.0)), seed=1)
+    net = snnsad.feedforward((5, 6, 2), key=jr.key(1), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(10.0)))
     value, grads = snnsad.Batched(snnsad.Autodiff())(loss_fn, net, xs, ys)
     value_k, grads_k = snnsad.Batched(snnsad.Autodiff())(loss_fn, net, xs, ys, jr.key(5))
     assert value == value_k
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_k), strict=True):
         np.testing.assert_array_equal(got, want)
-    noisy = paper_network((5, 6, 2), snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=1)
+    noisy = snnsad.feedforward((5, 6, 2), key=jr.key(1), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)))
     with pytest.raises(ValueError, match="ScoreFunction: needs a PRNG key"):
         snnsad.Batched(snnsad.ScoreFunction(2))(loss_fn, noisy, xs, ys)
 

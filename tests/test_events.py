@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from snnsad import events
-from snnsad._events import SPIKE, simulate
+from snnsad.events._solver import SPIKE, simulate
 
 MIN_SLOPE = 1e-2
 H = 1e-5
@@ -54,7 +54,7 @@ def _events_and_slopes(net, x):
         kinds.append(rec.kind * 1000 + rec.which)
         slopes.append(jnp.where(rec.kind == SPIKE, (rec.current - cfg.threshold) / cfg.tau_mem, jnp.inf))
         if cfg.spiking:
-            from snnsad._events import spike_list
+            from snnsad.events._solver import spike_list
 
             x = events.EventTrain(*spike_list(res, cfg))
     return jnp.concatenate(kinds), jnp.min(jnp.concatenate(slopes))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import snnsad
-from snnsad._local_score import _swapped_losses
+from snnsad.estimators._local_score import _swapped_losses
 
 from .helpers import assert_unbiased
 

@@ -19,9 +19,14 @@ def _dense():
 
 
 def _conv():
-    return snnsad.experiments.shd_conv_network(
-        snnsad.Heaviside(), n_channels=120, n_classes=5, n_steps=40, conv=((4, 11, 5), (6, 5, 2)), rate=20.0
-    )
+    """Two recurrent 1-D convolutional LIF layers (4 filters of 11 at stride 5, 6 of 5 at stride 2; recurrent kernel 5)
+    over 120 channels and a leaky readout, as the paper's SHD network is built."""
+    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    k1, k2, k3 = jr.split(jr.key(0), 3)
+    conv1 = snnsad.Conv1D(1, 120, 4, 11, 5, 5, neuron=lif, spike_fn=snnsad.Heaviside(), key=k1, std=0.5)
+    conv2 = snnsad.Conv1D(4, conv1.out_length, 6, 5, 2, 5, neuron=lif, spike_fn=snnsad.Heaviside(), key=k2, std=0.5)
+    readout = snnsad.Readout(conv2.size, 5, key=k3, neuron=snnsad.LeakyIntegrator(40 * 2e-3, 10e-3, 2e-3))
+    return snnsad.Network((conv1, conv2), readout)
 
 
 @pytest.mark.parametrize("make, n_in", [(_dense, 30), (_conv, 120)], ids=["dense_recurrent", "conv_recurrent"])

@@ -1,6 +1,5 @@
 import json
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -14,11 +13,7 @@ import pytest
 
 import snnsad
 from snnsad import data, losses
-from snnsad._cli import _train_config as _recipes
-from snnsad._cli import main as cli_main
 from snnsad.train import load_checkpoint, save_checkpoint, smorms3
-
-from .helpers import write_shd
 
 
 def test_smorms3_matches_hand_computed_steps():
@@ -112,7 +107,7 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
 
 @pytest.mark.slow
 def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path):
-    from snnsad._train import _train_step
+    from snnsad.train._fit import _train_step
 
     d, net, loss_fn = _setup(32)
     before = [np.asarray(a).copy() for a in jax.tree.leaves(eqx.filter(net, eqx.is_array))]
@@ -191,97 +186,6 @@ def test_killed_writer_never_leaves_a_corrupt_checkpoint(tmp_path):
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".tmp-")]
 
 
-@pytest.mark.slow
-def test_stochastic_sg_learns_randman_preset(standard_promotion):
-    """The paper's Randman preset (15 classes, chance 6.7%): 4 epochs of the matched stochastic SG reach
-    > 12% test accuracy. With 3000 test examples the accuracy's standard error at chance is 0.5%,
-    so 12% is more than 10 standard errors above chance."""
-    cfg = _recipes.load_config(None, dict(epochs=4, batch_size=64, lr=1e-2, hidden=[128]))
-    train, val, test, net, loss_fn, est, opt = _recipes.build(cfg)
-    res = snnsad.fit(
-        net,
-        train,
-        estimator=est,
-        loss_fn=loss_fn,
-        optimizer=opt,
-        epochs=4,
-        batch_size=64,
-        seed=0,
-        test=test,
-        metric_fn=losses.on_output(losses.accuracy_max_over_time),
-        progress=False,
-    )
-    print([round(h["test_metric"], 3) for h in res.history])
-    assert len(test) == 3000
-    assert res.history[-1]["test_metric"] > 0.12
-
-
-@pytest.mark.slow
-def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard_promotion):
-    out = str(tmp_path / "run")
-    cfg = tmp_path / "cfg.json"
-    cfg.write_text(json.dumps({"hidden": [16], "epochs": 1}))
-    cli_main(
-        [
-            "train",
-            "--dataset",
-            "yinyang",
-            "--estimator",
-            "stochastic-ad",
-            "--flips",
-            "2",
-            "--config",
-            str(cfg),
-            "--batch-size",
-            "100",
-            "--out",
-            out,
-        ]
-    )
-    printed = capsys.readouterr()
-    assert "epoch=0" in printed.out and "done:" in printed.out
-    config = json.loads(pathlib.Path(out, "config.json").read_text())
-    assert config["hidden"] == [16] and config["estimator"] == "stochastic-ad" and config["flips"] == 2
-    assert "commit" in config and "jax" in config
-    history = json.loads(pathlib.Path(out, "metrics.json").read_text())
-    assert len(history) == 1 and {"train_loss", "val_loss", "val_metric", "test_metric"} <= set(history[0])
-    assert pathlib.Path(out, "curves.png").stat().st_size > 1000  # train draws its learning curves
-    # `snnsad evaluate` rebuilds the run from its config and reproduces the test accuracy train recorded
-    # (the stochastic network's noise key included)
-    cli_main(["evaluate", out])
-    evaluation = json.loads(pathlib.Path(out, "evaluation.json").read_text())
-    assert evaluation["data"] == "test" and evaluation["epoch"] == 0
-    assert evaluation["accuracy"] == pytest.approx(history[0]["test_metric"], abs=1e-12)
-    assert evaluation["recorded_accuracy"] == history[0]["test_metric"]
-    cli_main(["plot", out])
-    assert "curves.png" in capsys.readouterr().out
-    # the trained network leaves as a NIR graph and comes back spiking the same (deterministic forward)
-    nir = pytest.importorskip("nir")
-    cli_main(["export", out, "--nir", str(tmp_path / "net.nir")])
-    from snnsad._cli._runs import load_run
-
-    _, (_, _, test), net, _, _, _ = load_run(out)
-    back = snnsad.nir.from_nir(nir.read(str(tmp_path / "net.nir")))
-    x = jnp.asarray(test.x[0])
-    det = net.with_spike_fns(snnsad.Heaviside())
-    np.testing.assert_array_equal(np.asarray(det(x).output), np.asarray(back(x).output))
-
-
-def test_cli_errors(tmp_path, capsys):
-    """Bad input ends the command with exit status 2 and a one-line message, not a traceback."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli_main(["train", "--dataset", "shd", "--out", str(tmp_path)])
-    assert exit_info.value.code == 2 and "--shd-train PATH" in capsys.readouterr().err
-    bad = tmp_path / "cfg.json"
-    bad.write_text(json.dumps({"hiddn": [3]}))
-    with pytest.raises(SystemExit):
-        cli_main(["train", "--config", str(bad), "--out", str(tmp_path)])
-    assert "unknown keys ['hiddn']" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        cli_main(["train", "--dataset", "randman", "--architecture", "conv", "--out", str(tmp_path)])
-    assert "use it with dataset 'shd'" in capsys.readouterr().err
-
-
 # Short training runs: every gradient estimator must actually train a stochastic SNN.
 
 
@@ -346,29 +250,6 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
 
 
-@pytest.mark.slow
-def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
-    """`snnsad train --dataset shd` builds the paper's network: 700 channels -> 16 x 68 -> 32 x 21 ->
-    64 x 5 recurrent conv LIF layers -> 20-class readout, initialised for the data's input rate."""
-    rng = np.random.default_rng(0)
-    path = str(tmp_path / "shd_train.h5")
-    labels = rng.integers(0, 20, 40)
-    labels[:20] = np.arange(20)  # every class present
-    write_shd(
-        path, [np.sort(rng.uniform(0, 0.04, 50)) for _ in labels], [rng.integers(0, 700, 50) for _ in labels], labels
-    )
-    cfg = _recipes.load_config(None, {"dataset": "shd", "shd_train": path, "n_steps": 20})
-    train, val, test, net, *_ = _recipes.build(cfg)
-    assert [type(layer).__name__ for layer in net.layers] == ["Conv1D"] * 3
-    assert net.sizes == (16 * 68, 32 * 21, 64 * 5) and net.readout.size == 20
-    assert all(layer.recurrent_kernel is not None for layer in net.layers)
-    assert len(train) == 36 and len(val) == 4 and test is None
-    dense = _recipes.build({**cfg, "architecture": "dense", "hidden": [8]})[3]
-    assert type(dense.layers[0]).__name__ == "Dense" and dense.sizes == (8,)
-    with pytest.raises(ValueError, match="too small"):
-        snnsad.experiments.shd_conv_network(snnsad.Heaviside(), n_channels=30)
-
-
 def test_freeze_keeps_the_named_parameters_and_trains_the_rest():
     """`freeze(opt, "threshold")`: after training steps the thresholds are bit-identical and the weights moved."""
     net = snnsad.feedforward((4, 6, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(5.0)))
@@ -430,9 +311,3 @@ def test_callbacks_see_every_step_and_epoch_and_can_stop_training(tmp_path, stan
     with pytest.raises(TypeError, match="Callback"):
         snnsad.fit(net, d, estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=optax.adam(1e-2),
                    epochs=1, batch_size=8, progress=False, callbacks=[print])  # fmt: skip
-
-
-def test_cli_version(capsys):
-    with pytest.raises(SystemExit) as exit_:
-        cli_main(["--version"])
-    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("snnsad ")

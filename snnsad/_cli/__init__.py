@@ -6,7 +6,7 @@ import sys
 
 
 def _version() -> str:
-    from .._version import __version__
+    from .. import __version__
 
     return __version__
 
@@ -18,7 +18,7 @@ def _cmd_demo(args):
 
 
 def _cmd_train(args):
-    from .._train import fit
+    from ..train import fit
     from . import _train_config as _recipes
 
     overrides = {k: getattr(args, k) for k in _recipes.DEFAULTS if getattr(args, k, None) is not None}

@@ -22,16 +22,14 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff, Batched
-from .._io import atomic_write_text, run_info
-from .._losses import ce_loss
-from .._network import feedforward
-from .._neurons import LIF
-from .._small_problems import small_problems
-from .._spikes import Stochastic, Surrogate
-from .._stochastic_ad import StochasticAD
-from .._timing import interleaved_seconds, median_seconds, prepared, time_jitted
+from ..analysis import interleaved_seconds, median_seconds, prepared, small_problems, time_jitted
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, Batched, StochasticAD
+from ..losses import ce_loss
+from ..neurons import LIF
+from ..nn import feedforward
+from ..spikes import Stochastic, Surrogate
+from ..train import atomic_write_text, run_info
 from ._peers import SHD_SHAPE, on_snntorch, on_spyx, shd_snntorch, shd_spyx, torch_device
 
 # ----------------------------------------------------------------------------- (a) ON workload

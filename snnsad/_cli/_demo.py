@@ -4,8 +4,8 @@ import json
 import os
 import time
 
-from .._io import atomic_write_text, run_info
 from ..experiments import demo_estimators
+from ..train import atomic_write_text, run_info
 
 
 def run_demo(out_dir: str = "results/demo", seed: int = 0, n_samples: int = 2000) -> dict:

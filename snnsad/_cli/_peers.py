@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import optax
 
-from .._timing import prepared
+from ..analysis import prepared
 
 SHD_SHAPE = (700, 256, 20)
 

@@ -6,10 +6,9 @@ import os
 import equinox as eqx
 import jax.random as jr
 
-from .._io import atomic_write_text
-from .._shd import SHD
-from .._train import evaluate
-from .._trainable import trainable
+from ..data import SHD
+from ..nn import trainable
+from ..train import atomic_write_text, evaluate
 from . import _train_config as recipes
 
 
@@ -29,7 +28,7 @@ def _run_config(run_dir: str) -> dict:
 
 def load_run(run_dir: str):
     """`(cfg, (train, val, test), net, loss_fn, epoch, meta)` of a `snnsad train` run, its checkpoint loaded."""
-    from .._checkpoint import load_checkpoint
+    from ..train import load_checkpoint
 
     cfg = _run_config(run_dir)
     ckpt = os.path.join(run_dir, "checkpoint.eqx")
@@ -44,7 +43,7 @@ def export_run(run_dir: str, path: str) -> str:
     """Write a `snnsad train` run's trained network as a NIR graph file (`snnsad.nir.to_nir`)."""
     import nir
 
-    from .._nir import to_nir
+    from ..nir import to_nir
 
     _, _, net, _, _, _ = load_run(run_dir)
     nir.write(path, to_nir(net))
@@ -85,9 +84,11 @@ def evaluate_run(run_dir: str, data: str | None = None) -> dict:
 def plot_run(run_dir: str) -> str:
     """Loss and accuracy curves of a run from its `metrics.json`, written to `RUN_DIR/curves.png`."""
     history = _read_json(run_dir, "metrics.json", "not a run folder, or no epoch finished")
-    from ..experiments._results import pyplot
+    import matplotlib
 
-    plt = pyplot()
+    matplotlib.use("Agg")  # files only, no window
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     epochs = [h["epoch"] + 1 for h in history]
     for split in ("train", "val", "test"):

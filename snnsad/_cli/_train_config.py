@@ -6,16 +6,13 @@ import os
 
 import optax
 
-from .._data import SpikeDataset, Subset, randman_preset, split_indices, yinyang_spikes
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff
-from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
-from .._score_function import ScoreFunction
-from .._shd import SHD, check_classes
-from .._smorms3 import smorms3
-from .._spikes import Stochastic, Surrogate
-from .._stochastic_ad import StochasticAD
-from ..experiments._recipes import input_rate, paper_network, shd_conv_network
+from ..data import SHD, SpikeDataset, Subset, check_classes, randman_preset, split_indices, yinyang_spikes
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, ScoreFunction, StochasticAD
+from ..experiments import input_rate, paper_network, shd_conv_network
+from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from ..spikes import Stochastic, Surrogate
+from ..train import smorms3
 
 DATASETS = ("randman", "yinyang", "shd")
 ESTIMATORS = {

@@ -7,9 +7,9 @@ reference implementation's) and the definition both are measured by. `quick` run
 CPU; `quick=False` uses the paper's sizes.
 """
 
+from ..train import CellsResult as CellsResult
+from ..train import fit_cells as fit_cells
 from ._baselines import spike_time_baselines as spike_time_baselines
-from ._cells import CellsResult as CellsResult
-from ._cells import fit_cells as fit_cells
 from ._e1_single_neuron import e1_single_neuron as e1_single_neuron
 from ._e2_closed_loop import e2_closed_loop as e2_closed_loop
 from ._e3_wrong_direction import e3_wrong_direction as e3_wrong_direction

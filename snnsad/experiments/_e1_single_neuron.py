@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._escape import Sigmoid
-from .._spikes import SmoothedStochastic, Stochastic
+from ..escape import Sigmoid
+from ..spikes import SmoothedStochastic, Stochastic
 from ._results import pyplot, save
 
 

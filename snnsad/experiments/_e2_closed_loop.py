@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._conservativeness import jacobian_asymmetry, loop_integral
+from ..analysis import jacobian_asymmetry, loop_integral
 from ._results import pyplot, save
 from ._toy_network import toy_output
 

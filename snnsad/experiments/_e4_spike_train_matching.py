@@ -29,14 +29,14 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from .._data import SpikeDataset, image_to_raster, poisson_raster
-from .._escape import Boxcar, FastSigmoid, Sigmoid
-from .._estimators import Autodiff
-from .._losses import half_l2_spike_distance, psp_van_rossum_distance, van_rossum_distance
-from .._network import feedforward
-from .._neurons import LIF
-from .._spikes import Stochastic, Surrogate
-from .._train import fit
+from ..data import SpikeDataset, image_to_raster, poisson_raster
+from ..escape import Boxcar, FastSigmoid, Sigmoid
+from ..estimators import Autodiff
+from ..losses import half_l2_spike_distance, psp_van_rossum_distance, van_rossum_distance
+from ..neurons import LIF
+from ..nn import feedforward
+from ..spikes import Stochastic, Surrogate
+from ..train import fit
 from ._fano import fano_factor, repeated_spikes, windowed_fano_factor
 from ._results import pyplot, save
 

@@ -18,14 +18,12 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._data import Subset
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff
-from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
-from .._shd import SHD, check_classes, write_synthetic_shd
-from .._smorms3 import smorms3
-from .._spikes import Heaviside, Stochastic, Surrogate
-from .._train import evaluate, fit, freeze
+from ..data import SHD, Subset, check_classes, write_synthetic_shd
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff
+from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from ..spikes import Heaviside, Stochastic, Surrogate
+from ..train import evaluate, fit, freeze, smorms3
 from ._fano import repeated_spikes, windowed_fano_factor
 from ._recipes import input_rate, shd_conv_network
 from ._results import pyplot, save

@@ -25,10 +25,11 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from .._data import randman_preset
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import AbstractEstimator, Autodiff
-from .._losses import (
+from ..analysis import gradient_stats, sample_grads
+from ..data import randman_preset
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import AbstractEstimator, Autodiff, ScoreFunction, StochasticAD
+from ..losses import (
     ActivityRegulariser,
     LossFn,
     accuracy_max_over_time,
@@ -36,13 +37,9 @@ from .._losses import (
     max_over_time_cross_entropy,
     on_output,
 )
-from .._score_function import ScoreFunction
-from .._smorms3 import smorms3
-from .._spikes import Stochastic, Surrogate
-from .._statistics import gradient_stats, sample_grads
-from .._stochastic_ad import StochasticAD
-from .._train import evaluate, fit, freeze
-from .._trainable import parameters
+from ..nn import parameters
+from ..spikes import Stochastic, Surrogate
+from ..train import evaluate, fit, freeze, smorms3
 from ._baselines import spike_time_baselines
 from ._fano import repeated_spikes, windowed_fano_factor
 from ._randman_calibration import split_80_10_10

@@ -5,15 +5,11 @@ import jax
 import jax.random as jr
 import numpy as np
 
-from .._enumeration import ExactEnumeration
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff
-from .._score_function import ScoreFunction
-from .._small_problems import small_problems
-from .._spikes import Expected, SmoothedStochastic, Stochastic, Surrogate
-from .._statistics import gradient_stats, sample_grads
-from .._stochastic_ad import StochasticAD
-from .._trainable import parameters
+from ..analysis import gradient_stats, sample_grads, small_problems
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, ExactEnumeration, ScoreFunction, StochasticAD
+from ..nn import parameters
+from ..spikes import Expected, SmoothedStochastic, Stochastic, Surrogate
 from ._results import pyplot, save
 
 

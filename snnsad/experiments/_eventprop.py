@@ -24,10 +24,9 @@ import jax.random as jr
 import numpy as np
 
 from .. import events
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff, Batched
-from .._spikes import Heaviside, Stochastic, Surrogate
-from .._stochastic_ad import StochasticAD
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, Batched, StochasticAD
+from ..spikes import Heaviside, Stochastic, Surrogate
 from ._eventprop_training import RECIPE, loss_of, outputs, train_seed
 from ._results import pyplot, save
 from ._vanishing_spike import vanishing_spike_figure, vanishing_spike_sweep

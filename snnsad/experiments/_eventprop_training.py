@@ -13,9 +13,8 @@ import optax
 from tqdm.auto import tqdm
 
 from .. import events
-from .._checkpoint import load_checkpoint, save_checkpoint
-from .._estimators import Batched
-from .._io import atomic_write_text
+from ..estimators import Batched
+from ..train import atomic_write_text, load_checkpoint, save_checkpoint
 
 RECIPE: dict[str, Any] = dict(
     hidden=200,

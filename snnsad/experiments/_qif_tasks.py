@@ -13,8 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._smooth_network import pseudo_rates, run_layer, spike_train
-from .._smooth_neurons import QIF
+from ..events import QIF, pseudo_rates, run_layer, spike_train
 
 SINGLE: dict[str, Any] = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
 """Single neuron (spikegd's singleneuron): 20 fixed inputs at U(0, T) with weights N(0, 1), 2 trained

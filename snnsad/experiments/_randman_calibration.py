@@ -20,13 +20,12 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._data import SpikeDataset, randman
-from .._escape import FastSigmoid
-from .._estimators import Autodiff
-from .._losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
-from .._smorms3 import smorms3
-from .._spikes import Surrogate
-from .._train import evaluate, fit, freeze
+from ..data import SpikeDataset, randman
+from ..escape import FastSigmoid
+from ..estimators import Autodiff
+from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
+from ..spikes import Surrogate
+from ..train import evaluate, fit, freeze, smorms3
 from ._baselines import spike_time_baselines
 from ._recipes import paper_network
 from ._results import pyplot, save

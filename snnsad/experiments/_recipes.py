@@ -5,9 +5,8 @@ import math
 import jax.random as jr
 import numpy as np
 
-from .._layers import Conv1D, Readout, fluctuation_std
-from .._network import Network, feedforward
-from .._neurons import LIF, LeakyIntegrator
+from ..neurons import LIF, LeakyIntegrator
+from ..nn import Conv1D, Network, Readout, feedforward, fluctuation_std
 
 
 def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0, detach_reset: bool = True):

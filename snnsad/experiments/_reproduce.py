@@ -4,7 +4,7 @@ import inspect
 import os
 import time
 
-from .._io import atomic_write_text, run_info
+from ..train import atomic_write_text, run_info
 from ._e1_single_neuron import e1_single_neuron
 from ._e2_closed_loop import e2_closed_loop
 from ._e3_wrong_direction import e3_wrong_direction

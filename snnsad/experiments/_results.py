@@ -3,7 +3,7 @@
 import json
 import os
 
-from .._io import atomic_write_text, run_info
+from ..train import atomic_write_text, run_info
 
 
 def pyplot():

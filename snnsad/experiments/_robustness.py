@@ -30,16 +30,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._checkpoint import load_checkpoint
-from .._data import randman
-from .._escape import Sigmoid
-from .._estimators import Autodiff, Batched
-from .._losses import accuracy_max_over_time, on_output
-from .._smorms3 import smorms3
-from .._spikes import Stochastic, Surrogate
-from .._train import evaluate, fit, freeze
-from .._trainable import trainable
-from ._cells import fit_cells
+from ..data import randman
+from ..escape import Sigmoid
+from ..estimators import Autodiff, Batched
+from ..losses import accuracy_max_over_time, on_output
+from ..nn import trainable
+from ..spikes import Stochastic, Surrogate
+from ..train import evaluate, fit, fit_cells, freeze, load_checkpoint, smorms3
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
 from ._results import pyplot, save

@@ -25,13 +25,11 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._enumeration import ExactEnumeration
-from .._escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid, Triangle
-from .._estimators import Autodiff
-from .._small_problems import small_problems
-from .._spikes import Stochastic, Surrogate
-from .._statistics import gradient_stats, sample_grads
-from .._train import progress_bar
+from ..analysis import gradient_stats, sample_grads, small_problems
+from ..escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid, Triangle
+from ..estimators import Autodiff, ExactEnumeration
+from ..spikes import Stochastic, Surrogate
+from ..train import progress_bar
 
 SHAPES = {
     "FastSigmoid": FastSigmoid,  # SuperSpike: 1 / (1 + beta |x|)^2 at peak 1

@@ -19,13 +19,13 @@ import jax.random as jr
 import numpy as np
 from scipy.special import erf
 
-from .._escape import Erf
-from .._kernels import (
+from ..escape import Erf
+from ..kernels import (
     ErfActivation,
     SignActivation,
     Surrogate,
-    _delta_expectation,
     analytic_kernels,
+    delta_expectation,
     empirical_kernels,
     erf_erf,
     gauss_gauss,
@@ -61,7 +61,7 @@ def _closed_form_errors():
         out[f"E[erf' psi], m={m:g}"] = float(np.abs(gauss_gauss(a, s, amp, 0.5, q1, q2, c) - quad).max())
     s2 = np.maximum(q2 - c**2 / q1, 0)
     closed = 2 / np.sqrt(2 * np.pi * q1) * (SURROGATE.height / math.sqrt(2 * math.pi * 0.25)) / np.sqrt(1 + s2 / 0.25)
-    out["E[2 delta psi] (sign)"] = float(np.abs(closed - _delta_expectation(SURROGATE.psi, q1, q2, c, n=160)).max())
+    out["E[2 delta psi] (sign)"] = float(np.abs(closed - delta_expectation(SURROGATE.psi, q1, q2, c, n=160)).max())
     return out
 
 

@@ -21,8 +21,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._escape import Erf
-from .._kernels import ErfActivation, SignActivation, Surrogate, analytic_kernels, init_mlp, kernel_regression
+from ..escape import Erf
+from ..kernels import ErfActivation, SignActivation, Surrogate, analytic_kernels, init_mlp, kernel_regression
 
 SIGMA = 0.5  # escape noise sd; the matched surrogate is 2 Erf(SIGMA).pdf, the SURROGATE of the SG-NTK study
 

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._mnist import load_digits_split, load_mnist
-from .._smooth_model import encode_images
+from ..data import load_digits_split, load_mnist
+from ..events import encode_images
 from ._qif_tasks import RNN, SINGLE, continuity_sweep, silent_seed, train_rnn, train_single_neuron
 from ._results import pyplot, save
 from ._smooth_silent import silent_comparison

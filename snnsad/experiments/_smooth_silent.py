@@ -14,15 +14,20 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._escape import FastSigmoid, Sigmoid
-from .._estimators import Autodiff, Batched
-from .._event_twin import first_spike_times
-from .._network import feedforward
-from .._neurons import AbstractNeuron
-from .._smooth_model import Pseudospikes, SmoothNetwork, SmoothOutput, SyncEvents, pseudo_ttfs_cross_entropy
-from .._smooth_neurons import Theta
-from .._spikes import Stochastic, Surrogate
-from .._stochastic_ad import StochasticAD
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, Batched, StochasticAD
+from ..events import (
+    Pseudospikes,
+    SmoothNetwork,
+    SmoothOutput,
+    SyncEvents,
+    Theta,
+    first_spike_times,
+    pseudo_ttfs_cross_entropy,
+)
+from ..neurons import AbstractNeuron
+from ..nn import feedforward
+from ..spikes import Stochastic, Surrogate
 
 
 class ThetaPhase(AbstractNeuron):

@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 import optax
 
-from .._estimators import AbstractEstimator
-from .._losses import LossFn
-from .._train import fit
+from ..estimators import AbstractEstimator
+from ..losses import LossFn
+from ..train import fit
 
 
 def train_in_stages(

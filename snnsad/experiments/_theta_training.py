@@ -12,9 +12,8 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from .._checkpoint import load_checkpoint, save_checkpoint
-from .._io import atomic_write_text
-from .._smooth_model import SmoothNetwork, SyncEvents, encode_images, flip_members, pseudo_ttfs_cross_entropy
+from ..events import SmoothNetwork, SyncEvents, encode_images, flip_members, pseudo_ttfs_cross_entropy
+from ..train import atomic_write_text, load_checkpoint, save_checkpoint
 
 THETA_RECIPE: dict[str, Any] = dict(
     hidden=(100, 100),

@@ -1,7 +1,7 @@
 """The paper's five-weight sigmoid network of E2 and E3."""
 
-from .._escape import Sigmoid
-from .._spikes import with_slope
+from ..escape import Sigmoid
+from ..spikes import with_slope
 
 
 def toy_output(theta, beta_fwd, beta_sg, x=1.0):

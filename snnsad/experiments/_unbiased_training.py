@@ -24,19 +24,13 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._data import randman
-from .._escape import FastSigmoid, Sigmoid
-from .._estimator_choice import profile_estimators
-from .._estimators import Autodiff, Batched
-from .._local_score import LocalScoreFunction
-from .._losses import accuracy_max_over_time, on_output
-from .._mixed import MixedEstimator
-from .._score_function import ScoreFunction
-from .._smorms3 import SMORMS3State, smorms3
-from .._spikes import Stochastic, Surrogate
-from .._stochastic_ad import StochasticAD
-from .._timing import interleaved_seconds, prepared
-from .._train import evaluate, fit, freeze
+from ..analysis import interleaved_seconds, prepared, profile_estimators
+from ..data import randman
+from ..escape import FastSigmoid, Sigmoid
+from ..estimators import Autodiff, Batched, LocalScoreFunction, MixedEstimator, ScoreFunction, StochasticAD
+from ..losses import accuracy_max_over_time, on_output
+from ..spikes import Stochastic, Surrogate
+from ..train import SMORMS3State, evaluate, fit, freeze, smorms3
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
 from ._recipes import paper_network
 from ._results import pyplot, save

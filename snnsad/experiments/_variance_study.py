@@ -8,19 +8,14 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._enumeration import ExactEnumeration
-from .._escape import Sigmoid
-from .._estimators import Autodiff
-from .._io import atomic_write_text
-from .._losses import ce_loss
-from .._network import feedforward
-from .._neurons import Perceptron
-from .._score_function import ScoreFunction
-from .._spikes import Expected, Stochastic, Surrogate
-from .._statistics import gradient_stats, sample_grads
-from .._stochastic_ad import StochasticAD
-from .._train import progress_bar
-from .._trainable import parameters
+from ..analysis import gradient_stats, sample_grads
+from ..escape import Sigmoid
+from ..estimators import Autodiff, ExactEnumeration, ScoreFunction, StochasticAD
+from ..losses import ce_loss
+from ..neurons import Perceptron
+from ..nn import feedforward, parameters
+from ..spikes import Expected, Stochastic, Surrogate
+from ..train import atomic_write_text, progress_bar
 from ._results import pyplot, save
 
 _SWEEPS = {

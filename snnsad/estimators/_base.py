@@ -1,0 +1,178 @@
+r"""Whole-network gradient estimators with one call signature.
+
+    value, grads = estimator(loss_fn, net, x, y, key)
+
+`loss_fn(trace, y) -> scalar` is per example (lift a loss of the output with
+`snnsad.losses.on_output`); `grads` has the structure of
+`eqx.filter(net, snnsad.nn.trainable(net))`: weights, biases, thresholds and a custom module's
+own parameters, with `None` at hyper-parameters (time constants, escape parameters). Every
+estimator is jit- and vmap-compatible (vmap over `x, y, key` for a batch, or over `key` alone
+for gradient statistics). `Autodiff` takes any callable model `model(x, key=key) ->
+trace`; the others need an `snnsad.nn.AbstractNetwork`.
+"""
+
+import abc
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, PRNGKeyArray, PyTree
+
+from .._custom_types import Label, Scalar
+from .._losses import LossFn
+from .._trainable import trainable
+from ..nn._network import AbstractNetwork
+
+
+def partition(net: PyTree) -> tuple[PyTree, PyTree]:
+    """`(params, static)`: the trained parameters (`snnsad.nn.trainable`) and everything else."""
+    return eqx.partition(net, trainable(net))
+
+
+def require_key(key: PRNGKeyArray | None, where: str) -> PRNGKeyArray:
+    """`key`, or a clear `ValueError` when a sampling estimator gets none."""
+    if key is None:
+        raise ValueError(
+            f"{where}: needs a PRNG key to sample its noise, e.g. estimator(loss_fn, net, x, y, jr.key(0))."
+        )
+    return key
+
+
+def require_stochastic(net: AbstractNetwork, where: str) -> None:
+    """Raise a clear `ValueError` for a network without a stochastic layer (nothing to differentiate the expectation of)."""
+    if not any(net.stochastic):
+        raise ValueError(
+            f"{where}: the network has no stochastic layer (spike functions {[type(f).__name__ for f in net.spike_fns]}), "
+            "so its sites are not random and this estimator has nothing to estimate; use Autodiff() for a "
+            "deterministic network, or give a layer a stochastic spike function (e.g. snnsad.Stochastic)."
+        )
+
+
+def require_network(net, where: str) -> None:
+    """Raise a clear `TypeError` unless `net` implements the estimators' protocol."""
+    if not isinstance(net, AbstractNetwork):
+        raise TypeError(
+            f"{where}: `net` must implement snnsad.nn.AbstractNetwork (got {type(net).__name__}): subclass it and "
+            "implement `sizes`, `spike_fns` and `simulate(x, noise, *, forced, flips, fixed_spikes) -> Trace` "
+            "(docs/howto.md, 'Bring your own model'). Autodiff() alone takes any callable model."
+        )
+
+
+class AbstractEstimator(eqx.Module):
+    """`value, grads = estimator(loss_fn, net, x, y, key)`.
+
+    An estimator implements `objective(loss_fn, params, static, x, y, key) -> (surrogate, value)`:
+    a scalar whose gradient with respect to `params` (the trained parameters, see
+    `partition`) is the estimate, and the loss value. `__call__` differentiates it;
+    `Batched` differentiates the batch mean of it in one backward pass, so the weight
+    gradient of a batch is one GEMM rather than a per-example gradient each.
+    """
+
+    @abc.abstractmethod
+    def objective(
+        self, loss_fn: LossFn, params: PyTree, static: PyTree, x: Array, y: Label, key: PRNGKeyArray | None
+    ) -> tuple[Scalar, Scalar]:
+        """`(surrogate, value)`: `grad(surrogate)` is the estimate, `value` the loss estimate."""
+
+    needs_protocol: ClassVar[bool] = True
+    """Whether the estimator needs an `AbstractNetwork` (`False`: any callable model will do)."""
+
+    def check(self, net) -> None:
+        """Raise a clear error if `net` cannot be used with this estimator."""
+        if self.needs_protocol:
+            require_network(net, type(self).__name__)
+        elif not callable(net):
+            raise TypeError(
+                f"{type(self).__name__}: `net` must be a callable model, model(x, key=key) -> trace; got {net!r}."
+            )
+
+    def __call__(
+        self, loss_fn: LossFn, net, x: Array, y: Label, key: PRNGKeyArray | None = None
+    ) -> tuple[Scalar, PyTree]:
+        """Loss value (an estimate of E[L] for stochastic networks) and gradient estimate."""
+        self.check(net)
+        params, static = partition(net)
+
+        def surrogate(p):
+            return self.objective(loss_fn, p, static, x, y, key)
+
+        (_, value), grads = jax.value_and_grad(surrogate, has_aux=True)(params)
+        return value, grads
+
+
+class Autodiff(AbstractEstimator):
+    r"""Backpropagation through the spike functions' own derivative rules.
+
+    With `snnsad.Surrogate` layers this is the deterministic surrogate gradient; with
+    `snnsad.Stochastic` the stochastic SG (a smoothed stochastic derivative); with
+    `snnsad.Expected` the smoothed probabilistic model. Cost: one forward + backward pass.
+    Biased for `dE[L]/dtheta` beyond a single layer of stochastic neurons. Takes any callable
+    model `model(x, key=key) -> trace` (no protocol needed).
+    """
+
+    needs_protocol: ClassVar[bool] = False
+
+    def objective(self, loss_fn, params, static, x, y, key):
+        value = loss_fn(eqx.combine(params, static)(x, key=key), y)
+        return value, value
+
+
+class Batched(eqx.Module):
+    """Apply `estimator` to a batch: `value, grads = Batched(est)(loss_fn, net, xs, ys, key)`.
+
+    `xs` carries the batch on axis `batch_axis` (0: `(B, T, n)`, the default; 1: time-major
+    `(T, B, n)`, which saves a transpose when the data already come that way), `ys` on axis 0.
+    Each example gets its own key (`jr.split(key, B)`; `key=None` for deterministic networks, whose
+    estimators need none: a stochastic one then says it needs a key) and the returned value and gradient are
+    batch means: the batch mean of the estimator's objectives is differentiated in one backward
+    pass (weight gradients of the whole batch are one GEMM). A wrapper, not an estimator: it takes
+    batches where an estimator takes one example. Composes with jit.
+    """
+
+    estimator: AbstractEstimator
+    batch_axis: int = eqx.field(static=True, default=0)
+
+    def __check_init__(self):
+        if not isinstance(self.estimator, AbstractEstimator):
+            raise TypeError(
+                f"Batched: `estimator` must be an snnsad estimator (AbstractEstimator), got {self.estimator!r}."
+            )
+        if self.batch_axis not in (0, 1):
+            raise ValueError(f"Batched: `batch_axis` must be 0 (B, T, n) or 1 (T, B, n), got {self.batch_axis!r}.")
+
+    def __call__(
+        self, loss_fn: LossFn, net, x: PyTree, y: PyTree, key: PRNGKeyArray | None = None
+    ) -> tuple[Scalar, PyTree]:
+        axis = self.batch_axis
+        arrays = jax.tree.leaves(x)
+        if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):
+            raise ValueError("Batched(batch_axis=1): `x` must be one time-major (T, B, n) array.")
+        batch = arrays[0].shape[axis]
+        sizes = {a.shape[0] for a in jax.tree.leaves(y)} | {a.shape[axis] for a in arrays}
+        if len(sizes) > 1:
+            raise ValueError(
+                f"Batched: `x` (batch axis {axis}) and `y` (axis 0) disagree on the batch size: {sorted(sizes)}; "
+                "pass one target per example."
+            )
+        keys = None if key is None else jr.split(key, batch)  # None: the estimator says if it needs one
+        est = self.estimator
+        est.check(net)
+        params, static = partition(net)
+        # Time-major batch (T, B, n): every layer's currents and spikes keep the batch on axis 1, where
+        # lax.scan wants it, so only the input is transposed (once, if it is not time-major already)
+        # instead of every layer's arrays.
+        time_major = axis == 0 and isinstance(x, (jax.Array, np.ndarray)) and x.ndim >= 2
+        xs, x_axis = (jnp.swapaxes(jnp.asarray(x), 0, 1), 1) if time_major else (x, axis)
+
+        def mean_objective(p):
+            surrogates, values = jax.vmap(
+                lambda xi, yi, ki: est.objective(loss_fn, p, static, xi, yi, ki),
+                in_axes=(x_axis, 0, None if keys is None else 0),
+            )(xs, y, keys)
+            return jnp.mean(surrogates), jnp.mean(values)
+
+        (_, value), grads = jax.value_and_grad(mean_objective, has_aux=True)(params)
+        return value, grads

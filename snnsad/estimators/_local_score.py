@@ -1,0 +1,166 @@
+r"""The score function per neuron of the last stochastic layer, the rest of the network held at one sample."""
+
+from typing import cast
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+from .._neurons import LeakyIntegrator, LIFState
+from .._trace import Trace
+from ..nn._layers import Readout
+from ..nn._network import Network
+from ._base import AbstractEstimator, require_key, require_stochastic
+
+
+class LocalScoreFunction(AbstractEstimator):
+    r"""Unbiased score function with each last-layer neuron's spike train resampled on its own.
+
+    Given the layers below it, the neurons `i` of the last spiking layer (stochastic, not
+    recurrent) fire independently, so
+
+    $$
+    \frac{dE[L]}{d\theta} = E\Big[\frac{\partial L}{\partial\theta}\Big|_{s}\Big]
+        + \sum_i E_{s_{-i}}\Big[E_{s_i}\big[(L(s_i, s_{-i}) - b_i)\,
+          \tfrac{\partial}{\partial\theta}\log P(s_i)\big]\Big]
+    $$
+
+    (plus the score of the layers below, if stochastic). The inner expectation is estimated
+    with `n_samples` draws `s_i^k` of neuron `i`'s spike train and the other neurons held at the
+    first draw, `s_{-i}^1` (independent of every `s_i^k`); `b_i` is the leave-one-out mean of
+    `L(s_i^k', s_{-i}^1)`, k' != k. Neuron `i`'s score is then multiplied by the loss fluctuation
+    that neuron `i` alone causes rather than the whole layer's (the plain `ScoreFunction`'s): on a
+    layer of `n` similar neurons the variance of its parameters' estimate falls by about `n`.
+
+    The `n_samples x n` losses come from one readout each without re-simulating it: the readout
+    (`snnsad.nn.Readout` with its `LeakyIntegrator`) is linear in the spikes, so swapping neuron
+    `i`'s train adds `W[:, i]` times the filtered difference of the two trains. Hence the
+    requirements: an `snnsad.nn.Network` with such a readout, a last spiking layer that is
+    stochastic and not recurrent, and a loss of the readout alone (`snnsad.losses.on_output`).
+    Stochastic layers below the last one get the plain score function with a leave-one-out
+    baseline over `n_samples` further independent trajectories.
+
+    Cost: `n_samples` forward passes (twice that with stochastic layers below the last), their
+    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each. Memory: the swapped
+    readouts of one draw, `n x T x n_out` per example (times the batch under `Batched`);
+    `chunk_size` evaluates them that many neurons at a time instead.
+    """
+
+    n_samples: int = eqx.field(static=True, default=4)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 2:
+            raise ValueError(
+                "LocalScoreFunction: `n_samples` must be an int >= 2 (the leave-one-out baseline needs two "
+                f"draws of each neuron), got {self.n_samples!r}."
+            )
+        if self.chunk_size is not None and (
+            not isinstance(self.chunk_size, int) or isinstance(self.chunk_size, bool) or self.chunk_size < 1
+        ):
+            raise ValueError(
+                f"LocalScoreFunction: `chunk_size` must be None or a positive int, got {self.chunk_size!r}."
+            )
+
+    def check(self, net) -> None:
+        super().check(net)
+        where = "LocalScoreFunction"
+        if not isinstance(net, Network) or type(net).simulate is not Network.simulate:
+            raise TypeError(
+                f"{where}: needs an snnsad.nn.Network (its readout's linearity is what makes the per-neuron "
+                f"losses cheap), got {type(net).__name__}; use ScoreFunction or StochasticAD for other models."
+            )
+        if type(net.readout) is not Readout or type(net.readout.neuron) is not LeakyIntegrator:
+            raise ValueError(
+                f"{where}: needs a linear readout (snnsad.nn.Readout with a LeakyIntegrator), got "
+                f"{type(net.readout).__name__}; build the network with a readout (feedforward's default)."
+            )
+        last = net.layers[-1]
+        if not net.stochastic[-1]:
+            raise ValueError(
+                f"{where}: the last spiking layer must be stochastic (its spike function is "
+                f"{type(last.spike_fn).__name__}); give it e.g. snnsad.Stochastic(snnsad.Sigmoid(10.0))."
+            )
+        if last.recurrent_current(jnp.zeros((last.size,), net.dtype)) is not None:
+            raise ValueError(
+                f"{where}: the last spiking layer is recurrent, so its neurons do not fire independently; "
+                "use ScoreFunction or StochasticAD."
+            )
+
+    def objective(self, loss_fn, params, static, x, y, key):
+        key = require_key(key, "LocalScoreFunction")
+        net = eqx.combine(params, static)
+        require_stochastic(net, "LocalScoreFunction")
+        self.check(net)
+        local_key, below_key = jr.split(key)
+        n, last = self.n_samples, len(net.layers) - 1
+        n_steps = x.shape[0]
+
+        # n draws of the last layer's noise on one draw of every layer below it.
+        first = net.sample_noise(local_key, n_steps)
+        last_noise = jr.uniform(jr.fold_in(local_key, 1), (n, n_steps, net.sizes[last]), first[last].dtype)
+        last_noise = last_noise.at[0].set(first[last])
+
+        def run(noise_last):
+            trace = net.simulate(x, (*first[:last], noise_last), fixed_spikes=True)
+            logp = net.spike_fns[last].log_prob(trace.spikes[last], trace.drive[last])
+            return loss_fn(trace, y), jnp.sum(logp, axis=0), trace
+
+        losses, logps, traces = jax.vmap(run)(last_noise)  # (n,), (n, neurons)
+        held = jax.lax.stop_gradient(losses)
+        readout = cast(Readout, jax.lax.stop_gradient(net.readout))  # a Readout: checked above
+        swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y, self.chunk_size)
+        base = (jnp.sum(swapped, axis=0, keepdims=True) - swapped) / (n - 1)
+        objective = jnp.mean(losses) + jnp.sum(jnp.mean((swapped - base) * logps, axis=0))
+
+        below = tuple(i for i, s in enumerate(net.stochastic[:last]) if s)
+        if below:  # the plain score function for the layers below, on independent trajectories
+
+            def one(k):
+                trace = net.simulate(x, net.sample_noise(k, n_steps), fixed_spikes=True)
+                return loss_fn(trace, y), net.log_prob(trace, below)
+
+            more, logp_below = jax.vmap(one)(jr.split(below_key, n))
+            more = jax.lax.stop_gradient(more)
+            objective = objective + jnp.mean((more - (jnp.sum(more) - more) / (n - 1)) * logp_below)
+        return objective, jnp.mean(held)
+
+
+def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int | None = None):
+    """`L(s_i^k, s_{-i}^1)` for every draw `k` and last-layer neuron `i`: an `(n_samples, neurons)` array.
+
+    `traces` holds the `n_samples` runs (leading axis); the readout of the swapped spikes is the first
+    run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1` (`chunk_size` neurons at a
+    time if given).
+    """
+    spikes = traces.spikes[-1]  # (K, T, n)
+    diff = spikes[1:] - spikes[:1]  # draw 1 swapped into itself is the first run: L(s^1) for every i
+    integrator = readout.neuron
+    zeros = jnp.zeros(diff.shape[:1] + diff.shape[2:], diff.dtype)
+    _, filtered = jax.lax.scan(lambda s, c: integrator.step(s, c), LIFState(zeros, zeros), jnp.swapaxes(diff, 0, 1))
+    filtered = jnp.swapaxes(filtered, 0, 1)  # (K, T, n)
+    weight = readout.weight  # (n_out, n)
+    base = traces.output[0]  # (T, n_out)
+
+    def swap(f_i, w_i):  # neuron i's filtered difference (T,) and readout column (n_out,)
+        return _output_loss(loss_fn, base + f_i[:, None] * w_i[None, :], y)
+
+    def per_draw(f):  # f: (T, n) -> losses of the n swaps, (n,)
+        if chunk_size is None:
+            return jax.vmap(swap)(f.T, weight.T)
+        return jax.lax.map(lambda a: swap(*a), (f.T, weight.T), batch_size=chunk_size)
+
+    first = _output_loss(loss_fn, base, y)
+    return jnp.concatenate([jnp.full((1, spikes.shape[2]), first), jax.lax.map(per_draw, filtered)])
+
+
+def _output_loss(loss_fn, output, y):
+    try:
+        return loss_fn(Trace(output=output, spikes=(), drive=(), prob=()), y)
+    except (IndexError, TypeError, AttributeError) as e:
+        raise ValueError(
+            "LocalScoreFunction: the loss must read the readout (trace.output) alone, since the per-neuron losses "
+            "are evaluated on readouts without re-simulating the network; lift a loss of the output with "
+            f"snnsad.losses.on_output (it failed on a trace without spikes: {e!r})."
+        ) from e

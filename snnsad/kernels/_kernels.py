@@ -1,0 +1,345 @@
+r"""Neural tangent kernels of surrogate gradient learning (Eilers, Memmesheimer & Goedeke, NeurIPS 2024).
+
+Fully connected networks in the NTK parametrisation, `h1 = sigma_w / sqrt(n0) W1 x + sigma_b b1`,
+`h(l+1) = sigma_w / sqrt(n_l) W(l+1) phi(h_l) + sigma_b b(l+1)`, every entry of `W` and `b`
+standard normal, one linear output. In the infinite-width limit (`depth` hidden layers, output
+at layer `depth + 1`):
+
+    Sigma1(x, x') = sigma_w^2 x.x' / n0 + sigma_b^2                     (NNGP kernel)
+    Sigma(l+1)    = sigma_w^2 E[phi(u) phi(v)] + sigma_b^2,  (u, v) ~ N(0, Sigma(l) on {x, x'})
+    Theta(l+1)    = Sigma(l+1) + Theta(l) sigma_w^2 E[phi'(u) phi'(v)]   (the ordinary NTK)
+    I(l+1)        = Sigma(l+1) + I(l)     sigma_w^2 E[phi'(u) psi(v)]    (the SG-NTK)
+
+with `Theta1 = I1 = Sigma1`. `psi` is the surrogate derivative used in place of `phi'` in the
+backward pass; the SG-NTK `I(x, x') = J(x) J~(x')^T` (true Jacobian at `x` times surrogate
+Jacobian at `x'`) is asymmetric. For `phi = sign`, `phi' = 2 delta`, so `E[phi'(u) phi'(v)]` is
+infinite on the diagonal (the ordinary NTK is ill-posed) while `E[2 delta(u) psi(v)]` is finite:
+the SG-NTK exists. All arithmetic is numpy float64.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from .._escape import AbstractEscape, Erf
+
+_SQRT2PI = math.sqrt(2 * math.pi)
+
+
+class ErfActivation(NamedTuple):
+    """`phi(x) = erf(m x)`, `phi'(x) = 2 m / sqrt(pi) exp(-m^2 x^2)`; tends to `sign` as `m` grows."""
+
+    m: float
+
+    def phi(self, x):
+        from scipy.special import erf
+
+        return erf(self.m * x)
+
+    def dphi(self, x):
+        return 2 * self.m / math.sqrt(math.pi) * np.exp(-((self.m * x) ** 2))
+
+
+class SignActivation(NamedTuple):
+    """`phi(x) = sign(x)`; its derivative is `2 delta(x)` (handled analytically)."""
+
+    def phi(self, x):
+        return np.sign(x)
+
+
+class Surrogate(NamedTuple):
+    """Surrogate derivative `psi(x) = height * escape.pdf(x)`: `height = 2` for `sign` (its jump).
+
+    `Surrogate(Erf(1 / (sqrt(2) m)))` is the derivative of `erf(m x)`.
+    """
+
+    escape: AbstractEscape
+    height: float = 2.0
+
+    def psi(self, x):
+        import jax
+        import jax.numpy as jnp
+
+        with jax.enable_x64(True):  # float64 whatever the global setting
+            return self.height * np.asarray(self.escape.pdf(jnp.asarray(x, jnp.float64)), np.float64)
+
+
+class Kernels(NamedTuple):
+    """Kernels between the points of `x1` (rows) and `x2` (columns) at the network's output.
+
+    `nngp`: Sigma; `ntk`: Theta (`None` for `sign`: ill-posed); `sg_ntk`: I = J(x1) J~(x2)^T;
+    `sg_sg`: the symmetric surrogate-surrogate kernel J~(x1) J~(x2)^T (`None` without a surrogate).
+    """
+
+    nngp: np.ndarray
+    ntk: np.ndarray | None
+    sg_ntk: np.ndarray | None
+    sg_sg: np.ndarray | None
+
+
+def _bivariate(q1, q2, c):
+    """Cholesky factors for `(u, v) ~ N(0, [[q1, c], [c, q2]])`: `u = a z1`, `v = b z1 + d z2`."""
+    a = np.sqrt(q1)
+    b = c / a
+    d = np.sqrt(np.maximum(q2 - b**2, 0.0))
+    return a, b, d
+
+
+def gaussian_expectation(f, g, q1, q2, c, *, n: int = 96) -> np.ndarray:
+    """`E[f(u) g(v)]` for `(u, v) ~ N(0, [[q1, c], [c, q2]])` by two-dimensional Gauss-Hermite quadrature.
+
+    `q1`, `q2`, `c` broadcast to one shape; `n` nodes per dimension (exact for polynomials of
+    degree < 2n; smooth integrands converge fast, steep ones slowly).
+    """
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / _SQRT2PI
+    a, b, d = (np.asarray(t, np.float64)[..., None, None] for t in _bivariate(*np.broadcast_arrays(q1, q2, c)))
+    u = a * z[:, None]
+    v = b * z[:, None] + d * z[None, :]
+    return np.einsum("...ij,i,j->...", f(u) * g(v), w, w)
+
+
+def delta_expectation(g, q1, q2, c, *, n: int = 96) -> np.ndarray:
+    """`E[2 delta(u) g(v)] = 2 p_u(0) E[g(v) | u = 0]`, `v | u = 0 ~ N(0, q2 - c^2 / q1)`."""
+    z, w = np.polynomial.hermite_e.hermegauss(n)
+    w = w / _SQRT2PI
+    s = np.sqrt(np.maximum(q2 - c**2 / q1, 0.0))[..., None]
+    return 2 / np.sqrt(2 * np.pi * q1) * np.einsum("...i,i->...", g(s * z), w)
+
+
+def _gaussian_psi(surrogate: Surrogate | None) -> tuple[float, float] | None:
+    """`(amplitude, sd)` of a Gaussian-shaped surrogate `amplitude exp(-x^2 / (2 sd^2))` (an `Erf` escape), or None."""
+    if surrogate is not None and isinstance(surrogate.escape, Erf):
+        sd = float(surrogate.escape.sigma)
+        return surrogate.height / (sd * math.sqrt(2 * math.pi)), sd
+    return None
+
+
+def erf_erf(m: float, q1, q2, c):
+    """Closed form `E[erf(m u) erf(m v)] = (2/pi) arcsin(2 m^2 c / sqrt((1 + 2 m^2 q1)(1 + 2 m^2 q2)))`."""
+    return 2 / np.pi * np.arcsin(2 * m**2 * c / np.sqrt((1 + 2 * m**2 * q1) * (1 + 2 * m**2 * q2)))
+
+
+def gauss_gauss(a1: float, s1: float, a2: float, s2: float, q1, q2, c):
+    """Closed form `E[a1 exp(-u^2 / (2 s1^2)) a2 exp(-v^2 / (2 s2^2))] = a1 a2 / sqrt(det(Id + D Sigma))`,
+    `D = diag(1 / s1^2, 1 / s2^2)`: the expectation of two Gaussian-shaped derivatives (erf', an `Erf` pdf)."""
+    al, be = 1 / s1**2, 1 / s2**2
+    return a1 * a2 / np.sqrt((1 + al * q1) * (1 + be * q2) - al * be * c**2)
+
+
+def sign_sign(q1, q2, c):
+    """Closed form `E[sign(u) sign(v)] = (2/pi) arcsin(c / sqrt(q1 q2))`."""
+    return 2 / np.pi * np.arcsin(np.clip(c / np.sqrt(q1 * q2), -1, 1))
+
+
+def _expectations(activation, surrogate, q1, q2, c, n):
+    """(E[phi phi], E[phi' phi'] or None, E[phi' psi] or None, E[psi psi] or None) on the (x1, x2) grid."""
+    gaussian = _gaussian_psi(surrogate)
+    if isinstance(activation, ErfActivation):
+        m = float(activation.m)
+        s_erf, a_erf = 1 / (math.sqrt(2) * m), 2 * m / math.sqrt(math.pi)  # erf' = a exp(-x^2 / (2 s^2))
+        pp = erf_erf(m, q1, q2, c)
+        dd = gauss_gauss(a_erf, s_erf, a_erf, s_erf, q1, q2, c)
+        if surrogate is None:
+            return pp, dd, None, None
+        if gaussian is not None:
+            amp, sd = gaussian
+            ds = gauss_gauss(a_erf, s_erf, amp, sd, q1, q2, c)
+            ss = gauss_gauss(amp, sd, amp, sd, q1, q2, c)
+        else:
+            ds = gaussian_expectation(activation.dphi, surrogate.psi, q1, q2, c, n=n)
+            ss = gaussian_expectation(surrogate.psi, surrogate.psi, q1, q2, c, n=n)
+        return pp, dd, ds, ss
+    if isinstance(activation, SignActivation):
+        pp = sign_sign(q1, q2, c)
+        if surrogate is None:
+            return pp, None, None, None
+        if gaussian is not None:  # E[psi(v) | u = 0] of a Gaussian psi, closed form
+            amp, sd = gaussian
+            s2 = np.maximum(q2 - c**2 / q1, 0.0)
+            ds = 2 / np.sqrt(2 * np.pi * q1) * amp / np.sqrt(1 + s2 / sd**2)
+            ss = gauss_gauss(amp, sd, amp, sd, q1, q2, c)
+        else:
+            ds = delta_expectation(surrogate.psi, q1, q2, c, n=n)
+            ss = gaussian_expectation(surrogate.psi, surrogate.psi, q1, q2, c, n=n)
+        return pp, None, ds, ss
+    raise TypeError(f"analytic_kernels: `activation` must be ErfActivation or SignActivation, got {activation!r}.")
+
+
+def analytic_kernels(
+    x1,
+    x2,
+    *,
+    depth: int,
+    activation: ErfActivation | SignActivation,
+    surrogate: Surrogate | None = None,
+    sigma_w: float = 1.0,
+    sigma_b: float = 0.1,
+    quadrature_nodes: int = 96,
+) -> Kernels:
+    """The infinite-width NNGP, NTK and SG-NTK between `x1` `(n1, d)` and `x2` `(n2, d)` (module docstring).
+
+    Closed forms for `erf`, `sign`, and Gaussian-shaped (`Erf`) surrogates; two-dimensional
+    Gauss-Hermite quadrature with `quadrature_nodes` per dimension otherwise.
+    """
+    x1, x2 = np.atleast_2d(np.asarray(x1, np.float64)), np.atleast_2d(np.asarray(x2, np.float64))
+    if x1.shape[1] != x2.shape[1]:
+        raise ValueError(f"analytic_kernels: `x1` and `x2` need the same input size, got {x1.shape}, {x2.shape}.")
+    if not isinstance(depth, int) or depth < 1:
+        raise ValueError(f"analytic_kernels: `depth` (hidden layers) must be an int >= 1, got {depth!r}.")
+    n0 = x1.shape[1]
+    s11 = sigma_w**2 * np.sum(x1 * x1, 1) / n0 + sigma_b**2  # Sigma(x1, x1), per point
+    s22 = sigma_w**2 * np.sum(x2 * x2, 1) / n0 + sigma_b**2
+    s12 = sigma_w**2 * x1 @ x2.T / n0 + sigma_b**2
+    theta = sg = sgsg = s12
+    ntk_defined, sg_defined = True, surrogate is not None
+    for _ in range(depth):
+        q1, q2 = s11[:, None], s22[None, :]
+        pp, dd, ds, ss = _expectations(activation, surrogate, q1, q2, s12, quadrature_nodes)
+        d11 = _expectations(activation, None, s11, s11, s11, quadrature_nodes)[0]
+        d22 = _expectations(activation, None, s22, s22, s22, quadrature_nodes)[0]
+        s12, s11, s22 = sigma_w**2 * pp + sigma_b**2, sigma_w**2 * d11 + sigma_b**2, sigma_w**2 * d22 + sigma_b**2
+        if dd is None:
+            ntk_defined = False
+        else:
+            theta = s12 + theta * sigma_w**2 * dd
+        if sg_defined:
+            sg = s12 + sg * sigma_w**2 * ds
+            sgsg = s12 + sgsg * sigma_w**2 * ss
+    return Kernels(s12, theta if ntk_defined else None, sg if sg_defined else None, sgsg if sg_defined else None)
+
+
+class Prediction(NamedTuple):
+    """Gaussian-process prediction of trained networks at test points: `mean` and `cov` (full matrix)."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+def kernel_regression(
+    k_test_train, k_train_train, nngp_test_test, nngp_test_train, nngp_train_train, y, *, lr=None, steps=None
+) -> Prediction:
+    """Prediction of networks trained by gradient descent on `1/2 sum (f(X) - y)^2` in the kernel regime.
+
+    `k` is the training kernel (the NTK, or the asymmetric SG-NTK `I`, whose transposes are kept:
+    `k_test_train[i, j] = I(x_i, X_j)`), the output at initialisation a centred GP with the NNGP
+    kernel. With `lr` and `steps` the prediction after that many discrete steps,
+    `M = k(x, X) k(X, X)^{-1} (Id - (Id - lr k(X, X))^steps)`; without them, converged
+    (`M = k(x, X) k(X, X)^{-1}`). Mean `M y`; covariance
+    `Sigma(x, x) - M Sigma(X, x) - Sigma(x, X) M^T + M Sigma(X, X) M^T`.
+    """
+    k_tt = np.asarray(k_train_train, np.float64)
+    m = np.linalg.solve(k_tt.T, np.asarray(k_test_train, np.float64).T).T  # k(x, X) k(X, X)^{-1}
+    if (lr is None) != (steps is None):
+        raise ValueError("kernel_regression: give both `lr` and `steps` (finite training) or neither (converged).")
+    if lr is not None and steps is not None:
+        step = np.eye(len(k_tt)) - lr * k_tt
+        m = m @ (np.eye(len(k_tt)) - np.linalg.matrix_power(step, int(steps)))
+    y = np.asarray(y, np.float64)
+    cov = nngp_test_test - m @ nngp_test_train.T - nngp_test_train @ m.T + m @ nngp_train_train @ m.T
+    return Prediction(m @ y, cov)
+
+
+# ----------------------------------------------------------------------------- finite networks
+
+
+def init_mlp(key, widths, dtype=None) -> list:
+    """Standard-normal parameters `[(W1, b1), ..., (W_out, b_out)]` of an NTK-parametrised MLP.
+
+    `widths = (n0, n1, ..., n_L, 1)`: input size, hidden widths, output size.
+    """
+    import jax.numpy as jnp
+    import jax.random as jr
+
+    dtype = jnp.float32 if dtype is None else dtype
+    keys = jr.split(key, len(widths) - 1)
+    return [
+        (jr.normal(k, (n_out, n_in), dtype), jr.normal(jr.fold_in(k, 1), (n_out,), dtype))
+        for k, n_in, n_out in zip(keys, widths[:-1], widths[1:])
+    ]
+
+
+def _jax_activation(activation, surrogate: Surrogate | None, use_surrogate: bool):
+    """`phi` for JAX with its true derivative, or with the surrogate `psi` in the backward pass."""
+    import jax
+    import jax.numpy as jnp
+
+    if isinstance(activation, ErfActivation):
+        phi = lambda x: jax.scipy.special.erf(activation.m * x)  # noqa: E731
+    elif isinstance(activation, SignActivation):
+        phi = jnp.sign
+    else:
+        raise TypeError(f"mlp_apply: unknown activation {activation!r}.")
+    if not use_surrogate:  # sign's JAX derivative is its a.e. derivative, 0: use it for the forward pass only
+        return phi
+    if surrogate is None:
+        raise ValueError("mlp_apply: use_surrogate=True needs a `surrogate`.")
+
+    @jax.custom_jvp
+    def with_surrogate(x):
+        return phi(x)
+
+    @with_surrogate.defjvp
+    def _jvp(primals, tangents):
+        (x,), (dx,) = primals, tangents
+        psi = surrogate.height * surrogate.escape.pdf(x)
+        return phi(x), psi * dx
+
+    return with_surrogate
+
+
+def mlp_apply(params, x, *, activation, surrogate: Surrogate | None = None, use_surrogate: bool = False,
+              sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
+    """The scalar output of the NTK-parametrised MLP at one input `x` `(n0,)`.
+
+    With `use_surrogate=True` the backward pass (and forward-mode derivative) uses the surrogate
+    `psi` in place of `phi'`: its gradient is the surrogate gradient `J~`.
+    """
+    import jax.numpy as jnp
+
+    phi = _jax_activation(activation, surrogate, use_surrogate)
+    h = x
+    for i, (w, b) in enumerate(params):
+        pre = sigma_w / jnp.sqrt(h.shape[0]) * (w @ h) + sigma_b * b
+        h = pre if i == len(params) - 1 else phi(pre)
+    return h[0]
+
+
+def empirical_kernels(params, x1, x2, *, activation, surrogate: Surrogate | None = None,
+                      sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
+    """The finite-width NTK `J(x1) J(x2)^T`, SG-NTK `J(x1) J~(x2)^T` and `J~(x1) J~(x2)^T` of one network.
+
+    `J` holds the parameter gradients of the output with the true derivative, `J~` those with the
+    surrogate in its place (both by reverse mode); each is a `(points, parameters)` matrix. Returns a `Kernels` whose
+    `nngp` is the outer product of the outputs (one sample of the NNGP).
+    """
+    import jax
+    import jax.numpy as jnp
+    from jax.flatten_util import ravel_pytree
+
+    flat, unravel = ravel_pytree(params)
+
+    def f(theta, x, sg):
+        return mlp_apply(
+            unravel(theta), x, activation=activation, surrogate=surrogate, use_surrogate=sg, sigma_w=sigma_w,
+            sigma_b=sigma_b,
+        )  # fmt: skip
+
+    def jac_true(xs):
+        return jax.vmap(lambda x: jax.grad(f)(flat, x, False))(xs)
+
+    def jac_sg(xs):
+        return jax.vmap(lambda x: jax.grad(f)(flat, x, True))(xs)
+
+    x1, x2 = jnp.asarray(x1, flat.dtype), jnp.asarray(x2, flat.dtype)
+    out1, out2 = jax.vmap(lambda x: f(flat, x, False))(x1), jax.vmap(lambda x: f(flat, x, False))(x2)
+    nngp = np.asarray(out1)[:, None] * np.asarray(out2)[None, :]
+    if isinstance(activation, SignActivation):
+        ntk = sg_ntk = None
+    else:
+        j1 = jac_true(x1)
+        ntk = np.asarray(j1 @ jac_true(x2).T)
+        sg_ntk = np.asarray(j1 @ jac_sg(x2).T) if surrogate is not None else None
+    sg_sg = np.asarray(jac_sg(x1) @ jac_sg(x2).T) if surrogate is not None else None
+    return Kernels(nngp, ntk, sg_ntk, sg_sg)

@@ -1,0 +1,327 @@
+r"""Spiking layers: an input projection for all time steps at once, a neuron model and a spike function.
+
+A layer's `run` projects the whole input `(T, in_size)` with one GEMM (or convolution), then
+`lax.scan` steps only the neuron state: per step the neuron's drive, the spike function's spikes
+(`snnsad.spikes.sample_spikes`, which applies any forced spikes or flips), the recurrent
+current the layer adds, and the neuron's update.
+"""
+
+import abc
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, PRNGKeyArray
+
+from .._checks import check_positive
+from .._custom_types import Current, Input, LayerArray
+from .._neurons import LIF, AbstractNeuron, LeakyIntegrator, StepOutput, psp_kernel_energy
+from .._spikes import AbstractSpikeFunction, sample_spikes
+
+# ----------------------------------------------------------------------------- initialisers
+
+
+def normal_init(key: PRNGKeyArray, shape: tuple[int, ...], fan_in: int, gain: float = 1.0, dtype=jnp.float32):
+    """`N(0, (gain / sqrt(fan_in))^2)` weights."""
+    return gain / math.sqrt(fan_in) * jr.normal(key, shape, dtype)
+
+
+def fluctuation_std(neuron: AbstractNeuron | LeakyIntegrator, fan_in: int, rate: float, sigma_u: float = 1.0) -> float:
+    """Weight std giving membrane fluctuations `sigma_u` (Rossbroich, Gygax & Zenke 2022).
+
+    For `fan_in` Poisson inputs at `rate` (Hz) and zero-mean weights, Campbell's theorem gives
+    `Var[U] = fan_in * rate * sigma_w^2 * eps_hat` with `eps_hat` the energy of the PSP kernel
+    (`snnsad.neurons.psp_kernel_energy`), so `sigma_w = sigma_u / sqrt(fan_in rate eps_hat)`.
+    """
+    check_positive("rate", rate, where="fluctuation_std")
+    check_positive("sigma_u", sigma_u, where="fluctuation_std")
+    if not isinstance(neuron, (LIF, LeakyIntegrator)):
+        raise TypeError("fluctuation_std: needs an LIF or LeakyIntegrator neuron (uses its time constants).")
+    eps_hat = float(jnp.max(psp_kernel_energy(neuron)))
+    return sigma_u / math.sqrt(fan_in * rate * eps_hat)
+
+
+# ----------------------------------------------------------------------------- layers
+
+
+class AbstractLayer(eqx.Module):
+    """A spiking layer: an input projection for all steps, a neuron model and a spike function.
+
+    Subclasses declare `neuron` and `spike_fn` and implement `in_size`, `size`, `project`
+    (the feed-forward currents of all time steps at once) and `recurrent_current` (the current
+    the layer's own spikes feed back, or `None` for a feed-forward layer). `run` is provided.
+    """
+
+    neuron: eqx.AbstractVar[AbstractNeuron]
+    spike_fn: eqx.AbstractVar[AbstractSpikeFunction]
+
+    @property
+    @abc.abstractmethod
+    def in_size(self) -> int:
+        """Number of inputs per time step."""
+
+    @property
+    @abc.abstractmethod
+    def size(self) -> int:
+        """Number of neurons (flattened)."""
+
+    @abc.abstractmethod
+    def project(self, x: Input) -> LayerArray:
+        """Feed-forward input currents `(T, size)` for all time steps at once."""
+
+    @abc.abstractmethod
+    def recurrent_current(self, spikes: Current) -> Current | None:
+        """The current `V s` fed back by this step's spikes, or `None` for a feed-forward layer."""
+
+    def run(
+        self,
+        x: Input,
+        noise: LayerArray,
+        forced: LayerArray | None = None,
+        flips: LayerArray | None = None,
+        *,
+        fixed_spikes: bool = False,
+        checkpoint: bool = False,
+        unroll: int = 1,
+    ) -> StepOutput:
+        """Simulate this layer on `x` `(T, in_size)`: returns a `StepOutput` of `(T, size)` arrays."""
+        currents = self.project(x)
+        spike_fn = jax.lax.stop_gradient(self.spike_fn)
+        # the threshold per neuron before the scan: its gradient is summed once, after it
+        theta = jnp.broadcast_to(jnp.asarray(self.neuron.threshold, currents.dtype), (self.size,))
+        neuron = eqx.tree_at(lambda m: m.threshold, self.neuron, theta)
+        binary = forced is None and spike_fn.discrete  # 0/1 spikes: see AbstractNeuron.update
+
+        def body(state, inputs):
+            current, noise_t, forced_t, flip_t = inputs
+            drive = neuron.drive(state, current)
+            spikes, prob = sample_spikes(spike_fn, drive, noise_t, forced=forced_t, flip=flip_t, fixed=fixed_spikes)
+            feedback = self.recurrent_current(spikes)
+            total = current if feedback is None else current + feedback
+            return neuron.update(state, total, spikes, binary=binary), StepOutput(spikes, drive, prob)
+
+        if checkpoint:
+            body = jax.checkpoint(body)
+        state = neuron.init(self.size, currents.dtype)
+        _, out = jax.lax.scan(body, state, (currents, noise, forced, flips), unroll=unroll)
+        return out
+
+
+class Dense(AbstractLayer):
+    """Dense spiking layer `I += W x` (+ `V s` with `recurrent=True`), optional bias."""
+
+    weight: Array
+    bias: Array | None
+    recurrent_weight: Array | None
+    neuron: AbstractNeuron
+    spike_fn: AbstractSpikeFunction
+
+    def __init__(
+        self,
+        in_size: int,
+        out_size: int,
+        *,
+        neuron: AbstractNeuron,
+        spike_fn: AbstractSpikeFunction,
+        key: PRNGKeyArray,
+        recurrent: bool = False,
+        bias: bool = False,
+        std: float | None = None,
+        recurrent_std: float | None = None,
+        dtype=jnp.float32,
+    ):
+        _check_size("in_size", in_size)
+        _check_size("out_size", out_size)
+        if recurrent:
+            _check_recurrence(neuron, "Dense")
+        wkey, vkey = jr.split(key)
+        std = 1 / math.sqrt(in_size) if std is None else std
+        self.weight = std * jr.normal(wkey, (out_size, in_size), dtype)
+        self.bias = jnp.zeros((out_size,), dtype) if bias else None
+        if recurrent:
+            rstd = 1 / math.sqrt(out_size) if recurrent_std is None else recurrent_std
+            self.recurrent_weight = rstd * jr.normal(vkey, (out_size, out_size), dtype)
+        else:
+            self.recurrent_weight = None
+        self.neuron = neuron
+        self.spike_fn = spike_fn
+
+    @property
+    def in_size(self):
+        return self.weight.shape[1]
+
+    @property
+    def size(self):
+        return self.weight.shape[0]
+
+    def project(self, x):
+        currents = x @ self.weight.T
+        return currents if self.bias is None else currents + self.bias[None, :]
+
+    def recurrent_current(self, spikes):
+        return None if self.recurrent_weight is None else self.recurrent_weight @ spikes
+
+
+def _conv(x, kernel, stride, pad=0):
+    """1-D cross-correlation by patches and one contraction: `x` (batch, C_in, L), `kernel` (C_out, C_in, K).
+
+    Written as a gather plus `einsum` (a GEMM) rather than `conv_general_dilated` so that
+    per-example gradients under `vmap` stay batched matrix products (XLA's CPU backend turns
+    vmapped convolution gradients into a slow grouped convolution).
+    """
+    if pad:
+        x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad)))
+    size = kernel.shape[2]
+    out_length = (x.shape[2] - size) // stride + 1
+    index = stride * jnp.arange(out_length)[:, None] + jnp.arange(size)[None, :]
+    patches = x[:, :, index]  # (batch, C_in, L_out, K)
+    return jnp.einsum("bilk,oik->bol", patches, kernel)
+
+
+class Conv1D(AbstractLayer):
+    """1-D convolutional spiking layer over the neuron axis, with a recurrent convolution.
+
+    Input per step: `in_channels * in_length` values (channel-major); output: `channels *
+    out_length` neurons, `out_length = (in_length - kernel_size) // stride + 1` (no padding).
+    The recurrent convolution (`recurrent_kernel_size`, same padding) maps the layer's spikes
+    to its own currents; `recurrent_kernel_size=None` makes the layer feed-forward. This is the
+    layer of the paper's SHD network (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent
+    kernel 5).
+    """
+
+    kernel: Array
+    recurrent_kernel: Array | None
+    neuron: AbstractNeuron
+    spike_fn: AbstractSpikeFunction
+    in_channels: int = eqx.field(static=True)
+    in_length: int = eqx.field(static=True)
+    stride: int = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_channels: int,
+        in_length: int,
+        channels: int,
+        kernel_size: int,
+        stride: int = 1,
+        recurrent_kernel_size: int | None = 5,
+        *,
+        neuron: AbstractNeuron,
+        spike_fn: AbstractSpikeFunction,
+        key: PRNGKeyArray,
+        std: float | None = None,
+        recurrent_std: float | None = None,
+        dtype=jnp.float32,
+    ):
+        for name, value in (
+            ("in_channels", in_channels),
+            ("in_length", in_length),
+            ("channels", channels),
+            ("kernel_size", kernel_size),
+            ("stride", stride),
+        ):
+            _check_size(name, value)
+        if kernel_size > in_length:
+            raise ValueError(f"Conv1D: `kernel_size`={kernel_size} exceeds `in_length`={in_length}.")
+        if recurrent_kernel_size is not None and recurrent_kernel_size % 2 == 0:
+            raise ValueError(
+                f"Conv1D: `recurrent_kernel_size` must be odd (same padding), got {recurrent_kernel_size}."
+            )
+        if recurrent_kernel_size is not None:
+            _check_recurrence(neuron, "Conv1D")
+        wkey, vkey = jr.split(key)
+        fan_in = in_channels * kernel_size
+        std = 1 / math.sqrt(fan_in) if std is None else std
+        self.kernel = std * jr.normal(wkey, (channels, in_channels, kernel_size), dtype)
+        if recurrent_kernel_size is None:
+            self.recurrent_kernel = None
+        else:
+            rstd = 1 / math.sqrt(channels * recurrent_kernel_size) if recurrent_std is None else recurrent_std
+            self.recurrent_kernel = rstd * jr.normal(vkey, (channels, channels, recurrent_kernel_size), dtype)
+        self.in_channels, self.in_length, self.stride = in_channels, in_length, stride
+        self.neuron, self.spike_fn = neuron, spike_fn
+
+    @property
+    def channels(self):
+        return self.kernel.shape[0]
+
+    @property
+    def out_length(self):
+        return (self.in_length - self.kernel.shape[2]) // self.stride + 1
+
+    @property
+    def in_size(self):
+        return self.in_channels * self.in_length
+
+    @property
+    def size(self):
+        return self.channels * self.out_length
+
+    def project(self, x):
+        t = x.shape[0]
+        out = _conv(x.reshape(t, self.in_channels, self.in_length), self.kernel, self.stride)
+        return out.reshape(t, self.size)
+
+    def recurrent_current(self, spikes):
+        if self.recurrent_kernel is None:
+            return None
+        kernel = self.recurrent_kernel
+        return _conv(spikes.reshape(1, self.channels, self.out_length), kernel, 1, kernel.shape[2] // 2).reshape(-1)
+
+
+class Readout(eqx.Module):
+    """Non-spiking leaky-integrator readout `(T, n_in) -> (T, n_out)`."""
+
+    weight: Array
+    neuron: LeakyIntegrator
+
+    def __init__(
+        self,
+        in_size: int,
+        out_size: int,
+        *,
+        key: PRNGKeyArray,
+        neuron: LeakyIntegrator | None = None,
+        std: float | None = None,
+        dtype=jnp.float32,
+    ):
+        _check_size("in_size", in_size)
+        _check_size("out_size", out_size)
+        std = 1 / math.sqrt(in_size) if std is None else std
+        self.weight = std * jr.normal(key, (out_size, in_size), dtype)
+        self.neuron = LeakyIntegrator() if neuron is None else neuron
+
+    @property
+    def in_size(self):
+        return self.weight.shape[1]
+
+    @property
+    def size(self):
+        return self.weight.shape[0]
+
+    def __call__(self, x, *, checkpoint=False, unroll=1):
+        currents = x @ self.weight.T
+        neuron = self.neuron
+
+        def step(state, current):
+            return neuron.step(state, current)
+
+        if checkpoint:
+            step = jax.checkpoint(step)
+        _, out = jax.lax.scan(step, self.neuron.init(self.size, currents.dtype), currents, unroll=unroll)
+        return out
+
+
+def _check_size(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
+
+
+def _check_recurrence(neuron: AbstractNeuron, where: str) -> None:
+    if not neuron.accepts_recurrence:
+        raise ValueError(
+            f"{where}: a {type(neuron).__name__} neuron cannot have recurrent connections (it has no memory); "
+            "use recurrent=False (Conv1D: recurrent_kernel_size=None) or an LIF neuron."
+        )

@@ -1,0 +1,153 @@
+"""Callbacks for `snnsad.fit`: a small protocol, plus logging, early stopping and a best-model checkpoint.
+
+`fit(..., callbacks=[...])` calls, for every callback, `on_step(StepInfo)` after each training
+step and `on_epoch(EpochInfo)` after each epoch's record (training loss, validation and test
+metrics, seconds) is complete. `on_epoch` returning `True` stops training after that epoch (the
+epoch's checkpoint is written first). Subclass `Callback` and override either method:
+
+```python
+class PrintNorm(snnsad.train.Callback):
+    def on_epoch(self, info):
+        print(info.epoch, optax.global_norm(eqx.filter(info.net, eqx.is_inexact_array)))
+
+snnsad.fit(..., callbacks=[snnsad.train.EarlyStopping("val_metric", mode="max", patience=5), PrintNorm()])
+```
+"""
+
+import json
+import math
+import os
+from typing import Any, NamedTuple
+
+from .._io import atomic_write_text
+from ._checkpoint import save_checkpoint
+
+
+class StepInfo(NamedTuple):
+    """What `on_step` sees: epoch and step indices, the step's loss (a JAX scalar: converting it to a
+    float waits for the step), the network and the optimiser state after the update. `net` and
+    `opt_state` are valid during the call only (the next step reuses their buffers): copy what you
+    keep, e.g. `jax.tree.map(jnp.copy, eqx.filter(info.net, eqx.is_array))`."""
+
+    epoch: int
+    step: int
+    loss: Any
+    net: Any
+    opt_state: Any
+
+
+class EpochInfo(NamedTuple):
+    """What `on_epoch` sees: the epoch, its record (`train_loss`, `val_loss`, `val_metric`, ...),
+    the whole history so far, and copies of the network and the optimiser state at the end of the
+    epoch (safe to keep)."""
+
+    epoch: int
+    record: dict
+    history: list
+    net: Any
+    opt_state: Any
+
+
+class Callback:
+    """Base class: override `on_step` and/or `on_epoch` (both do nothing by default)."""
+
+    def on_step(self, info: StepInfo) -> None:
+        """After every training step."""
+
+    def on_epoch(self, info: EpochInfo) -> bool | None:
+        """After every epoch; return `True` to stop training."""
+        return None
+
+
+def _check_monitor(where: str, monitor: str, mode: str) -> None:
+    if not isinstance(monitor, str) or not monitor:
+        raise ValueError(f"{where}: `monitor` must name a record entry such as 'val_metric', got {monitor!r}.")
+    if mode not in ("min", "max"):
+        raise ValueError(f"{where}: `mode` must be 'min' or 'max', got {mode!r}.")
+
+
+def _value(where: str, record: dict, monitor: str) -> float:
+    if monitor not in record:
+        raise KeyError(
+            f"{where}: the epoch record has no {monitor!r} (it has {sorted(record)}); pass `val` (and "
+            "`metric_fn`) to fit for 'val_loss'/'val_metric', or monitor 'train_loss'."
+        )
+    return float(record[monitor])
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
+
+    `mode="min"` for losses, `"max"` for accuracies. `best` and `best_epoch` hold the best value seen.
+    """
+
+    def __init__(self, monitor: str = "val_loss", *, mode: str = "min", patience: int = 5, min_delta: float = 0.0):
+        _check_monitor("EarlyStopping", monitor, mode)
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"EarlyStopping: `patience` must be an int >= 1, got {patience!r}.")
+        if not (math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"EarlyStopping: `min_delta` must be finite and >= 0, got {min_delta!r}.")
+        self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
+        self.best, self.best_epoch, self.stopped_epoch = None, None, None
+
+    def _better(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+
+    def on_epoch(self, info: EpochInfo) -> bool:
+        value = _value("EarlyStopping", info.record, self.monitor)
+        if self._better(value):
+            self.best, self.best_epoch = value, info.epoch
+        if self.best_epoch is not None and info.epoch - self.best_epoch >= self.patience:
+            self.stopped_epoch = info.epoch
+            return True
+        return False
+
+
+class BestCheckpoint(Callback):
+    """Write `(net, opt_state)` to `path` (atomically, with `snnsad.train.save_checkpoint`) whenever
+    `monitor` improves; the header records the epoch and the record. Load it with
+    `snnsad.train.load_checkpoint(path, (net, opt_state))`."""
+
+    def __init__(self, path: str, monitor: str = "val_metric", *, mode: str = "max"):
+        _check_monitor("BestCheckpoint", monitor, mode)
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"BestCheckpoint: the folder of {path!r} does not exist; create it first.")
+        self.path, self.monitor, self.mode = path, monitor, mode
+        self.best, self.best_epoch = None, None
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        value = _value("BestCheckpoint", info.record, self.monitor)
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.best, self.best_epoch = value, info.epoch
+            save_checkpoint(self.path, (info.net, info.opt_state), {"epoch": info.epoch, "record": info.record})
+
+
+class MetricsLogger(Callback):
+    """Write the history to `folder/metrics.json` and `folder/metrics.csv` after every epoch (atomically).
+
+    `fit(out_dir=...)` does this already; the logger is for runs without `out_dir` or a second copy.
+    """
+
+    def __init__(self, folder: str):
+        os.makedirs(folder, exist_ok=True)
+        self.folder = folder
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        write_history(self.folder, info.history)
+
+
+def write_history(folder: str, history: list[dict]) -> None:
+    """`metrics.json` and `metrics.csv` (one row per epoch, the union of the records' keys) in `folder`."""
+    import csv
+    import io
+
+    atomic_write_text(os.path.join(folder, "metrics.json"), json.dumps(history, indent=2))
+    keys = list(dict.fromkeys(k for row in history for k in row))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_text(os.path.join(folder, "metrics.csv"), buf.getvalue())

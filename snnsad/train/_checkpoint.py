@@ -1,0 +1,62 @@
+"""Checkpoints: a pytree of arrays and a JSON header in one file, written atomically."""
+
+import hashlib
+import io
+import json
+import os
+import struct
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from .._io import atomic_write_bytes
+
+_MAGIC = b"SNNSADCK"
+_CHECKSUM = "sha256"
+
+
+def save_checkpoint(path: str, tree, meta: dict) -> None:
+    """Write `tree` (arrays) and `meta` (JSON) to one file, atomically, with a SHA-256 of the arrays."""
+    buf = io.BytesIO()
+    eqx.tree_serialise_leaves(buf, tree)
+    payload = buf.getvalue()
+    header = json.dumps({**meta, _CHECKSUM: hashlib.sha256(payload).hexdigest()}).encode()
+    atomic_write_bytes(path, _MAGIC + struct.pack("<Q", len(header)) + header + payload)
+
+
+def load_checkpoint(path: str, like) -> tuple[Any, dict]:
+    """Read a checkpoint written by `save_checkpoint`; `like` gives the structure.
+
+    Refused with a `ValueError` naming the file: anything that is not a complete snnsad checkpoint
+    (wrong magic, truncated, bytes flipped or appended: the SHA-256 of the arrays must match) and
+    a checkpoint holding NaN or infinite values.
+    """
+    if os.path.isdir(path):
+        raise ValueError(f"load_checkpoint: {path!r} is a directory, not a checkpoint file.")
+    with open(path, "rb") as f:
+        data = f.read()
+    start = len(_MAGIC) + 8
+    if not data.startswith(_MAGIC) or len(data) < start:
+        raise ValueError(f"load_checkpoint: {path!r} is not an snnsad checkpoint.")
+    (n,) = struct.unpack("<Q", data[len(_MAGIC) : start])
+    try:
+        meta = json.loads(data[start : start + n].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError(f"load_checkpoint: {path!r} has a damaged header (truncated or corrupt file).") from None
+    payload = data[start + n :]
+    if not isinstance(meta, dict) or meta.pop(_CHECKSUM, None) != hashlib.sha256(payload).hexdigest():
+        raise ValueError(
+            f"load_checkpoint: {path!r} is damaged (its arrays do not match their checksum: truncated, "
+            "bytes changed or appended) or was written by an older snnsad; start the run over."
+        )
+    tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    bad = [
+        jax.tree_util.keystr(p)
+        for p, leaf in jax.tree_util.tree_leaves_with_path(tree)
+        if eqx.is_inexact_array(leaf) and not bool(jnp.all(jnp.isfinite(leaf)))
+    ]
+    if bad:
+        raise ValueError(f"load_checkpoint: {path!r} holds NaN or infinite values in {bad[:4]}; it is not resumable.")
+    return tree, meta

@@ -1,0 +1,295 @@
+"""Training: a jitted step for any estimator, evaluation, and `fit` with checkpoints and resume."""
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import PRNGKeyArray
+
+from .._io import atomic_write_text, run_info
+from .._losses import LossFn
+from .._parallel import replicate, shard
+from .._trainable import trainable
+from ..data._datasets import batches
+from ..estimators._base import AbstractEstimator, Batched
+from ._callbacks import Callback, EpochInfo, StepInfo, write_history
+from ._checkpoint import load_checkpoint, save_checkpoint
+
+
+@eqx.filter_jit
+def _eval_chunk(loss_fn, metric_fn, net, xs, ys, key):
+    keys = jr.split(key, xs.shape[0])
+
+    def one(x, y, k):
+        trace = net(x, key=k)
+        m = metric_fn(trace, y) if metric_fn is not None else jnp.zeros(())
+        return loss_fn(trace, y), m
+
+    return jax.vmap(one)(xs, ys, keys)
+
+
+@eqx.filter_jit(donate="all-except-first")
+def _train_step(step_inputs, net, opt_state):
+    # Module-level, so repeated fit() calls with the same estimator, loss and optimiser reuse the
+    # compile. The network and optimiser state are donated: XLA updates their buffers in place
+    # (on accelerators this halves their memory); everything else comes in the first argument.
+    batched, loss_fn, optimizer, xs, ys, key = step_inputs
+    value, grads = batched(loss_fn, net, xs, ys, key)
+    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, trainable(net)))
+    finite = jnp.stack([jnp.isfinite(value), _all_finite(grads), _all_finite(updates)])
+    return eqx.apply_updates(net, updates), opt_state, value, finite
+
+
+_QUANTITIES = ("loss", "gradient", "parameter update")
+
+
+def _all_finite(tree) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree) if eqx.is_inexact_array(leaf)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def _check_inputs(xs, epoch: int, index: int, examples, axis: int) -> None:
+    """Raise `ValueError` naming the examples of a batch whose inputs hold NaN or inf (checked on the host)."""
+    bad = np.zeros(len(np.asarray(examples)), bool)
+    for a in map(np.asarray, jax.tree.leaves(xs)):
+        if np.issubdtype(a.dtype, np.inexact):
+            a = np.moveaxis(a, axis, 0) if a.ndim > axis else a
+            bad |= ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+    if bad.any():
+        raise ValueError(
+            f"fit: the inputs of examples {np.asarray(examples)[bad][:5].tolist()} (epoch {epoch}, step {index}) "
+            "hold NaN or infinite values; clean the data set (snnsad never trains on them)."
+        )
+
+
+def _check_finite(finite: jax.Array, epoch: int, index: int, out_dir: str | None) -> None:
+    """Raise `FloatingPointError` if a step's finiteness flags (loss, gradient, update) show a NaN or inf."""
+    flags = np.asarray(finite)
+    if flags.all():
+        return
+    quantity = _QUANTITIES[int(np.argmin(flags))]
+    kept = f"the last good checkpoint in {out_dir!r} is kept" if out_dir else "nothing was saved"
+    raise FloatingPointError(
+        f"fit: the {quantity} became NaN or infinite at epoch {epoch}, step {index}; training stopped and {kept}. "
+        "Check the data for NaN/inf values, the loss for log(0), or lower the learning rate."
+    )
+
+
+def evaluate(net, data, loss_fn: LossFn, metric_fn: LossFn | None, *, key: PRNGKeyArray, batch_size: int = 256) -> dict:
+    """Mean loss (and metric, e.g. accuracy) over a data set, one stochastic forward pass per example.
+
+    `loss_fn` and `metric_fn` both take `(trace, y)` (lift output metrics with
+    `snnsad.losses.on_output`); `net` is any model `net(x, key=key) -> trace`.
+    """
+    losses, metrics = _over_data(
+        data, batch_size, lambda xs, ys, i: _eval_chunk(loss_fn, metric_fn, net, xs, ys, jr.fold_in(key, i))
+    )
+    out = {"loss": float(losses.mean())}
+    if metric_fn is not None:
+        out["metric"] = float(metrics.mean())
+    return out
+
+
+def _over_data(data, batch_size: int, chunk) -> tuple[np.ndarray, np.ndarray]:
+    """`chunk(xs, ys, i) -> (losses, metrics)` over every example of `data` in order, in chunks of `batch_size`.
+
+    The per-example arrays of all chunks are concatenated along their last axis (the examples');
+    `evaluate` and `snnsad.train.fit_cells` (one row per cell) share this loop.
+    """
+    losses, metrics = [], []
+    for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
+        xs, ys = data.batch(idx)
+        loss, metric = chunk(jnp.asarray(xs), jnp.asarray(ys), i)
+        losses.append(np.asarray(loss))
+        metrics.append(np.asarray(metric))
+    return np.concatenate(losses, axis=-1), np.concatenate(metrics, axis=-1)
+
+
+def progress_bar(iterable, desc: str, total: int | None = None):
+    """`iterable` with a transient tqdm bar, or unchanged when tqdm is not installed."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm comes with the [data] extra
+        return iterable
+    # disable=None: no bar when stderr is not a terminal (logs and CI stay clean)
+    return tqdm(iterable, desc=desc, total=total, leave=False, disable=None)
+
+
+def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.GradientTransformation:
+    """`optimizer` for every trained parameter except those named `names`, which stay as they are.
+
+    A parameter is named by the last field of its path (`"threshold"`, `"weight"`,
+    `"recurrent_weight"`, ...). The reference implementations of the paper train weights only;
+    snnsad trains thresholds too, so the paper's setups use `freeze(opt, "threshold")`:
+
+    ```python
+    opt = snnsad.train.freeze(snnsad.train.smorms3(5e-3), "threshold")
+    fitted = snnsad.fit(net, data, optimizer=opt, ...)
+    ```
+    """
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"freeze: name the parameters to keep fixed, e.g. freeze(opt, 'threshold'); got {names!r}.")
+
+    def labels(params):
+        def label(path, _leaf):
+            named = bool(path) and isinstance(path[-1], jax.tree_util.GetAttrKey) and path[-1].name in names
+            return "frozen" if named else "trained"
+
+        return jax.tree_util.tree_map_with_path(label, params)
+
+    return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)
+
+
+class FitResult(NamedTuple):
+    """The trained network, one record per epoch, and the optimiser state (pass it back to continue)."""
+
+    net: Any
+    history: list[dict]
+    opt_state: optax.OptState
+
+
+def fit(
+    net,
+    train,
+    *,
+    estimator: AbstractEstimator | Batched,
+    loss_fn: LossFn,
+    optimizer: optax.GradientTransformation,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    val=None,
+    test=None,
+    metric_fn: LossFn | None = None,
+    out_dir: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    config: dict | None = None,
+    mesh=None,
+    opt_state: optax.OptState | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> FitResult:
+    """Train `net` with any estimator; one jitted step (estimate, update) per batch.
+
+    The optimiser updates exactly `snnsad.nn.trainable` of `net` (never time constants or
+    escape parameters). `estimator` is an estimator or a `snnsad.Batched` of one (with
+    its `batch_axis`); `loss_fn` and `metric_fn` take `(trace, y)`. `opt_state` continues
+    from an earlier `fit` (its `FitResult.opt_state`; default: `optimizer.init`), so
+    training in stages keeps the optimiser's moments.
+
+    `train`/`val`/`test` are data sets with `len()` and `batch(indices) -> (xs, ys)`
+    (`snnsad.data.SpikeDataset`, `snnsad.data.SHD`). Batches and noise keys are pure
+    functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
+    (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
+    `out_dir` the config, a metrics history (JSON and CSV) and `checkpoint.eqx` are written.
+    A NaN or infinite loss, gradient or update stops training with a `FloatingPointError` naming
+    the epoch and step; the checkpoint of the last good epoch stays on disk.
+    With a `mesh` (`snnsad.device_mesh`) every batch is split across its devices (data
+    parallel; `batch_size` must be a multiple of the device count) and the state is replicated.
+    `callbacks` (`snnsad.train.Callback`) see every step and every epoch's record; one returning
+    `True` from `on_epoch` stops training after that epoch (`EarlyStopping`, `BestCheckpoint`,
+    `MetricsLogger` are built in).
+    """
+    callbacks = tuple(callbacks)
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"fit: every callback must be a snnsad.train.Callback, got {cb!r}.")
+    if epochs < 0 or batch_size < 1:
+        raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}.")
+    if len(train) < batch_size:
+        raise ValueError(f"fit: the training set has {len(train)} examples, fewer than batch_size={batch_size}.")
+    batched = estimator if isinstance(estimator, Batched) else Batched(estimator)
+    if opt_state is None:
+        opt_state = optimizer.init(eqx.filter(net, trainable(net)))
+    history, start_epoch = [], 0
+    ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else ""
+    # What must match for a checkpoint to be resumed (more epochs may be asked for).
+    # `epochs` is left out: a finished run can be extended by asking for more.
+    settings = {k: v for k, v in (config or {}).items() if k != "epochs"}
+    run = json.loads(
+        json.dumps({**settings, "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
+    )
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+        for name in os.listdir(out_dir):  # temporary files of a write that was killed
+            if name.startswith(".tmp-"):
+                os.unlink(os.path.join(out_dir, name))
+        if resume and os.path.exists(ckpt):
+            (net, opt_state), meta = load_checkpoint(ckpt, (net, opt_state))
+            stored = meta.get("run")
+            if not isinstance(stored, dict) or stored != run:
+                stored = stored if isinstance(stored, dict) else {}
+                changed = sorted(k for k in set(stored) | set(run) if stored.get(k) != run.get(k))
+                raise ValueError(
+                    f"fit: {out_dir!r} holds a checkpoint of a different run (changed: {changed}); "
+                    "resume=False (--restart) starts over, or choose another out_dir."
+                )
+            history, start_epoch = meta["history"], meta["epoch"] + 1
+        atomic_write_text(
+            os.path.join(out_dir, "config.json"),
+            json.dumps(
+                {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size, **run_info()},
+                indent=2,
+                default=str,
+            ),
+        )
+
+    # The train step donates the buffers of the network and optimiser state: it gets its own copies
+    # (distinct even where the caller's tree shares one array), so the caller's `net` stays valid.
+    net, opt_state = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
+    if mesh is not None:
+        net, opt_state = replicate((net, opt_state), mesh)
+    root = jr.key(seed)
+    steps_per_epoch = len(train) // batch_size
+    for epoch in range(start_epoch, epochs):
+        t0 = time.perf_counter()
+        idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
+        if progress:  # without tqdm (the [data] extra): one line per epoch
+            idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
+        losses = []
+        for i, idx in enumerate(idx_iter):
+            xs, ys = train.batch(idx)
+            _check_inputs(xs, epoch, i, idx, batched.batch_axis)
+            xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+            if mesh is not None:
+                xs, ys = shard((xs, ys), mesh)
+            key = jr.fold_in(root, epoch * steps_per_epoch + i)
+            net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
+            _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
+            losses.append(value)
+            for cb in callbacks:
+                cb.on_step(StepInfo(epoch, i, value, net, opt_state))
+        record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
+        for name, data in (("val", val), ("test", test)):
+            if data is not None:
+                ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
+                record[f"{name}_loss"] = ev["loss"]
+                if "metric" in ev:
+                    record[f"{name}_metric"] = ev["metric"]
+        record["seconds"] = time.perf_counter() - t0
+        history.append(record)
+        if progress:
+            print(
+                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
+            )
+        if out_dir:
+            save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
+            write_history(out_dir, history)
+        if callbacks:  # copies: the next step donates (reuses) the buffers of `net` and `opt_state`
+            kept = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
+            stop = [cb.on_epoch(EpochInfo(epoch, record, history, *kept)) for cb in callbacks]
+        else:
+            stop = []
+        if any(stop):
+            if progress:
+                print(f"stopped after epoch {epoch} by a callback", flush=True)
+            break
+    return FitResult(net, history, cast(optax.OptState, opt_state))
