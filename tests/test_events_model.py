@@ -167,7 +167,7 @@ def test_hand_solved_spike_time_of_one_lif(x64):
     def spike_time(times, estimator_net, kind):
         return estimator_net(events.EventTrain(times, jnp.zeros((1,), jnp.int32)), gradient=kind).output[0]
 
-    for kind in ("eventprop", "implicit"):
+    for kind in (events.EventProp(), events.ImplicitSpikeTimes()):
         value, g_net = jax.value_and_grad(lambda n, kind=kind: spike_time(jnp.asarray([t0]), n, kind))(net)
         np.testing.assert_allclose(float(value), t_star, rtol=1e-12)
         np.testing.assert_allclose(float(g_net.layers[0].weight[0, 0]), -tm * du_dw / u, rtol=1e-10)

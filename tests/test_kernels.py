@@ -12,7 +12,7 @@ from scipy.special import erf
 import snnsad
 from snnsad import kernels as K
 
-SUR = K.Surrogate(snnsad.Erf(0.5))
+SUR = K.SurrogateDerivative(snnsad.Erf(0.5))
 
 
 def _moments(n=40, seed=0):
@@ -92,3 +92,12 @@ def test_kernel_regression_interpolates_and_has_zero_variance_at_the_training_po
     np.testing.assert_allclose(late.mean, y, atol=1e-6)
     with pytest.raises(ValueError, match="both"):
         K.kernel_regression(k.sg_ntk, k.sg_ntk, k.nngp, k.nngp, k.nngp, y, lr=lr)
+
+
+def test_the_old_name_of_the_surrogate_derivative_warns_and_still_resolves():
+    """`kernels.Surrogate` was renamed `kernels.SurrogateDerivative` (`snnsad.Surrogate` is the spike function):
+    the old name still resolves, with a DeprecationWarning; an unknown name is an AttributeError."""
+    with pytest.warns(DeprecationWarning, match="SurrogateDerivative"):
+        assert K.Surrogate is K.SurrogateDerivative
+    with pytest.raises(AttributeError, match="no attribute"):
+        _ = K.NoSuchKernel

@@ -68,7 +68,7 @@ def test_the_layering_contract_holds():
 def test_the_layering_contract_fails_on_an_upward_import(tmp_path):
     """The same contract on a copy of the package in which `snnsad.nn` imports `snnsad.analysis` (an upward
     import): lint-imports exits non-zero and names the offending import."""
-    shutil.copytree(ROOT, tmp_path / "snnsad", ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    shutil.copytree(ROOT, tmp_path / "snnsad", ignore=shutil.ignore_patterns("__pycache__", "*.png"))
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     layers = tmp_path / "snnsad" / "nn" / "_layers.py"
     layers.write_text(layers.read_text() + "\nfrom ..analysis import sample_grads  # deliberate violation\n")

@@ -7,24 +7,29 @@ SHD/SSC are read lazily from the standard HDF5 files at a path the user gives.
 import math
 import os
 from collections.abc import Iterator
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+import jax
 import numpy as np
 
 # ----------------------------------------------------------------------------- Randman
 
 
 class SpikeDataset(NamedTuple):
-    """In-memory spike rasters `x` (N, T, n_in) float32 and targets `y` (N, ...): labels, or e.g. target rasters."""
+    """In-memory inputs `x` and targets `y` (N, ...): labels, or e.g. target rasters.
 
-    x: np.ndarray
-    y: np.ndarray
+    `x` is spike rasters (N, T, n_in) float32, or any pytree of arrays with the examples on the
+    leading axis, e.g. an `snnsad.events.EventTrain` of (N, max_events) times and indices.
+    """
+
+    x: Any
+    y: Any
 
     def __len__(self):
         return len(self.y)
 
-    def batch(self, indices) -> tuple[np.ndarray, np.ndarray]:
-        return self.x[indices], self.y[indices]
+    def batch(self, indices) -> tuple[Any, Any]:
+        return jax.tree.map(lambda a: a[indices], self.x), self.y[indices]
 
 
 def _randman_embedding(rng: np.random.Generator, n_units: int, dim: int, alpha: float, prec: float, bias: bool):

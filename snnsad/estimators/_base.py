@@ -12,19 +12,25 @@ trace`; the others need an `snnsad.nn.AbstractNetwork`.
 """
 
 import abc
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, PRNGKeyArray, PyTree
+from jaxtyping import PRNGKeyArray, PyTree
 
 from .._custom_types import Label, Scalar
-from .._losses import LossFn
+from .._trace import Trace
 from .._trainable import trainable
 from ..nn._network import AbstractNetwork
+
+Model = TypeVar("Model")
+"""The kind of model an estimator differentiates (`AbstractNetwork`, any callable, an event network)."""
+Out = TypeVar("Out")
+"""What that model returns for one example, and so what the estimator's `loss_fn` reads (`Trace`, ...)."""
 
 
 def partition(net: PyTree) -> tuple[PyTree, PyTree]:
@@ -61,38 +67,56 @@ def require_network(net, where: str) -> None:
         )
 
 
-class AbstractEstimator(eqx.Module):
+class AbstractEstimator(eqx.Module, Generic[Model, Out]):
     """`value, grads = estimator(loss_fn, net, x, y, key)`.
 
-    An estimator implements `objective(loss_fn, params, static, x, y, key) -> (surrogate, value)`:
-    a scalar whose gradient with respect to `params` (the trained parameters, see
-    `partition`) is the estimate, and the loss value. `__call__` differentiates it;
-    `Batched` differentiates the batch mean of it in one backward pass, so the weight
-    gradient of a batch is one GEMM rather than a per-example gradient each.
+    Generic in the model it differentiates and the output `loss_fn` reads: the discrete-time
+    estimators are `AbstractEstimator[AbstractNetwork, Trace]`, `Autodiff` takes any callable model,
+    the event-driven gradients (`snnsad.events.AbstractEventGradient`) take event networks and their
+    outputs. An estimator implements `objective(loss_fn, params, static, x, y, key) ->
+    (surrogate, value)`: a scalar whose gradient with respect to `params` (the trained parameters, see
+    `partition`) is the estimate, and the loss value. `__call__` differentiates it; `Batched`
+    differentiates the batch mean of it in one backward pass, so the weight gradient of a batch is one
+    GEMM rather than a per-example gradient each. `check(net)` refuses a model the estimator cannot
+    differentiate, with a clear error; the default accepts any callable model.
     """
 
     @abc.abstractmethod
     def objective(
-        self, loss_fn: LossFn, params: PyTree, static: PyTree, x: Array, y: Label, key: PRNGKeyArray | None
+        self,
+        loss_fn: Callable[[Out, Any], Scalar],
+        params: PyTree,
+        static: PyTree,
+        x: PyTree,
+        y: Label,
+        key: PRNGKeyArray | None,
     ) -> tuple[Scalar, Scalar]:
         """`(surrogate, value)`: `grad(surrogate)` is the estimate, `value` the loss estimate."""
 
-    needs_protocol: ClassVar[bool] = True
-    """Whether the estimator needs an `AbstractNetwork` (`False`: any callable model will do)."""
-
     def check(self, net) -> None:
-        """Raise a clear error if `net` cannot be used with this estimator."""
-        if self.needs_protocol:
-            require_network(net, type(self).__name__)
-        elif not callable(net):
+        """Raise a clear error if `net` cannot be used with this estimator (default: it must be callable)."""
+        if not callable(net):
             raise TypeError(
-                f"{type(self).__name__}: `net` must be a callable model, model(x, key=key) -> trace; got {net!r}."
+                f"{type(self).__name__}: `net` must be a callable model, model(x, key=key) -> output; got {net!r}."
             )
 
     def __call__(
-        self, loss_fn: LossFn, net, x: Array, y: Label, key: PRNGKeyArray | None = None
+        self, loss_fn: Callable[[Out, Any], Scalar], net: Model, x: PyTree, y: Label, key: PRNGKeyArray | None = None
     ) -> tuple[Scalar, PyTree]:
-        """Loss value (an estimate of E[L] for stochastic networks) and gradient estimate."""
+        """The loss value (an estimate of E[L] for stochastic networks) and the gradient estimate.
+
+        **Arguments:**
+
+        - `loss_fn`: `loss_fn(output, y) -> scalar` for one example (for the discrete-time networks,
+          `output` is a `Trace`; lift a loss of the readout with `snnsad.losses.on_output`).
+        - `net`: the model; its trained parameters are `snnsad.nn.trainable(net)`.
+        - `x`, `y`: one example and its target (vmap, or `snnsad.Batched`, for a batch).
+        - `key`: the PRNG key of the noise; `None` where nothing is sampled.
+
+        **Returns:**
+
+        `(value, grads)`, with `grads` shaped like `eqx.filter(net, snnsad.nn.trainable(net))`.
+        """
         self.check(net)
         params, static = partition(net)
 
@@ -103,7 +127,17 @@ class AbstractEstimator(eqx.Module):
         return value, grads
 
 
-class Autodiff(AbstractEstimator):
+class AbstractNetworkEstimator(AbstractEstimator[AbstractNetwork, Trace]):
+    """An estimator of the gradient of an expected loss that needs the network protocol,
+    `snnsad.nn.AbstractNetwork` (noise, sites, teacher forcing, flips): `ScoreFunction`,
+    `StochasticAD`, `ExactEnumeration`, `MixedEstimator`, `LocalScoreFunction`."""
+
+    def check(self, net) -> None:
+        """Raise a clear `TypeError` unless `net` implements `snnsad.nn.AbstractNetwork`."""
+        require_network(net, type(self).__name__)
+
+
+class Autodiff(AbstractEstimator[Callable[..., Any], Any]):
     r"""Backpropagation through the spike functions' own derivative rules.
 
     With `snnsad.Surrogate` layers this is the deterministic surrogate gradient; with
@@ -112,8 +146,6 @@ class Autodiff(AbstractEstimator):
     Biased for `dE[L]/dtheta` beyond a single layer of stochastic neurons. Takes any callable
     model `model(x, key=key) -> trace` (no protocol needed).
     """
-
-    needs_protocol: ClassVar[bool] = False
 
     def objective(self, loss_fn, params, static, x, y, key):
         value = loss_fn(eqx.combine(params, static)(x, key=key), y)
@@ -144,8 +176,20 @@ class Batched(eqx.Module):
             raise ValueError(f"Batched: `batch_axis` must be 0 (B, T, n) or 1 (T, B, n), got {self.batch_axis!r}.")
 
     def __call__(
-        self, loss_fn: LossFn, net, x: PyTree, y: PyTree, key: PRNGKeyArray | None = None
+        self, loss_fn: Callable[[Any, Any], Scalar], net, x: PyTree, y: PyTree, key: PRNGKeyArray | None = None
     ) -> tuple[Scalar, PyTree]:
+        """The batch means of the estimator's loss values and gradient estimates.
+
+        **Arguments:**
+
+        - `loss_fn`, `net`, `key`: as for the estimator.
+        - `x`: the batch of inputs (a pytree; the batch on axis `batch_axis` of every leaf).
+        - `y`: the targets, the batch on axis 0.
+
+        **Returns:**
+
+        `(value, grads)`: means over the batch, `grads` shaped like the estimator's.
+        """
         axis = self.batch_axis
         arrays = jax.tree.leaves(x)
         if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):

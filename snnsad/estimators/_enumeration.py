@@ -4,10 +4,10 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from ._base import AbstractEstimator, require_stochastic
+from ._base import AbstractNetworkEstimator, require_stochastic
 
 
-class ExactEnumeration(AbstractEstimator):
+class ExactEnumeration(AbstractNetworkEstimator):
     r"""Ground truth: `E[L] = sum_patterns P(pattern) L(pattern)` over all spike patterns.
 
     Every pattern of the `K` stochastic (time, neuron) sites is teacher-forced through

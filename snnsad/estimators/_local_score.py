@@ -11,10 +11,10 @@ from .._neurons import LeakyIntegrator, LIFState
 from .._trace import Trace
 from ..nn._layers import Readout
 from ..nn._network import Network
-from ._base import AbstractEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
 
-class LocalScoreFunction(AbstractEstimator):
+class LocalScoreFunction(AbstractNetworkEstimator):
     r"""Unbiased score function with each last-layer neuron's spike train resampled on its own.
 
     Given the layers below it, the neurons `i` of the last spiking layer (stochastic, not

@@ -6,11 +6,11 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Baseline, Proposal, Weighting
-from ._base import AbstractEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 from ._stochastic_ad import StochasticAD, coupled_flip_terms
 
 
-class MixedEstimator(AbstractEstimator):
+class MixedEstimator(AbstractNetworkEstimator):
     r"""Coupled spike flips on the stochastic layers in `coupled`, the score function on the others.
 
     $$

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import jax.random as jr
 
 from .._custom_types import Baseline
-from ._base import AbstractEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
 
-class ScoreFunction(AbstractEstimator):
+class ScoreFunction(AbstractNetworkEstimator):
     r"""REINFORCE / likelihood-ratio estimator with the pathwise term.
 
     $$

@@ -7,10 +7,10 @@ import jax.random as jr
 import numpy as np
 
 from .._custom_types import Proposal, Weighting
-from ._base import AbstractEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
 
-class StochasticAD(AbstractEstimator):
+class StochasticAD(AbstractNetworkEstimator):
     r"""Unbiased stochastic AD by coupled spike flips (ARCHITECTURE.md section 3).
 
     $$

@@ -1,8 +1,8 @@
-"""Event-driven networks, their heads and losses, and the two exact gradients as estimators."""
+"""Event-driven LIF networks (`EventLayer`, `EventNetwork`), their heads and losses."""
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, NamedTuple, cast
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -11,11 +11,10 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from ..estimators._base import AbstractEstimator, partition
 from ._eventprop import eventprop_layer, implicit_layer
+from ._gradient import AbstractEventGradient, AbstractEventNetwork, EventProp
 from ._solver import LayerConfig
 
-Gradient = Literal["eventprop", "implicit"]
 Head = Literal["ttfs", "vmax"]
 MODES = ("multi", "single")
 
@@ -113,13 +112,17 @@ class EventLayer(eqx.Module):
             self.tau_mem, self.tau_syn, self.threshold, t_end, self.max_spikes, self.mode, self.newton_steps
         )
 
-    def __call__(self, x: EventTrain, t_end: float, gradient: Gradient = "eventprop") -> tuple[Array, ...]:
-        """`(out_times, out_index, peak, overflow)` of one example (`peak`: readout layers only)."""
-        layer = eventprop_layer if gradient == "eventprop" else implicit_layer
-        return cast(tuple[Array, ...], layer(self.weight, self.recurrent, x.times, x.index, self.config(t_end)))
+    def __call__(
+        self, x: EventTrain, t_end: float, gradient: AbstractEventGradient | None = None
+    ) -> tuple[Array, Array, Array, Array]:
+        """`(out_times, out_index, peak, overflow)` of one example (`peak`: readout layers only), its event
+        loop differentiated by `gradient` (default `EventProp()`)."""
+        gradient = EventProp() if gradient is None else gradient
+        args = (self.weight, self.recurrent, x.times, x.index, self.config(t_end))
+        return gradient.layer(implicit_layer, eventprop_layer, *args)
 
 
-class EventNetwork(eqx.Module):
+class EventNetwork(AbstractEventNetwork):
     """Feed-forward stack of `EventLayer`s ending in a head: `net(x) -> EventOutput`.
 
     ```python
@@ -204,11 +207,29 @@ class EventNetwork(eqx.Module):
             layers.append(EventLayer(w, rec, mode=layer_mode, max_spikes=caps[min(k, len(caps) - 1)], **neuron))
         return cls(layers, t_end=t_end, head=head)
 
-    def __call__(self, x: EventTrain, *, key: PRNGKeyArray | None = None, gradient: Gradient = "eventprop"):
-        """Simulate one example (`key` unused: the network is deterministic)."""
+    def __call__(
+        self, x: EventTrain, *, key: PRNGKeyArray | None = None, gradient: AbstractEventGradient | None = None
+    ) -> EventOutput:
+        """Simulate one example.
+
+        **Arguments:**
+
+        - `x`: one example's input events, `EventTrain(times, index)` (1-D, `inf` in unused slots).
+        - `key`: unused (the network is deterministic); accepted for the estimators' signature.
+        - `gradient`: how every layer's event loop is differentiated: `EventProp()` (the default) or
+          `ImplicitSpikeTimes()`.
+
+        **Returns:**
+
+        An `EventOutput`: the head's value per output neuron, each hidden layer's spikes (and the output
+        layer's, with a `ttfs` head) and the overflow flag (every output NaN when set).
+        """
         del key
-        if gradient not in ("eventprop", "implicit"):
-            raise ValueError(f"EventNetwork: `gradient` must be 'eventprop' or 'implicit', got {gradient!r}.")
+        if gradient is not None and not isinstance(gradient, AbstractEventGradient):
+            raise TypeError(
+                f"EventNetwork: `gradient` must be an snnsad.events.AbstractEventGradient (EventProp() or "
+                f"ImplicitSpikeTimes()), got {gradient!r}."
+            )
         if not isinstance(x, EventTrain):
             raise TypeError(f"EventNetwork: `x` must be an EventTrain(times, index), got {type(x).__name__}.")
         if x.times.ndim != 1 or x.index.shape != x.times.shape:
@@ -289,48 +310,3 @@ def event_accuracy(out: EventOutput, label, head: Head):
     """1 when the earliest output spike (`ttfs`) or the highest maximum voltage (`vmax`) is the label's neuron."""
     pred = jnp.argmin(out.output) if head == "ttfs" else jnp.argmax(out.output)
     return (pred == label).astype(out.output.dtype)
-
-
-class _ExactEventGradient(AbstractEstimator):
-    needs_protocol: ClassVar[bool] = False
-    gradient: ClassVar[str]
-
-    def check(self, net) -> None:
-        if not isinstance(net, EventNetwork):
-            raise TypeError(
-                f"{type(self).__name__}: `net` must be an snnsad.events.EventNetwork, got {type(net).__name__}."
-            )
-
-    def objective(self, loss_fn, params, static, x, y, key):
-        value = loss_fn(eqx.combine(params, static)(x, gradient=self.gradient), y)
-        return value, value
-
-    def __call__(  # pyright: ignore[reportIncompatibleMethodOverride]
-        self, loss_fn: Callable[[EventOutput, Any], Array], net, x: EventTrain, y: Any, key: PRNGKeyArray | None = None
-    ) -> tuple[Array, Any]:
-        """Loss and its exact gradient for one example (`key` unused); `snnsad.Batched` takes batches."""
-        self.check(net)
-        params, static = partition(net)
-        objective = cast(Any, self.objective)  # takes event losses and EventTrain inputs, not Trace / Array
-        return jax.value_and_grad(lambda p: objective(loss_fn, p, static, x, y, key)[0])(params)
-
-
-class EventProp(_ExactEventGradient):
-    """Exact gradient of an `EventNetwork` by the adjoint method (Wunderlich & Pehle 2021); `key` unused.
-
-    Each layer's backward pass runs the adjoint ODE in closed form between events with the jump
-    conditions at spikes (see `snnsad.events._eventprop`), keeping O(events) memory. Zero wherever no
-    spike moves: a silent output neuron gets exactly zero gradient.
-    """
-
-    gradient: ClassVar[str] = "eventprop"
-
-
-class ImplicitSpikeTimes(_ExactEventGradient):
-    """Exact gradient of an `EventNetwork` by autodiff through the event loop, each crossing time
-    differentiated by the implicit-function theorem `dt*/dp = -(dV/dp) / V'(t*)`; `key` unused.
-
-    The same gradient as `EventProp` (to float rounding) at O(events x neurons) memory.
-    """
-
-    gradient: ClassVar[str] = "implicit"

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar
 
 import equinox as eqx
 import jax
@@ -11,10 +11,12 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
-from ..estimators._base import AbstractEstimator, partition
+from ._gradient import AbstractEventGradient, AbstractEventNetwork, ImplicitSpikeTimes
 from ._network import EventTrain, checked_times
 from ._smooth_network import first_times, pseudo_rates, run_layer
-from ._smooth_neurons import QIF, Theta
+from ._smooth_neurons import AbstractSmoothNeuron, Theta
+
+_T = TypeVar("_T")
 
 
 class SyncEvents(NamedTuple):
@@ -41,7 +43,7 @@ class SmoothOutput(NamedTuple):
     t_end: Array
 
 
-class SmoothNetwork(eqx.Module):
+class SmoothNetwork(AbstractEventNetwork):
     """Feed-forward network of theta or QIF neurons with pseudospikes: `net(x) -> SmoothOutput`.
 
     ```python
@@ -50,11 +52,12 @@ class SmoothNetwork(eqx.Module):
     value, grads = snnsad.events.Pseudospikes()(snnsad.events.pseudo_ttfs_cross_entropy, net, x, y)
     ```
 
-    Trained: `weights[k]` (n_{k+1}, n_k) and, for theta neurons, the initial `phases[k]` of each layer
-    (clip them to `[0, P]` after an update: `net.clip_phases()`).
+    Trained: `weights[k]` (n_{k+1}, n_k) and, for neurons that train their initial state (theta
+    neurons; `neuron.default_start()` is not None), the initial `phases[k]` of each layer (clip them into range after
+    an update: `net.clip_phases()`). `neuron` is any `AbstractSmoothNeuron` (`Theta`, `QIF`, your own).
     """
 
-    neuron: Theta | QIF
+    neuron: AbstractSmoothNeuron
     weights: tuple[Array, ...]
     phases: tuple[Array, ...] | None
     t_end: float = eqx.field(static=True)
@@ -62,8 +65,11 @@ class SmoothNetwork(eqx.Module):
 
     def __init__(self, neuron, weights, phases=None, *, t_end: float = 2.0, max_spikes: int | Sequence[int] = 64):
         where = "SmoothNetwork"
-        if not isinstance(neuron, (Theta, QIF)):
-            raise TypeError(f"{where}: `neuron` must be snnsad.events.Theta or QIF, got {type(neuron).__name__}.")
+        if not isinstance(neuron, AbstractSmoothNeuron):
+            raise TypeError(
+                f"{where}: `neuron` must be an snnsad.events.AbstractSmoothNeuron (Theta, QIF), got "
+                f"{type(neuron).__name__}."
+            )
         self.neuron = neuron
         self.weights = tuple(jnp.asarray(w) for w in weights)
         if not self.weights or any(w.ndim != 2 for w in self.weights):
@@ -75,8 +81,11 @@ class SmoothNetwork(eqx.Module):
                     f"{self.weights[k - 1].shape[0]} neurons."
                 )
         if phases is not None:
-            if not isinstance(neuron, Theta):
-                raise ValueError(f"{where}: initial `phases` are for Theta neurons; QIF layers start at V = I = 0.")
+            if neuron.default_start() is None:
+                raise ValueError(
+                    f"{where}: {type(neuron).__name__} neurons do not train their initial state (QIF layers start at "
+                    "V = I = 0); pass phases=None."
+                )
             phases = tuple(jnp.asarray(p, self.weights[0].dtype) for p in phases)
             shapes = [p.shape for p in phases]
             if shapes != [(w.shape[0],) for w in self.weights]:
@@ -96,7 +105,7 @@ class SmoothNetwork(eqx.Module):
         sizes: Sequence[int],
         *,
         key: PRNGKeyArray,
-        neuron: Theta | QIF | None = None,
+        neuron: AbstractSmoothNeuron | None = None,
         w_scale: float = 0.5,
         phase: float | None = None,
         t_end: float = 2.0,
@@ -116,27 +125,49 @@ class SmoothNetwork(eqx.Module):
             width = w_scale / math.sqrt(fan_in)
             weights.append(jr.uniform(keys[k], (n, fan_in), dtype, -width, width))
         phases = None
-        if isinstance(neuron, Theta):
-            start = neuron.period / 2 if phase is None else phase
+        if neuron.default_start() is not None:
+            start = neuron.default_start() if phase is None else phase
             phases = [jnp.full((n,), start, dtype) for n in sizes[1:]]
         return cls(neuron, weights, phases, t_end=t_end, max_spikes=max_spikes)
 
     def clip_phases(self) -> "SmoothNetwork":
-        """The same network with initial phases clipped to `[0, P]` (after an optimiser step)."""
-        if self.phases is None or not isinstance(self.neuron, Theta):
+        """The same network with initial phases clipped into range (`[0, P]` for theta neurons) after an
+        optimiser step."""
+        if self.phases is None:
             return self
-        period = self.neuron.period
-        return eqx.tree_at(lambda m: m.phases, self, tuple(jnp.clip(p, 0.0, period) for p in self.phases))
+        return eqx.tree_at(lambda m: m.phases, self, tuple(self.neuron.clip_start(p) for p in self.phases))
 
     def _initial(self, k: int):
         n, dtype = self.weights[k].shape[0], self.weights[k].dtype
-        if isinstance(self.neuron, Theta):
-            return self.neuron.initial(n, dtype, None if self.phases is None else self.phases[k])
-        return self.neuron.initial(n, dtype)
+        return self.neuron.initial(n, dtype, None if self.phases is None else self.phases[k])
 
-    def __call__(self, x, *, key: PRNGKeyArray | None = None, pseudo: bool = True) -> SmoothOutput:
-        """Simulate one example (`key` unused). `pseudo=False`: silent outputs read `t_end` (no gradient)."""
+    def __call__(
+        self, x, *, key: PRNGKeyArray | None = None, gradient: AbstractEventGradient | None = None
+    ) -> SmoothOutput:
+        """Simulate one example.
+
+        **Arguments:**
+
+        - `x`: one example's input events, an `EventTrain` or `SyncEvents` (intensity-binned images).
+        - `key`: unused (the network is deterministic); accepted for the estimators' signature.
+        - `gradient`: `Pseudospikes()` (the default): silent outputs read their first pseudospike time,
+          so the loss is continuous and spike creation has a gradient; `Pseudospikes(False)` or
+          `ImplicitSpikeTimes()`: silent outputs read `t_end` (zero gradient). `EventProp()` is refused
+          (these neurons have no adjoint).
+
+        **Returns:**
+
+        A `SmoothOutput`: first (pseudo)spike times of the output neurons, which spiked, spike counts per
+        layer, the overflow flag and `t_end`.
+        """
         del key
+        gradient = Pseudospikes() if gradient is None else gradient
+        if not isinstance(gradient, AbstractEventGradient):
+            raise TypeError(
+                f"SmoothNetwork: `gradient` must be an snnsad.events.AbstractEventGradient (Pseudospikes()), "
+                f"got {gradient!r}."
+            )
+        pseudo = isinstance(gradient, Pseudospikes) and gradient.pseudospikes
         w0 = self.weights[0]
         if isinstance(x, SyncEvents):
             if x.members.ndim != 2 or x.members.shape != (w0.shape[1], x.times.shape[0]):
@@ -162,7 +193,8 @@ class SmoothNetwork(eqx.Module):
         counts, overflow = [], jnp.zeros((), bool)
         run = phase = period = None
         for k in range(n_layers):
-            run = run_layer(self.neuron, self._initial(k), w_events, times, None, self.t_end, self.max_spikes[k])
+            args = (self.neuron, self._initial(k), w_events, times, None, self.t_end, self.max_spikes[k])
+            run = gradient.layer(run_layer, None, *args)
             counts.append(run.counts)
             overflow = overflow | run.overflow
             rates, phase, period = pseudo_rates(self.neuron, run, self.weights[k] @ rates)
@@ -217,27 +249,17 @@ def flip_members(key: PRNGKeyArray, x: SyncEvents, p: float) -> SyncEvents:
     return SyncEvents(x.times, members)
 
 
-class Pseudospikes(AbstractEstimator):
+class Pseudospikes(AbstractEventGradient):
     """Exact gradient of a `SmoothNetwork` by autodiff through its event loop; `key` unused.
 
     `pseudospikes=True` (default): silent outputs get their first pseudospike time, so the loss is
     continuous and spike creation has a gradient (Klos & Memmesheimer). `False`: silent outputs read
-    `t_end` and get exactly zero gradient (the plain exact gradient, EventProp's answer).
+    `t_end` and get exactly zero gradient (the plain exact gradient, EventProp's answer;
+    `ImplicitSpikeTimes()` is the same). On an `EventNetwork` (LIF neurons, no pseudospikes) it is
+    `ImplicitSpikeTimes()`.
     """
 
-    needs_protocol: ClassVar[bool] = False
     pseudospikes: bool = True
 
-    def objective(self, loss_fn, params, static, x, y, key):
-        value = loss_fn(eqx.combine(params, static)(x, pseudo=self.pseudospikes), y)
-        return value, value
-
-    def __call__(  # pyright: ignore[reportIncompatibleMethodOverride]
-        self, loss_fn: Callable[[SmoothOutput, Any], Array], net, x, y: Any, key: PRNGKeyArray | None = None
-    ) -> tuple[Array, Any]:
-        """Loss and its exact gradient for one example; `snnsad.Batched` takes batches."""
-        if not isinstance(net, SmoothNetwork):
-            raise TypeError(f"Pseudospikes: `net` must be an snnsad.events.SmoothNetwork, got {type(net).__name__}.")
-        params, static = partition(net)
-        objective = cast(Any, self.objective)  # takes SmoothOutput losses, not Trace ones
-        return jax.value_and_grad(lambda p: objective(loss_fn, p, static, x, y, key)[0])(params)
+    def layer(self, solve: Callable[..., _T], adjoint: Callable[..., _T] | None, *args: Any) -> _T:
+        return ImplicitSpikeTimes().layer(solve, adjoint, *args)

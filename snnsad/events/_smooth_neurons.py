@@ -43,8 +43,9 @@ ordinary spike at `T - 0` (a full input of weight `w`) or a pseudo one (rate 1, 
 the neuron's own first pseudospike tends to `T`: losses are continuous where ordinary spikes leave.
 """
 
+import abc
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -104,7 +105,57 @@ class QIFState(NamedTuple):
     current: Array
 
 
-class Theta(eqx.Module):
+class AbstractSmoothNeuron(eqx.Module):
+    """A neuron whose spikes can only leave a trial at its end, with pseudodynamics after it (Klos &
+    Memmesheimer): what `run_layer`, `pseudo_rates` and `SmoothNetwork` need of it.
+
+    The state is a pytree of `(n,)` arrays. Implement `initial`, `time_to_spike` (time until the next
+    spike of the free neuron, `inf` if none), `flow` (the free evolution for a duration), `receive` (an
+    input of weight `w`), `reset` (where `mask`), `voltage` and `pseudo` (phase and period of the
+    pseudodynamics after the trial end). A neuron whose initial state the network trains
+    (`SmoothNetwork`'s `phases`) says so with `default_start` (the initial state of a new network) and
+    keeps it in range with `clip_start`.
+    """
+
+    @abc.abstractmethod
+    def initial(self, n: int, dtype, start: Any = None) -> Any:
+        """The state of `n` neurons at t = 0 (`start`: the trained initial state, where there is one)."""
+
+    @abc.abstractmethod
+    def voltage(self, state: Any) -> Array:
+        """`V` of a state."""
+
+    @abc.abstractmethod
+    def time_to_spike(self, state: Any) -> Array:
+        """Time until each free neuron's next spike (`inf` if none)."""
+
+    @abc.abstractmethod
+    def flow(self, state: Any, h: ArrayLike) -> Any:
+        """The state after a free evolution of duration `h`."""
+
+    @abc.abstractmethod
+    def receive(self, state: Any, w: ArrayLike) -> Any:
+        """The state after an input spike of weight `w` (per neuron)."""
+
+    @abc.abstractmethod
+    def reset(self, state: Any, mask: ArrayLike) -> Any:
+        """The state with the neurons in `mask` reset (they just spiked)."""
+
+    @abc.abstractmethod
+    def pseudo(self, state: Any, drive: ArrayLike) -> tuple[Array, Array]:
+        """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
+
+    def default_start(self) -> Any:
+        """The trained initial state of a new network's neurons, or `None` where the initial state is not
+        trained (the default)."""
+        return None
+
+    def clip_start(self, start: Array) -> Array:
+        """A trained initial state clipped into its valid range (after an optimiser step)."""
+        return start
+
+
+class Theta(AbstractSmoothNeuron):
     """Theta (oscillatory QIF) neuron with delta synapses, simulated in its phase: `tau dV/dt = V (V - 1) + i0`.
 
     `i0 > 1/4` makes the free neuron fire with period `P = tau pi / sqrt(i0 - 1/4)`; defaults are
@@ -128,9 +179,17 @@ class Theta(eqx.Module):
         """Free period `P` (the phase threshold)."""
         return self.tau * math.pi / self.c
 
-    def initial(self, n: int, dtype, phase=None) -> Array:
-        """Phases at t = 0: `phase` (scalar or (n,)) or 0 (just reset)."""
-        return jnp.broadcast_to(jnp.asarray(0.0 if phase is None else phase, dtype), (n,))
+    def initial(self, n: int, dtype, start=None) -> Array:
+        """Phases at t = 0: `start` (scalar or (n,)) or 0 (just reset)."""
+        return jnp.broadcast_to(jnp.asarray(0.0 if start is None else start, dtype), (n,))
+
+    def default_start(self) -> float:
+        """Half the period: a neuron spikes only if its input drives it within a trial shorter than `P / 2`."""
+        return self.period / 2
+
+    def clip_start(self, start: Array) -> Array:
+        """Initial phases clipped to `[0, P]`."""
+        return jnp.clip(start, 0.0, self.period)
 
     def voltage(self, phi: ArrayLike) -> Array:
         """`V` of a phase (infinite at 0 and P)."""
@@ -159,7 +218,7 @@ class Theta(eqx.Module):
         return self.transfer(phi, drive), jnp.full_like(phi, self.period)
 
 
-class QIF(eqx.Module):
+class QIF(AbstractSmoothNeuron):
     """Quadratic integrate-and-fire neuron with exponential synaptic current, `tau_mem = tau = 2 tau_syn`.
 
     `tau dV/dt = V (V - 1) + I`, `(tau / 2) dI/dt = -I`; an input spike adds its weight to `I`, a spike
@@ -174,8 +233,9 @@ class QIF(eqx.Module):
         self.tau = _check("tau", tau, "QIF")
         self.alpha = _check("alpha", alpha, "QIF")
 
-    def initial(self, n: int, dtype, voltage=None, current=None) -> QIFState:
-        """State at t = 0: voltage (default 0, may be -inf for just reset) and current (default 0)."""
+    def initial(self, n: int, dtype, start=None, current=None) -> QIFState:
+        """State at t = 0: voltage `start` (default 0, may be -inf for just reset) and current (default 0)."""
+        voltage = start
         v = jnp.broadcast_to(jnp.asarray(0.0 if voltage is None else voltage, dtype), (n,))
         i = jnp.broadcast_to(jnp.asarray(0.0 if current is None else current, dtype), (n,))
         finite = jnp.isfinite(v)

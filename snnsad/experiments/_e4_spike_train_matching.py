@@ -210,7 +210,7 @@ def e4_spike_train_matching(
         "seed": seed,
         "arrangement": arrangement,
         "updates": epochs,
-        "image": image or "snnsad/assets/target.png (shipped)",
+        "image": image or "snnsad/data/assets/target.png (shipped)",
         "target_density": density,
         "paper_target_density": 0.27,
         "sizes": [n, n, n],

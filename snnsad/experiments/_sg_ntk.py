@@ -23,7 +23,7 @@ from ..escape import Erf
 from ..kernels import (
     ErfActivation,
     SignActivation,
-    Surrogate,
+    SurrogateDerivative,
     analytic_kernels,
     delta_expectation,
     empirical_kernels,
@@ -37,7 +37,7 @@ from ..kernels import (
 from ._results import pyplot, save
 from ._sg_ntk_stochastic import stochastic_study
 
-SURROGATE = Surrogate(Erf(0.5))
+SURROGATE = SurrogateDerivative(Erf(0.5))
 
 
 def circle(n: int, offset: float = 0.0):

@@ -22,7 +22,7 @@ import jax.random as jr
 import numpy as np
 
 from ..escape import Erf
-from ..kernels import ErfActivation, SignActivation, Surrogate, analytic_kernels, init_mlp, kernel_regression
+from ..kernels import ErfActivation, SignActivation, SurrogateDerivative, analytic_kernels, init_mlp, kernel_regression
 
 SIGMA = 0.5  # escape noise sd; the matched surrogate is 2 Erf(SIGMA).pdf, the SURROGATE of the SG-NTK study
 
@@ -79,7 +79,7 @@ def stochastic_study(x, y, xt, *, widths, n_networks: int, steps: int, seed: int
     descent, and the RMS standard error of that network mean.
     """
     smooth = ErfActivation(1 / (math.sqrt(2) * SIGMA))
-    psi = Surrogate(Erf(SIGMA))
+    psi = SurrogateDerivative(Erf(SIGMA))
     k_sm_tr = analytic_kernels(x, x, depth=1, activation=smooth).ntk
     k_sm_te = analytic_kernels(xt, x, depth=1, activation=smooth).ntk
     k_sg_tr = analytic_kernels(x, x, depth=1, activation=SignActivation(), surrogate=psi).sg_ntk

@@ -12,7 +12,7 @@ import numpy as np
 import optax
 from tqdm.auto import tqdm
 
-from ..events import SmoothNetwork, SyncEvents, encode_images, flip_members, pseudo_ttfs_cross_entropy
+from ..events import Pseudospikes, SmoothNetwork, SyncEvents, encode_images, flip_members, pseudo_ttfs_cross_entropy
 from ..train import atomic_write_text, load_checkpoint, save_checkpoint
 
 THETA_RECIPE: dict[str, Any] = dict(
@@ -46,7 +46,7 @@ def theta_network(n_in: int, key, hidden=None, dtype=jnp.float32) -> SmoothNetwo
 
 
 def _batched_outputs(net, x: SyncEvents, pseudo: bool = True):
-    return jax.vmap(lambda xi: net(xi, pseudo=pseudo))(x)
+    return jax.vmap(lambda xi: net(xi, gradient=Pseudospikes(pseudo)))(x)
 
 
 @eqx.filter_jit

@@ -48,10 +48,10 @@ class SignActivation(NamedTuple):
         return np.sign(x)
 
 
-class Surrogate(NamedTuple):
-    """Surrogate derivative `psi(x) = height * escape.pdf(x)`: `height = 2` for `sign` (its jump).
+class SurrogateDerivative(NamedTuple):
+    """SurrogateDerivative derivative `psi(x) = height * escape.pdf(x)`: `height = 2` for `sign` (its jump).
 
-    `Surrogate(Erf(1 / (sqrt(2) m)))` is the derivative of `erf(m x)`.
+    `SurrogateDerivative(Erf(1 / (sqrt(2) m)))` is the derivative of `erf(m x)`.
     """
 
     escape: AbstractEscape
@@ -101,14 +101,19 @@ def gaussian_expectation(f, g, q1, q2, c, *, n: int = 96) -> np.ndarray:
 
 
 def delta_expectation(g, q1, q2, c, *, n: int = 96) -> np.ndarray:
-    """`E[2 delta(u) g(v)] = 2 p_u(0) E[g(v) | u = 0]`, `v | u = 0 ~ N(0, q2 - c^2 / q1)`."""
+    """`E[2 delta(u) g(v)]` for `(u, v)` centred Gaussian with variances `q1`, `q2` and covariance `c`.
+
+    The derivative of a sign unit is `2 delta(u)`, so this is the expectation that the sign network's
+    kernels need: `2 p_u(0) E[g(v) | u = 0]` with `v | u = 0 ~ N(0, q2 - c^2 / q1)`, by `n`-node
+    Gauss-Hermite quadrature (`g` vectorised over a trailing node axis).
+    """
     z, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / _SQRT2PI
     s = np.sqrt(np.maximum(q2 - c**2 / q1, 0.0))[..., None]
     return 2 / np.sqrt(2 * np.pi * q1) * np.einsum("...i,i->...", g(s * z), w)
 
 
-def _gaussian_psi(surrogate: Surrogate | None) -> tuple[float, float] | None:
+def _gaussian_psi(surrogate: SurrogateDerivative | None) -> tuple[float, float] | None:
     """`(amplitude, sd)` of a Gaussian-shaped surrogate `amplitude exp(-x^2 / (2 sd^2))` (an `Erf` escape), or None."""
     if surrogate is not None and isinstance(surrogate.escape, Erf):
         sd = float(surrogate.escape.sigma)
@@ -173,7 +178,7 @@ def analytic_kernels(
     *,
     depth: int,
     activation: ErfActivation | SignActivation,
-    surrogate: Surrogate | None = None,
+    surrogate: SurrogateDerivative | None = None,
     sigma_w: float = 1.0,
     sigma_b: float = 0.1,
     quadrature_nodes: int = 96,
@@ -260,7 +265,7 @@ def init_mlp(key, widths, dtype=None) -> list:
     ]
 
 
-def _jax_activation(activation, surrogate: Surrogate | None, use_surrogate: bool):
+def _jax_activation(activation, surrogate: SurrogateDerivative | None, use_surrogate: bool):
     """`phi` for JAX with its true derivative, or with the surrogate `psi` in the backward pass."""
     import jax
     import jax.numpy as jnp
@@ -289,7 +294,7 @@ def _jax_activation(activation, surrogate: Surrogate | None, use_surrogate: bool
     return with_surrogate
 
 
-def mlp_apply(params, x, *, activation, surrogate: Surrogate | None = None, use_surrogate: bool = False,
+def mlp_apply(params, x, *, activation, surrogate: SurrogateDerivative | None = None, use_surrogate: bool = False,
               sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
     """The scalar output of the NTK-parametrised MLP at one input `x` `(n0,)`.
 
@@ -306,7 +311,7 @@ def mlp_apply(params, x, *, activation, surrogate: Surrogate | None = None, use_
     return h[0]
 
 
-def empirical_kernels(params, x1, x2, *, activation, surrogate: Surrogate | None = None,
+def empirical_kernels(params, x1, x2, *, activation, surrogate: SurrogateDerivative | None = None,
                       sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
     """The finite-width NTK `J(x1) J(x2)^T`, SG-NTK `J(x1) J~(x2)^T` and `J~(x1) J~(x2)^T` of one network.
 

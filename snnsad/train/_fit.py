@@ -20,13 +20,14 @@ from .._parallel import replicate, shard
 from .._trainable import trainable
 from ..data._datasets import batches
 from ..estimators._base import AbstractEstimator, Batched
+from ..events._network import EventTrain
 from ._callbacks import Callback, EpochInfo, StepInfo, write_history
 from ._checkpoint import load_checkpoint, save_checkpoint
 
 
 @eqx.filter_jit
 def _eval_chunk(loss_fn, metric_fn, net, xs, ys, key):
-    keys = jr.split(key, xs.shape[0])
+    keys = jr.split(key, jax.tree.leaves(ys)[0].shape[0])
 
     def one(x, y, k):
         trace = net(x, key=k)
@@ -57,12 +58,18 @@ def _all_finite(tree) -> jax.Array:
 
 
 def _check_inputs(xs, epoch: int, index: int, examples, axis: int) -> None:
-    """Raise `ValueError` naming the examples of a batch whose inputs hold NaN or inf (checked on the host)."""
+    """Raise `ValueError` naming the examples of a batch whose inputs hold NaN or inf (checked on the host).
+
+    Event trains (`snnsad.events.EventTrain`) mark their unused slots with `+inf` times: there only NaN
+    and `-inf` are refused (the network itself checks that times are ascending and non-negative).
+    """
+    padded = isinstance(xs, EventTrain)
     bad = np.zeros(len(np.asarray(examples)), bool)
     for a in map(np.asarray, jax.tree.leaves(xs)):
         if np.issubdtype(a.dtype, np.inexact):
             a = np.moveaxis(a, axis, 0) if a.ndim > axis else a
-            bad |= ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+            a = a.reshape(a.shape[0], -1)
+            bad |= (np.isnan(a) | np.isneginf(a)).any(axis=1) if padded else ~np.isfinite(a).all(axis=1)
     if bad.any():
         raise ValueError(
             f"fit: the inputs of examples {np.asarray(examples)[bad][:5].tolist()} (epoch {epoch}, step {index}) "
@@ -106,8 +113,8 @@ def _over_data(data, batch_size: int, chunk) -> tuple[np.ndarray, np.ndarray]:
     """
     losses, metrics = [], []
     for i, idx in enumerate(batches(len(data), batch_size, seed=0, shuffle=False, drop_last=False)):
-        xs, ys = data.batch(idx)
-        loss, metric = chunk(jnp.asarray(xs), jnp.asarray(ys), i)
+        xs, ys = jax.tree.map(jnp.asarray, data.batch(idx))
+        loss, metric = chunk(xs, ys, i)
         losses.append(np.asarray(loss))
         metrics.append(np.asarray(metric))
     return np.concatenate(losses, axis=-1), np.concatenate(metrics, axis=-1)
@@ -258,7 +265,7 @@ def fit(
         for i, idx in enumerate(idx_iter):
             xs, ys = train.batch(idx)
             _check_inputs(xs, epoch, i, idx, batched.batch_axis)
-            xs, ys = jnp.asarray(xs), jnp.asarray(ys)
+            xs, ys = jax.tree.map(jnp.asarray, (xs, ys))
             if mesh is not None:
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
