@@ -26,7 +26,7 @@ from snnsad._timing import interleaved_seconds, prepared
 
 
 def main(*, T: int = 100, batch: int = 32, repeats: int = 5, out: str = "benchmarks/results") -> dict:
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = snnsad.LIF.paper()
     net = snnsad.feedforward(
         (20, 128, 128, 15),
         key=jr.key(0),

@@ -26,7 +26,7 @@ def export(out):
     from snnsad.nir import to_nir
 
     os.makedirs(out, exist_ok=True)
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=1e-3, reset="zero")
+    lif = snnsad.LIF.paper(dt=1e-3)
     net = snnsad.feedforward(
         (20, 16, 8), key=jr.key(0), spike_fn=snnsad.Heaviside(), neuron=lif, readout=False, gain=6.0
     )

@@ -1,5 +1,6 @@
 """Small helpers that turn bad input into clear errors naming the argument, value and fix."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import equinox as eqx
@@ -12,6 +13,17 @@ from jax.core import Tracer
 def is_concrete(value: Any) -> bool:
     """True when `value` can be inspected now (it is not a tracer inside jit/vmap/grad)."""
     return not any(isinstance(leaf, Tracer) for leaf in jax.tree_util.tree_leaves(value))
+
+
+def check_choice(name: str, value: Any, choices: Sequence[Any], *, where: str = "") -> Any:
+    """Return `value` after checking that it is one of `choices`; else a `ValueError` naming the argument,
+    the value and the choices ("`mode` must be 'min' or 'max', got 'mean'.")."""
+    if value in choices:
+        return value
+    listed = [repr(c) for c in choices]
+    options = listed[0] if len(listed) == 1 else ", ".join(listed[:-1]) + " or " + listed[-1]
+    prefix = f"{where}: " if where else ""
+    raise ValueError(f"{prefix}`{name}` must be {options}, got {value!r}.")
 
 
 def check_positive(name: str, value: Any, *, where: str = "") -> Any:

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from ._checks import check_choice
 from ._custom_types import Label, Output, Scalar
 from ._trace import Trace
 
@@ -139,12 +140,10 @@ class ActivityRegulariser(eqx.Module):
     layers: tuple[int, ...] | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.bound not in ("upper", "lower"):
-            raise ValueError(f"ActivityRegulariser: `bound` must be 'upper' or 'lower', got {self.bound!r}.")
-        if self.order not in (1, 2):
-            raise ValueError(f"ActivityRegulariser: `order` must be 1 or 2, got {self.order!r}.")
-        if self.per not in ("neuron", "layer"):
-            raise ValueError(f"ActivityRegulariser: `per` must be 'neuron' or 'layer', got {self.per!r}.")
+        where = "ActivityRegulariser"
+        check_choice("bound", self.bound, ("upper", "lower"), where=where)
+        check_choice("order", self.order, (1, 2), where=where)
+        check_choice("per", self.per, ("neuron", "layer"), where=where)
 
     def __call__(self, trace: Trace) -> Array:
         chosen = range(len(trace.spikes)) if self.layers is None else self.layers

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, PyTree
 
-from ._checks import check_finite, check_positive, float_array
+from ._checks import check_choice, check_finite, check_positive, float_array
 from ._custom_types import Current, Reset
 from ._trainable import hyperparameter
 
@@ -99,6 +99,22 @@ class LIF(AbstractNeuron):
     dt: Array = hyperparameter()
     accepts_recurrence: ClassVar[bool] = True
 
+    @classmethod
+    def paper(
+        cls,
+        *,
+        tau_mem: ArrayLike = 20e-3,
+        tau_syn: ArrayLike = 10e-3,
+        dt: ArrayLike = 2e-3,
+        threshold: ArrayLike = 1.0,
+        reset: Reset = "zero",
+        detach_reset: bool = True,
+    ) -> "LIF":
+        """The paper's classification LIF (Gygax & Zenke, as the authors' stork configs set it): tau_mem 20 ms,
+        tau_syn 10 ms, dt 2 ms, multiplicative (detached) reset; any of them changed by keyword, e.g.
+        `LIF.paper(dt=1e-3)`."""
+        return cls(tau_mem, tau_syn, dt, threshold, reset, detach_reset)
+
     def __init__(
         self,
         tau_mem: ArrayLike = 10e-3,
@@ -111,8 +127,7 @@ class LIF(AbstractNeuron):
         self.tau_mem = check_positive("tau_mem", tau_mem, where="LIF")
         self.tau_syn = check_positive("tau_syn", tau_syn, where="LIF")
         self.dt = check_positive("dt", dt, where="LIF")
-        if reset not in RESETS:
-            raise ValueError(f"LIF: `reset` must be one of {RESETS}, got {reset!r}.")
+        check_choice("reset", reset, RESETS, where="LIF")
         self.threshold = check_finite("threshold", float_array(threshold), where="LIF")
         self.reset = reset
         self.detach_reset = bool(detach_reset)

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._checks import check_positive, float_array
+from ._checks import check_choice, check_positive, float_array
 from ._custom_types import Strategy, Weighting
 from ._escape import AbstractEscape, Arctan, FastSigmoid, Sigmoid
 from ._trainable import hyperparameter
@@ -283,8 +283,7 @@ class SmoothedStochastic(AbstractStochasticSpikeFunction):
     def __init__(self, escape: AbstractEscape, strategy: Strategy = "two_sided"):
         if not isinstance(escape, AbstractEscape):
             raise TypeError(f"SmoothedStochastic: `escape` must be an snnsad escape function, got {escape!r}.")
-        if strategy not in _STRATEGIES:
-            raise ValueError(f"SmoothedStochastic: `strategy` must be one of {_STRATEGIES}, got {strategy!r}.")
+        check_choice("strategy", strategy, _STRATEGIES, where="SmoothedStochastic")
         self.escape = escape
         self.strategy = strategy
 

@@ -18,6 +18,13 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test under tests/e2e/ `e2e`, so one selection (`-m e2e`) names the end-to-end tier."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture
 def getkey():
     """A fresh, deterministic PRNG key per call (seeded per test, so tests never share noise)."""

@@ -13,7 +13,7 @@ snir = pytest.importorskip("snnsad.nir")
 
 
 def _dense():
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = snnsad.LIF.paper()
     return snnsad.feedforward((30, 16, 12, 4), key=jr.key(0), spike_fn=snnsad.Heaviside(), neuron=lif,
                               recurrent=[True, False], readout=snnsad.LeakyIntegrator(0.1, 10e-3, 2e-3), gain=4.0)  # fmt: skip
 
@@ -21,7 +21,7 @@ def _dense():
 def _conv():
     """Two recurrent 1-D convolutional LIF layers (4 filters of 11 at stride 5, 6 of 5 at stride 2; recurrent kernel 5)
     over 120 channels and a leaky readout, as the paper's SHD network is built."""
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = snnsad.LIF.paper()
     k1, k2, k3 = jr.split(jr.key(0), 3)
     conv1 = snnsad.Conv1D(1, 120, 4, 11, 5, 5, neuron=lif, spike_fn=snnsad.Heaviside(), key=k1, std=0.5)
     conv2 = snnsad.Conv1D(4, conv1.out_length, 6, 5, 2, 5, neuron=lif, spike_fn=snnsad.Heaviside(), key=k2, std=0.5)

@@ -193,7 +193,7 @@ def test_fluctuation_init_hits_target_membrane_std(getkey):
 
 @pytest.mark.slow
 def test_conv1d_shd_network_shapes(getkey):
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = snnsad.LIF.paper()
     spike = snnsad.Stochastic(snnsad.Sigmoid(10.0))
     k = jr.split(getkey(), 4)
     l1 = snnsad.Conv1D(1, 700, 16, 21, 10, 5, neuron=lif, spike_fn=spike, key=k[0])
@@ -363,7 +363,7 @@ def test_deterministic_limit_of_a_network(getkey):
 def test_adamw_on_the_trainable_set_leaves_hyperparameters_bit_identical(getkey, standard_promotion):
     """200 steps of optax.adamw (weight decay on) through trainable(net): every time constant, dt and
     escape/surrogate parameter is bit-identical afterwards, while every weight, bias and threshold moved."""
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=1e-3, reset="zero")
+    lif = snnsad.LIF.paper(dt=1e-3)
     spike = snnsad.Stochastic(snnsad.Sigmoid(10.0), snnsad.FastSigmoid(5.0), scale=1.0)
     net = snnsad.feedforward((4, 8, 8, 3), key=getkey(), spike_fn=spike, neuron=lif, recurrent=[True, False], bias=True)
     x, key = jr.uniform(getkey(), (20, 4)), getkey()

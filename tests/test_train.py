@@ -49,7 +49,7 @@ LOSS = losses.make_loss(losses.max_over_time_cross_entropy)
 
 def _setup(n=96):
     d = data.randman(3, 8, 20, samples_per_class=n // 3, alpha=2.0, seed=0)
-    lif = snnsad.LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = snnsad.LIF.paper()
     net = snnsad.feedforward(
         (8, 16, 3),
         key=jr.key(0),

@@ -171,7 +171,7 @@ def variance_study(n_samples=1000, loop_samples=50, repeats=3):
         net, x, _, y, _ = small_problems()["two_hidden_zero"]
         row = _vmapped_vs_loop(net, x, y, est, n_samples, loop_samples, repeats)
         rows.append({"problem": "3-2-1-2, T = 6 (exact-enumeration size, float64)", **row})
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = LIF.paper()
     net = feedforward(
         (20, 100, 100, 15), key=jr.key(0), spike_fn=Stochastic(Sigmoid(10.0)), neuron=lif, init="fluctuation", rate=5.0
     )
@@ -187,7 +187,7 @@ def variance_study(n_samples=1000, loop_samples=50, repeats=3):
 
 
 def _shd_step(T, checkpoint, batch=64):
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=2e-3, reset="zero")
+    lif = LIF.paper()
     net = feedforward(
         (700, 256, 20),
         key=jr.key(0),

@@ -12,6 +12,8 @@ from typing import Any, Literal, NamedTuple
 import jax
 import numpy as np
 
+from .._checks import check_choice
+
 # ----------------------------------------------------------------------------- Randman
 
 
@@ -97,8 +99,7 @@ def randman(
         raise ValueError(f"randman: `step_frac` must lie in (0, 1], got {step_frac!r}.")
     if alpha <= 0:
         raise ValueError(f"randman: `alpha` must be > 0, got {alpha!r}.")
-    if standardise not in ("class", "global"):
-        raise ValueError(f"randman: `standardise` must be 'class' or 'global', got {standardise!r}.")
+    check_choice("standardise", standardise, ("class", "global"), where="randman")
     root = np.random.SeedSequence(seed)
     class_seeds = root.spawn(n_classes * n_spikes + 1)
     values = np.zeros((n_spikes, n_classes, samples_per_class, n_units))

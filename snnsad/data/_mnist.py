@@ -6,6 +6,8 @@ from typing import Any, cast
 
 import numpy as np
 
+from .._checks import check_choice
+
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
@@ -37,8 +39,7 @@ def load_mnist(folder: str, split: str = "train") -> tuple[np.ndarray, np.ndarra
 
     Returns images `(N, 28, 28)` as float32 in [0, 1] and labels `(N,)` int32.
     """
-    if split not in _MNIST:
-        raise ValueError(f"load_mnist: `split` must be 'train' or 'test', got {split!r}.")
+    check_choice("split", split, tuple(_MNIST), where="load_mnist")
     paths = []
     for name in _MNIST[split]:
         found = [

@@ -80,10 +80,7 @@ class MixedEstimator(AbstractNetworkEstimator):
         objective = jnp.mean(losses + (held - base) * logps)
         if self.coupled:
             est = StochasticAD(self.n_flips, self.weighting, self.proposal, self.chunk_size)
-            n_steps = x.shape[0]
-            mask = net.flatten_sites(
-                tuple(jnp.full((n_steps, k), float(i in self.coupled), net.dtype) for i, k in enumerate(net.sizes))
-            )
+            mask = net.site_mask(self.coupled, x.shape[0])
             _, jumps, _ = coupled_flip_terms(est, net, loss_fn, x, y, flip_key, mask)
             objective = objective + jumps
         return objective, jnp.mean(held)

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from .._checks import check_choice
 from .._custom_types import Proposal, Weighting
 from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
@@ -50,15 +51,9 @@ class StochasticAD(AbstractNetworkEstimator):
             not isinstance(self.n_flips, int) or isinstance(self.n_flips, bool) or self.n_flips < 1
         ):
             raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
-        if self.weighting not in ("two_sided", "right", "left", "straight_through"):
-            raise ValueError(
-                "StochasticAD: `weighting` must be 'two_sided', 'right', 'left' or 'straight_through', got "
-                f"{self.weighting!r}."
-            )
-        if self.proposal not in ("weighted", "uniform", "stratified"):
-            raise ValueError(
-                f"StochasticAD: `proposal` must be 'weighted', 'uniform' or 'stratified', got {self.proposal!r}."
-            )
+        where = "StochasticAD"
+        check_choice("weighting", self.weighting, ("two_sided", "right", "left", "straight_through"), where=where)
+        check_choice("proposal", self.proposal, ("weighted", "uniform", "stratified"), where=where)
 
     def objective(self, loss_fn, params, static, x, y, key):
         key = require_key(key, "StochasticAD")

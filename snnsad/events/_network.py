@@ -11,6 +11,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
+from .._checks import check_choice
 from ._eventprop import eventprop_layer, implicit_layer
 from ._gradient import AbstractEventGradient, AbstractEventNetwork, EventProp
 from ._solver import LayerConfig
@@ -91,8 +92,7 @@ class EventLayer(eqx.Module):
         self.tau_mem = _check_positive("tau_mem", tau_mem, where)
         self.tau_syn = _check_positive("tau_syn", tau_syn, where)
         self.threshold = _check_positive("threshold", threshold, where)
-        if mode not in (*MODES, "readout"):
-            raise ValueError(f"{where}: `mode` must be 'multi', 'single' or 'readout', got {mode!r}.")
+        check_choice("mode", mode, (*MODES, "readout"), where=where)
         if mode == "readout" and recurrent is not None:
             raise ValueError(f"{where}: a readout layer cannot be recurrent; pass recurrent=None.")
         self.mode = mode
@@ -141,8 +141,7 @@ class EventNetwork(AbstractEventNetwork):
         if not self.layers or not all(isinstance(la, EventLayer) for la in self.layers):
             raise TypeError("EventNetwork: `layers` must be a non-empty sequence of EventLayer.")
         self.t_end = _check_positive("t_end", t_end, "EventNetwork")
-        if head not in ("ttfs", "vmax"):
-            raise ValueError(f"EventNetwork: `head` must be 'ttfs' or 'vmax', got {head!r}.")
+        check_choice("head", head, ("ttfs", "vmax"), where="EventNetwork")
         self.head = head
         last = self.layers[-1].mode
         if (head == "vmax") != (last == "readout"):

@@ -14,7 +14,7 @@ def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0, detach_re
     reset) and a leaky readout (tau_mem 200 ms), fluctuation-driven init for 5 Hz inputs with target
     sigma_U 1.0 (deterministic spikes) or 1.3 (stochastic spikes). `detach_reset=False` lets the
     gradient flow through the reset (Zenke & Vogels' "differentiable reset")."""
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero", detach_reset=detach_reset)
+    lif = LIF.paper(dt=dt, detach_reset=detach_reset)
     readout = LeakyIntegrator(tau_mem=200e-3, tau_syn=10e-3, dt=dt)
     sigma_u = 1.3 if spike_fn.stochastic else 1.0
     return feedforward(
@@ -62,7 +62,7 @@ def conv_network(
     if readout_init not in ("authors", "fluctuation"):
         raise ValueError(f"conv_network: `readout_init` must be 'authors' or 'fluctuation', got {readout_init!r}.")
     hidden_rate = rate if hidden_rate is None else hidden_rate
-    lif = LIF(tau_mem=20e-3, tau_syn=10e-3, dt=dt, reset="zero")
+    lif = LIF.paper(dt=dt)
     sigma_u = 1.3 if spike_fn.stochastic else 1.0
     keys = jr.split(jr.key(seed), len(conv) + 1)
     share = 0.9 if recurrent_kernel_size is not None else 1.0

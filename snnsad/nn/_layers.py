@@ -86,7 +86,23 @@ class AbstractLayer(eqx.Module):
         checkpoint: bool = False,
         unroll: int = 1,
     ) -> StepOutput:
-        """Simulate this layer on `x` `(T, in_size)`: returns a `StepOutput` of `(T, size)` arrays."""
+        """Simulate this layer on one example.
+
+        **Arguments:**
+
+        - `x`: the layer's input, time-major `(T, in_size)`; projected for all time steps at once
+          (`project`) before the scan, which carries only the neuron state and any recurrence.
+        - `noise`: uniform `(T, size)` noise for a stochastic spike function (ignored otherwise).
+        - `forced`, `flips`: `None` or `(T, size)` spikes to impose / 0/1 masks that flip the sampled
+          spikes (see `AbstractNetwork.simulate`).
+        - `fixed_spikes`: hold the spikes fixed for differentiation (stochastic AD's pathwise term).
+        - `checkpoint`: recompute the scan body in the backward pass (`jax.checkpoint`) to save memory.
+        - `unroll`: time steps per iteration of the scan (`lax.scan`'s `unroll`).
+
+        **Returns:**
+
+        A `StepOutput` of `(T, size)` arrays: spikes, drive `u - theta` and firing probability.
+        """
         currents = self.project(x)
         spike_fn = jax.lax.stop_gradient(self.spike_fn)
         # the threshold per neuron before the scan: its gradient is summed once, after it

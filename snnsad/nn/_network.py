@@ -25,7 +25,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._checks import check_finite, check_floating, check_probability, check_shape, is_concrete
+from .._checks import check_choice, check_finite, check_floating, check_probability, check_shape, is_concrete
 from .._custom_types import FlatSites, Input, LayerArray, Scalar, Sites, Weighting
 from .._neurons import LIF, AbstractNeuron, LeakyIntegrator
 from .._spikes import AbstractSpikeFunction, AbstractStochasticSpikeFunction
@@ -74,9 +74,22 @@ class AbstractNetwork(eqx.Module):
     ) -> Trace:
         """Run one example `x` `(T, n_in)` with the given noise (see the module docstring).
 
-        `fixed_spikes=True` holds the sampled spikes fixed for differentiation (zero derivative
-        through every 0/1 spike: the pathwise term of stochastic AD) without changing the forward
-        pass. Layers with continuous outputs (`snnsad.Expected`) stay differentiable.
+        **Arguments:**
+
+        - `x`: one example, time-major `(T, n_in)` float.
+        - `noise`: one uniform `(T, n_l)` array in [0, 1) per spiking layer (`sample_noise(key, T)`);
+          a stochastic spike is `1[noise < F(u - theta)]`, deterministic layers ignore it.
+        - `forced`: `None`, or per layer `None` or the `(T, n_l)` spikes to impose (teacher forcing).
+        - `flips`: `None`, or per layer `None` or `(T, n_l)` 0/1 masks that flip the sampled spikes,
+          everything else coupled through the same noise (stochastic AD's alternative paths).
+        - `fixed_spikes`: hold the sampled spikes fixed for differentiation (zero derivative through
+          every 0/1 spike: the pathwise term of stochastic AD) without changing the forward pass.
+          Layers with continuous outputs (`snnsad.Expected`) stay differentiable.
+
+        **Returns:**
+
+        A `Trace`: the readout `(T, n_out)` and, per spiking layer, its spikes, drive `u - theta` and
+        firing probability, each `(T, n_l)`.
         """
 
     # ------------------------------------------------------------------ provided
@@ -140,6 +153,12 @@ class AbstractNetwork(eqx.Module):
                 raise ValueError(f"flatten_sites: stochastic layer {i} needs an array, got None.")
             flat.append(jnp.ravel(layer))
         return jnp.concatenate(flat)
+
+    def site_mask(self, layers: Sequence[int], n_steps: int) -> FlatSites:
+        """1 at the stochastic sites of the spiking layers `layers`, 0 at the others (flat, as `flatten_sites`)."""
+        return self.flatten_sites(
+            tuple(jnp.full((n_steps, k), float(i in layers), self.dtype) for i, k in enumerate(self.sizes))
+        )
 
     def unflatten_sites(self, flat: FlatSites, n_steps: int) -> Sites:
         """A flat vector over the stochastic sites -> per-layer `(T, n_l)` arrays (`None` elsewhere)."""
@@ -346,8 +365,7 @@ def feedforward(
     neurons: tuple[AbstractNeuron, ...] = _per_layer_option("neuron", LIF() if neuron is None else neuron, n_spiking)
     recurrents: tuple[bool, ...] = _per_layer_option("recurrent", recurrent, n_spiking)
     rates: tuple[float, ...] = _per_layer_option("rate", rate, n_spiking + 1)
-    if init not in ("normal", "fluctuation"):
-        raise ValueError(f"feedforward: `init` must be 'normal' or 'fluctuation', got {init!r}.")
+    check_choice("init", init, ("normal", "fluctuation"), where="feedforward")
     keys = jr.split(key, n_spiking + 1)
     layers = []
     for i in range(n_spiking):

@@ -19,6 +19,7 @@ import math
 import os
 from typing import Any, NamedTuple
 
+from .._checks import check_choice
 from .._io import atomic_write_text
 from ._checkpoint import save_checkpoint
 
@@ -62,8 +63,7 @@ class Callback:
 def _check_monitor(where: str, monitor: str, mode: str) -> None:
     if not isinstance(monitor, str) or not monitor:
         raise ValueError(f"{where}: `monitor` must name a record entry such as 'val_metric', got {monitor!r}.")
-    if mode not in ("min", "max"):
-        raise ValueError(f"{where}: `mode` must be 'min' or 'max', got {mode!r}.")
+    check_choice("mode", mode, ("min", "max"), where=where)
 
 
 def _value(where: str, record: dict, monitor: str) -> float:

@@ -186,14 +186,31 @@ def fit(
 ) -> FitResult:
     """Train `net` with any estimator; one jitted step (estimate, update) per batch.
 
-    The optimiser updates exactly `snnsad.nn.trainable` of `net` (never time constants or
-    escape parameters). `estimator` is an estimator or a `snnsad.Batched` of one (with
-    its `batch_axis`); `loss_fn` and `metric_fn` take `(trace, y)`. `opt_state` continues
-    from an earlier `fit` (its `FitResult.opt_state`; default: `optimizer.init`), so
-    training in stages keeps the optimiser's moments.
+    **Arguments:**
 
-    `train`/`val`/`test` are data sets with `len()` and `batch(indices) -> (xs, ys)`
-    (`snnsad.data.SpikeDataset`, `snnsad.data.SHD`). Batches and noise keys are pure
+    - `net`: any model the estimator takes: an `snnsad.nn.AbstractNetwork`, a callable model for
+      `Autodiff`, an event network (`snnsad.events.AbstractEventNetwork`) for an event gradient.
+    - `train`, `val`, `test`: data sets with `len()` and `batch(indices) -> (xs, ys)`
+      (`snnsad.data.SpikeDataset`, `snnsad.data.SHD`); `xs` may be any pytree with the examples on
+      its leading axis (rasters, or `snnsad.events.EventTrain`s).
+    - `estimator`: an estimator or a `snnsad.Batched` of one (to choose its `batch_axis`).
+    - `loss_fn`, `metric_fn`: `(output, y) -> scalar` per example (`output` is what `net` returns:
+      a `Trace`, an `EventOutput`, ...).
+    - `optimizer`: an optax transformation; it updates exactly `snnsad.nn.trainable` of `net` (never
+      time constants or escape parameters).
+    - `epochs`, `batch_size`, `seed`: the run (batches and noise keys are functions of them).
+    - `out_dir`, `resume`, `config`: where to write the run and resume it from (below).
+    - `progress`: a progress bar per epoch (tqdm on a terminal) and one line per epoch.
+    - `mesh`: an `snnsad.device_mesh` for data-parallel steps.
+    - `opt_state`: continue from an earlier `fit` (its `FitResult.opt_state`; default
+      `optimizer.init`), so training in stages keeps the optimiser's moments.
+    - `callbacks`: `snnsad.train.Callback`s (below).
+
+    **Returns:**
+
+    A `FitResult`: the trained network, one record per epoch and the optimiser state.
+
+    Batches and noise keys are pure
     functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
     (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
     `out_dir` the config, a metrics history (JSON and CSV) and `checkpoint.eqx` are written.
