@@ -78,13 +78,13 @@ def test_detach_reset_changes_only_the_gradient(getkey):
     assert not np.allclose(g_a, g_b)
 
 
-@pytest.mark.exact_codegen
+@pytest.mark.optimized
 @pytest.mark.parametrize("reset", ["subtract", "zero", "leak"])
 def test_binary_reset_select_equals_the_product_form(reset, x64, getkey):
     """With 0/1 spikes the detached reset is a boolean select (a 1-byte residual per site); its
     values and gradients (state, current and threshold, over several steps) equal the product form
     bit for bit. (With XLA's backend optimisation off, as in make test's unit tier, the two programs
-    round differently in the last digit, so make test runs this test with the default optimisation.)
+    round differently in the last digit: the test is marked `optimized`.)
     """
     T, n = 15, 6
     neuron = snnsad.LIF(tau_mem=5e-3, tau_syn=3e-3, dt=1e-3, threshold=jnp.full((n,), 0.4), reset=reset)

@@ -137,6 +137,7 @@ def test_fano_factor_separates_deterministic_and_stochastic_networks():
 
 
 @pytest.mark.slow
+@pytest.mark.optimized
 def test_e4_both_networks_learn_the_raster(tmp_path, standard_promotion):
     """Quick mode (the paper's arrangement: delta-rule output, SGD with the authors' learning rates, 300
     updates on one frozen input, seed 0): the van Rossum distance (paper's units) falls below a quarter
@@ -250,6 +251,7 @@ def test_e6_estimator_study_small(tmp_path, standard_promotion):
 
 
 @pytest.mark.slow
+@pytest.mark.optimized
 def test_e6_quick_learns_well_above_chance(tmp_path, standard_promotion):
     """E6 quick mode (dense 1 x 128 on the authors' Randman data, 300 samples per class, 20 epochs, seed 0;
     the gradient probe with (200, 50) samples instead of (400, 100) to keep the suite within its budget)
@@ -286,6 +288,7 @@ def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
 
 
 @pytest.mark.slow
+@pytest.mark.optimized
 def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, standard_promotion):
     """Quick mode (seed 0, 800 Adam steps of EventProp on the TTFS loss) reaches > 90 % on 1000 fresh
     Yin-Yang test samples; the silent output neuron gets exactly zero EventProp gradient while the
