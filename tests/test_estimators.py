@@ -153,7 +153,7 @@ def test_exact_enumeration_single_neuron_closed_form(x64):
     y = jnp.asarray(0.3, F64)
     loss = lambda tr, y: jnp.sum(jnp.square(tr.output - y))
     value, g = snnsad.ExactEnumeration()(loss, net, x, y)
-    w = net.layers[0].weight[0]
+    w = net.layers[0].weight[0]  # pyright: ignore[reportAttributeAccessIssue]
     u = w @ x[0] - 0.3
     p = ESC.cdf(u)
     np.testing.assert_allclose(value, p * 0.7**2 + (1 - p) * 0.3**2, rtol=1e-12)
@@ -264,7 +264,7 @@ def test_an_estimator_declares_its_objective():
             return snnsad.StochasticAD(2)(loss_fn, net, x, y, key)
 
     with pytest.raises(TypeError, match="objective"):
-        CallOnly()
+        CallOnly()  # pyright: ignore[reportAbstractUsage]
     with pytest.raises(TypeError, match="estimator"):
         snnsad.Batched(lambda *a: a)
 

@@ -109,7 +109,7 @@ def test_non_finite_inputs_and_parameters_are_named():
         net.simulate([[1.0, 1.0, 1.0]], net.sample_noise(jr.key(1), 1))
     with pytest.raises(ValueError, match="threshold"):
         snnsad.LIF(threshold=float("nan"))
-    broken = eqx_set(net, lambda n: n.layers[0].weight, net.layers[0].weight.at[0, 0].set(jnp.nan))
+    broken = eqx_set(net, lambda n: n.layers[0].weight, net.layers[0].weight.at[0, 0].set(jnp.nan))  # pyright: ignore[reportAttributeAccessIssue]
     with pytest.raises(ValueError, match=r"net\.layers\[0\]\.weight` holds NaN"):
         broken(x, key=jr.key(1))
     # Traced under jit, the broken weight is not checked in simulate (it would cost every step); a

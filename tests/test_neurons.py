@@ -51,9 +51,19 @@ def test_lif_matches_reference_loop(reset, recurrent, x64, getkey):
     noise = net.sample_noise(getkey(), T)
     trace = net.simulate(x, noise)
     layer = net.layers[0]
+    assert isinstance(layer, snnsad.Dense)
     V = None if layer.recurrent_weight is None else np.asarray(layer.recurrent_weight)
     s_ref, d_ref = _reference_lif(
-        np.asarray(layer.weight), V, np.asarray(x), np.asarray(noise[0]), 6.0, 5e-3, 3e-3, 1e-3, 0.7, reset
+        np.asarray(layer.weight),
+        V,
+        np.asarray(x),
+        np.asarray(noise[0]),
+        6.0,
+        5e-3,
+        3e-3,
+        1e-3,
+        0.7,
+        reset,  # pyright: ignore[reportAttributeAccessIssue]
     )
     np.testing.assert_array_equal(trace.spikes[0], s_ref)
     np.testing.assert_allclose(trace.drive[0], d_ref, rtol=1e-12, atol=1e-12)
@@ -121,7 +131,7 @@ def test_perceptron_is_memoryless(getkey):
     )
     x = jr.normal(getkey(), (6, 3))
     trace = net(x)
-    drive = x @ net.layers[0].weight.T - 0.1
+    drive = x @ net.layers[0].weight.T - 0.1  # pyright: ignore[reportAttributeAccessIssue]
     np.testing.assert_allclose(trace.drive[0], drive, rtol=1e-6)
     np.testing.assert_array_equal(trace.spikes[0], (drive > 0).astype(jnp.float32))
 

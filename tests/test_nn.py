@@ -129,7 +129,7 @@ def test_changing_beta_tau_or_learning_rate_does_not_recompile(getkey):
     net, opt_state, _ = step(net, opt_state, x, key)
     net = eqx.tree_at(lambda n: n.layers[1].neuron.tau_mem, net, jnp.asarray(3e-3, jnp.float32))
     net, opt_state, _ = step(net, opt_state, x, key)
-    opt_state.hyperparams["learning_rate"] = jnp.asarray(0.01, jnp.float32)
+    opt_state.hyperparams["learning_rate"] = jnp.asarray(0.01, jnp.float32)  # pyright: ignore[reportAttributeAccessIssue]
     step(net, opt_state, x, key)
 
 
@@ -417,6 +417,6 @@ def test_with_spike_fns_swaps_every_layer_or_one_per_layer(getkey):
     assert all(isinstance(fn, snnsad.Heaviside) for fn in det.spike_fns) and not any(det.stochastic)
     mixed = net.with_spike_fns([snnsad.Heaviside(), STOCH])
     assert mixed.stochastic == (False, True)
-    np.testing.assert_array_equal(mixed.layers[0].weight, net.layers[0].weight)
+    np.testing.assert_array_equal(mixed.layers[0].weight, net.layers[0].weight)  # pyright: ignore[reportAttributeAccessIssue]
     with pytest.raises(ValueError, match="2 spiking layers"):
         net.with_spike_fns([STOCH] * 3)

@@ -24,14 +24,14 @@ def test_smorms3_matches_hand_computed_steps():
     u1, state = opt.update({"w": jnp.asarray([0.5, -1.0])}, state)
     # step 1: r = 1/2; g = [0.25, -0.5]; g2 = [0.125, 0.5]; x = g^2/g2 = [0.5, 0.5]; lr = min(0.1, x) = 0.1
     np.testing.assert_allclose(u1["w"], [-0.5 * 0.1 / np.sqrt(0.125), 1.0 * 0.1 / np.sqrt(0.5)], rtol=1e-6)
-    np.testing.assert_allclose(state[0].mem["w"], [1.5, 1.5])
+    np.testing.assert_allclose(state[0].mem["w"], [1.5, 1.5])  # pyright: ignore[reportAttributeAccessIssue]
     u2, state = opt.update({"w": jnp.asarray([0.2, 0.3])}, state)
     # step 2: r = 1/2.5 = 0.4; g = 0.6 g + 0.4 grad; g2 = 0.6 g2 + 0.4 grad^2
     g = np.array([0.6 * 0.25 + 0.4 * 0.2, 0.6 * -0.5 + 0.4 * 0.3])
     g2 = np.array([0.6 * 0.125 + 0.4 * 0.04, 0.6 * 0.5 + 0.4 * 0.09])
     x = g**2 / g2
     np.testing.assert_allclose(u2["w"], -np.array([0.2, 0.3]) * np.minimum(0.1, x) / np.sqrt(g2), rtol=1e-6)
-    np.testing.assert_allclose(state[0].mem["w"], 1 + 1.5 * (1 - x), rtol=1e-6)
+    np.testing.assert_allclose(state[0].mem["w"], 1 + 1.5 * (1 - x), rtol=1e-6)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def test_smorms3_on_a_network_pytree():
@@ -115,7 +115,7 @@ def test_train_step_donates_its_state_and_fit_keeps_the_callers_network(tmp_path
     after = jax.tree.leaves(eqx.filter(net, eqx.is_array))  # usable: fit trained its own copy
     for a, b in zip(before, after, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(res.net.layers[0].weight, net.layers[0].weight)
+    assert not np.array_equal(res.net.layers[0].weight, net.layers[0].weight)  # pyright: ignore[reportAttributeAccessIssue]
     # The step itself updates the network and optimiser state in place (their buffers are donated).
     params = eqx.filter(res.net, snnsad.nn.trainable(res.net))
     state = jax.tree.map(lambda a: a.copy(), (res.net, OPTIMIZER.init(params)))

@@ -22,7 +22,7 @@ def test_fit_cells_equals_fit_of_each_cell_and_isolates_a_diverging_one(tmp_path
     def net(beta, seed):
         spike = snnsad.Surrogate(snnsad.FastSigmoid(beta), scale=1.0)
         n = snnsad.feedforward((8, 16, 3), key=jr.key(seed), spike_fn=spike)
-        return eqx.tree_at(lambda n: n.layers[0].weight, n, 8 * n.layers[0].weight)  # hidden neurons fire
+        return eqx.tree_at(lambda n: n.layers[0].weight, n, 8 * n.layers[0].weight)  # hidden neurons fire  # pyright: ignore[reportAttributeAccessIssue]
 
     bad = net(3.0, 0)
     bad = eqx.tree_at(lambda n: n.readout.weight, bad, jnp.full_like(bad.readout.weight, 3e38))

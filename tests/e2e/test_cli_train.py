@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import snnsad
+import snnsad.experiments
 from snnsad import losses
 from snnsad._cli import _train_config as _recipes
 from snnsad._cli import main as cli_main
@@ -87,7 +88,7 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
 
     _, (_, _, test), net, _, _, _ = load_run(out)
     back = snnsad.nir.from_nir(nir.read(str(tmp_path / "net.nir")))
-    x = jnp.asarray(test.x[0])
+    x = jnp.asarray(test.x[0])  # pyright: ignore[reportAttributeAccessIssue]
     det = net.with_spike_fns(snnsad.Heaviside())
     np.testing.assert_array_equal(np.asarray(det(x).output), np.asarray(back(x).output))
 
@@ -122,7 +123,7 @@ def test_shd_recipe_builds_the_papers_conv_network(tmp_path):
     train, val, test, net, *_ = _recipes.build(cfg)
     assert [type(layer).__name__ for layer in net.layers] == ["Conv1D"] * 3
     assert net.sizes == (16 * 68, 32 * 21, 64 * 5) and net.readout.size == 20
-    assert all(layer.recurrent_kernel is not None for layer in net.layers)
+    assert all(layer.recurrent_kernel is not None for layer in net.layers)  # pyright: ignore[reportAttributeAccessIssue]
     assert len(train) == 36 and len(val) == 4 and test is None
     dense = _recipes.build({**cfg, "architecture": "dense", "hidden": [8]})[3]
     assert type(dense.layers[0]).__name__ == "Dense" and dense.sizes == (8,)

@@ -277,13 +277,13 @@ def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
         before=lambda epoch, net: seen.append(epoch),
     )  # fmt: skip
     adam = state[0]
-    assert seen == [0, 1, 2] and int(adam.count) == 3 * (48 // 16)
+    assert seen == [0, 1, 2] and int(adam.count) == 3 * (48 // 16)  # pyright: ignore[reportAttributeAccessIssue]
     one_epoch = experiments.train_in_stages(
         net, d, snnsad.Autodiff(), snnsad.losses.ce_loss, optax.adam(1e-2), epochs=1, seed=0, batch_size=16
     )[1][0]
     # the second moment accumulates over all 9 steps, not just the last epoch's 3
-    assert float(sum(jnp.sum(v) for v in jax.tree.leaves(adam.nu))) > float(
-        sum(jnp.sum(v) for v in jax.tree.leaves(one_epoch.nu))
+    assert float(sum(jnp.sum(v) for v in jax.tree.leaves(adam.nu))) > float(  # pyright: ignore[reportAttributeAccessIssue]
+        sum(jnp.sum(v) for v in jax.tree.leaves(one_epoch.nu))  # pyright: ignore[reportAttributeAccessIssue]
     )
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import snnsad
+import snnsad.experiments
 
 
 @pytest.mark.slow

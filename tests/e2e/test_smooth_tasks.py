@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import snnsad
+import snnsad.experiments
 from snnsad import events
 from snnsad.experiments._qif_tasks import (
     SINGLE,
