@@ -171,6 +171,7 @@ class _Jittered(events.AbstractEventNetwork):
         return self.net(events.EventTrain(times[order], x.index[order]), gradient=gradient)
 
 
+@pytest.mark.slow
 def test_sample_grads_and_gradient_stats_take_an_event_network_and_an_event_gradient(x64):
     """`sample_grads` and `gradient_stats` on event networks (the declared protocol, `AbstractEventNetwork`), here
     an `EventNetwork` inside a researcher's own network on the protocol that jitters the input spike times: without

@@ -59,6 +59,7 @@ def test_sign_sg_ntk_is_the_large_m_limit_and_the_ntk_is_ill_posed():
     assert 3 < diffs[0] / diffs[1] < 7 and 15 < diags[1] / diags[0] < 30
 
 
+@pytest.mark.slow
 def test_empirical_kernels_converge_to_the_analytic_ones():
     """Empirical SG-NTK and NTK of erf_2 networks (float64, 8 initialisations each) against the recursion:
     the mean squared difference falls by a factor within 2 of the expected 10 from width 100 to 1000."""

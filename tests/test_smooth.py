@@ -80,6 +80,7 @@ def test_theta_phase_transfer_is_voltage_addition(x64):
     assert abs(float(ends[0])) < 1e-12 and abs(float(ends[1]) - theta.period) < 1e-12
 
 
+@pytest.mark.slow
 def test_theta_network_gradient_equals_central_differences(x64):
     """Three-layer theta network on 2 digits with active hidden layers (w_scale 3): Pseudospikes'
     gradient (autodiff through the event loop) equals float64 central differences (h = 1e-6) to 1e-6 on
