@@ -65,7 +65,7 @@ tests)
     setup beartype
     "$PY" -m pytest -q -x -m "not slow" -p no:cacheprovider -n 4 --dist worksteal \
         tests/test_spikes.py tests/test_neurons.py tests/test_nn.py tests/test_estimators.py \
-        tests/test_local_score.py tests/test_train.py tests/test_bench.py 2>&1 | tee "$OUT/tests.log"
+        tests/test_local_score.py tests/test_train.py tests/e2e/test_bench.py 2>&1 | tee "$OUT/tests.log"
     ;;
 *)
     echo "usage: bash benchmarks/gpu.sh wheels|bench|tests [--quick]" >&2

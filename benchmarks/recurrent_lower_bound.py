@@ -18,7 +18,7 @@ all weights and the hidden thresholds. Timed side by side in interleaved rounds:
 - ``snnsad``: the step ``snnsad bench`` (b) times (``Batched(Autodiff(), batch_axis=1)``).
 
 The hand-written backward is checked against autodiff in float64 by
-``tests/test_benchmarks.py::test_recurrent_lif_backward_matches_autodiff``.
+``tests/e2e/test_bench.py::test_recurrent_lif_backward_matches_autodiff``.
 
     python benchmarks/recurrent_lower_bound.py [--lengths 100,350] [--repeats 5]
 """

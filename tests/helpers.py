@@ -92,7 +92,7 @@ def documented_namespace(path: str = "docs/howto.md", section: str | None = None
     """Run the Python blocks of a documentation page and return what they define (classes, objects).
 
     `section`: run only the page's first block (its imports) and the blocks under the `## ` heading
-    that starts with this text (the rest of the page is tested by tests/test_docs.py)."""
+    that starts with this text (the rest of the page is tested by tests/e2e/test_docs.py)."""
     import pathlib
     import re
 
