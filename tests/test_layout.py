@@ -40,9 +40,8 @@ def _imports(path: pathlib.Path, package: str):
 
 
 def _package(path: pathlib.Path) -> str:
-    rel = path.relative_to(REPO).with_suffix("")
-    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts[:-1]
-    return ".".join(parts)
+    """The package a module's relative imports resolve against (its folder, for `__init__.py` too)."""
+    return ".".join(path.relative_to(REPO).parts[:-1])
 
 
 def _lint_imports(cwd: pathlib.Path) -> subprocess.CompletedProcess:

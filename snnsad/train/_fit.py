@@ -3,7 +3,7 @@
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
 
 import equinox as eqx
@@ -15,7 +15,6 @@ import optax
 from jaxtyping import PRNGKeyArray
 
 from .._io import atomic_write_text, run_info
-from .._losses import LossFn
 from .._parallel import replicate, shard
 from .._trainable import trainable
 from ..data._datasets import batches
@@ -23,6 +22,10 @@ from ..estimators._base import AbstractEstimator, Batched
 from ..events._network import EventTrain
 from ._callbacks import Callback, EpochInfo, StepInfo, write_history
 from ._checkpoint import load_checkpoint, save_checkpoint
+
+OutputLoss = Callable[[Any, Any], Any]
+"""`(output, y) -> scalar` for one example, where `output` is what the model returns (a `Trace`, an
+`EventOutput`, ...): the losses and metrics `fit` and `evaluate` take."""
 
 
 @eqx.filter_jit
@@ -90,11 +93,14 @@ def _check_finite(finite: jax.Array, epoch: int, index: int, out_dir: str | None
     )
 
 
-def evaluate(net, data, loss_fn: LossFn, metric_fn: LossFn | None, *, key: PRNGKeyArray, batch_size: int = 256) -> dict:
+def evaluate(
+    net, data, loss_fn: OutputLoss, metric_fn: OutputLoss | None, *, key: PRNGKeyArray, batch_size: int = 256
+) -> dict:
     """Mean loss (and metric, e.g. accuracy) over a data set, one stochastic forward pass per example.
 
-    `loss_fn` and `metric_fn` both take `(trace, y)` (lift output metrics with
-    `snnsad.losses.on_output`); `net` is any model `net(x, key=key) -> trace`.
+    `loss_fn` and `metric_fn` both take `(output, y)`, `output` being what `net(x, key=key)` returns (a
+    `Trace`: lift output metrics with `snnsad.losses.on_output`; an event network's output); `data` is a
+    data set with `len()` and `batch(indices)`, its inputs any pytree.
     """
     losses, metrics = _over_data(
         data, batch_size, lambda xs, ys, i: _eval_chunk(loss_fn, metric_fn, net, xs, ys, jr.fold_in(key, i))
@@ -168,14 +174,14 @@ def fit(
     train,
     *,
     estimator: AbstractEstimator | Batched,
-    loss_fn: LossFn,
+    loss_fn: OutputLoss,
     optimizer: optax.GradientTransformation,
     epochs: int,
     batch_size: int,
     seed: int = 0,
     val=None,
     test=None,
-    metric_fn: LossFn | None = None,
+    metric_fn: OutputLoss | None = None,
     out_dir: str | None = None,
     resume: bool = True,
     progress: bool = True,
