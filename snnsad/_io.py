@@ -1,5 +1,6 @@
-"""Atomic file writes: a crash mid-write never leaves a corrupt file behind."""
+"""Atomic file writes (a crash mid-write never leaves a corrupt file behind), run records and run folders."""
 
+import json
 import os
 import tempfile
 
@@ -76,3 +77,36 @@ def machine_description() -> str:
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, jax {jax.__version__} "
         f"on {jax.devices()[0].platform}"
     )
+
+
+def write_run(folder: str, config: dict, results: dict | None = None, figures: dict | None = None) -> list[str]:
+    """Write a run's folder: `config.json` (with `run_info()`: versions, machine, commit), `results.json` and
+    the figures, each file atomically (a reader never sees half a file).
+
+    **Arguments:**
+
+    - `folder`: the run's folder (created if missing).
+    - `config`: what ran (settings, seeds); values JSON cannot hold are written as strings.
+    - `results`: what it measured (`None`: no results file); numbers JSON cannot hold are written as floats.
+    - `figures`: file name -> matplotlib figure, saved at 110 dpi and closed.
+
+    **Returns:**
+
+    The paths of the figures written.
+    """
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(os.path.join(folder, "config.json"), json.dumps({**config, **run_info()}, indent=2, default=str))
+    if results is not None:
+        atomic_write_text(os.path.join(folder, "results.json"), json.dumps(results, indent=2, default=float))
+    paths = []
+    for name, fig in (figures or {}).items():
+        path = os.path.join(folder, name)
+        directory, base = os.path.split(path)
+        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{base}")
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=os.path.splitext(base)[1][1:] or "png")
+        os.replace(tmp, path)
+        import matplotlib.pyplot as plt  # a figure exists, so matplotlib is installed
+
+        plt.close(fig)
+        paths.append(path)
+    return paths

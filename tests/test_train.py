@@ -347,3 +347,21 @@ def test_fit_trains_an_event_network_on_event_inputs(tmp_path, standard_promotio
     bad = data.SpikeDataset(events.EventTrain(x.times.at[3, 1].set(jnp.nan), x.index), y)
     with pytest.raises(ValueError, match=r"examples \[3\]"):
         snnsad.fit(net, bad, **{**common, "epochs": 1, "batch_size": 64})
+
+
+def test_write_run_writes_config_results_and_figures_atomically(tmp_path):
+    """`write_run` writes `config.json` (with versions, machine and commit), `results.json` and each figure,
+    leaving no temporary file behind; numbers JSON cannot hold (numpy) are written as floats."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure()
+    paths = snnsad.train.write_run(str(tmp_path / "run"), {"seed": 3}, {"acc": np.float32(0.5)}, {"curve.png": fig})
+    assert paths == [str(tmp_path / "run" / "curve.png")] and os.path.getsize(paths[0]) > 100
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["seed"] == 3 and "jax" in config and "commit" in config
+    assert json.loads((tmp_path / "run" / "results.json").read_text()) == {"acc": 0.5}
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "curve.png", "results.json"]
+    assert not plt.fignum_exists(fig.number)

@@ -4,6 +4,7 @@ checkpoint, logging), evaluation, checkpoints, and writing run folders atomicall
 from .._io import atomic_write_bytes as atomic_write_bytes
 from .._io import atomic_write_text as atomic_write_text
 from .._io import run_info as run_info
+from .._io import write_run as write_run
 from ._callbacks import BestCheckpoint as BestCheckpoint
 from ._callbacks import Callback as Callback
 from ._callbacks import EarlyStopping as EarlyStopping

@@ -27,7 +27,7 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from .._io import atomic_write_text, run_info
+from .._io import write_run
 from .._losses import LossFn
 from .._trainable import trainable
 from ..data._datasets import batches
@@ -133,8 +133,7 @@ def fit_cells(
                     f"fit_cells: {out_dir!r} holds a checkpoint of a different run; choose another out_dir."
                 )
             histories, diverged, start = meta["histories"], meta["diverged"], meta["epoch"] + 1
-        atomic_write_text(os.path.join(out_dir, "config.json"),
-                          json.dumps({**run, "epochs": epochs, **run_info()}, indent=2, default=str))  # fmt: skip
+        write_run(out_dir, {**run, "epochs": epochs})
     steps = len(train) // batch_size
     roots = [jr.key(s) for s in seeds]
     for epoch in range(start, epochs):

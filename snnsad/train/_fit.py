@@ -14,7 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from .._io import atomic_write_text, run_info
+from .._io import write_run
 from .._parallel import replicate, shard
 from .._trainable import trainable
 from ..data._datasets import batches
@@ -263,14 +263,7 @@ def fit(
                     "resume=False (--restart) starts over, or choose another out_dir."
                 )
             history, start_epoch = meta["history"], meta["epoch"] + 1
-        atomic_write_text(
-            os.path.join(out_dir, "config.json"),
-            json.dumps(
-                {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size, **run_info()},
-                indent=2,
-                default=str,
-            ),
-        )
+        write_run(out_dir, {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size})
 
     # The train step donates the buffers of the network and optimiser state: it gets its own copies
     # (distinct even where the caller's tree shares one array), so the caller's `net` stays valid.
