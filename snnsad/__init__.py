@@ -1,8 +1,11 @@
 """snnsad: surrogate gradients, stochastic AD and exact gradients for spiking neural networks in JAX.
 
 The public API is flat: `snnsad.Sigmoid`, `snnsad.Stochastic`, `snnsad.feedforward`,
-`snnsad.StochasticAD`, ... Submodules `snnsad.escape`, `snnsad.spikes`, `snnsad.neurons`,
-`snnsad.nn`, `snnsad.estimators` and `snnsad.analysis` group the same names by topic.
+`snnsad.StochasticAD`, ... The core modules `snnsad.escape`, `snnsad.spikes`, `snnsad.neurons` and
+`snnsad.losses`, and the families `snnsad.nn`, `snnsad.estimators`, `snnsad.events`, `snnsad.data`,
+`snnsad.train`, `snnsad.analysis`, `snnsad.kernels` and `snnsad.nir` group the names by topic. The
+paper's experiments are the application on top: `import snnsad.experiments` (this package does not
+import them).
 """
 
 from . import analysis as analysis
