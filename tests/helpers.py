@@ -1,5 +1,6 @@
 """Shared test helpers."""
 
+import functools
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,7 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
+import snnsad
 from snnsad import events
 
 
@@ -156,3 +158,26 @@ def write_idx(path, array, code):
     header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
     with open(path, "wb") as f:
         f.write(header + array.tobytes())
+
+
+@functools.cache
+def small_problem(name: str):
+    """`(net, x, loss_fn, y)` of `snnsad.analysis.small_problems()[name]` in float64, built once per test process."""
+    with jax.enable_x64(True):
+        p = _small_problems()[name]
+    return p.net, p.x, p.loss_fn, p.y
+
+
+@functools.cache
+def _small_problems():
+    with jax.enable_x64(True):
+        return snnsad.analysis.small_problems()
+
+
+@functools.cache
+def exact_gradient(name: str):
+    """`(value, grads)` of exact enumeration on `small_problem(name)` (float64), computed once per test process:
+    several tests compare their estimators with the same ground truth."""
+    net, x, loss_fn, y = small_problem(name)
+    with jax.enable_x64(True):
+        return eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)

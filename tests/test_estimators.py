@@ -9,7 +9,7 @@ import pytest
 
 import snnsad
 
-from .helpers import assert_unbiased, documented_namespace, max_z
+from .helpers import assert_unbiased, documented_namespace, exact_gradient, max_z, small_problem
 
 F64 = jnp.float64
 ESC = snnsad.Sigmoid(2.0)
@@ -22,12 +22,6 @@ with jax.enable_x64(True):
 CASES = list(PROBLEMS)
 
 
-def _setup(name):
-    with jax.enable_x64(True):
-        p = snnsad.analysis.small_problems()[name]
-    return p.net, p.x, p.loss_fn, p.y
-
-
 def _exact(net, x, loss_fn, y):
     return eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
 
@@ -36,10 +30,10 @@ def _exact(net, x, loss_fn, y):
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_cases_are_nontrivial(case, x64):
     """The test networks have firing probabilities away from 0 and 1 and a nonzero exact gradient."""
-    net, x, loss_fn, y = _setup(case)
+    net, x, loss_fn, y = small_problem(case)
     probs = np.concatenate([np.asarray(p).ravel() for p in net(x, key=jr.key(0)).prob])
     assert 0.1 < probs.mean() < 0.9
-    _, g = _exact(net, x, loss_fn, y)
+    _, g = exact_gradient(case)
     w = {k: np.abs(np.asarray(v)).max() for k, v in snnsad.nn.parameters(g).items() if not k.endswith("threshold")}
     scale = max(w.values())
     assert all(v > 1e-3 * scale for v in w.values()), w  # every weight matrix influences the loss
@@ -50,8 +44,8 @@ def test_cases_are_nontrivial(case, x64):
 @pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
 def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
     """Mean of 3000 estimates is within 4 standard errors of the exact gradient for every parameter (fixed seeds)."""
-    net, x, loss_fn, y = _setup(case)
-    value, exact = _exact(net, x, loss_fn, y)
+    net, x, loss_fn, y = small_problem(case)
+    value, exact = exact_gradient(case)
     values, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(5), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{type(estimator).__name__}")
     assert_unbiased(values, value, n_se=4.0, label="loss value")
@@ -85,8 +79,8 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
 )
 def test_estimator_variants_are_unbiased(estimator, x64):
     """Every weighting/proposal/baseline option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
-    _, exact = _exact(net, x, loss_fn, y)
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
+    _, exact = exact_gradient("two_hidden_zero")
     _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(6), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0)
 
@@ -105,8 +99,8 @@ def test_per_layer_mix_of_flips_and_score_is_unbiased(estimator, x64):
     """Coupled flips on some stochastic layers and the score function on the others: each site's term of
     dE[L]/dtheta keeps its own unbiased estimator, so the sum is unbiased; checked against exact enumeration
     on the two-layer problem (4 standard errors, 3000 samples, fixed seed) for every split."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
-    value, exact = _exact(net, x, loss_fn, y)
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
+    value, exact = exact_gradient("two_hidden_zero")
     values, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(8), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0)
     assert_unbiased(values, value, n_se=4.0, label="loss value")
@@ -114,14 +108,14 @@ def test_per_layer_mix_of_flips_and_score_is_unbiased(estimator, x64):
 
 def test_stratified_proposal_needs_a_flip_per_layer(x64):
     """`proposal="stratified"` gives every stochastic layer at least one flip: fewer flips than layers is refused."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
     with pytest.raises(ValueError, match="fewer than the 2 stochastic layers"):
         snnsad.StochasticAD(1, proposal="stratified")(loss_fn, net, x, y, jr.key(0))
 
 
 def test_mixed_estimator_refuses_bad_settings(x64):
     """Layer indices that are not stochastic layers, too few samples for the baseline, bad options: clear errors."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
     with pytest.raises(ValueError, match="not stochastic spiking layers"):
         snnsad.MixedEstimator(coupled=(5,))(loss_fn, net, x, y, jr.key(0))
     with pytest.raises(ValueError, match="n_samples >= 2"):
@@ -138,8 +132,8 @@ def test_matched_stochastic_sg_is_biased_in_two_layers(x64):
     3000 samples; the largest deviation exceeds 10 standard errors, while StochasticAD on the same
     network stays within 4 (test above).
     """
-    net, x, loss_fn, y = _setup("two_hidden_zero")
-    _, exact = _exact(net, x, loss_fn, y)
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
+    _, exact = exact_gradient("two_hidden_zero")
     _, grads = snnsad.sample_grads(snnsad.Autodiff(), loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert max_z(grads, exact) > 10
 
@@ -179,7 +173,7 @@ def test_exact_enumeration_needs_a_stochastic_layer():
 
 @pytest.mark.slow
 def test_chunking_does_not_change_exact_enumeration(x64):
-    net, x, loss_fn, y = _setup("one_hidden_subtract")
+    net, x, loss_fn, y = small_problem("one_hidden_subtract")
     v1, g1 = snnsad.ExactEnumeration(chunk_size=4096)(loss_fn, net, x, y)
     v2, g2 = snnsad.ExactEnumeration(chunk_size=256)(loss_fn, net, x, y)
     np.testing.assert_allclose(v1, v2, rtol=1e-12)
@@ -274,7 +268,7 @@ def test_an_estimator_declares_its_objective():
 def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
     """Batched differentiates the batch mean of the objectives in one backward pass (time-major inside);
     that must equal the mean of the per-example estimates with the same keys, to float64 rounding."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
     xs = jnp.stack([x, 0.5 * x, x[::-1]])
     ys = jnp.asarray([0, 1, 1])
     key = jr.key(3)
@@ -309,7 +303,7 @@ def test_batched_takes_no_key_for_a_deterministic_network():
 
 
 def test_batched_rejects_a_bad_batch_axis():
-    net, x, loss_fn, y = _setup("two_hidden_zero")
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
     with pytest.raises(ValueError, match="`batch_axis` must be 0 .* or 1 .*, got 2"):
         snnsad.Batched(snnsad.Autodiff(), batch_axis=2)
     with pytest.raises(ValueError, match=r"batch_axis=1\): `x` must be one time-major \(T, B, n\) array"):
@@ -385,8 +379,8 @@ def test_profiles_and_the_proposed_mix_are_measured(x64):
     """`profile_estimators` reports per-parameter relative variance, measured cost and cosine for each
     estimator against exact enumeration; `propose_mix` returns the cheapest measured split whose total
     relative variance meets the target, and bad arguments are refused."""
-    net, x, loss_fn, y = _setup("two_hidden_zero")
-    _, exact = _exact(net, x, loss_fn, y)
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
+    _, exact = exact_gradient("two_hidden_zero")
     profiles = snnsad.analysis.profile_estimators(
         {"flips": snnsad.StochasticAD(4), "score": snnsad.ScoreFunction(4)}, loss_fn, net, x, y, jr.key(0),
         n_estimates=50, reference=exact,

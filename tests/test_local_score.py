@@ -1,6 +1,5 @@
 """`LocalScoreFunction`: unbiased against exact enumeration, its fast per-neuron losses, its lower variance, its errors."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -10,18 +9,12 @@ import pytest
 import snnsad
 from snnsad.estimators._local_score import _swapped_losses
 
-from .helpers import assert_unbiased
+from .helpers import assert_unbiased, exact_gradient, small_problem
 
 F64 = jnp.float64
 STOCH = snnsad.Stochastic(snnsad.Sigmoid(2.0))
 FAST = snnsad.LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="subtract")  # short memory: lively on few steps
 ce_loss = snnsad.losses.ce_loss
-
-
-def _problem(name):
-    with jax.enable_x64(True):
-        p = snnsad.analysis.small_problems()[name]
-    return p.net, p.x, p.loss_fn, p.y
 
 
 @pytest.mark.slow
@@ -31,8 +24,8 @@ def test_local_score_function_matches_exact_enumeration(case, n_samples, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
     also checks the score-function term of the layers below."""
-    net, x, loss_fn, y = _problem(case)
-    value, exact = eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, y)
+    net, x, loss_fn, y = small_problem(case)
+    value, exact = exact_gradient(case)
     est = snnsad.LocalScoreFunction(n_samples)
     values, grads = snnsad.sample_grads(est, loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}: ")
@@ -62,7 +55,7 @@ def test_swapped_losses_equal_a_rerun_with_the_swapped_spikes(x64):
 def test_chunked_swaps_give_the_same_estimate(x64):
     """`chunk_size` only changes how many neurons' swapped readouts are evaluated at once: the same key gives
     the same loss and gradient (float64, to 1e-12), and a bad chunk size is refused."""
-    net, x, loss_fn, y = _problem("one_hidden_subtract")
+    net, x, loss_fn, y = small_problem("one_hidden_subtract")
     whole = snnsad.LocalScoreFunction(3)(loss_fn, net, x, y, jr.key(4))
     chunked = snnsad.LocalScoreFunction(3, chunk_size=2)(loss_fn, net, x, y, jr.key(4))
     for a, b in zip(jax.tree.leaves(whole), jax.tree.leaves(chunked), strict=True):
@@ -93,16 +86,16 @@ def test_local_score_function_cuts_the_variance_of_a_wide_layer(x64):
 def test_local_score_function_refuses_models_it_cannot_handle(x64):
     """Each requirement (n_samples >= 2, a Network with a linear readout, a stochastic and non-recurrent
     last layer, a loss of the readout alone) gets an error that names it."""
-    net, x, _, y = _problem("one_hidden_subtract")
+    net, x, _, y = small_problem("one_hidden_subtract")
     key = jr.key(0)
     est = snnsad.LocalScoreFunction(2)
     with pytest.raises(ValueError, match="n_samples.*>= 2"):
         snnsad.LocalScoreFunction(1)
     with pytest.raises(ValueError, match="linear readout"):
-        no_readout, x2, loss2, y2 = _problem("spiking_output_none")
+        no_readout, x2, loss2, y2 = small_problem("spiking_output_none")
         est(loss2, no_readout, x2, y2, key)
     with pytest.raises(ValueError, match="recurrent"):
-        recurrent, x3, loss3, y3 = _problem("recurrent_leak")
+        recurrent, x3, loss3, y3 = small_problem("recurrent_leak")
         est(loss3, recurrent, x3, y3, key)
     mixed = snnsad.feedforward(
         (3, 3, 2, 2), key=jr.key(1), spike_fn=[STOCH, snnsad.Surrogate(snnsad.Sigmoid(2.0))], dtype=F64
