@@ -1,5 +1,6 @@
 """Atomic file writes (a crash mid-write never leaves a corrupt file behind), run records and run folders."""
 
+import io
 import json
 import os
 import tempfile
@@ -100,13 +101,12 @@ def write_run(folder: str, config: dict, results: dict | None = None, figures: d
         atomic_write_text(os.path.join(folder, "results.json"), json.dumps(results, indent=2, default=float))
     paths = []
     for name, fig in (figures or {}).items():
-        path = os.path.join(folder, name)
-        directory, base = os.path.split(path)
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{base}")
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format=os.path.splitext(base)[1][1:] or "png")
-        os.replace(tmp, path)
         import matplotlib.pyplot as plt  # a figure exists, so matplotlib is installed
 
+        path = os.path.join(folder, name)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, dpi=110, bbox_inches="tight", format=os.path.splitext(name)[1][1:] or "png")
         plt.close(fig)
+        atomic_write_bytes(path, buffer.getvalue())
         paths.append(path)
     return paths

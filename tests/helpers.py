@@ -163,8 +163,7 @@ def write_idx(path, array, code):
 @functools.cache
 def small_problem(name: str):
     """`(net, x, loss_fn, y)` of `snnsad.analysis.small_problems()[name]` in float64, built once per test process."""
-    with jax.enable_x64(True):
-        p = _small_problems()[name]
+    p = _small_problems()[name]
     return p.net, p.x, p.loss_fn, p.y
 
 
