@@ -313,6 +313,49 @@ def test_callbacks_see_every_step_and_epoch_and_can_stop_training(tmp_path, stan
                    epochs=1, batch_size=8, progress=False, callbacks=[print])  # fmt: skip
 
 
+def test_on_start_restores_state_record_entries_reach_the_files_and_keep_best_holds_the_best_epoch(
+    tmp_path, standard_promotion
+):
+    """`on_start` may replace the starting state: a callback that restores the network and epoch of a
+    finished 2-epoch run and asks for 3 gives, weight for weight, the 3-epoch run resumed from its
+    checkpoint (fit's own `Checkpointing`); an entry a callback adds to the epoch's record is in the
+    returned history and in `metrics.json` (fit's writer runs after the user's callbacks); `KeepBest`
+    holds the network of the best epoch (compared with the `on_epoch` copies, exactly)."""
+    net = snnsad.feedforward((4, 6, 3), key=jr.key(0), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
+    d = data.randman(3, 4, 10, samples_per_class=8, alpha=2.0, seed=0)
+    opt = optax.adam(1e-2)
+    kw = dict(estimator=snnsad.Autodiff(), loss_fn=snnsad.losses.ce_loss, optimizer=opt, batch_size=8)
+
+    class Extra(snnsad.train.Callback):
+        def on_epoch(self, info):
+            info.record["extra"] = 10.0 + info.epoch
+
+    two = snnsad.fit(net, d, epochs=2, progress=False, out_dir=str(tmp_path / "a"), **kw)
+    resumed = snnsad.fit(net, d, epochs=3, progress=False, out_dir=str(tmp_path / "a"), callbacks=[Extra()], **kw)
+
+    class Restore(snnsad.train.Callback):
+        def on_start(self, info):
+            assert info.epoch == 0 and info.history == []
+            return snnsad.train.StartInfo(two.net, two.opt_state, two.history, 2)
+
+    seen = {}
+
+    class Keep(snnsad.train.Callback):
+        def on_epoch(self, info):
+            seen[info.epoch] = info.net
+
+    best = snnsad.train.KeepBest("train_loss", mode="min")
+    restored = snnsad.fit(net, d, epochs=3, progress=False, callbacks=[Restore(), Keep(), best], **kw)
+    for a, b in zip(jax.tree.leaves(resumed.net), jax.tree.leaves(restored.net)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert [h["epoch"] for h in restored.history] == [0, 1, 2]
+    assert resumed.history[-1]["extra"] == 12.0 and "extra" not in resumed.history[0]
+    assert json.loads((tmp_path / "a" / "metrics.json").read_text())[-1]["extra"] == 12.0
+    assert best.best_epoch == 2 and set(seen) == {2}
+    for a, b in zip(jax.tree.leaves(best.net), jax.tree.leaves(seen[2])):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_fit_trains_an_event_network_on_event_inputs(tmp_path, standard_promotion):
     """`fit` takes pytree inputs (a data set of `EventTrain`s, unused slots at +inf) and an event gradient: two
     epochs of `EventProp()` on a 5-8-3 Yin-Yang network equal, weight for weight, a hand-written loop of

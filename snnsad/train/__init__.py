@@ -7,9 +7,13 @@ from .._io import run_info as run_info
 from .._io import write_run as write_run
 from ._callbacks import BestCheckpoint as BestCheckpoint
 from ._callbacks import Callback as Callback
+from ._callbacks import Checkpointing as Checkpointing
 from ._callbacks import EarlyStopping as EarlyStopping
 from ._callbacks import EpochInfo as EpochInfo
+from ._callbacks import KeepBest as KeepBest
 from ._callbacks import MetricsLogger as MetricsLogger
+from ._callbacks import ProgressPrinter as ProgressPrinter
+from ._callbacks import StartInfo as StartInfo
 from ._callbacks import StepInfo as StepInfo
 from ._callbacks import write_history as write_history
 from ._cells import CellsResult as CellsResult

@@ -1,9 +1,14 @@
-"""Callbacks for `snnsad.fit`: a small protocol, plus logging, early stopping and a best-model checkpoint.
+"""Callbacks for `snnsad.fit`: a small protocol, and the run's checkpoint/resume, progress, logging,
+early stopping and best-model keeping built on it.
 
-`fit(..., callbacks=[...])` calls, for every callback, `on_step(StepInfo)` after each training
-step and `on_epoch(EpochInfo)` after each epoch's record (training loss, validation and test
-metrics, seconds) is complete. `on_epoch` returning `True` stops training after that epoch (the
-epoch's checkpoint is written first). Subclass `Callback` and override either method:
+`fit(..., callbacks=[...])` calls, for every callback, `on_start(StartInfo)` once before the first
+step (a callback may return a new `StartInfo`: restored state, a later first epoch),
+`on_step(StepInfo)` after each training step and `on_epoch(EpochInfo)` after each epoch's record
+(training loss, validation and test metrics, seconds) is complete; a callback may add entries to
+that record. `on_epoch` returning `True` stops training after that epoch. `fit`'s own callbacks
+(`Checkpointing` for `out_dir`, `ProgressPrinter` for `progress`) wrap yours: they restore state
+before your `on_start` and write the record after your `on_epoch` has added to it. Subclass
+`Callback` and override any method:
 
 ```python
 class PrintNorm(snnsad.train.Callback):
@@ -21,7 +26,17 @@ from typing import Any, NamedTuple
 
 from .._checks import check_choice
 from .._io import atomic_write_text
-from ._checkpoint import save_checkpoint
+from ._checkpoint import load_checkpoint, save_checkpoint
+
+
+class StartInfo(NamedTuple):
+    """What `on_start` sees and may replace: the network and optimiser state training starts from,
+    the history of the epochs already run, and the first epoch to run (0 unless resumed)."""
+
+    net: Any
+    opt_state: Any
+    history: list
+    epoch: int
 
 
 class StepInfo(NamedTuple):
@@ -38,7 +53,8 @@ class StepInfo(NamedTuple):
 
 
 class EpochInfo(NamedTuple):
-    """What `on_epoch` sees: the epoch, its record (`train_loss`, `val_loss`, `val_metric`, ...),
+    """What `on_epoch` sees: the epoch, its record (`train_loss`, `val_loss`, `val_metric`, ...; a
+    callback may add entries, which the later callbacks, the history and `metrics.json` then hold),
     the whole history so far, and copies of the network and the optimiser state at the end of the
     epoch (safe to keep)."""
 
@@ -50,7 +66,11 @@ class EpochInfo(NamedTuple):
 
 
 class Callback:
-    """Base class: override `on_step` and/or `on_epoch` (both do nothing by default)."""
+    """Base class: override `on_start`, `on_step` and/or `on_epoch` (all do nothing by default)."""
+
+    def on_start(self, info: StartInfo) -> StartInfo | None:
+        """Once before training; return a `StartInfo` to replace the state training starts from."""
+        return None
 
     def on_step(self, info: StepInfo) -> None:
         """After every training step."""
@@ -151,3 +171,69 @@ def write_history(folder: str, history: list[dict]) -> None:
     writer.writeheader()
     writer.writerows(history)
     atomic_write_text(os.path.join(folder, "metrics.csv"), buf.getvalue())
+
+
+class KeepBest(Callback):
+    """Keep (in memory) a copy of the network of the epoch where `monitor` was best; the earliest on ties.
+
+    `net` is that network (`None` before the first epoch), `best` its value and `best_epoch` its epoch.
+    The in-memory twin of `BestCheckpoint`, for runs whose result is the best-validation model.
+    """
+
+    def __init__(self, monitor: str = "val_metric", *, mode: str = "max"):
+        _check_monitor("KeepBest", monitor, mode)
+        self.monitor, self.mode = monitor, mode
+        self.net, self.best, self.best_epoch = None, None, None
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        value = _value("KeepBest", info.record, self.monitor)
+        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+            self.net, self.best, self.best_epoch = info.net, value, info.epoch
+
+
+class Checkpointing(Callback):
+    """Resume a run from `folder/checkpoint.eqx` and write it after every epoch (what `fit(out_dir=...)` installs).
+
+    `on_start` restores `(net, opt_state)`, the history and the next epoch when `resume` and a
+    checkpoint exist, after checking that the checkpoint belongs to the same run (`run`: the settings
+    that must match, a JSON-able dict; `epochs` may differ, so a finished run can be extended).
+    `on_epoch` writes the checkpoint (atomically, checksummed) and `metrics.json`/`metrics.csv`.
+    Temporary files of a write that was killed are removed when it starts.
+    """
+
+    def __init__(self, folder: str, run: dict, *, resume: bool = True):
+        self.folder, self.run, self.resume = folder, run, resume
+        self.path = os.path.join(folder, "checkpoint.eqx")
+        self.resumed_from: int | None = None
+
+    def on_start(self, info: StartInfo) -> StartInfo | None:
+        os.makedirs(self.folder, exist_ok=True)
+        for name in os.listdir(self.folder):  # temporary files of a write that was killed
+            if name.startswith(".tmp-"):
+                os.unlink(os.path.join(self.folder, name))
+        if not (self.resume and os.path.exists(self.path)):
+            return None
+        (net, opt_state), meta = load_checkpoint(self.path, (info.net, info.opt_state))
+        stored = meta.get("run")
+        if not isinstance(stored, dict) or stored != self.run:
+            stored = stored if isinstance(stored, dict) else {}
+            changed = sorted(k for k in set(stored) | set(self.run) if stored.get(k) != self.run.get(k))
+            raise ValueError(
+                f"fit: {self.folder!r} holds a checkpoint of a different run (changed: {changed}); "
+                "resume=False (--restart) starts over, or choose another out_dir."
+            )
+        self.resumed_from = meta["epoch"] + 1
+        return StartInfo(net, opt_state, meta["history"], meta["epoch"] + 1)
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        meta = {"epoch": info.epoch, "history": info.history, "run": self.run}
+        save_checkpoint(self.path, (info.net, info.opt_state), meta)
+        write_history(self.folder, info.history)
+
+
+class ProgressPrinter(Callback):
+    """One line per epoch with its record (`key=value`), flushed; what `fit(progress=True)` installs."""
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        items = info.record.items()
+        print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items), flush=True)

@@ -1,7 +1,6 @@
 """Training: a jitted step for any estimator, evaluation, and `fit` with checkpoints and resume."""
 
 import json
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, cast
@@ -20,8 +19,7 @@ from .._trainable import trainable
 from ..data._datasets import batches
 from ..estimators._base import AbstractEstimator, Batched
 from ..events._network import EventTrain
-from ._callbacks import Callback, EpochInfo, StepInfo, write_history
-from ._checkpoint import load_checkpoint, save_checkpoint
+from ._callbacks import Callback, Checkpointing, EpochInfo, ProgressPrinter, StartInfo, StepInfo
 
 OutputLoss = Callable[[Any, Any], Any]
 """`(output, y) -> scalar` for one example, where `output` is what the model returns (a `Trace`, an
@@ -53,6 +51,10 @@ def _train_step(step_inputs, net, opt_state):
 
 
 _QUANTITIES = ("loss", "gradient", "parameter update")
+
+
+def _copy(tree):
+    return jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, tree)
 
 
 def _all_finite(tree) -> jax.Array:
@@ -224,9 +226,11 @@ def fit(
     the epoch and step; the checkpoint of the last good epoch stays on disk.
     With a `mesh` (`snnsad.device_mesh`) every batch is split across its devices (data
     parallel; `batch_size` must be a multiple of the device count) and the state is replicated.
-    `callbacks` (`snnsad.train.Callback`) see every step and every epoch's record; one returning
-    `True` from `on_epoch` stops training after that epoch (`EarlyStopping`, `BestCheckpoint`,
-    `MetricsLogger` are built in).
+    `callbacks` (`snnsad.train.Callback`) see the start, every step and every epoch's record (to
+    which they may add entries); one returning `True` from `on_epoch` stops training after that
+    epoch (`EarlyStopping`, `KeepBest`, `BestCheckpoint`, `MetricsLogger` are built in). Resume and
+    the per-epoch line are callbacks too (`Checkpointing`, `ProgressPrinter`), installed by `out_dir`
+    and `progress`; they run around yours (restore before, write after).
     """
     callbacks = tuple(callbacks)
     for cb in callbacks:
@@ -239,35 +243,30 @@ def fit(
     batched = estimator if isinstance(estimator, Batched) else Batched(estimator)
     if opt_state is None:
         opt_state = optimizer.init(eqx.filter(net, trainable(net)))
-    history, start_epoch = [], 0
-    ckpt = os.path.join(out_dir, "checkpoint.eqx") if out_dir else ""
-    # What must match for a checkpoint to be resumed (more epochs may be asked for).
-    # `epochs` is left out: a finished run can be extended by asking for more.
-    settings = {k: v for k, v in (config or {}).items() if k != "epochs"}
-    run = json.loads(
-        json.dumps({**settings, "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
-    )
+    # fit's own callbacks wrap the user's: they restore before the user's on_start and write the
+    # epoch's record after the user's on_epoch has added to it.
+    outer: list[Callback] = []
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-        for name in os.listdir(out_dir):  # temporary files of a write that was killed
-            if name.startswith(".tmp-"):
-                os.unlink(os.path.join(out_dir, name))
-        if resume and os.path.exists(ckpt):
-            (net, opt_state), meta = load_checkpoint(ckpt, (net, opt_state))
-            stored = meta.get("run")
-            if not isinstance(stored, dict) or stored != run:
-                stored = stored if isinstance(stored, dict) else {}
-                changed = sorted(k for k in set(stored) | set(run) if stored.get(k) != run.get(k))
-                raise ValueError(
-                    f"fit: {out_dir!r} holds a checkpoint of a different run (changed: {changed}); "
-                    "resume=False (--restart) starts over, or choose another out_dir."
-                )
-            history, start_epoch = meta["history"], meta["epoch"] + 1
+        # What must match for a checkpoint to be resumed; `epochs` is left out: a finished run can
+        # be extended by asking for more.
+        settings = {k: v for k, v in (config or {}).items() if k != "epochs"}
+        run = json.loads(
+            json.dumps({**settings, "seed": seed, "batch_size": batch_size, "n_train": len(train)}, default=str)
+        )
+        outer.append(Checkpointing(out_dir, run, resume=resume))
+    if progress:
+        outer.append(ProgressPrinter())
+    start = StartInfo(net, opt_state, [], 0)
+    for cb in (*outer, *callbacks):
+        start = cb.on_start(start) or start
+    net, opt_state, history, start_epoch = start.net, start.opt_state, list(start.history), start.epoch
+    if out_dir:
         write_run(out_dir, {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size})
+    on_epoch = (*callbacks, *outer)
 
     # The train step donates the buffers of the network and optimiser state: it gets its own copies
     # (distinct even where the caller's tree shares one array), so the caller's `net` stays valid.
-    net, opt_state = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
+    net, opt_state = _copy((net, opt_state))
     if mesh is not None:
         net, opt_state = replicate((net, opt_state), mesh)
     root = jr.key(seed)
@@ -299,18 +298,9 @@ def fit(
                     record[f"{name}_metric"] = ev["metric"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        if progress:
-            print(
-                " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()), flush=True
-            )
-        if out_dir:
-            save_checkpoint(ckpt, (net, opt_state), {"epoch": epoch, "history": history, "run": run})
-            write_history(out_dir, history)
-        if callbacks:  # copies: the next step donates (reuses) the buffers of `net` and `opt_state`
-            kept = jax.tree.map(lambda a: jnp.array(a, copy=True) if eqx.is_array(a) else a, (net, opt_state))
-            stop = [cb.on_epoch(EpochInfo(epoch, record, history, *kept)) for cb in callbacks]
-        else:
-            stop = []
+        # copies: the next step donates (reuses) the buffers of `net` and `opt_state`
+        info = EpochInfo(epoch, record, history, *_copy((net, opt_state)))
+        stop = [bool(cb.on_epoch(info)) for cb in on_epoch]
         if any(stop):
             if progress:
                 print(f"stopped after epoch {epoch} by a callback", flush=True)
