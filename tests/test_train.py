@@ -408,3 +408,20 @@ def test_write_run_writes_config_results_and_figures_atomically(tmp_path):
     assert json.loads((tmp_path / "run" / "results.json").read_text()) == {"acc": 0.5}
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "curve.png", "results.json"]
     assert not plt.fignum_exists(fig.number)
+
+
+def test_project_keeps_parameters_in_their_set_after_each_update():
+    """`project(fn)` chained after SGD: the updated parameters are `fn(params + sgd update)` (clipped into
+    [0, 1] here: entries pushed out land on the bound, the others move by the plain SGD step, to float32
+    rounding of `p + (fn(p + u) - p)`); the optimiser without parameters, or a non-callable, is refused."""
+    opt = optax.chain(optax.sgd(1.0), snnsad.train.project(lambda p: jax.tree.map(lambda a: jnp.clip(a, 0.0, 1.0), p)))
+    params = {"a": jnp.asarray([0.2, 0.5, 0.9]), "b": None}
+    grads = {"a": jnp.asarray([0.5, 0.1, -0.5]), "b": None}
+    updates, _ = opt.update(grads, opt.init(params), params)
+    new = optax.apply_updates(params, updates)
+    np.testing.assert_allclose(np.asarray(new["a"]), [0.0, 0.4, 1.0], rtol=0, atol=1e-7)
+    assert new["b"] is None
+    with pytest.raises(ValueError, match="needs the parameters"):
+        opt.update(grads, opt.init(params))
+    with pytest.raises(TypeError, match="projection"):  # the run-time type check, or project's own
+        snnsad.train.project(1.0)  # pyright: ignore[reportArgumentType]

@@ -336,7 +336,7 @@ def _figure(records, rows, probe):
     fig, ax = plt.subplots(1, 3, figsize=(13, 3.6))
     for r in records:
         ax[0].plot(
-            [0] + [h["epoch"] for h in r["history"]],
+            np.arange(len(r["history"]) + 1),  # 0: before training
             [r["before"]["accuracy"]] + [h["val_accuracy"] for h in r["history"]],
             "o-",
             ms=3,

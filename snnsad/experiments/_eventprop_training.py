@@ -1,4 +1,4 @@
-"""Training event-driven networks on Yin-Yang with EventProp: the recipe, the loop, per-seed runs that resume."""
+"""Training event-driven networks on Yin-Yang with EventProp through `snnsad.fit`: the recipe, per-seed runs that resume."""
 
 import json
 import os
@@ -10,11 +10,10 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
 from .. import events
-from ..estimators import Batched
-from ..train import atomic_write_text, load_checkpoint, save_checkpoint
+from ..data import SpikeDataset
+from ..train import Callback, EpochInfo, KeepBest, atomic_write_text, fit, load_checkpoint, save_checkpoint
 
 RECIPE: dict[str, Any] = dict(
     hidden=200,
@@ -67,10 +66,6 @@ def loss_of(head) -> Any:
     return lambda out, y: events.ttfs_cross_entropy(out, y, tau0=r["tau0"], tau1=r["tau1"], alpha=r["alpha"])
 
 
-def take(x, idx):
-    return jax.tree.map(lambda a: a[idx], x)
-
-
 @eqx.filter_jit
 def outputs(net, x):
     return jax.vmap(net)(x)
@@ -100,8 +95,18 @@ def evaluate(net, x, y) -> dict:
     return result
 
 
+class _Validation(Callback):
+    """Adds the experiment's validation measures (`evaluate`, prefixed `val_`) to each epoch's record."""
+
+    def __init__(self, x_val, y_val):
+        self.x_val, self.y_val = x_val, y_val
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        info.record.update({f"val_{k}": v for k, v in evaluate(info.net, self.x_val, self.y_val).items()})
+
+
 def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
-    """Adam with the learning rate decayed by `decay` per epoch.
+    """`snnsad.fit` with `EventProp()` and Adam, the learning rate decayed by `decay` per epoch.
 
     Returns the network of the epoch with the best validation accuracy (the earliest on ties) and
     the per-epoch history (validation metrics, including the fraction of hidden neurons that still
@@ -110,40 +115,20 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
     r = RECIPE
     n_batches = len(y) // r["batch"]
     opt = optax.adam(optax.exponential_decay(r["lr"] if lr is None else lr, n_batches, r["decay"], staircase=True))
-    params, static = eqx.partition(net, eqx.is_inexact_array)
-    state = opt.init(params)
-    est = Batched(events.EventProp())
-    loss = loss_of(net.head)
-
-    @eqx.filter_jit
-    def step(params, state, xb, yb):
-        value, grads = est(loss, eqx.combine(params, static), xb, yb, jr.key(0))
-        updates, state = opt.update(grads, state, params)
-        return eqx.apply_updates(params, updates), state, value
-
-    history = []
-    best, best_acc = params, -1.0
-    rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        losses = []
-        order = rng.permutation(len(y))
-        chunks = [order[k : k + r["batch"]] for k in range(0, len(y) - r["batch"] + 1, r["batch"])]
-        for idx in tqdm(chunks, desc=f"eventprop seed {seed} epoch {epoch + 1}", disable=not progress):
-            new_params, new_state, value = step(params, state, take(x, idx), y[idx])
-            if not bool(jnp.isfinite(value)):
-                raise FloatingPointError(
-                    f"eventprop training: non-finite loss at epoch {epoch + 1} (a layer overflowed its max_spikes="
-                    f"{r['max_spikes']}?); raise max_spikes."
-                )
-            params, state = new_params, new_state
-            losses.append(float(value))
-        val = evaluate(eqx.combine(params, static), x_val, y_val)
-        history.append(
-            {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in val.items()}}
-        )
-        if val["accuracy"] > best_acc:
-            best, best_acc = params, val["accuracy"]
-    return eqx.combine(best, static), history
+    best = KeepBest("val_accuracy", mode="max")
+    fitted = fit(
+        net,
+        SpikeDataset(x, y),
+        estimator=events.EventProp(),
+        loss_fn=loss_of(net.head),
+        optimizer=opt,
+        epochs=epochs,
+        batch_size=r["batch"],
+        seed=seed,
+        progress=progress,
+        callbacks=[_Validation(x_val, y_val), best],
+    )
+    return (fitted.net if best.net is None else best.net), fitted.history
 
 
 def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True):
@@ -169,7 +154,7 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True)
     x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
     before = evaluate(template, x_test, y_test)
     net, history = train(template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, progress=progress)
-    best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))
+    best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))  # epochs trained by the best network
     record = {
         "seed": seed,
         "epochs": epochs,

@@ -5,7 +5,8 @@ Setups follow chklos/spikegd (experiments/singleneuron, experiments/rnn): tau = 
 pseudo-current softplus scale alpha = 10; see docs/experiments.md for what differs.
 """
 
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -13,7 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..data import SpikeDataset
+from ..estimators import Autodiff
 from ..events import QIF, pseudo_rates, run_layer, spike_train
+from ..nn import hyperparameter
+from ..train import Callback, EpochInfo, fit, project
 
 SINGLE: dict[str, Any] = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
 """Single neuron (spikegd's singleneuron): 20 fixed inputs at U(0, T) with weights N(0, 1), 2 trained
@@ -53,36 +58,73 @@ def silent_seed(start: int = 0) -> int:
     raise RuntimeError("silent_seed: no silent initial neuron among 100 seeds.")
 
 
+class _Problem(eqx.Module):
+    """One fixed problem as a model `fit` trains: `forward(params, data)`, the input ignored.
+
+    `params` (a dict of arrays) is trained; `data` (the problem's fixed inputs and targets) is
+    declared a hyper-parameter, so no estimator or optimiser touches it."""
+
+    params: dict
+    data: dict = hyperparameter(converter=None)
+    forward: Callable = eqx.field(static=True)
+
+    def __call__(self, x, *, key=None):
+        del x, key
+        return self.forward(self.params, self.data)
+
+
+def _fit_problem(model: _Problem, loss_fn, optimizer, steps: int):
+    """`snnsad.fit` on a data set of one (empty) example: `steps` epochs of one full-problem step each.
+
+    Returns the trained model, the loss before each step and the model's output before each step."""
+    measure = eqx.filter_jit(lambda m: m(None))
+    seen = [measure(model)]
+
+    class _Outputs(Callback):
+        def on_epoch(self, info: EpochInfo) -> None:
+            seen.append(measure(info.net))
+
+    fitted = fit(
+        model,
+        SpikeDataset(np.zeros((1, 1)), np.zeros(1)),
+        estimator=Autodiff(),
+        loss_fn=lambda out, y: loss_fn(out),
+        optimizer=optimizer,
+        epochs=steps,
+        batch_size=1,
+        progress=False,
+        callbacks=[_Outputs()],
+    )
+    losses = np.asarray([h["train_loss"] for h in fitted.history])
+    return fitted.net, losses, seen[:-1]
+
+
+def _single_forward(params, data):
+    return single_neuron_output(params, data)
+
+
 def train_single_neuron(seed: int, steps: int | None = None) -> dict:
-    """SGD on the two trained inputs; returns per-step loss and output times, and the final parameters."""
+    """SGD on the two trained inputs through `snnsad.fit`; returns per-step loss and output times, and the
+    final parameters."""
     steps = SINGLE["steps"] if steps is None else steps
+    t_end = SINGLE["t_end"]
     with jax.enable_x64(True):
         targets = jnp.asarray(SINGLE["targets"])
-        fixed = single_neuron_inputs(seed)
-        params = {"w": jnp.zeros(2), "t": jnp.asarray([1.0, 9.0])}
-        opt = optax.chain(optax.clip(SINGLE["clip"]), optax.sgd(SINGLE["lr"]))
-
-        def loss_fn(p):
-            out = single_neuron_output(p, fixed)
-            return jnp.mean((out - targets) ** 2), out
-
-        def step(carry, _):
-            p, state = carry
-            (loss, out), g = jax.value_and_grad(loss_fn, has_aux=True)(p)
-            updates, state = opt.update(g, state, p)
-            p = cast(dict, optax.apply_updates(p, updates))
-            p = {"w": p["w"], "t": jnp.clip(p["t"], 0.0, SINGLE["t_end"])}
-            return (p, state), (loss, out)
-
-        (params, _), (losses, outs) = eqx.filter_jit(lambda c: jax.lax.scan(step, c, None, length=steps))(
-            (params, opt.init(params))
+        fixed = {k: jnp.asarray(v) for k, v in single_neuron_inputs(seed).items()}
+        model = _Problem({"w": jnp.zeros(2), "t": jnp.asarray([1.0, 9.0])}, fixed, _single_forward)
+        opt = optax.chain(
+            optax.clip(SINGLE["clip"]),
+            optax.sgd(SINGLE["lr"]),
+            project(lambda p: eqx.tree_at(lambda m: m.params["t"], p, jnp.clip(p.params["t"], 0.0, t_end))),
         )
+        model, losses, outs = _fit_problem(model, lambda out: jnp.mean((out - targets) ** 2), opt, steps)
+        params = model.params
         final = single_neuron_output(params, fixed)
     err = np.abs(np.asarray(outs) - np.asarray(SINGLE["targets"]))
     within = np.all(err < 0.05, axis=1)
     return {
         "seed": seed,
-        "loss": np.asarray(losses),
+        "loss": losses,
         "outputs": np.asarray(outs),
         "final_outputs": np.asarray(final).tolist(),
         "first_step_within_0.05": int(np.argmax(within)) if within.any() else None,
@@ -202,29 +244,26 @@ def rnn_loss(outs: list, targets: list):
     return total / count
 
 
+def _rnn_forward(params, data):
+    return rnn_outputs(params["w"], data)
+
+
 def train_rnn(seed: int, steps: int | None = None) -> dict:
+    """AdaBelief on the recurrent weights through `snnsad.fit`; returns per-step loss, the targets and
+    the target neurons' trains before and after training."""
     steps = RNN["steps"] if steps is None else steps
     with jax.enable_x64(True):
         problem = rnn_problem(seed)
-        w = jnp.zeros((RNN["n"], RNN["n"]))
-        opt = optax.adabelief(RNN["lr"])
-
-        def loss_fn(w):
-            outs = rnn_outputs(w, problem)
-            return rnn_loss(outs, problem["targets"]), outs
-
-        def step(carry, _):
-            w, state = carry
-            (loss, _), g = jax.value_and_grad(loss_fn, has_aux=True)(w)
-            updates, state = opt.update(g, state, w)
-            return (optax.apply_updates(w, updates), state), loss
-
-        (w, _), losses = eqx.filter_jit(lambda c: jax.lax.scan(step, c, None, length=steps))((w, opt.init(w)))
-        final = [np.asarray(o).tolist() for o in rnn_outputs(w, problem)]
+        data = {k: (jnp.asarray(v) if k != "targets" else [jnp.asarray(t) for t in v]) for k, v in problem.items()}
+        model = _Problem({"w": jnp.zeros((RNN["n"], RNN["n"]))}, data, _rnn_forward)
+        model, losses, _ = _fit_problem(
+            model, lambda outs: rnn_loss(outs, data["targets"]), optax.adabelief(RNN["lr"]), steps
+        )
+        final = [np.asarray(o).tolist() for o in rnn_outputs(model.params["w"], problem)]
         initial = [np.asarray(o).tolist() for o in rnn_outputs(jnp.zeros((RNN["n"], RNN["n"])), problem)]
     return {
         "seed": seed,
-        "loss": np.asarray(losses),
+        "loss": losses,
         "targets": [t.tolist() for t in problem["targets"]],
         "initial_outputs": initial,
         "final_outputs": final,

@@ -1,4 +1,4 @@
-"""Training an initially silent theta network with pseudospikes (Klos & Memmesheimer's MNIST recipe)."""
+"""Training an initially silent theta network with pseudospikes through `snnsad.fit` (Klos & Memmesheimer's MNIST recipe)."""
 
 import json
 import os
@@ -10,10 +10,18 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from tqdm.auto import tqdm
 
-from ..events import Pseudospikes, SmoothNetwork, SyncEvents, encode_images, flip_members, pseudo_ttfs_cross_entropy
-from ..train import atomic_write_text, load_checkpoint, save_checkpoint
+from ..data import SpikeDataset
+from ..events import (
+    AbstractEventNetwork,
+    Pseudospikes,
+    SmoothNetwork,
+    SyncEvents,
+    encode_images,
+    flip_members,
+    pseudo_ttfs_cross_entropy,
+)
+from ..train import Callback, EpochInfo, atomic_write_text, fit, load_checkpoint, project, save_checkpoint
 
 THETA_RECIPE: dict[str, Any] = dict(
     hidden=(100, 100),
@@ -83,46 +91,61 @@ def evaluate(net, images, labels, batch: int = 500) -> dict:
     }
 
 
+class _Flipped(AbstractEventNetwork):
+    """The network with the recipe's input flips drawn from the key: the training model `fit` sees.
+
+    With a key (every training step draws one per example) each input's bin is flipped with
+    probability `p_flip` (`flip_members`) before the network runs; the measurements (`evaluate`) run
+    on the network itself, without flips."""
+
+    net: SmoothNetwork
+    p_flip: float = eqx.field(static=True)
+
+    def __call__(self, x, *, key=None, gradient=None):
+        if key is not None:
+            x = flip_members(key, x, self.p_flip)
+        return self.net(x, gradient=gradient)
+
+
+class _Measures(Callback):
+    """Adds `evaluate` on the test data to each epoch's record."""
+
+    def __init__(self, test_data):
+        self.test_data = test_data
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        info.record.update(evaluate(info.net.net, *self.test_data))
+
+
 def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True):
-    """AdaBelief with exponential decay; returns the final network and one record per epoch."""
+    """`snnsad.fit` with `Pseudospikes()`, AdaBelief with exponential decay and the phases clipped into
+    range after every step; returns the final network and one record per epoch (`epoch` counts the
+    epochs trained: the first record, epoch 0, measures the initial network)."""
     r = THETA_RECIPE
     images, labels = train_data
     x_all = encode_images(images, levels=r["levels"], t_end=net.t_end)
-    steps_per_epoch = max(1, len(images) // batch)
+    steps_per_epoch = len(images) // batch
     schedule = optax.exponential_decay(lr, int(r["tau_lr"] * steps_per_epoch), 1 / np.e)
-    opt = optax.adabelief(schedule, b1=r["b1"], b2=r["b2"])
-    opt_state = opt.init(eqx.filter(net, eqx.is_inexact_array))
-
-    @eqx.filter_jit
-    def step(net, opt_state, x, y, key):
-        x = flip_members(key, x, r["p_flip"])
-
-        def loss_fn(net):
-            out = _batched_outputs(net, x)
-            return jnp.mean(jax.vmap(lambda o, yi: pseudo_ttfs_cross_entropy(o, yi, gamma=r["gamma"]))(out, y))
-
-        loss, grads = eqx.filter_value_and_grad(loss_fn)(net)
-        updates, opt_state = opt.update(grads, opt_state, eqx.filter(net, eqx.is_inexact_array))
-        return eqx.apply_updates(net, updates).clip_phases(), opt_state, loss
-
-    rng = np.random.default_rng(seed)
-    key = jr.key(seed + 7919)
+    opt = optax.chain(
+        optax.adabelief(schedule, b1=r["b1"], b2=r["b2"]),
+        project(lambda p: eqx.tree_at(lambda m: m.net, p, p.net.clip_phases())),
+    )
+    gamma = r["gamma"]
+    fitted = fit(
+        _Flipped(net, r["p_flip"]),
+        SpikeDataset(x_all, np.asarray(labels)),
+        estimator=Pseudospikes(),
+        loss_fn=lambda out, y: pseudo_ttfs_cross_entropy(out, y, gamma=gamma),
+        optimizer=opt,
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+        progress=progress,
+        callbacks=[_Measures(test_data)],
+    )
     history: list[dict[str, Any]] = [dict(epoch=0, train_loss=None, **evaluate(net, *test_data))]
-    for epoch in tqdm(range(epochs), desc=f"theta seed {seed}", disable=not progress):
-        order = rng.permutation(len(images))
-        losses = []
-        for s in range(steps_per_epoch):
-            idx = order[s * batch : (s + 1) * batch]
-            key, sub = jr.split(key)
-            x = SyncEvents(x_all.times[idx], x_all.members[idx])
-            net, opt_state, loss = step(net, opt_state, x, jnp.asarray(labels[idx]), sub)
-            losses.append(float(loss))
-        if not np.isfinite(np.mean(losses)):
-            raise FloatingPointError(
-                f"theta training: non-finite loss at epoch {epoch + 1} (a layer overflowed its max_spikes?)."
-            )
-        history.append(dict(epoch=epoch + 1, train_loss=float(np.mean(losses)), **evaluate(net, *test_data)))
-    return net, history
+    history += [{**h, "epoch": h["epoch"] + 1} for h in fitted.history]
+    return fitted.net.net, history
 
 
 def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: str, progress=True):

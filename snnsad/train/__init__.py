@@ -25,5 +25,6 @@ from ._fit import evaluate as evaluate
 from ._fit import fit as fit
 from ._fit import freeze as freeze
 from ._fit import progress_bar as progress_bar
+from ._fit import project as project
 from ._smorms3 import SMORMS3State as SMORMS3State
 from ._smorms3 import smorms3 as smorms3

@@ -163,6 +163,36 @@ def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.Gradie
     return optax.multi_transform({"trained": optimizer, "frozen": optax.set_to_zero()}, labels)
 
 
+def project(projection: Callable[[Any], Any]) -> optax.GradientTransformation:
+    """An optax transformation that keeps the parameters in a set: chain it after an optimiser.
+
+    The update becomes `projection(params + update) - params`, so after `apply_updates` the
+    parameters are `projection(params + update)` (to rounding): e.g. a `SmoothNetwork`'s initial
+    phases clipped into range after every step,
+
+    ```python
+    opt = optax.chain(optax.adabelief(4e-3), snnsad.train.project(lambda p: p.clip_phases()))
+    ```
+
+    `projection` receives what `fit` gives its optimiser: the trained parameters, shaped like the
+    network with `None` at every leaf that is not trained (`eqx.filter(net, snnsad.nn.trainable(net))`).
+    """
+    if not callable(projection):
+        raise TypeError(f"project: `projection` must be a callable params -> params, got {projection!r}.")
+
+    def init(params):
+        del params
+        return optax.EmptyState()
+
+    def update(updates, state, params=None):
+        if params is None:
+            raise ValueError("project: the optimiser needs the parameters (`optimizer.update(grads, state, params)`).")
+        projected = projection(eqx.apply_updates(params, updates))
+        return jax.tree.map(lambda new, old: new - old, projected, params), state
+
+    return optax.GradientTransformation(init, update)
+
+
 class FitResult(NamedTuple):
     """The trained network, one record per epoch, and the optimiser state (pass it back to continue)."""
 
