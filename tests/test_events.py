@@ -67,7 +67,7 @@ def _loss_fn(head):
 
 @eqx.filter_jit
 def _quotients(net, x, y):
-    params, static = eqx.partition(net, eqx.is_inexact_array)
+    params, static = eqx.partition(net, snnsad.nn.trainable(net))
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     loss = _loss_fn(net.head)
 

@@ -9,11 +9,11 @@ import pytest
 
 import snnsad
 from snnsad import events
-from snnsad.events._solver import LayerConfig, flow, next_crossing
+from snnsad.events._solver import flow, layer_config, next_crossing
 
 
 def _cfg(tau_mem, newton_steps=40):
-    return LayerConfig(tau_mem, 5.0, 1.0, 30.0, 8, "multi", newton_steps)
+    return layer_config(tau_mem, 5.0, 1.0, 30.0, 8, "multi", newton_steps)
 
 
 def test_closed_form_crossing_equals_newton_and_lies_on_threshold(x64):
@@ -141,12 +141,12 @@ def test_hand_solved_readout_voltage_at_trial_end(x64):
     k = ts / (ts - tm) * (np.exp(-s / ts) - np.exp(-s / tm))
     dk = ts / (ts - tm) * (-np.exp(-s / ts) / ts + np.exp(-s / tm) / tm)
     layer = events.EventLayer(jnp.full((1, 1), w, jnp.float64), mode="readout", tau_mem=tm, tau_syn=ts)
-    cfg = layer.config(t_end)
+    consts, settings = layer.constants(), layer.settings(t_end)
     index = jnp.zeros((1,), jnp.int32)
     for fn in (eventprop_layer, implicit_layer):
-        value, (gw, gt) = jax.value_and_grad(lambda w_, t_: fn(w_, None, t_, index, cfg)[2][0], argnums=(0, 1))(
-            layer.weight, jnp.asarray([t0])
-        )
+        value, (gw, gt) = jax.value_and_grad(
+            lambda w_, t_: fn(w_, None, t_, index, consts, settings)[2][0], argnums=(0, 1)
+        )(layer.weight, jnp.asarray([t0]))
         np.testing.assert_allclose(float(value), w * k, rtol=1e-12)
         np.testing.assert_allclose(float(gw[0, 0]), k, rtol=1e-12)
         np.testing.assert_allclose(float(gt[0]), -w * dk, rtol=1e-12)
@@ -215,3 +215,48 @@ def test_bad_input_events_are_refused_at_run_time(times, index):
     x = events.EventTrain(jnp.asarray(times, jnp.float32), jnp.asarray(index, jnp.int32))
     with pytest.raises(Exception, match="input events must have"):
         jax.block_until_ready(net(x).output)
+
+
+def test_event_constants_are_hyperparameters_and_new_values_never_recompile():
+    """`tau_mem`, `tau_syn` and `threshold` of an `EventLayer` are arrays outside `trainable` (EventProp's
+    gradient has `None` there); one jitted EventProp step, traced once, serves new constants (20/5 ->
+    30/7 -> 25/25, the equal-constants formulas, -> threshold 1.3) with no second trace, and each result
+    equals, bit for bit, that of a network built with those constants; a closed-form layer
+    (`tau_mem = 2 tau_syn`) whose constants leave that ratio raises at run time."""
+    key = jr.key(0)
+    x = events.events_from_lists([1.0, 2.0, 4.0, 5.5, 7.0, 8.0, 9.0, 10.0], [0, 1, 2, 3, 4, 0, 1, 2])
+    traces = []
+
+    @eqx.filter_jit
+    def step(net):
+        traces.append(1)
+        return events.EventProp()(events.ttfs_cross_entropy, net, x, jnp.asarray(1))
+
+    def built(tm, ts, theta=1.0):
+        kw = dict(init=((1.5, 0.8), (0.9, 0.1)), tau_mem=tm, tau_syn=ts, threshold=theta)
+        return events.EventNetwork.dense((5, 8, 3), key=key, head="ttfs", output_mode="single", **kw)
+
+    def changed(net, tm, ts, theta=1.0):
+        def where(n):
+            return [c for la in n.layers for c in (la.tau_mem, la.tau_syn, la.threshold)]
+
+        values = [jnp.asarray(v, jnp.float32) for _ in net.layers for v in (tm, ts, theta)]
+        return eqx.tree_at(where, net, values)
+
+    base = built(20.0, 5.0)
+    spec = snnsad.nn.trainable(base.layers[0])
+    assert spec.weight and not (spec.tau_mem or spec.tau_syn or spec.threshold)
+    value, grads = step(base)
+    assert grads.layers[0].tau_mem is None and grads.layers[0].threshold is None
+    results = [float(value)]
+    for consts in ((30.0, 7.0), (25.0, 25.0), (30.0, 7.0, 1.3)):
+        value, grads = step(changed(base, *consts))
+        fresh_value, fresh_grads = step(built(*consts))  # the same program: no trace either
+        assert float(value) == float(fresh_value)
+        np.testing.assert_array_equal(np.asarray(grads.layers[0].weight), np.asarray(fresh_grads.layers[0].weight))
+        results.append(float(value))
+    assert len(traces) == 1 and len(set(results)) == 4
+    closed = built(10.0, 5.0)
+    assert closed.layers[0].closed_form and not base.layers[0].closed_form
+    with pytest.raises(Exception, match="no longer keep that ratio"):
+        jax.block_until_ready(step(changed(closed, 20.0, 5.0)))

@@ -31,7 +31,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._solver import INPUT, SPIKE, LayerConfig, propagator, simulate, spike_list, spike_slots
+from ._solver import INPUT, SPIKE, LayerConfig, LayerSettings, propagator, simulate, spike_list, spike_slots
 
 
 def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
@@ -46,20 +46,24 @@ def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
     return (out_times, out_index, peak, result.overflow), result
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def eventprop_layer(w_in, w_rec, times, index, cfg: LayerConfig):
-    """`(out_times, out_index, peak, overflow)` of one layer, differentiated by EventProp."""
-    return _outputs(w_in, w_rec, times, index, cfg, True)[0]
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def eventprop_layer(w_in, w_rec, times, index, constants, settings: LayerSettings):
+    """`(out_times, out_index, peak, overflow)` of one layer, differentiated by EventProp.
+
+    `constants = (tau_mem, tau_syn, threshold)` (arrays; no gradient flows to them)."""
+    return _outputs(w_in, w_rec, times, index, LayerConfig(*constants, settings), True)[0]
 
 
-def _fwd(w_in, w_rec, times, index, cfg: LayerConfig):
+def _fwd(w_in, w_rec, times, index, constants, settings: LayerSettings):
     stop = jax.lax.stop_gradient
+    cfg = LayerConfig(*(stop(c) for c in constants), settings)
     out, result = _outputs(stop(w_in), None if w_rec is None else stop(w_rec), stop(times), index, cfg, True)
-    return out, (w_in, w_rec, times, result)
+    return out, (w_in, w_rec, times, cfg[:3], result)
 
 
-def _bwd(cfg: LayerConfig, res, cts):
-    w_in, w_rec, times, result = res
+def _bwd(settings: LayerSettings, res, cts):
+    w_in, w_rec, times, constants, result = res
+    cfg = LayerConfig(*constants, settings)
     g_out_times, _, g_peak, _ = cts
     rec, peak = result.records, result.peak
     n_steps = rec.kind.shape[0]
@@ -109,12 +113,14 @@ def _bwd(cfg: LayerConfig, res, cts):
         jnp.zeros((times.shape[0] + 1,), dtype),
     )
     (_, _, dw_in, dw_rec, g_in), _ = jax.lax.scan(back, carry0, jnp.arange(n_steps, dtype=jnp.int32), reverse=True)
-    return dw_in, dw_rec, g_in[: times.shape[0]].astype(times.dtype), None
+    # the constants are hyper-parameters: EventProp gives them no gradient (zero cotangents)
+    zero = tuple(jnp.zeros_like(c) for c in constants)
+    return dw_in, dw_rec, g_in[: times.shape[0]].astype(times.dtype), None, zero
 
 
 eventprop_layer.defvjp(_fwd, _bwd)
 
 
-def implicit_layer(w_in, w_rec, times, index, cfg: LayerConfig):
+def implicit_layer(w_in, w_rec, times, index, constants, settings: LayerSettings):
     """The same outputs, differentiated by autodiff through the event loop (implicit spike-time derivatives)."""
-    return _outputs(w_in, w_rec, times, index, cfg, False)[0]
+    return _outputs(w_in, w_rec, times, index, LayerConfig(*constants, settings), False)[0]

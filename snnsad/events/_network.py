@@ -12,9 +12,10 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import check_choice
+from .._trainable import hyperparameter
 from ._eventprop import eventprop_layer, implicit_layer
 from ._gradient import AbstractEventGradient, AbstractEventNetwork, EventProp
-from ._solver import LayerConfig
+from ._solver import LayerConfig, LayerSettings, is_double
 
 Head = Literal["ttfs", "vmax"]
 MODES = ("multi", "single")
@@ -49,23 +50,40 @@ def _check_positive(name, value, where):
     return float(value)
 
 
+def _positive_scalar(name, value, where) -> float:
+    """A positive finite number, given as a Python number or a concrete 0-d array."""
+    try:
+        number = float(np.asarray(value)) if np.ndim(value) == 0 else None
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        number = None
+    if number is None or isinstance(value, bool):
+        raise ValueError(f"{where}: `{name}` must be a positive finite number, got {value!r}.")
+    return _check_positive(name, number, where)
+
+
 class EventLayer(eqx.Module):
     """Dense (optionally recurrent) layer of continuous-time LIF neurons, simulated event by event.
 
-    `weight` (n, n_in) and `recurrent` (n, n) are trained; time constants (ms by convention),
-    threshold, `mode` and `max_spikes` are static settings. `mode="multi"` resets V to 0 at each
-    spike; `"single"` lets each neuron spike at most once; `"readout"` never spikes (a leaky
-    integrator whose maximum voltage is read out).
+    `weight` (n, n_in) and `recurrent` (n, n) are trained. The time constants (ms by convention)
+    and the threshold are hyper-parameters (`snnsad.nn.hyperparameter`: arrays, never trained, a new
+    value never recompiles); `mode`, `max_spikes` and `newton_steps` are static settings.
+    `mode="multi"` resets V to 0 at each spike; `"single"` lets each neuron spike at most once;
+    `"readout"` never spikes (a leaky integrator whose maximum voltage is read out).
+
+    Where `tau_mem = 2 tau_syn` at construction the crossings are found in closed form (else by
+    safeguarded Newton); constants changed afterwards (`eqx.tree_at`) must keep that ratio (a run-time
+    error says so), while any other pair may change freely.
     """
 
     weight: Array
     recurrent: Array | None
-    tau_mem: float = eqx.field(static=True)
-    tau_syn: float = eqx.field(static=True)
-    threshold: float = eqx.field(static=True)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    threshold: Array = hyperparameter()
     mode: str = eqx.field(static=True)
     max_spikes: int = eqx.field(static=True)
     newton_steps: int = eqx.field(static=True)
+    closed_form: bool = eqx.field(static=True)
 
     def __init__(
         self,
@@ -89,9 +107,11 @@ class EventLayer(eqx.Module):
             if recurrent.shape != (n, n):
                 raise ValueError(f"{where}: `recurrent` must be ({n}, {n}), got shape {recurrent.shape}.")
         self.recurrent = recurrent
-        self.tau_mem = _check_positive("tau_mem", tau_mem, where)
-        self.tau_syn = _check_positive("tau_syn", tau_syn, where)
-        self.threshold = _check_positive("threshold", threshold, where)
+        tau_mem = _positive_scalar("tau_mem", tau_mem, where)
+        tau_syn = _positive_scalar("tau_syn", tau_syn, where)
+        self.tau_mem, self.tau_syn = tau_mem, tau_syn
+        self.threshold = _positive_scalar("threshold", threshold, where)
+        self.closed_form = is_double(tau_mem, tau_syn)
         check_choice("mode", mode, (*MODES, "readout"), where=where)
         if mode == "readout" and recurrent is not None:
             raise ValueError(f"{where}: a readout layer cannot be recurrent; pass recurrent=None.")
@@ -107,10 +127,26 @@ class EventLayer(eqx.Module):
     def size(self) -> int:
         return self.weight.shape[0]
 
+    def settings(self, t_end: float) -> LayerSettings:
+        return LayerSettings(float(t_end), self.max_spikes, self.mode, self.newton_steps, self.closed_form)
+
+    def constants(self) -> tuple[Array, Array, Array]:
+        """`(tau_mem, tau_syn, threshold)` in the weights' dtype; with the closed-form solver, checked
+        at run time to keep `tau_mem = 2 tau_syn`."""
+        dtype = self.weight.dtype
+        tm, ts, theta = (jnp.asarray(c, dtype) for c in (self.tau_mem, self.tau_syn, self.threshold))
+        if self.closed_form:
+            tm = eqx.error_if(
+                tm,
+                jnp.abs(tm - 2 * ts) > 1e-6 * tm,
+                "EventLayer: this layer was built with tau_mem = 2 tau_syn (crossings in closed form) and its "
+                "constants no longer keep that ratio; build a new EventLayer with the new constants.",
+            )
+        return tm, ts, theta
+
     def config(self, t_end: float) -> LayerConfig:
-        return LayerConfig(
-            self.tau_mem, self.tau_syn, self.threshold, t_end, self.max_spikes, self.mode, self.newton_steps
-        )
+        """The solver's view of this layer: its constants and static settings."""
+        return LayerConfig(*self.constants(), self.settings(t_end))
 
     def __call__(
         self, x: EventTrain, t_end: float, gradient: AbstractEventGradient | None = None
@@ -118,7 +154,7 @@ class EventLayer(eqx.Module):
         """`(out_times, out_index, peak, overflow)` of one example (`peak`: readout layers only), its event
         loop differentiated by `gradient` (default `EventProp()`)."""
         gradient = EventProp() if gradient is None else gradient
-        args = (self.weight, self.recurrent, x.times, x.index, self.config(t_end))
+        args = (self.weight, self.recurrent, x.times, x.index, self.constants(), self.settings(t_end))
         return gradient.layer(implicit_layer, eventprop_layer, *args)
 
 

@@ -21,6 +21,11 @@ crossing of any neuron (found on a bracket where `V` rises: in closed form for
 than `K_out` set the overflow flag and make every output time NaN: results are never silently
 truncated.
 
+The time constants and the threshold are arrays (`LayerConfig`): new values never recompile. The
+solver kind is a static setting (`LayerSettings.closed_form`, chosen from the constants when the
+layer is built); `EventLayer` refuses, at run time, constants that left the `tau_mem = 2 tau_syn`
+ratio its closed form was chosen for.
+
 For differentiation the crossing time `t*` found by the solver enters through one Newton step
 written with `stop_gradient`, `t* - (V(t*) - theta) / V'(t*)`: its value is `t*` and its derivative
 the implicit-function one, `dt*/dp = -(dV/dp) / V'(t*)`. Autodiff through the scan then gives the
@@ -38,24 +43,64 @@ from jaxtyping import Array
 NO_EVENT, INPUT, SPIKE, END = 0, 1, 2, 3
 
 
-class LayerConfig(NamedTuple):
-    """Static settings of one event-driven layer (hashable: used as a `custom_vjp` non-diff argument)."""
+class LayerSettings(NamedTuple):
+    """The static settings of one event-driven layer (hashable: a `custom_vjp` non-diff argument)."""
 
-    tau_mem: float
-    tau_syn: float
-    threshold: float
     t_end: float
     k_out: int
     mode: str  # "multi" | "single" | "readout"
     newton_steps: int
+    closed_form: bool  # tau_mem = 2 tau_syn: crossings in closed form (else safeguarded Newton)
+
+
+class LayerConfig(NamedTuple):
+    """What the solver reads of one layer: its constants (arrays: new values never recompile) and its
+    static settings. Build one with `layer_config`."""
+
+    tau_mem: Array
+    tau_syn: Array
+    threshold: Array
+    settings: LayerSettings
+
+    @property
+    def t_end(self) -> float:
+        return self.settings.t_end
+
+    @property
+    def k_out(self) -> int:
+        return self.settings.k_out
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    @property
+    def newton_steps(self) -> int:
+        return self.settings.newton_steps
 
     @property
     def spiking(self) -> bool:
-        return self.mode != "readout"
+        return self.settings.mode != "readout"
 
     @property
     def n_steps_extra(self) -> int:
         return (self.k_out if self.spiking else 0) + 1
+
+
+def is_double(tau_mem, tau_syn) -> bool:
+    """Whether `tau_mem = 2 tau_syn` (concrete values; `math.isclose`), where crossings have a closed form."""
+    return math.isclose(float(tau_mem), 2 * float(tau_syn))
+
+
+def layer_config(tau_mem, tau_syn, threshold, t_end, k_out, mode, newton_steps) -> LayerConfig:
+    """A `LayerConfig` from concrete constants (the closed-form solver chosen where `tau_mem = 2 tau_syn`)."""
+    settings = LayerSettings(float(t_end), k_out, mode, newton_steps, is_double(tau_mem, tau_syn))
+    return LayerConfig(jnp.asarray(tau_mem), jnp.asarray(tau_syn), jnp.asarray(threshold), settings)
+
+
+def _same(tm, ts) -> Array:
+    """`tau_mem == tau_syn` to `math.isclose`'s relative 1e-9 (the equal-constants formulas apply)."""
+    return jnp.abs(tm - ts) <= 1e-9 * jnp.maximum(jnp.abs(tm), jnp.abs(ts))
 
 
 class Record(NamedTuple):
@@ -94,7 +139,8 @@ def propagator(h: Array, cfg: LayerConfig) -> tuple[Array, Array, Array]:
     """`(e_m, c, e_s)` with `V(h) = e_m V0 + c I0` and `I(h) = e_s I0`."""
     tm, ts = cfg.tau_mem, cfg.tau_syn
     e_m, e_s = jnp.exp(-h / tm), jnp.exp(-h / ts)
-    c = h / tm * e_m if math.isclose(tm, ts) else ts / (ts - tm) * (e_s - e_m)
+    same = _same(tm, ts)
+    c = jnp.where(same, h / tm * e_m, ts / jnp.where(same, 1.0, ts - tm) * (e_s - e_m))
     return e_m, c, e_s
 
 
@@ -106,19 +152,20 @@ def slope(v: Array, i: Array, cfg: LayerConfig) -> Array:
 def critical_time(v: Array, i: Array, cfg: LayerConfig) -> tuple[Array, Array]:
     """Time `> 0` of the one stationary point of `V` after the current state, and whether it exists."""
     tm, ts = cfg.tau_mem, cfg.tau_syn
-    if math.isclose(tm, ts):
-        ok = (i != 0) & ((i - v) * i > 0)
-        safe_i = jnp.where(ok, i, 1.0)
-        return jnp.where(ok, tm * (i - v) / safe_i, 0.0), ok
-    a = i * (ts / (ts - tm))
-    # V' = 0  <=>  exp(-t (1/ts - 1/tm)) = -(v - a) ts / (a tm) =: rho
-    rate = 1 / ts - 1 / tm
+    same = _same(tm, ts)
+    # equal constants: V' = 0 at t = tau_mem (i - v) / i
+    ok_eq = (i != 0) & ((i - v) * i > 0)
+    t_eq = tm * (i - v) / jnp.where(ok_eq, i, 1.0)
+    # otherwise V' = 0  <=>  exp(-t (1/ts - 1/tm)) = -(v - a) ts / (a tm) =: rho
+    a = i * (ts / jnp.where(same, 1.0, ts - tm))
+    rate = jnp.where(same, 1.0, 1 / ts - 1 / tm)
     num, den = -(v - a) * ts, a * tm
     rho_ok = (den != 0) & (num * den > 0)
     rho = jnp.where(rho_ok, num / jnp.where(den != 0, den, 1.0), 1.0)
-    t = -jnp.log(rho) / rate
-    ok = rho_ok & (t > 0)
-    return jnp.where(ok, t, 0.0), ok
+    t_ne = -jnp.log(rho) / rate
+    ok_ne = rho_ok & (t_ne > 0)
+    ok = jnp.where(same, ok_eq, ok_ne)
+    return jnp.where(ok, jnp.where(same, t_eq, t_ne), 0.0), ok
 
 
 def _newton(v, i, lo, hi, cfg: LayerConfig):
@@ -181,7 +228,7 @@ def next_crossing(v: Array, i: Array, horizon: Array, cfg: LayerConfig, able: Ar
     found = able & (v0 < theta) & (v_hi >= theta) & jnp.isfinite(hor)
     lo = jnp.where(found, lo, 0.0)
     hi = jnp.where(found, hi, 1.0)
-    if math.isclose(cfg.tau_mem, 2 * cfg.tau_syn):
+    if cfg.settings.closed_form:
         t0 = _closed_form(v0, i0, lo, hi, cfg)
     else:
         t0 = _newton(v0, i0, lo, hi, cfg)
