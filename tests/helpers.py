@@ -130,7 +130,7 @@ def event_order(net, x):
 def check_pseudospike_gradient(net, x, y, loss, n_entries, seed, h=1e-6, rtol=1e-6):
     """`events.Pseudospikes()` gradient of `loss` against float64 central differences on `n_entries` random
     parameters whose step moves no event (others are skipped; at least half must be checked)."""
-    params, static = eqx.partition(net, eqx.is_inexact_array)
+    params, static = eqx.partition(net, snnsad.nn.trainable(net))
     flat, unravel = jax.flatten_util.ravel_pytree(params)
     _, grads = events.Pseudospikes()(loss, net, x, y)
     g_flat, _ = jax.flatten_util.ravel_pytree(grads)

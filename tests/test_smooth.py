@@ -148,3 +148,38 @@ def test_mnist_idx_files_are_read_from_a_path(tmp_path):
     (tmp_path / "short").write_bytes(raw[:-2])
     with pytest.raises(ValueError, match="truncated"):
         snnsad.data.read_idx(str(tmp_path / "short"))
+
+
+def test_smooth_neuron_constants_are_hyperparameters_and_new_values_never_recompile():
+    """Theta's `tau`, `i0` and QIF's `tau`, `alpha` are arrays outside `trainable`: one jitted
+    `Pseudospikes()` step, traced once per neuron kind, serves new constants (Theta 6/pi, 5/4 -> 1.5, 1.1;
+    QIF alpha 10 -> 4) with results equal, bit for bit, to a network built with them (the same program),
+    and the results differ; a traced out-of-range constant is refused when the program runs."""
+    x = events.events_from_lists([0.1, 0.2, 0.4, 0.5, 0.9], [0, 1, 2, 0, 1])
+    traces = []
+
+    @eqx.filter_jit
+    def step(net):
+        traces.append(type(net.neuron).__name__)
+        return events.Pseudospikes()(events.pseudo_ttfs_cross_entropy, net, x, jnp.asarray(1))
+
+    for neuron, new, field in (
+        (events.Theta(), events.Theta(1.5, 1.1), lambda m: (m.tau, m.i0)),
+        (events.QIF(), events.QIF(1.0, 4.0), lambda m: (m.tau, m.alpha)),
+    ):
+        spec = snnsad.nn.trainable(neuron)
+        assert not any(jax.tree.leaves(spec))
+        kw = dict(key=jr.key(0), w_scale=8.0, t_end=2.0)
+        net = events.SmoothNetwork.dense((3, 5, 2), neuron=neuron, **kw)
+        fresh = events.SmoothNetwork.dense((3, 5, 2), neuron=new, **kw)
+        if net.phases is not None:  # the same initial phases in both (they are trained, not constants)
+            fresh = eqx.tree_at(lambda n: n.phases, fresh, net.phases)
+        first, _ = step(net)
+        moved, g_moved = step(eqx.tree_at(lambda n: field(n.neuron), net, field(new)))
+        built, g_built = step(fresh)
+        assert float(moved) == float(built) != float(first)
+        np.testing.assert_array_equal(np.asarray(g_moved.weights[0]), np.asarray(g_built.weights[0]))
+        assert g_moved.neuron.tau is None
+    assert traces == ["Theta", "QIF"]
+    with pytest.raises(Exception, match="must be a finite number > 0.25"):
+        jax.block_until_ready(jax.jit(lambda i0: events.Theta(1.0, i0).period)(jnp.asarray(0.1)))

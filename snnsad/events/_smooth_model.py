@@ -53,8 +53,10 @@ class SmoothNetwork(AbstractEventNetwork):
     ```
 
     Trained: `weights[k]` (n_{k+1}, n_k) and, for neurons that train their initial state (theta
-    neurons; `neuron.default_start()` is not None), the initial `phases[k]` of each layer (clip them into range after
-    an update: `net.clip_phases()`). `neuron` is any `AbstractSmoothNeuron` (`Theta`, `QIF`, your own).
+    neurons; `neuron.default_start()` is not None), the initial `phases[k]` of each layer (clip them
+    into range after an update: `net.clip_phases()`, or chain `snnsad.train.project(net.clip_phases_of)`
+    after the optimiser). `neuron` is any `AbstractSmoothNeuron` (`Theta`, `QIF`, your own); its
+    constants are hyper-parameters (arrays, never trained: a new value does not recompile).
     """
 
     neuron: AbstractSmoothNeuron
@@ -133,9 +135,15 @@ class SmoothNetwork(AbstractEventNetwork):
     def clip_phases(self) -> "SmoothNetwork":
         """The same network with initial phases clipped into range (`[0, P]` for theta neurons) after an
         optimiser step."""
-        if self.phases is None:
-            return self
-        return eqx.tree_at(lambda m: m.phases, self, tuple(self.neuron.clip_start(p) for p in self.phases))
+        return self.clip_phases_of(self)
+
+    def clip_phases_of(self, params: "SmoothNetwork") -> "SmoothNetwork":
+        """`params` (this network, or its trained parameters: `None` where not trained) with the initial
+        phases clipped into range by this network's neuron: the projection to chain after an optimiser,
+        `optax.chain(opt, snnsad.train.project(net.clip_phases_of))`."""
+        if params.phases is None:
+            return params
+        return eqx.tree_at(lambda m: m.phases, params, tuple(self.neuron.clip_start(p) for p in params.phases))
 
     def _initial(self, k: int):
         n, dtype = self.weights[k].shape[0], self.weights[k].dtype

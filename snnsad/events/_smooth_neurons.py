@@ -52,6 +52,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
+from .._checks import is_concrete
+from .._trainable import hyperparameter
+
 
 def _series(z, coeffs):
     out = jnp.zeros_like(z) + coeffs[-1]
@@ -92,9 +95,26 @@ def _atanc_sqrt(z):
 
 
 def _check(name, value, where, lower=0.0):
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= lower:
+    """`value` after checking it is a finite scalar `> lower`: `ValueError` now when concrete, the same
+    check at run time (`eqx.error_if`) when traced."""
+    if isinstance(value, bool) or (is_concrete(value) and jnp.ndim(value) != 0):
         raise ValueError(f"{where}: `{name}` must be a finite number > {lower}, got {value!r}.")
-    return float(value)
+    if not is_concrete(value):
+        value = jnp.asarray(value)
+        bad = ~(jnp.isfinite(value) & (value > lower))
+        return eqx.error_if(value, bad, f"{where}: `{name}` must be a finite number > {lower}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: `{name}` must be a finite number > {lower}, got {value!r}.") from None
+    if not math.isfinite(number) or number <= lower:
+        raise ValueError(f"{where}: `{name}` must be a finite number > {lower}, got {value!r}.")
+    return value
+
+
+def _as(value, like) -> Array:
+    """A constant in the dtype of `like` (a state or an input), so a float32 network stays float32."""
+    return jnp.asarray(value, jnp.result_type(like))
 
 
 class QIFState(NamedTuple):
@@ -163,46 +183,53 @@ class Theta(AbstractSmoothNeuron):
     phase in `[0, P]`; an input of weight `w` adds `w` to `V` (see the module docstring for `H`).
     """
 
-    tau: float = eqx.field(static=True)
-    i0: float = eqx.field(static=True)
+    tau: Array = hyperparameter()
+    i0: Array = hyperparameter()
 
-    def __init__(self, tau: float = 6 / math.pi, i0: float = 1.25):
+    def __init__(self, tau: ArrayLike = 6 / math.pi, i0: ArrayLike = 1.25):
         self.tau = _check("tau", tau, "Theta")
         self.i0 = _check("i0", i0, "Theta", lower=0.25)
 
     @property
-    def c(self) -> float:
-        return math.sqrt(self.i0 - 0.25)
+    def c(self) -> Array:
+        return jnp.sqrt(self.i0 - 0.25)
 
     @property
-    def period(self) -> float:
+    def period(self) -> Array:
         """Free period `P` (the phase threshold)."""
         return self.tau * math.pi / self.c
+
+    def _period(self, like) -> Array:
+        return _as(self.tau, like) * math.pi / jnp.sqrt(_as(self.i0, like) - 0.25)
 
     def initial(self, n: int, dtype, start=None) -> Array:
         """Phases at t = 0: `start` (scalar or (n,)) or 0 (just reset)."""
         return jnp.broadcast_to(jnp.asarray(0.0 if start is None else start, dtype), (n,))
 
-    def default_start(self) -> float:
+    def default_start(self) -> Array:
         """Half the period: a neuron spikes only if its input drives it within a trial shorter than `P / 2`."""
         return self.period / 2
 
     def clip_start(self, start: Array) -> Array:
         """Initial phases clipped to `[0, P]`."""
-        return jnp.clip(start, 0.0, self.period)
+        return jnp.clip(start, 0.0, self._period(start))
 
     def voltage(self, phi: ArrayLike) -> Array:
         """`V` of a phase (infinite at 0 and P)."""
-        return 0.5 + self.c * jnp.tan(phi * self.c / self.tau - math.pi / 2)
+        phi = jnp.asarray(phi)
+        c = jnp.sqrt(_as(self.i0, phi) - 0.25)
+        return 0.5 + c * jnp.tan(phi * c / _as(self.tau, phi) - math.pi / 2)
 
     def transfer(self, phi: ArrayLike, w: ArrayLike) -> Array:
         """Phase-transfer function `H(phi, w)`: the phase after an input of weight `w`."""
         phi = jnp.asarray(phi)
-        a = phi * (self.c / self.tau) - math.pi / 2
-        return (self.tau / self.c) * (jnp.arctan2(jnp.sin(a) + (w / self.c) * jnp.cos(a), jnp.cos(a)) + math.pi / 2)
+        tau, c = _as(self.tau, phi), jnp.sqrt(_as(self.i0, phi) - 0.25)
+        a = phi * (c / tau) - math.pi / 2
+        return (tau / c) * (jnp.arctan2(jnp.sin(a) + (w / c) * jnp.cos(a), jnp.cos(a)) + math.pi / 2)
 
     def time_to_spike(self, phi: ArrayLike) -> Array:
-        return self.period - jnp.asarray(phi)
+        phi = jnp.asarray(phi)
+        return self._period(phi) - phi
 
     def flow(self, phi: ArrayLike, h: ArrayLike) -> Array:
         return jnp.asarray(phi) + jnp.asarray(h)
@@ -215,7 +242,8 @@ class Theta(AbstractSmoothNeuron):
 
     def pseudo(self, phi: ArrayLike, drive: ArrayLike) -> tuple[Array, Array]:
         """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
-        return self.transfer(phi, drive), jnp.full_like(phi, self.period)
+        phi = jnp.asarray(phi)
+        return self.transfer(phi, drive), jnp.full_like(phi, self._period(phi))
 
 
 class QIF(AbstractSmoothNeuron):
@@ -226,10 +254,10 @@ class QIF(AbstractSmoothNeuron):
     docstring); `alpha` is the softplus scale of the pseudo-current (Klos & Memmesheimer: 10).
     """
 
-    tau: float = eqx.field(static=True)
-    alpha: float = eqx.field(static=True)
+    tau: Array = hyperparameter()
+    alpha: Array = hyperparameter()
 
-    def __init__(self, tau: float = 1.0, alpha: float = 10.0):
+    def __init__(self, tau: ArrayLike = 1.0, alpha: ArrayLike = 10.0):
         self.tau = _check("tau", tau, "QIF")
         self.alpha = _check("alpha", alpha, "QIF")
 
@@ -258,11 +286,11 @@ class QIF(AbstractSmoothNeuron):
         sigma_neg = (math.pi / 2 + jnp.arctan2(-x, q * y)) / q
         sigma = jnp.where(positive, sigma_pos, sigma_neg)
         ok = jnp.where(positive, reachable, turning) & (sigma < 1.0)
-        return jnp.where(ok, -self.tau * jnp.log1p(-jnp.where(ok, sigma, 0.0)), jnp.inf)
+        return jnp.where(ok, -_as(self.tau, x) * jnp.log1p(-jnp.where(ok, sigma, 0.0)), jnp.inf)
 
     def flow(self, state: QIFState, h: ArrayLike) -> QIFState:
         x, y, i0 = state
-        decay = jnp.exp(-jnp.asarray(h) / self.tau)
+        decay = jnp.exp(-jnp.asarray(h) / _as(self.tau, x))
         sigma = 1.0 - decay
         z = i0 * sigma * sigma
         # C and S up to a common positive factor (the state is projective): cos/sinc for z >= 0, 1/tanhc below
@@ -281,7 +309,8 @@ class QIF(AbstractSmoothNeuron):
 
     def pseudo(self, state: QIFState, drive: ArrayLike) -> tuple[Array, Array]:
         """`(phase, period)` of the pseudodynamics after the trial end, given the input `drive = W r`."""
-        plus = self.alpha * jax.nn.softplus((state.current + drive) / self.alpha)
+        tau, alpha = _as(self.tau, state.x), _as(self.alpha, state.x)
+        plus = alpha * jax.nn.softplus((state.current + drive) / alpha)
         root = jnp.sqrt(plus)
-        phase = self.tau * (jnp.arctan2(state.x - state.y / 2, root * state.y) + math.pi / 2) / root
-        return phase, self.tau * math.pi / root
+        phase = tau * (jnp.arctan2(state.x - state.y / 2, root * state.y) + math.pi / 2) / root
+        return phase, tau * math.pi / root

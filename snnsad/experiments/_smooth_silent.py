@@ -26,7 +26,7 @@ from ..events import (
     pseudo_ttfs_cross_entropy,
 )
 from ..neurons import AbstractNeuron
-from ..nn import feedforward
+from ..nn import feedforward, hyperparameter
 from ..spikes import Stochastic, Surrogate
 
 
@@ -35,21 +35,20 @@ class ThetaPhase(AbstractNeuron):
     `dt` and spikes when it passes the period (`threshold`), resetting to 0 (detached reset)."""
 
     threshold: jax.Array
-    tau: float = eqx.field(static=True)
-    i0: float = eqx.field(static=True)
+    theta: Theta = hyperparameter(converter=None)
     dt: float = eqx.field(static=True)
     phase0: float = eqx.field(static=True)
     accepts_recurrence: ClassVar[bool] = False
 
     def __init__(self, theta: Theta, dt: float, phase0: float):
-        self.tau, self.i0, self.dt, self.phase0 = theta.tau, theta.i0, float(dt), float(phase0)
+        self.theta, self.dt, self.phase0 = theta, float(dt), float(phase0)
         self.threshold = jnp.asarray(theta.period)
 
     def init(self, n, dtype=jnp.float32):
         return jnp.full((n,), self.phase0, dtype)
 
     def _advance(self, phi, current):
-        return Theta(self.tau, self.i0).transfer(phi, current) + self.dt
+        return self.theta.transfer(phi, current) + self.dt
 
     def drive(self, state, current):
         return self._advance(state, current) - self.threshold.astype(state.dtype)

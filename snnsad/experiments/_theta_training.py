@@ -128,7 +128,7 @@ def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True)
     schedule = optax.exponential_decay(lr, int(r["tau_lr"] * steps_per_epoch), 1 / np.e)
     opt = optax.chain(
         optax.adabelief(schedule, b1=r["b1"], b2=r["b2"]),
-        project(lambda p: eqx.tree_at(lambda m: m.net, p, p.net.clip_phases())),
+        project(lambda p: eqx.tree_at(lambda m: m.net, p, net.clip_phases_of(p.net))),
     )
     gamma = r["gamma"]
     fitted = fit(

@@ -171,7 +171,7 @@ def project(projection: Callable[[Any], Any]) -> optax.GradientTransformation:
     phases clipped into range after every step,
 
     ```python
-    opt = optax.chain(optax.adabelief(4e-3), snnsad.train.project(lambda p: p.clip_phases()))
+    opt = optax.chain(optax.adabelief(4e-3), snnsad.train.project(net.clip_phases_of))
     ```
 
     `projection` receives what `fit` gives its optimiser: the trained parameters, shaped like the
