@@ -53,7 +53,9 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_sharded_and_single_device_results_agree():
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
+    # the run's own XLA flags (e.g. `make test`'s optimisation level) plus 4 virtual devices
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip()
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SHARDED-OK" in out.stdout

@@ -91,10 +91,15 @@ def _twin_loss(dt):
     return events.twin_ttfs_loss(dt, tau0=RECIPE["tau0"], tau1=RECIPE["tau1"], alpha=RECIPE["alpha"])
 
 
+@eqx.filter_jit
+def _twin_batch_grad(est, dt: float, net, raster, labels, key):
+    # module level: one compile per estimator, dt and shape, shared by every steepness (an array)
+    return Batched(est)(_twin_loss(dt), net, raster, labels, key)[1]
+
+
 def _twin_grad(est, twin, raster, y, dt):
     """`key -> gradient` of the twin on the batch (network and data are arguments, not baked-in constants)."""
-    grad = eqx.filter_jit(lambda net, r, labels, k: Batched(est)(_twin_loss(dt), net, r, labels, k)[1])
-    return lambda k: grad(twin, raster, y, k)
+    return lambda k: _twin_batch_grad(est, dt, twin, raster, y, k)
 
 
 def compare_gradients(net, x, y, m, seed):

@@ -2,9 +2,9 @@
 
 `fit_cells` is `snnsad.fit` for a list of networks that differ only in their array values (initial
 weights, and hyper-parameters such as a surrogate's steepness): their arrays are stacked on a leading
-axis and one jitted step, vmapped over that axis, trains them all. Each cell keeps `fit`'s semantics:
-its own seed gives its batch order (`snnsad.data.batches(n, batch, seed=seed, epoch=epoch)`), its
-noise keys and its validation keys, so a cell trained here equals `fit` with that seed up to float
+axis and one jitted step, vmapped over that axis, trains them all (the step is `fit`'s own, vmapped).
+Each cell keeps `fit`'s semantics: its own seed gives its batch order (`snnsad.data.batches(n, batch,
+seed=seed, epoch=epoch)`), its noise keys and its validation keys, so a cell trained here equals `fit` with that seed up to float
 rounding (vmapped products sum in another order). A cell whose loss, gradient or update turns NaN or
 infinite is frozen at its state before that step and reported as diverged (its history ends with its
 last complete epoch, as `fit`'s does); the others go on. A
@@ -34,7 +34,7 @@ from ..data._datasets import batches
 from ..estimators._base import AbstractEstimator, Batched
 from ._callbacks import write_history
 from ._checkpoint import load_checkpoint, save_checkpoint
-from ._fit import _all_finite, _eval_chunk, _over_data, progress_bar
+from ._fit import _eval_chunk, _over_data, _step, progress_bar
 
 
 class CellsResult(NamedTuple):
@@ -58,11 +58,9 @@ def _cells_step(inputs, params, opt_state, alive):
     static, batched, loss_fn, optimizer, xs, ys, keys = inputs
 
     def one(p, state, x, y, key, ok):
-        net = eqx.combine(p, static)
-        value, grads = batched(loss_fn, net, x, y, key)
-        updates, new_state = optimizer.update(grads, state, eqx.filter(net, trainable(net)))
-        keep = ok & jnp.isfinite(value) & _all_finite(grads) & _all_finite(updates)
-        new_p = eqx.filter(eqx.apply_updates(net, updates), eqx.is_array)
+        new_net, new_state, value, finite = _step(batched, loss_fn, optimizer, eqx.combine(p, static), state, x, y, key)
+        keep = ok & jnp.all(finite)  # a cell that turns non-finite keeps its state before the step
+        new_p = eqx.filter(new_net, eqx.is_array)
         pick = lambda new, old: jnp.where(keep, new, old)  # noqa: E731
         return jax.tree.map(pick, new_p, p), jax.tree.map(pick, new_state, state), value, keep
 

@@ -38,16 +38,24 @@ def _eval_chunk(loss_fn, metric_fn, net, xs, ys, key):
     return jax.vmap(one)(xs, ys, keys)
 
 
+def _step(batched: Batched, loss_fn, optimizer, net, opt_state, xs, ys, key):
+    """One training step, the one `fit` and `fit_cells` share: estimate, update, finiteness flags.
+
+    Returns the updated network and optimiser state, the batch's loss and the flags `[loss, gradient,
+    update]` (each `True` when finite)."""
+    value, grads = batched(loss_fn, net, xs, ys, key)
+    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, trainable(net)))
+    finite = jnp.stack([jnp.isfinite(value), _all_finite(grads), _all_finite(updates)])
+    return eqx.apply_updates(net, updates), opt_state, value, finite
+
+
 @eqx.filter_jit(donate="all-except-first")
 def _train_step(step_inputs, net, opt_state):
     # Module-level, so repeated fit() calls with the same estimator, loss and optimiser reuse the
     # compile. The network and optimiser state are donated: XLA updates their buffers in place
     # (on accelerators this halves their memory); everything else comes in the first argument.
     batched, loss_fn, optimizer, xs, ys, key = step_inputs
-    value, grads = batched(loss_fn, net, xs, ys, key)
-    updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(net, trainable(net)))
-    finite = jnp.stack([jnp.isfinite(value), _all_finite(grads), _all_finite(updates)])
-    return eqx.apply_updates(net, updates), opt_state, value, finite
+    return _step(batched, loss_fn, optimizer, net, opt_state, xs, ys, key)
 
 
 _QUANTITIES = ("loss", "gradient", "parameter update")

@@ -229,11 +229,11 @@ def test_variance_study_separates_biased_and_unbiased_estimators(tmp_path):
 @pytest.mark.slow
 def test_e6_estimator_study_small(tmp_path, standard_promotion):
     """E6 at a small size (dense variant, 40 examples per class, one hidden layer of 32, 2 epochs, seed 0,
-    with the unbiased estimators). bias/SE is ||mean of 100 estimates - mean of 400 reference estimates||
+    with the unbiased estimators). bias/SE is ||mean of 50 estimates - mean of 200 reference estimates||
     over the standard error of that difference: about 1 for the unbiased estimators (bound 3)."""
     out = experiments.e6_randman(
         str(tmp_path), quick=True, architecture="dense", samples_per_class=40, hidden=(32,), epochs=2,
-        samples=(400, 100), estimators="all",
+        samples=(200, 50), estimators="all",
     )  # fmt: skip
     results = out["results"]
     assert len(results) == 5 and results["deterministic SG"]["runs"][0]["checkpoints"] == []
