@@ -1,5 +1,6 @@
 """Trial-to-trial variability of a stochastic network's spikes, as the paper measures it."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -29,11 +30,16 @@ def windowed_fano_factor(spikes, window: int = 1, *, ddof: int = 0) -> float:
     return float((var[active] / mean[active]).mean()) if active.any() else float("nan")
 
 
+@eqx.filter_jit
+def _spikes_per_key(net, x, keys):
+    # module level, the network an argument: one compile per structure, not one per network
+    return jax.vmap(lambda k: net(x, key=k).spikes)(keys)
+
+
 def repeated_spikes(net, x, key, trials: int, *, chunk: int = 100) -> list[np.ndarray]:
     """Per spiking layer, `(trials, T, n)` spikes of `net` on the one input `x` under `trials` noise draws."""
-    run = jax.jit(jax.vmap(lambda k: net(x, key=k).spikes))
     keys = jr.split(key, trials)
-    parts = [run(keys[i : i + chunk]) for i in range(0, trials, chunk)]
+    parts = [_spikes_per_key(net, x, keys[i : i + chunk]) for i in range(0, trials, chunk)]
     return [np.concatenate([np.asarray(p[i]) for p in parts]) for i in range(len(parts[0]))]
 
 

@@ -127,8 +127,10 @@ def silent_comparison(net: SmoothNetwork, x: SyncEvents, y, *, dt=0.02, beta_sg=
         (f"stochastic SG (sigmoid {beta_escape:g})", Autodiff()),
         (f"StochasticAD(8), sigmoid {beta_escape:g}", StochasticAD(8)),
     ):
-        run = eqx.filter_jit(lambda k, est=est: Batched(est)(twin_loss, twin, raster, y, k)[1])
-        samples = [[la.weight for la in run(k).layers] for k in jr.split(jr.key(1), n_noise)]
+        run = eqx.filter_jit(Batched(est))  # the twin and the data are arguments, not baked-in constants
+        samples = [
+            [la.weight for la in run(twin_loss, twin, raster, y, k)[1].layers] for k in jr.split(jr.key(1), n_noise)
+        ]
         mean = [jnp.mean(jnp.stack(parts), axis=0) for parts in zip(*samples)]
         out[name + f", mean of {n_noise}"] = _layer_stats(mean, ref)
     return out
