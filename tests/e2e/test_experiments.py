@@ -253,12 +253,12 @@ def test_e6_estimator_study_small(tmp_path, standard_promotion):
 @pytest.mark.slow
 @pytest.mark.optimized
 def test_e6_quick_learns_well_above_chance(tmp_path, standard_promotion):
-    """E6 quick mode (dense 1 x 128 on the authors' Randman data, 300 samples per class, 20 epochs, seed 0;
-    the gradient probe with (200, 50) samples instead of (400, 100) to keep the suite within its budget)
-    learns: every method's test accuracy is at least twice chance (1/15; measured 0.20-0.23; 14 epochs
-    leave 0.17, 8 epochs 0.12); the authors' task is hard (a linear classifier on spike times stays
-    near 0.3)."""
-    out = experiments.e6_randman(str(tmp_path), quick=True, seed=0, samples=(200, 50))
+    """E6 at the quick mode's size (dense 1 x 128 on the authors' Randman data, 300 samples per class, seed
+    0) learns: after 14 of the quick mode's 20 epochs (the smallest run that still shows it; 8 epochs
+    leave 0.12) every method's test accuracy is at least twice chance (1/15; measured 0.211, 0.178, 0.169;
+    0.20-0.23 after 20 epochs); the authors' task is hard (a linear classifier on spike times stays near
+    0.3)."""
+    out = experiments.e6_randman(str(tmp_path), quick=True, seed=0, epochs=14)
     for name, r in out["results"].items():
         assert r["test_accuracy_mean"] > 2 / 15, (name, r["test_accuracy_mean"])
 
