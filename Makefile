@@ -35,15 +35,9 @@ XDIST := -n auto --maxprocesses=4 --dist worksteal
 # without it) or compare two programs bit for bit, and run with the default (docs/development.md).
 NO_OPT := XLA_FLAGS="$(XLA_FLAGS) --xla_backend_optimization_level=0"
 
-# `make test` runs the two XLA settings side by side: the `optimized` tests (a few long trainings, one
-# worker, its report printed when it ends) overlap the rest instead of following it.
 test: $(STAMP_TEST)        ## both tiers, unit (tests/) and end-to-end (tests/e2e/); what CI runs
-	@mkdir -p build
-	$(PY) -m pytest -q -p no:cacheprovider tests -m optimized > build/test-optimized.log 2>&1 & optimized=$$!; \
-	$(NO_OPT) $(PY) -m pytest -q $(XDIST) tests -m "not optimized"; rest=$$?; \
-	wait $$optimized; opt=$$?; \
-	echo "--- the tests marked optimized (build/test-optimized.log):"; cat build/test-optimized.log; \
-	test $$rest -eq 0 && test $$opt -eq 0
+	$(NO_OPT) $(PY) -m pytest -q $(XDIST) tests -m "not optimized"
+	$(PY) -m pytest -q $(XDIST) tests -m optimized
 
 test-fast: $(STAMP_TEST)   ## the unit tier without the tests marked slow
 	$(NO_OPT) $(PY) -m pytest -q $(XDIST) tests -m "not e2e and not slow and not optimized"
