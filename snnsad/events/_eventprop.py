@@ -34,6 +34,12 @@ import jax.numpy as jnp
 from ._solver import INPUT, SPIKE, LayerConfig, LayerSettings, propagator, simulate, spike_list, spike_slots
 
 
+def _config(constants, settings: LayerSettings) -> LayerConfig:
+    """The solver's `LayerConfig` from `(tau_mem, tau_syn, threshold)` and the static settings."""
+    tau_mem, tau_syn, threshold = constants
+    return LayerConfig(tau_mem, tau_syn, threshold, settings)
+
+
 def _outputs(w_in, w_rec, times, index, cfg: LayerConfig, early_exit: bool):
     result = simulate(w_in, w_rec, times, index, cfg, early_exit=early_exit)
     if cfg.spiking:
@@ -51,19 +57,19 @@ def eventprop_layer(w_in, w_rec, times, index, constants, settings: LayerSetting
     """`(out_times, out_index, peak, overflow)` of one layer, differentiated by EventProp.
 
     `constants = (tau_mem, tau_syn, threshold)` (arrays; no gradient flows to them)."""
-    return _outputs(w_in, w_rec, times, index, LayerConfig(*constants, settings), True)[0]
+    return _outputs(w_in, w_rec, times, index, _config(constants, settings), True)[0]
 
 
 def _fwd(w_in, w_rec, times, index, constants, settings: LayerSettings):
     stop = jax.lax.stop_gradient
-    cfg = LayerConfig(*(stop(c) for c in constants), settings)
+    cfg = _config(tuple(stop(c) for c in constants), settings)
     out, result = _outputs(stop(w_in), None if w_rec is None else stop(w_rec), stop(times), index, cfg, True)
-    return out, (w_in, w_rec, times, cfg[:3], result)
+    return out, (w_in, w_rec, times, (cfg.tau_mem, cfg.tau_syn, cfg.threshold), result)
 
 
 def _bwd(settings: LayerSettings, res, cts):
     w_in, w_rec, times, constants, result = res
-    cfg = LayerConfig(*constants, settings)
+    cfg = _config(constants, settings)
     g_out_times, _, g_peak, _ = cts
     rec, peak = result.records, result.peak
     n_steps = rec.kind.shape[0]
@@ -123,4 +129,4 @@ eventprop_layer.defvjp(_fwd, _bwd)
 
 def implicit_layer(w_in, w_rec, times, index, constants, settings: LayerSettings):
     """The same outputs, differentiated by autodiff through the event loop (implicit spike-time derivatives)."""
-    return _outputs(w_in, w_rec, times, index, LayerConfig(*constants, settings), False)[0]
+    return _outputs(w_in, w_rec, times, index, _config(constants, settings), False)[0]

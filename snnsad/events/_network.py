@@ -50,7 +50,7 @@ def _check_positive(name, value, where):
     return float(value)
 
 
-def _positive_scalar(name, value, where) -> float:
+def _positive_scalar(name, value, where) -> Any:
     """A positive finite number, given as a Python number or a concrete 0-d array."""
     try:
         number = float(np.asarray(value)) if np.ndim(value) == 0 else None
@@ -77,13 +77,13 @@ class EventLayer(eqx.Module):
 
     weight: Array
     recurrent: Array | None
-    tau_mem: Array = hyperparameter()
-    tau_syn: Array = hyperparameter()
-    threshold: Array = hyperparameter()
     mode: str = eqx.field(static=True)
     max_spikes: int = eqx.field(static=True)
     newton_steps: int = eqx.field(static=True)
     closed_form: bool = eqx.field(static=True)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    threshold: Array = hyperparameter()
 
     def __init__(
         self,

@@ -94,7 +94,7 @@ def _atanc_sqrt(z):
     return _analytic(z, lambda r: jnp.arctan(r) / r, lambda r: jnp.arctanh(r) / r, (1.0, -1 / 3, 1 / 5, -1 / 7))
 
 
-def _check(name, value, where, lower=0.0):
+def _check(name, value, where, lower=0.0) -> Any:
     """`value` after checking it is a finite scalar `> lower`: `ValueError` now when concrete, the same
     check at run time (`eqx.error_if`) when traced."""
     if isinstance(value, bool) or (is_concrete(value) and jnp.ndim(value) != 0):

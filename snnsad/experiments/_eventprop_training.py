@@ -13,7 +13,8 @@ import optax
 
 from .. import events
 from ..data import SpikeDataset
-from ..train import Callback, EpochInfo, KeepBest, atomic_write_text, fit, load_checkpoint, save_checkpoint
+from ..train import Callback, EpochInfo, KeepBest, atomic_write_text, fit, save_checkpoint
+from ._results import load_network
 
 RECIPE: dict[str, Any] = dict(
     hidden=200,
@@ -146,7 +147,7 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True)
     path = os.path.join(folder, f"seed_{seed}")
     template = yinyang_network(jr.key(seed))
     if os.path.exists(path + ".eqx"):
-        net, record = load_checkpoint(path + ".eqx", template)
+        net, record = load_network(path + ".eqx", template)
         if (record["epochs"], record["n_train"], record.get("lr")) == (epochs, n_train, lr):
             return net, record
     x, y = events.yinyang_events(n_train, seed=seed)

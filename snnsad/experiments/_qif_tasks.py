@@ -65,8 +65,11 @@ class _Problem(eqx.Module):
     declared a hyper-parameter, so no estimator or optimiser touches it."""
 
     params: dict
-    data: dict = hyperparameter(converter=None)
     forward: Callable = eqx.field(static=True)
+    data: dict = hyperparameter(converter=None)
+
+    def __init__(self, params: dict, data: dict, forward: Callable):
+        self.params, self.data, self.forward = params, data, forward
 
     def __call__(self, x, *, key=None):
         del x, key
@@ -106,7 +109,7 @@ def _single_forward(params, data):
 def train_single_neuron(seed: int, steps: int | None = None) -> dict:
     """SGD on the two trained inputs through `snnsad.fit`; returns per-step loss and output times, and the
     final parameters."""
-    steps = SINGLE["steps"] if steps is None else steps
+    n_steps = int(SINGLE["steps"] if steps is None else steps)
     t_end = SINGLE["t_end"]
     with jax.enable_x64(True):
         targets = jnp.asarray(SINGLE["targets"])
@@ -117,7 +120,7 @@ def train_single_neuron(seed: int, steps: int | None = None) -> dict:
             optax.sgd(SINGLE["lr"]),
             project(lambda p: eqx.tree_at(lambda m: m.params["t"], p, jnp.clip(p.params["t"], 0.0, t_end))),
         )
-        model, losses, outs = _fit_problem(model, lambda out: jnp.mean((out - targets) ** 2), opt, steps)
+        model, losses, outs = _fit_problem(model, lambda out: jnp.mean((out - targets) ** 2), opt, n_steps)
         params = model.params
         final = single_neuron_output(params, fixed)
     err = np.abs(np.asarray(outs) - np.asarray(SINGLE["targets"]))
@@ -251,13 +254,15 @@ def _rnn_forward(params, data):
 def train_rnn(seed: int, steps: int | None = None) -> dict:
     """AdaBelief on the recurrent weights through `snnsad.fit`; returns per-step loss, the targets and
     the target neurons' trains before and after training."""
-    steps = RNN["steps"] if steps is None else steps
+    n_steps = int(RNN["steps"] if steps is None else steps)
     with jax.enable_x64(True):
         problem = rnn_problem(seed)
-        data = {k: (jnp.asarray(v) if k != "targets" else [jnp.asarray(t) for t in v]) for k, v in problem.items()}
+        targets = [jnp.asarray(t) for t in problem["targets"]]
+        data: dict[str, Any] = {k: jnp.asarray(v) for k, v in problem.items() if k != "targets"}
+        data["targets"] = targets
         model = _Problem({"w": jnp.zeros((RNN["n"], RNN["n"]))}, data, _rnn_forward)
         model, losses, _ = _fit_problem(
-            model, lambda outs: rnn_loss(outs, data["targets"]), optax.adabelief(RNN["lr"]), steps
+            model, lambda outs: rnn_loss(outs, targets), optax.adabelief(RNN["lr"]), n_steps
         )
         final = [np.asarray(o).tolist() for o in rnn_outputs(model.params["w"], problem)]
         initial = [np.asarray(o).tolist() for o in rnn_outputs(jnp.zeros((RNN["n"], RNN["n"])), problem)]

@@ -35,9 +35,9 @@ class ThetaPhase(AbstractNeuron):
     `dt` and spikes when it passes the period (`threshold`), resetting to 0 (detached reset)."""
 
     threshold: jax.Array
-    theta: Theta = hyperparameter(converter=None)
     dt: float = eqx.field(static=True)
     phase0: float = eqx.field(static=True)
+    theta: Theta = hyperparameter(converter=None)
     accepts_recurrence: ClassVar[bool] = False
 
     def __init__(self, theta: Theta, dt: float, phase0: float):

@@ -21,7 +21,8 @@ from ..events import (
     flip_members,
     pseudo_ttfs_cross_entropy,
 )
-from ..train import Callback, EpochInfo, atomic_write_text, fit, load_checkpoint, project, save_checkpoint
+from ..train import Callback, EpochInfo, atomic_write_text, fit, project, save_checkpoint
+from ._results import load_network
 
 THETA_RECIPE: dict[str, Any] = dict(
     hidden=(100, 100),
@@ -157,7 +158,7 @@ def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: 
     settings: dict[str, Any] = {"hidden": list(template.weights[i].shape[0] for i in range(len(template.weights) - 1))}
     settings.update(epochs=epochs, batch=batch, lr=lr, dataset=dataset, n_train=len(data["train"][0]))
     if os.path.exists(path + ".eqx"):
-        net, record = load_checkpoint(path + ".eqx", template)
+        net, record = load_network(path + ".eqx", template)
         if record.get("settings") == settings:
             return net, record
     net, history = train(template, data["train"], data["test"], epochs=epochs, batch=batch, lr=lr, seed=seed,

@@ -5,6 +5,7 @@ import os
 import pathlib
 import time
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -489,3 +490,25 @@ def test_robustness_grid_vmapped_equals_one_run_after_another(tmp_path):
         assert b["spikes_per_neuron"] == pytest.approx(a["spikes_per_neuron"], rel=0.02)
         assert a["spikes_per_neuron"] > 0
     assert (tmp_path / "many" / "robustness" / "runs").is_dir()
+
+
+def test_trained_networks_saved_before_the_constants_became_arrays_still_load(tmp_path):
+    """A checkpoint holding only the trained arrays (what an event or theta network's file held while its
+    constants were static floats, e.g. the committed EventProp and theta seeds) loads into a current
+    network: the same weights and phases, the template's constants; a file of another structure is refused."""
+    from snnsad import events
+    from snnsad.experiments._results import load_network
+
+    for net in (
+        events.EventNetwork.dense((5, 7, 3), key=jr.key(0), head="ttfs", output_mode="single"),
+        events.SmoothNetwork.dense((6, 4, 3), key=jr.key(1)),
+    ):
+        params = eqx.filter(net, snnsad.nn.trainable(net))
+        snnsad.train.save_checkpoint(str(tmp_path / "old.eqx"), params, {"seed": 0})
+        loaded, record = load_network(str(tmp_path / "old.eqx"), net)
+        assert record == {"seed": 0}
+        for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(net)):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    other = events.EventNetwork.dense((5, 9, 3), key=jr.key(0), head="ttfs", output_mode="single")
+    with pytest.raises(RuntimeError):  # equinox names the leaf that does not fit
+        load_network(str(tmp_path / "old.eqx"), other)
