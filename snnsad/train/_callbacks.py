@@ -86,6 +86,13 @@ def _check_monitor(where: str, monitor: str, mode: str) -> None:
     check_choice("mode", mode, ("min", "max"), where=where)
 
 
+def _improves(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
+    """Whether `value` beats `best` (`None`: nothing yet) by more than `min_delta` in direction `mode`."""
+    if best is None:
+        return True
+    return value < best - min_delta if mode == "min" else value > best + min_delta
+
+
 def _value(where: str, record: dict, monitor: str) -> float:
     if monitor not in record:
         raise KeyError(
@@ -110,14 +117,9 @@ class EarlyStopping(Callback):
         self.monitor, self.mode, self.patience, self.min_delta = monitor, mode, patience, min_delta
         self.best, self.best_epoch, self.stopped_epoch = None, None, None
 
-    def _better(self, value: float) -> bool:
-        if self.best is None:
-            return True
-        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
-
     def on_epoch(self, info: EpochInfo) -> bool:
         value = _value("EarlyStopping", info.record, self.monitor)
-        if self._better(value):
+        if _improves(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch = value, info.epoch
         if self.best_epoch is not None and info.epoch - self.best_epoch >= self.patience:
             self.stopped_epoch = info.epoch
@@ -140,7 +142,7 @@ class BestCheckpoint(Callback):
 
     def on_epoch(self, info: EpochInfo) -> None:
         value = _value("BestCheckpoint", info.record, self.monitor)
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+        if _improves(value, self.best, self.mode):
             self.best, self.best_epoch = value, info.epoch
             save_checkpoint(self.path, (info.net, info.opt_state), {"epoch": info.epoch, "record": info.record})
 
@@ -187,7 +189,7 @@ class KeepBest(Callback):
 
     def on_epoch(self, info: EpochInfo) -> None:
         value = _value("KeepBest", info.record, self.monitor)
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+        if _improves(value, self.best, self.mode):
             self.net, self.best, self.best_epoch = info.net, value, info.epoch
 
 
@@ -204,7 +206,6 @@ class Checkpointing(Callback):
     def __init__(self, folder: str, run: dict, *, resume: bool = True):
         self.folder, self.run, self.resume = folder, run, resume
         self.path = os.path.join(folder, "checkpoint.eqx")
-        self.resumed_from: int | None = None
 
     def on_start(self, info: StartInfo) -> StartInfo | None:
         os.makedirs(self.folder, exist_ok=True)
@@ -222,7 +223,6 @@ class Checkpointing(Callback):
                 f"fit: {self.folder!r} holds a checkpoint of a different run (changed: {changed}); "
                 "resume=False (--restart) starts over, or choose another out_dir."
             )
-        self.resumed_from = meta["epoch"] + 1
         return StartInfo(net, opt_state, meta["history"], meta["epoch"] + 1)
 
     def on_epoch(self, info: EpochInfo) -> None:

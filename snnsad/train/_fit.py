@@ -336,8 +336,9 @@ def fit(
                     record[f"{name}_metric"] = ev["metric"]
         record["seconds"] = time.perf_counter() - t0
         history.append(record)
-        # copies: the next step donates (reuses) the buffers of `net` and `opt_state`
-        info = EpochInfo(epoch, record, history, *_copy((net, opt_state)))
+        # the user's callbacks get copies (the next step donates, i.e. reuses, the buffers of `net` and
+        # `opt_state`); fit's own use them before that step and keep no reference
+        info = EpochInfo(epoch, record, history, *(_copy((net, opt_state)) if callbacks else (net, opt_state)))
         stop = [bool(cb.on_epoch(info)) for cb in on_epoch]
         if any(stop):
             if progress:
