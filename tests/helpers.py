@@ -132,7 +132,7 @@ def check_pseudospike_gradient(net, x, y, loss, n_entries, seed, h=1e-6, rtol=1e
     parameters whose step moves no event (others are skipped; at least half must be checked)."""
     params, static = eqx.partition(net, snnsad.nn.trainable(net))
     flat, unravel = jax.flatten_util.ravel_pytree(params)
-    _, grads = events.Pseudospikes()(loss, net, x, y)
+    _, grads = eqx.filter_jit(events.Pseudospikes())(loss, net, x, y)
     g_flat, _ = jax.flatten_util.ravel_pytree(grads)
     f = jax.jit(lambda p: loss(eqx.combine(unravel(p), static)(x), y))
     base = event_order(net, x)

@@ -1,5 +1,6 @@
 """Gradient statistics (snnsad.analysis): sample_grads and gradient_stats."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -45,7 +46,7 @@ def test_sample_grads_draws_independent_estimates_in_one_call(getkey):
     values, grads = snnsad.sample_grads(snnsad.StochasticAD(2), ce_loss, net, x, y, keys, chunk_size=2)
     assert values.shape == (5,) and grads.layers[0].weight.shape == (5, 4, 3)
     assert len({float(v) for v in values}) > 1
-    value, grad = snnsad.StochasticAD(2)(ce_loss, net, x, y, keys[3])
+    value, grad = eqx.filter_jit(snnsad.StochasticAD(2))(ce_loss, net, x, y, keys[3])
     np.testing.assert_allclose(values[3], value, rtol=1e-6)
     np.testing.assert_allclose(grads.layers[0].weight[3], grad.layers[0].weight, rtol=1e-5, atol=1e-7)
     stats = snnsad.gradient_stats(snnsad.nn.parameters(grads), snnsad.nn.parameters(grad))

@@ -174,8 +174,8 @@ def test_exact_enumeration_needs_a_stochastic_layer():
 @pytest.mark.slow
 def test_chunking_does_not_change_exact_enumeration(x64):
     net, x, loss_fn, y = small_problem("one_hidden_subtract")
-    v1, g1 = snnsad.ExactEnumeration(chunk_size=4096)(loss_fn, net, x, y)
-    v2, g2 = snnsad.ExactEnumeration(chunk_size=256)(loss_fn, net, x, y)
+    v1, g1 = eqx.filter_jit(snnsad.ExactEnumeration(chunk_size=4096))(loss_fn, net, x, y)
+    v2, g2 = eqx.filter_jit(snnsad.ExactEnumeration(chunk_size=256))(loss_fn, net, x, y)
     np.testing.assert_allclose(v1, v2, rtol=1e-12)
     for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-14)
@@ -292,8 +292,9 @@ def test_batched_takes_no_key_for_a_deterministic_network():
     ys = jnp.asarray([0, 1, 1])
     loss_fn = snnsad.losses.make_loss(snnsad.losses.max_over_time_cross_entropy)
     net = snnsad.feedforward((5, 6, 2), key=jr.key(1), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(10.0)))
-    value, grads = snnsad.Batched(snnsad.Autodiff())(loss_fn, net, xs, ys)
-    value_k, grads_k = snnsad.Batched(snnsad.Autodiff())(loss_fn, net, xs, ys, jr.key(5))
+    batched = eqx.filter_jit(snnsad.Batched(snnsad.Autodiff()))
+    value, grads = batched(loss_fn, net, xs, ys)
+    value_k, grads_k = batched(loss_fn, net, xs, ys, jr.key(5))
     assert value == value_k
     for got, want in zip(jax.tree.leaves(grads), jax.tree.leaves(grads_k), strict=True):
         np.testing.assert_array_equal(got, want)

@@ -183,7 +183,7 @@ def test_sample_grads_and_gradient_stats_take_an_event_network_and_an_event_grad
     (cosine > 0.5 at sd 0.1 ms)."""
     net, x, y = _case(3)
     loss = _loss_fn(net.head)
-    _, exact = events.EventProp()(loss, net, x, y)
+    _, exact = eqx.filter_jit(events.EventProp())(loss, net, x, y)
     keys = jr.split(jr.key(1), 16)
     _, samples = snnsad.sample_grads(events.EventProp(), loss, _Jittered(net, 0.0), x, y, keys)
     stats = snnsad.gradient_stats(samples.net, exact)["all"]

@@ -147,8 +147,8 @@ def test_checkpointed_scan_gives_the_same_gradients(getkey):
     net, net_ckpt = _net(k, recurrent=True), _net(k, recurrent=True, checkpoint=True)
     x, key = jr.uniform(getkey(), (15, 4)), getkey()
     loss = lambda tr, y: jnp.sum(tr.output**2)
-    _, g1 = snnsad.Autodiff()(loss, net, x, None, key)
-    _, g2 = snnsad.Autodiff()(loss, net_ckpt, x, None, key)
+    _, g1 = eqx.filter_jit(snnsad.Autodiff())(loss, net, x, None, key)
+    _, g2 = eqx.filter_jit(snnsad.Autodiff())(loss, net_ckpt, x, None, key)
     for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -161,8 +161,8 @@ def test_unrolled_scan_gives_the_same_trace_and_gradients(getkey):
     x, key = jr.uniform(getkey(), (15, 4)), getkey()
     loss = lambda tr, y: jnp.sum(tr.output**2)
     np.testing.assert_array_equal(net(x, key=key).spikes[0], net_unrolled(x, key=key).spikes[0])
-    _, g1 = snnsad.Autodiff()(loss, net, x, None, key)
-    _, g2 = snnsad.Autodiff()(loss, net_unrolled, x, None, key)
+    _, g1 = eqx.filter_jit(snnsad.Autodiff())(loss, net, x, None, key)
+    _, g2 = eqx.filter_jit(snnsad.Autodiff())(loss, net_unrolled, x, None, key)
     for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g2), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
@@ -341,7 +341,7 @@ def test_deterministic_limit_of_a_network(getkey):
     x = jr.uniform(getkey(), (20, 4))
     key = getkey()
     loss = lambda tr, y: jnp.sum(tr.output**2)
-    _, g_det = snnsad.Autodiff()(loss, det, x, None, key)
+    _, g_det = eqx.filter_jit(snnsad.Autodiff())(loss, det, x, None, key)
     out_det = det(x, key=key).output
     diffs = []
     for beta in (3.0, 30.0, 1e6):
@@ -349,7 +349,7 @@ def test_deterministic_limit_of_a_network(getkey):
             lambda n: [l.spike_fn for l in n.layers], det, [snnsad.Stochastic(snnsad.Sigmoid(beta), sg)] * 2
         )
         diffs.append(float(jnp.abs(sto(x, key=key).output - out_det).max()))
-        _, g = snnsad.Autodiff()(loss, sto, x, None, key)
+        _, g = eqx.filter_jit(snnsad.Autodiff())(loss, sto, x, None, key)
     assert diffs[0] > 0 and diffs[-1] == 0
     w, w_det = snnsad.nn.parameters(g), snnsad.nn.parameters(g_det)
     assert any(np.any(np.asarray(v) != 0) for v in w_det.values())
@@ -406,7 +406,9 @@ def test_trainable_covers_custom_modules_and_gradients_skip_hyperparameters(getk
     assert spec["mine"].gain is True and spec["mine"].tau is False
     assert spec["net"].layers[0].weight is True and spec["net"].layers[0].neuron.tau_syn is False
     net = tree["net"]
-    _, grads = snnsad.Autodiff()(snnsad.losses.ce_loss, net, jr.uniform(getkey(), (6, 4)), jnp.asarray(0), getkey())
+    _, grads = eqx.filter_jit(snnsad.Autodiff())(
+        snnsad.losses.ce_loss, net, jr.uniform(getkey(), (6, 4)), jnp.asarray(0), getkey()
+    )
     assert grads.layers[0].neuron.tau_mem is None and grads.layers[0].spike_fn.escape.beta is None
     assert set(snnsad.nn.parameters(grads)) == set(snnsad.nn.parameters(net))
 

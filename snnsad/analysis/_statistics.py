@@ -105,7 +105,7 @@ def _div(a, b):
     return jnp.where(ok, a / jnp.where(ok, b, 1), jnp.where(jnp.isnan(a) | jnp.isnan(b), jnp.nan, 0))
 
 
-def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -> tuple[GradientStats, int]:
+def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol) -> tuple[dict[str, Array], Array]:
     n = samples.shape[0]
     mean = jnp.mean(samples, axis=0)
     bias = mean - ref
@@ -120,8 +120,8 @@ def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -
     ref_norm = _norm(ref)
     cos_i = _div(samples @ ref, _norm(samples) * ref_norm)
     variance = jnp.sum(var_c)
-    worst = int(jnp.argmax(jnp.where(jnp.isnan(z), jnp.inf, z))) if z.size else -1
-    return GradientStats(
+    worst = jnp.argmax(jnp.where(jnp.isnan(z), jnp.inf, z)) if z.size else jnp.asarray(-1)
+    return dict(
         bias_norm=_norm(bias),
         relative_error=_div(_norm(bias), ref_norm),
         variance=variance,
@@ -129,8 +129,17 @@ def _stats(samples: Float[Array, "N C"], ref: Float[Array, " C"], atol: float) -
         mean_cosine=jnp.mean(cos_i),
         cosine_of_mean=_div(mean @ ref, _norm(mean) * ref_norm),
         snr=_div(jnp.sum(jnp.square(mean)), variance),
-        n_samples=n,
     ), worst
+
+
+@jax.jit
+def _all_stats(samples: list, reference: list, atol: Scalar):
+    """Every leaf's statistics and the global ones, in one compiled program (eagerly, each of the
+    few dozen array operations per leaf would be compiled on its own)."""
+    flat_s = [jnp.reshape(s, (s.shape[0], -1)) for s in samples]
+    flat_r = [jnp.reshape(r, (-1,)) for r in reference]
+    per_leaf = [_stats(s, r, atol) for s, r in zip(flat_s, flat_r)]
+    return per_leaf, _stats(jnp.concatenate(flat_s, axis=1), jnp.concatenate(flat_r), atol)
 
 
 def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = None) -> dict[str, GradientStats]:
@@ -152,30 +161,32 @@ def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = N
             f"gradient_stats: `samples` has {len(s_leaves)} leaves, `reference` {len(r_leaves)}; "
             "pass estimates and reference of the same network."
         )
-    if atol is None:
-        atol = 1e-9 * max((float(jnp.max(jnp.abs(r), initial=0.0)) for _, r in r_leaves), default=0.0)
-    out, flat_s, flat_r, leaves = {}, [], [], []
+    leaves = []
     for (path, s), (_, r) in zip(s_leaves, r_leaves):
         if s.shape[1:] != r.shape:
             raise ValueError(
                 f"gradient_stats: leaf {jax.tree_util.keystr(path)} has samples of shape {s.shape} "
                 f"but reference of shape {r.shape}; samples need a leading sample axis."
             )
-        s2, r2 = s.reshape(s.shape[0], -1), r.reshape(-1)
-        flat_s.append(s2)
-        flat_r.append(r2)
-        name = jax.tree_util.keystr(path)
-        leaves.append((name, r.shape, r2.size))
-        stats, worst = _stats(s2, r2, atol)
-        out[name] = stats._replace(max_z_at=_component(name, r.shape, worst) if worst >= 0 else "")
-    stats, worst = _stats(jnp.concatenate(flat_s, axis=1), jnp.concatenate(flat_r), atol)
-    where = ""
+        leaves.append((jax.tree_util.keystr(path), r.shape, r.size))
+    if not leaves:
+        raise ValueError("gradient_stats: `samples` and `reference` have no array leaves; pass gradient pytrees.")
+    samples_list, reference_list = [s for _, s in s_leaves], [r for _, r in r_leaves]
+    if atol is None:
+        atol = 1e-9 * max(float(np.max(np.abs(np.asarray(r)), initial=0.0)) for r in reference_list)
+    n = samples_list[0].shape[0]
+    per_leaf, (stats, worst) = _all_stats(samples_list, reference_list, float(atol))
+    out = {}
+    for (name, shape, _), (leaf_stats, leaf_worst) in zip(leaves, per_leaf):
+        at = int(leaf_worst)
+        out[name] = GradientStats(**leaf_stats, n_samples=n, max_z_at=_component(name, shape, at) if at >= 0 else "")
+    worst, where = int(worst), ""
     for name, shape, size in leaves:  # the leaf that holds the global worst component
         if 0 <= worst < size:
             where = _component(name, shape, worst)
             break
         worst -= size
-    return {"all": stats._replace(max_z_at=where), **out}
+    return {"all": GradientStats(**stats, n_samples=n, max_z_at=where), **out}
 
 
 def _component(name: str, shape: tuple[int, ...], flat_index: int) -> str:

@@ -1,5 +1,7 @@
 """E1: one stochastic neuron: the matched surrogate gradient is d E[y] / du."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -10,42 +12,47 @@ from ..spikes import SmoothedStochastic, Stochastic
 from ._results import pyplot, save
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _measure(key, beta: float, n: int) -> dict:
+    """The Monte Carlo estimates and closed forms of E1, in one compiled program (float64)."""
+    F = Sigmoid(beta)
+    u = jnp.linspace(-1.5, 1.5, 61, dtype=jnp.float64)
+    noise = jr.uniform(key, (n, u.size), jnp.float64)
+    p, dEdu = F.cdf(u), F.pdf(u)
+    sg = jax.vmap(jax.grad(Stochastic(F)))(u, noise[0])  # matched stochastic SG of one sample
+    smoothed = {}
+    for strategy in ("two_sided", "right", "left", "straight_through"):
+        spike = SmoothedStochastic(F, strategy)
+        g = jax.vmap(lambda nz, spike=spike: jax.grad(lambda x: jnp.sum(spike(x, nz)))(u))(noise)
+        smoothed[strategy] = (g.mean(0), g.std(0) / np.sqrt(n))
+    t = 0.2
+    s = (noise < p[None]).astype(jnp.float64)
+    return {
+        "u": u, "p": p, "dEdu": dEdu, "sg": sg, "smoothed": smoothed,
+        "mean_sg_loss": jnp.mean(2 * (s - t), axis=0) * dEdu,  # chain rule through the matched SG
+        "loss_of_mean": 2 * (p - t) * dEdu,  # d L(E[y]) / du
+        "mean_loss": dEdu * (1 - 2 * t),  # d E[L] / du = F' ((1 - t)^2 - t^2)
+        "se": jnp.std(2 * (s - t), axis=0) / np.sqrt(n) * dEdu,
+    }  # fmt: skip
+
+
 def e1_single_neuron(out_dir: str, *, quick: bool = True, seed: int = 0, beta: float = 5.0) -> dict:
     """E1: a stochastic neuron `y ~ Bernoulli(sigma(beta u))`: the matched SG is dE[y]/du; smoothed
     stochastic derivatives are unbiased; for `L = (y - t)^2` the mean SG is d L(E[y]) / du, which
     equals d E[L] / du only at p = 1/2."""
+    n = 2000 if quick else 20000
     with jax.enable_x64(True):
-        F = Sigmoid(beta)
-        u = jnp.linspace(-1.5, 1.5, 61, dtype=jnp.float64)
-        n = 2000 if quick else 20000
-        noise = jr.uniform(jr.key(seed), (n, u.size), jnp.float64)
-        p, dEdu = F.cdf(u), F.pdf(u)
-        sg = jax.vmap(jax.grad(Stochastic(F)))(u, noise[0])  # matched stochastic SG of one sample
-        smoothed = {}
-        for strategy in ("two_sided", "right", "left", "straight_through"):
-            spike = SmoothedStochastic(F, strategy)
-            g = jax.vmap(lambda nz, spike=spike: jax.grad(lambda x: jnp.sum(spike(x, nz)))(u))(noise)
-            smoothed[strategy] = (np.asarray(g.mean(0)), np.asarray(g.std(0) / np.sqrt(n)))
-        t = 0.2
-        s = (noise < p[None]).astype(jnp.float64)
-        mean_sg_loss = jnp.mean(2 * (s - t), axis=0) * dEdu  # chain rule through the matched SG
-        grad_of_loss_of_mean = 2 * (p - t) * dEdu  # d L(E[y]) / du
-        grad_of_mean_loss = dEdu * (1 - 2 * t)  # d E[L] / du = F' ((1 - t)^2 - t^2)
-        half = int(jnp.argmin(jnp.abs(p - 0.5)))
-        se = jnp.std(2 * (s - t), axis=0) / np.sqrt(n) * dEdu
-        inner = np.asarray((p > 0.01) & (p < 0.99))  # where Monte Carlo standard errors are meaningful
-        # Standard errors are floored at float64 rounding (at p = 1/2 the two-sided weight is exactly 1).
-        floor = 1e-12 * np.abs(np.asarray(dEdu))
-        z_loss = (
-            np.abs(np.asarray(mean_sg_loss - grad_of_loss_of_mean))[inner] / np.maximum(np.asarray(se), floor)[inner]
-        )
-        u, p, dEdu, sg = (np.asarray(a) for a in (u, p, dEdu, sg))
-        mean_sg_loss, grad_of_loss_of_mean, grad_of_mean_loss = (
-            np.asarray(a) for a in (mean_sg_loss, grad_of_loss_of_mean, grad_of_mean_loss)
-        )
+        m = {k: jax.tree.map(np.asarray, v) for k, v in _measure(jr.key(seed), beta, n).items()}
+    u, p, dEdu, sg, smoothed = m["u"], m["p"], m["dEdu"], m["sg"], m["smoothed"]
+    mean_sg_loss, grad_of_loss_of_mean, grad_of_mean_loss = m["mean_sg_loss"], m["loss_of_mean"], m["mean_loss"]
+    half = int(np.argmin(np.abs(p - 0.5)))
+    inner = (p > 0.01) & (p < 0.99)  # where Monte Carlo standard errors are meaningful
+    # Standard errors are floored at float64 rounding (at p = 1/2 the two-sided weight is exactly 1).
+    floor = 1e-12 * np.abs(dEdu)
+    z_loss = np.abs(mean_sg_loss - grad_of_loss_of_mean)[inner] / np.maximum(m["se"], floor)[inner]
     z_smoothed = {
-        k: float(np.max(np.abs(m - np.asarray(dEdu))[inner] / np.maximum(e, floor)[inner]))
-        for k, (m, e) in smoothed.items()
+        k: float(np.max(np.abs(mean - dEdu)[inner] / np.maximum(se, floor)[inner]))
+        for k, (mean, se) in smoothed.items()
         if k != "straight_through"
     }
     results = {
