@@ -20,6 +20,7 @@ from . import nir as nir
 from . import nn as nn
 from . import spikes as spikes
 from . import train as train
+from ._checks import MissingDependencyError as MissingDependencyError
 from ._escape import AbstractEscape as AbstractEscape
 from ._escape import Arctan as Arctan
 from ._escape import Boxcar as Boxcar

@@ -10,6 +10,24 @@ import numpy as np
 from jax.core import Tracer
 
 
+class MissingDependencyError(ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
+def require(module: str, extra: str, what: str):
+    """Import and return `module`, or raise `MissingDependencyError` naming `what` needs it and the extra
+    (`pip install 'snnsad[extra]'`)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise MissingDependencyError(
+            f"{what} needs the {package} package: pip install 'snnsad[{extra}]' (or pip install {package})."
+        ) from None
+
+
 def is_concrete(value: Any) -> bool:
     """True when `value` can be inspected now (it is not a tracer inside jit/vmap/grad)."""
     return not any(isinstance(leaf, Tracer) for leaf in jax.tree_util.tree_leaves(value))

@@ -20,7 +20,7 @@ from ._trace import Trace
 LossFn = Callable[[Trace, Label], Scalar]
 
 
-def _class_index(label: ArrayLike, n_classes: int, where: str) -> Array:
+def class_index(label: ArrayLike, n_classes: int, where: str) -> Array:
     """`label` as a checked class index: one integer (trace-time check) in `[0, n_classes)` (run-time check, jit-safe)."""
     label = jnp.asarray(label)
     if label.ndim != 0 or not jnp.issubdtype(label.dtype, jnp.integer):
@@ -32,7 +32,7 @@ def _class_index(label: ArrayLike, n_classes: int, where: str) -> Array:
 
 
 def _ce(logits: Array, label: ArrayLike, where: str = "cross-entropy") -> Array:
-    label = _class_index(label, logits.shape[-1], where)
+    label = class_index(label, logits.shape[-1], where)
     return jax.nn.logsumexp(logits) - logits[label]
 
 
@@ -53,7 +53,7 @@ def last_step_cross_entropy(output: Output, label: Label) -> Scalar:
 
 def accuracy_max_over_time(output: Output, label: Label) -> Scalar:
     """1.0 if `argmax(max_t output)` is the label (for evaluation)."""
-    label = _class_index(label, output.shape[-1], "accuracy_max_over_time")
+    label = class_index(label, output.shape[-1], "accuracy_max_over_time")
     return (jnp.argmax(jnp.max(output, axis=0)) == label).astype(output.dtype)
 
 
@@ -146,7 +146,18 @@ class ActivityRegulariser(eqx.Module):
         check_choice("per", self.per, ("neuron", "layer"), where=where)
 
     def __call__(self, trace: Trace) -> Array:
-        chosen = range(len(trace.spikes)) if self.layers is None else self.layers
+        n = len(trace.spikes)
+        if n == 0:
+            raise ValueError(
+                "ActivityRegulariser: the trace holds no spiking layer (`trace.spikes` is empty), so there is no "
+                "activity to penalise; a penalty of 0 here would silently change the objective. A trace "
+                "rebuilt from the readout alone (e.g. LocalScoreFunction's per-neuron losses) cannot carry a "
+                "spike-reading loss term."
+            )
+        chosen = range(n) if self.layers is None else self.layers
+        bad = [i for i in chosen if not -n <= i < n]
+        if bad:
+            raise ValueError(f"ActivityRegulariser: `layers` {bad} out of range for a trace of {n} spiking layers.")
         total = jnp.zeros((), trace.output.dtype)
         for i in chosen:
             counts = jnp.sum(trace.spikes[i], axis=0)

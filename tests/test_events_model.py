@@ -36,12 +36,16 @@ def test_closed_form_crossing_equals_newton_and_lies_on_threshold(x64):
 
 
 def test_overflow_is_flagged_and_makes_outputs_nan():
-    """More spikes than `max_spikes` never truncate silently: the flag is set and every output is NaN."""
+    """More spikes than `max_spikes` never truncate silently: the flag is set, every output is NaN and so is
+    every entry of the gradient (EventProp and implicit; it was exactly 0 behind a NaN loss)."""
     net = events.EventNetwork.dense((2, 4, 2), key=jr.key(0), init=[(6.0, 0.1), (0.5, 0.1)], max_spikes=[3, 4])
     x = events.events_from_lists([1.0, 2.0], [0, 1])
     out = net(x)
     assert bool(out.overflow)
     assert bool(jnp.all(jnp.isnan(out.output)))
+    for est in (events.EventProp(), events.ImplicitSpikeTimes()):  # the gradient too: a loop that checks it stops
+        value, g = eqx.filter_jit(est)(events.vmax_cross_entropy, net, x, jnp.asarray(1))
+        assert np.isnan(float(value)) and all(bool(jnp.all(jnp.isnan(la.weight))) for la in g.layers)
     hidden = net.layers[0]
     roomy = events.EventNetwork([events.EventLayer(hidden.weight, max_spikes=200), net.layers[1]], head="vmax")
     out = roomy(x)

@@ -13,6 +13,8 @@ import snnsad
 from snnsad import data, losses
 from snnsad.train import load_checkpoint, save_checkpoint, smorms3
 
+from .helpers import small_problem
+
 OPTIMIZER = smorms3(1e-2)
 LOSS = losses.on_output(losses.max_over_time_cross_entropy)
 
@@ -92,6 +94,20 @@ def test_a_finished_run_can_be_extended_but_not_changed(tmp_path):
     assert [h["epoch"] for h in longer.history] == [0, 1]
     with pytest.raises(ValueError, match=r"different run \(changed: \['hidden'\]\)"):
         snnsad.fit(net, d, epochs=3, config={"epochs": 3, "hidden": [9]}, **kw)
+    # the same run settings and sizes, other hyper-parameters: refused, naming both values (it silently trained
+    # the checkpoint's), unless the caller asks to continue as saved
+    import equinox as eqx
+
+    slower = eqx.tree_at(lambda n: n.layers[0].neuron.tau_mem, net, jnp.asarray(0.03, jnp.float32))
+    with pytest.raises(ValueError, match=r"net\.layers\[0\]\.neuron\.tau_mem = 0\.01.*has 0\.03.*as_saved"):
+        snnsad.fit(slower, d, epochs=3, config={"epochs": 3, "hidden": [8]}, **kw)
+    wider = snnsad.feedforward((8, 9, 3), key=jr.key(0), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(10.0)))
+    with pytest.raises(ValueError, match="another size or structure"):
+        snnsad.fit(wider, d, epochs=3, config={"epochs": 3, "hidden": [8]}, **kw)
+    kw["resume"] = "as_saved"
+    saved = snnsad.fit(slower, d, epochs=3, config={"epochs": 3, "hidden": [8]}, **kw)
+    assert [h["epoch"] for h in saved.history] == [0, 1, 2]
+    assert float(saved.net.layers[0].neuron.tau_mem) == float(net.layers[0].neuron.tau_mem)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def test_non_finite_inputs_and_parameters_are_named():
@@ -134,3 +150,74 @@ def test_small_misuses_get_clear_errors():
         snnsad.Batched(snnsad.Autodiff())(losses.ce_loss, net, jnp.ones((4, 6, 3)), jnp.zeros(3, jnp.int32), jr.key(0))
     with pytest.raises(ValueError, match="one raw key"):
         snnsad.sample_grads(snnsad.Autodiff(), losses.ce_loss, net, jnp.ones((6, 3)), 0, jr.PRNGKey(0))
+
+
+def test_a_spike_reading_loss_term_refuses_a_trace_without_spikes(x64):
+    """`ActivityRegulariser` on a trace with no spiking layer raises instead of adding 0 (which would silently
+    change the objective), layers out of range are named, and `LocalScoreFunction` (whose per-neuron losses
+    see readouts alone) refuses a loss with such a term, naming `on_output`."""
+    empty = snnsad.Trace(output=jnp.zeros((5, 2)), spikes=(), drive=(), prob=())
+    reg = losses.ActivityRegulariser(0.1, 3.0, "upper", 2)
+    with pytest.raises(ValueError, match="no spiking layer"):
+        reg(empty)
+    one = snnsad.Trace(output=jnp.zeros((5, 2)), spikes=(jnp.ones((5, 3)),), drive=(), prob=())
+    with pytest.raises(ValueError, match=r"`layers` \[2\] out of range for a trace of 1"):
+        losses.ActivityRegulariser(0.1, 3.0, layers=(2,))(one)
+    net, x, _, y = small_problem("two_hidden_zero")
+    loss_fn = losses.make_loss(losses.max_over_time_cross_entropy, [reg])
+    with pytest.raises(ValueError, match="on_output"):
+        snnsad.LocalScoreFunction(2)(loss_fn, net, x, y, jr.key(0))
+
+
+def test_an_empty_batch_and_mismatched_dataset_lengths_are_refused(tmp_path):
+    """`Batched` on zero examples (the mean is undefined; it returned NaN and zero gradients) and a
+    `SpikeDataset` whose `x` and `y` hold different numbers of examples (fit trained on the shorter)."""
+    d, net = _setup()
+    with pytest.raises(ValueError, match="empty batch"):
+        snnsad.Batched(snnsad.Autodiff())(losses.ce_loss, net, jnp.ones((0, 20, 8)), jnp.zeros(0, jnp.int32), jr.key(0))
+    short = data.SpikeDataset(d.x, d.y[:12])
+    with pytest.raises(ValueError, match=r"fit: `train`: `x` holds 48 examples but `y` 12"):
+        _fit(net, short, tmp_path, 1)
+    with pytest.raises(ValueError, match=r"fit: `val`"):
+        snnsad.fit(net, d, estimator=snnsad.Autodiff(), loss_fn=LOSS, optimizer=OPTIMIZER, epochs=1, batch_size=16,
+                   val=short, progress=False)  # fmt: skip
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("")
+    with pytest.raises(ValueError, match=r"`out_dir` .*results\.txt' is a file, not a folder"):
+        _fit(net, d, a_file, 1)
+
+
+def test_gradient_stats_matches_leaves_by_path():
+    """Samples and reference with equal shapes but different parameter names are refused (matched by position
+    they gave a relative error of 0)."""
+    samples = {"a": jnp.ones((4, 2)), "b": jnp.zeros((4, 2))}
+    with pytest.raises(ValueError, match=r"only in samples: \[\"\['b'\]\"\], only in reference: \[\"\['c'\]\"\]"):
+        snnsad.gradient_stats(samples, {"a": jnp.ones(2), "c": jnp.zeros(2)})
+    assert float(snnsad.gradient_stats(samples, {"a": jnp.ones(2), "b": jnp.zeros(2)})["all"].relative_error) == 0.0
+
+
+@pytest.mark.parametrize("which", ["ttfs", "vmax", "pseudo", "event_accuracy", "smooth_accuracy"])
+def test_event_losses_check_their_labels(which):
+    """Every event loss and metric that takes a class label refuses one outside [0, n_outputs) when the compiled
+    code runs (before, indexing clamped it into a finite loss and gradient)."""
+    import jax
+
+    from snnsad import events
+
+    t = jnp.asarray([3.0, 1.0, 2.0])
+    out = events.EventOutput(t, (), jnp.zeros((), bool))
+    smooth = events.SmoothOutput(t, jnp.ones(3, bool), (), jnp.zeros((), bool), jnp.asarray(4.0))
+    fn = jax.jit(
+        {
+            "ttfs": lambda y: events.ttfs_cross_entropy(out, y),
+            "vmax": lambda y: events.vmax_cross_entropy(out, y),
+            "event_accuracy": lambda y: events.event_accuracy(out, y, "ttfs"),
+            "pseudo": lambda y: events.pseudo_ttfs_cross_entropy(smooth, y),
+            "smooth_accuracy": lambda y: events.smooth_accuracy(smooth, y),
+        }[which]
+    )
+    assert np.isfinite(float(fn(jnp.asarray(1))))
+    for bad in (3, 8, -1):
+        with pytest.raises(Exception, match=r"a label is outside \[0, 3\)"):
+            jax.block_until_ready(fn(jnp.asarray(bad)))

@@ -4,6 +4,8 @@ import argparse
 import os
 import sys
 
+from .. import MissingDependencyError
+
 
 def _version() -> str:
     from .. import __version__
@@ -236,7 +238,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except (ValueError, OSError, FloatingPointError) as err:  # bad input: a clear message, not a traceback
+    except (ValueError, OSError, FloatingPointError, MissingDependencyError) as err:  # a clear message, no traceback
         parser.exit(2, f"snnsad {args.command}: error: {err}\n")
     return 0
 

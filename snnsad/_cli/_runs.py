@@ -41,10 +41,9 @@ def load_run(run_dir: str):
 
 def export_run(run_dir: str, path: str) -> str:
     """Write a `snnsad train` run's trained network as a NIR graph file (`snnsad.nir.to_nir`)."""
-    import nir
+    from ..nir import require_nir, to_nir
 
-    from ..nir import to_nir
-
+    nir = require_nir()  # before any work
     _, _, net, _, _, _ = load_run(run_dir)
     nir.write(path, to_nir(net))
     return path

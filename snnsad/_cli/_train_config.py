@@ -52,7 +52,14 @@ def load_config(path: str | None, overrides: dict) -> dict:
         if not os.path.exists(path):
             raise FileNotFoundError(f"--config: no file at {path!r}.")
         with open(path) as f:
-            file_cfg = json.load(f)
+            try:
+                file_cfg = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(
+                    f"--config {path!r} is not valid JSON ({err}); write the settings as a JSON object."
+                ) from None
+        if not isinstance(file_cfg, dict):
+            raise ValueError(f"--config {path!r} must hold one JSON object of settings, got {type(file_cfg).__name__}.")
         unknown = set(file_cfg) - set(DEFAULTS)
         if unknown:
             raise ValueError(f"--config {path!r}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}.")

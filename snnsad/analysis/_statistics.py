@@ -147,7 +147,8 @@ def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = N
 
     `samples`: estimates with a leading sample axis (as from `sample_grads`); `reference`:
     the reference gradient (e.g. from `snnsad.ExactEnumeration`) with the same structure,
-    no sample axis. Leaves are keyed by their path, e.g. `".layers[0].weight"`. Safe at zero
+    no sample axis, and the same leaf paths (a mismatch is refused). Leaves are keyed by their path, e.g.
+    `".layers[0].weight"`. Safe at zero
     norms (cosines of a zero vector are 0); NaN propagates.
 
     `atol`: a component whose bias `|mean - g|` is at most `atol` has z = 0 in `max_z` (default
@@ -156,10 +157,16 @@ def gradient_stats(samples: PyTree, reference: PyTree, *, atol: float | None = N
     """
     s_leaves = jax.tree_util.tree_leaves_with_path(samples)
     r_leaves = jax.tree_util.tree_leaves_with_path(reference)
-    if len(s_leaves) != len(r_leaves):
+    s_paths = [jax.tree_util.keystr(path) for path, _ in s_leaves]
+    r_paths = [jax.tree_util.keystr(path) for path, _ in r_leaves]
+    if s_paths != r_paths:  # leaves are matched by path, never by position alone
+        only_s = [p for p in s_paths if p not in r_paths]
+        only_r = [p for p in r_paths if p not in s_paths]
         raise ValueError(
-            f"gradient_stats: `samples` has {len(s_leaves)} leaves, `reference` {len(r_leaves)}; "
-            "pass estimates and reference of the same network."
+            f"gradient_stats: `samples` and `reference` hold different parameters (only in samples: {only_s[:5]}, "
+            f"only in reference: {only_r[:5]}{'' if only_s or only_r else '; the same paths in another order'}); "
+            "pass estimates and reference of the same network (snnsad.nn.parameters(...) of each compares "
+            "networks whose spike functions differ)."
         )
     leaves = []
     for (path, s), (_, r) in zip(s_leaves, r_leaves):

@@ -33,6 +33,17 @@ class SpikeDataset(NamedTuple):
     def batch(self, indices) -> tuple[Any, Any]:
         return jax.tree.map(lambda a: a[indices], self.x), self.y[indices]
 
+    def check(self, where: str = "SpikeDataset") -> None:
+        """Raise a `ValueError` naming `where` unless every leaf of `x` holds `len(y)` examples."""
+        n_y = len(self.y)
+        for path, leaf in jax.tree_util.tree_leaves_with_path(self.x):
+            n_x = np.shape(leaf)[0] if np.ndim(leaf) else None
+            if n_x != n_y:
+                raise ValueError(
+                    f"{where}: `x{jax.tree_util.keystr(path)}` holds {n_x} examples but `y` {n_y}; "
+                    "pass one target per example (the examples on the leading axis of both)."
+                )
+
 
 def _randman_embedding(rng: np.random.Generator, n_units: int, dim: int, alpha: float, prec: float, bias: bool):
     cutoff = min(int(math.ceil(prec ** (-1 / alpha))), 1000)

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from .._checks import check_choice
+from .._checks import check_choice, require
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
@@ -62,11 +62,8 @@ def load_digits_split(seed: int = 0, test_fraction: float = 0.2) -> dict:
 
     Images are float32 in [0, 1] (pixel / 16). Needs scikit-learn (`pip install snnsad[digits]`).
     """
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("load_digits_split needs scikit-learn: pip install 'snnsad[digits]'.") from err
-    d = cast(Any, load_digits())
+    datasets = require("sklearn.datasets", "digits", "load_digits_split")
+    d = cast(Any, datasets.load_digits())
     images = (d.images / 16.0).astype(np.float32)
     labels = d.target.astype(np.int32)
     order = np.random.default_rng(seed).permutation(len(images))

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._checks import require
 from ._datasets import SpikeDataset
 
 
@@ -30,10 +31,7 @@ def from_tonic(
     train = snnsad.data.from_tonic(shd, n_steps=350, dt=2e-3)
     ```
     """
-    try:
-        import tonic.transforms
-    except ImportError:
-        raise ImportError("from_tonic needs tonic: pip install 'snnsad[tonic]' (or pip install tonic).") from None
+    transforms = require("tonic.transforms", "tonic", "from_tonic")
     if not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"from_tonic: `n_steps` must be a positive int, got {n_steps!r}.")
     if not dt > 0 or not time_unit > 0:
@@ -45,7 +43,7 @@ def from_tonic(
             f"from_tonic: need `sensor_size` (width, height, polarities), e.g. (700, 1, 1) for SHD; got {sensor_size!r}."
         )
     window = dt / time_unit
-    to_frame = tonic.transforms.ToFrame(
+    to_frame = transforms.ToFrame(
         sensor_size=sensor_size,
         time_window=window,
         start_time=0,

@@ -195,6 +195,11 @@ class Batched(eqx.Module):
         if axis == 1 and not (len(arrays) == 1 and arrays[0].ndim >= 2):
             raise ValueError("Batched(batch_axis=1): `x` must be one time-major (T, B, n) array.")
         batch = arrays[0].shape[axis]
+        if batch == 0:
+            raise ValueError(
+                f"Batched: `x` holds an empty batch (shape {arrays[0].shape}, batch axis {axis}); the mean over "
+                "no examples is undefined: pass at least one example."
+            )
         sizes = {a.shape[0] for a in jax.tree.leaves(y)} | {a.shape[axis] for a in arrays}
         if len(sizes) > 1:
             raise ValueError(

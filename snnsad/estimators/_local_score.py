@@ -158,7 +158,7 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
 def _output_loss(loss_fn, output, y):
     try:
         return loss_fn(Trace(output=output, spikes=(), drive=(), prob=()), y)
-    except (IndexError, TypeError, AttributeError) as e:
+    except (IndexError, TypeError, AttributeError, ValueError) as e:
         raise ValueError(
             "LocalScoreFunction: the loss must read the readout (trace.output) alone, since the per-neuron losses "
             "are evaluated on readouts without re-simulating the network; lift a loss of the output with "

@@ -12,6 +12,7 @@ import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import check_choice
+from .._losses import class_index
 from .._trainable import hyperparameter
 from ._eventprop import eventprop_layer, implicit_layer
 from ._gradient import AbstractEventGradient, AbstractEventNetwork, EventProp
@@ -242,6 +243,10 @@ class EventNetwork(AbstractEventNetwork):
             layers.append(EventLayer(w, rec, mode=layer_mode, max_spikes=caps[min(k, len(caps) - 1)], **neuron))
         return cls(layers, t_end=t_end, head=head)
 
+    def _arrays(self) -> list[Array]:
+        """Every layer's trained arrays (what an overflow makes NaN in the gradient)."""
+        return [a for la in self.layers for a in (la.weight, la.recurrent) if a is not None]
+
     def __call__(
         self, x: EventTrain, *, key: PRNGKeyArray | None = None, gradient: AbstractEventGradient | None = None
     ) -> EventOutput:
@@ -285,14 +290,26 @@ class EventNetwork(AbstractEventNetwork):
         times, index, peak, flag = self.layers[-1](x, self.t_end, gradient)
         overflow = overflow | flag
         if self.head == "vmax":
-            return EventOutput(jnp.where(overflow, jnp.nan, peak), tuple(spikes), overflow)
+            return EventOutput(nan_if(overflow, peak, *self._arrays()), tuple(spikes), overflow)
         spikes.append(EventTrain(times, index))
         n = self.layers[-1].size
         first = jnp.min(
             jnp.where(index[None, :] == jnp.arange(n, dtype=index.dtype)[:, None], times[None, :], jnp.inf), axis=1
         )
         first = jnp.where(jnp.isinf(first), jnp.asarray(self.t_end, first.dtype), first)
-        return EventOutput(jnp.where(overflow, jnp.nan, first), tuple(spikes), overflow)
+        return EventOutput(nan_if(overflow, first, *self._arrays()), tuple(spikes), overflow)
+
+
+def nan_if(flag, x, *params):
+    """`x`, every entry NaN where `flag` is set, and NaN derivatives in `x` and in every array of `params`.
+
+    `x + m (1 + sum(params))` with `m = NaN if flag else 0`: unset, the value and every derivative are
+    unchanged (`m = 0`); set, a loss of the output and its gradient are NaN, so a training loop that
+    checks gradients stops (a `where` would leave an exactly-zero gradient behind the NaN value).
+    """
+    mask = jnp.where(flag, jnp.nan, 0.0).astype(x.dtype)
+    total = sum((jnp.sum(p).astype(x.dtype) for p in params), jnp.zeros((), x.dtype))
+    return x + mask * (1 + total)
 
 
 def checked_times(times, index, n_in: int, where: str, build: str):
@@ -332,16 +349,19 @@ def events_from_lists(times, index, max_events: int | None = None, dtype=np.floa
 def ttfs_cross_entropy(out: EventOutput, label, *, tau0: float = 0.5, tau1: float = 6.4, alpha: float = 3e-3):
     """Wunderlich & Pehle's time-to-first-spike loss: `-log softmax(-t / tau0)[y] + alpha (exp(t_y / tau1) - 1)`."""
     t = out.output
+    label = class_index(label, t.shape[-1], "ttfs_cross_entropy")
     t_y = t[label]
     return -jax.nn.log_softmax(-t / tau0)[label] + alpha * (jnp.exp(t_y / tau1) - 1)
 
 
 def vmax_cross_entropy(out: EventOutput, label):
     """Cross-entropy of the softmax over the readout neurons' maximum voltages."""
+    label = class_index(label, out.output.shape[-1], "vmax_cross_entropy")
     return -jax.nn.log_softmax(out.output)[label]
 
 
 def event_accuracy(out: EventOutput, label, head: Head):
     """1 when the earliest output spike (`ttfs`) or the highest maximum voltage (`vmax`) is the label's neuron."""
+    label = class_index(label, out.output.shape[-1], "event_accuracy")
     pred = jnp.argmin(out.output) if head == "ttfs" else jnp.argmax(out.output)
     return (pred == label).astype(out.output.dtype)

@@ -11,8 +11,9 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, PRNGKeyArray
 
+from .._losses import class_index
 from ._gradient import AbstractEventGradient, AbstractEventNetwork, ImplicitSpikeTimes
-from ._network import EventTrain, checked_times
+from ._network import EventTrain, checked_times, nan_if
 from ._smooth_network import first_times, pseudo_rates, run_layer
 from ._smooth_neurons import AbstractSmoothNeuron, Theta
 
@@ -210,18 +211,20 @@ class SmoothNetwork(AbstractEventNetwork):
                 w_events, times = self.weights[k + 1][:, run.index], run.times
         assert run is not None
         first = first_times(run, phase if pseudo else None, period if pseudo else None, self.t_end)
-        first = jnp.where(overflow, jnp.nan, first)
+        first = nan_if(overflow, first)
         return SmoothOutput(first, run.counts > 0, tuple(counts), overflow, jnp.asarray(self.t_end, first.dtype))
 
 
 def pseudo_ttfs_cross_entropy(out: SmoothOutput, label, *, gamma: float = 1e-2) -> Array:
     """Klos & Memmesheimer's loss: cross-entropy of `softmax(-first)` plus `gamma (exp(t_label / T) - 1)`."""
     t = out.first
+    label = class_index(label, t.shape[-1], "pseudo_ttfs_cross_entropy")
     return -jax.nn.log_softmax(-t)[label] + gamma * jnp.expm1(t[label] / out.t_end)
 
 
 def smooth_accuracy(out: SmoothOutput, label) -> Array:
     """1 if the earliest output (ordinary or pseudo) is the label's."""
+    label = class_index(label, out.first.shape[-1], "smooth_accuracy")
     return (jnp.argmin(out.first) == label).astype(out.first.dtype)
 
 

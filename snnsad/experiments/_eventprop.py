@@ -1,10 +1,9 @@
 """EventProp on Yin-Yang, then every other gradient measured against it on the trained weights.
 
-1. Train a 5-200-3 continuous-time LIF network with `EventProp` on the time-to-first-spike loss
-   (genn_eventprop's Yin-Yang recipe: tau_mem 20 ms, tau_syn 5 ms, threshold 1, 30 ms trials,
-   input-to-hidden weights N(1.5, 0.78), hidden-to-output N(0.93, 0.1), Adam 5e-3 decayed by 0.95
-   per epoch, batch 32, 32,000 training samples; W&P's loss with tau0 0.5 ms, tau1 6.4 ms,
-   alpha 3e-3), one run per seed, each saved and skipped when rerun.
+1. Train a 5-200-3 continuous-time LIF network with `EventProp` on W&P's time-to-first-spike loss,
+   with genn_eventprop's Yin-Yang recipe (every constant, the learning rate and its one deviation
+   from genn are stated once, in `_eventprop_training.RECIPE`; the mode's sizes in `_modes`), one
+   run per seed, each saved and skipped when rerun.
 2. On the first seed's trained weights and one test batch, against the EventProp gradient: the
    deterministic surrogate gradient of the discrete twin (several `dt` and surrogate steepness;
    the same loss on `first_spike_times` of the twin's output raster), and on the escape-noise twin

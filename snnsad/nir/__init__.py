@@ -6,4 +6,5 @@ discrete-time layers to NIR's continuous-time nodes. Needs the `nir` extra.
 
 from ._nir import DISCRETISATION as DISCRETISATION
 from ._nir import from_nir as from_nir
+from ._nir import require_nir as require_nir
 from ._nir import to_nir as to_nir

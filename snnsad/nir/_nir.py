@@ -23,6 +23,7 @@ Only the `"zero"` reset has a NIR equivalent; other resets are refused on export
 
 import numpy as np
 
+from .._checks import require
 from .._neurons import LIF, LeakyIntegrator
 from .._spikes import AbstractSpikeFunction, Heaviside
 from ..nn._layers import Conv1D, Dense, Readout
@@ -34,12 +35,9 @@ DISCRETISATION = (
 )
 
 
-def _import_nir():
-    try:
-        import nir
-    except ImportError:
-        raise ImportError("snnsad.nir needs the nir package: pip install 'snnsad[nir]' (or pip install nir).") from None
-    return nir
+def require_nir():
+    """The `nir` module, or a `snnsad.MissingDependencyError` naming the extra that installs it (`snnsad[nir]`)."""
+    return require("nir", "nir", "snnsad.nir")
 
 
 def _a(x):
@@ -58,7 +56,7 @@ def to_nir(net: Network):
     time constants, thresholds and weights are. Raises `ValueError` for anything without a NIR
     equivalent (a reset other than `"zero"`, a non-LIF neuron, a custom layer).
     """
-    nir = _import_nir()
+    nir = require_nir()
     if not isinstance(net, Network):
         raise TypeError(f"to_nir: needs an snnsad.Network, got {type(net).__name__}.")
     first = net.layers[0]
@@ -147,7 +145,7 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
     import jax.numpy as jnp
     import jax.random as jr
 
-    _import_nir()
+    require_nir()
     meta = (graph.metadata or {}).get("snnsad", {})
     dt = meta.get("dt") if dt is None else dt
     if dt is None:

@@ -22,11 +22,16 @@ snnsad.fit(..., callbacks=[snnsad.train.EarlyStopping("val_metric", mode="max", 
 import json
 import math
 import os
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import equinox as eqx
+import jax
+import numpy as np
 
 from .._checks import check_choice
 from .._io import atomic_write_text
-from ._checkpoint import load_checkpoint, save_checkpoint
+from .._trainable import trainable
+from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
 
 
 class StartInfo(NamedTuple):
@@ -198,24 +203,28 @@ class Checkpointing(Callback):
 
     `on_start` restores `(net, opt_state)`, the history and the next epoch when `resume` and a
     checkpoint exist, after checking that the checkpoint belongs to the same run (`run`: the settings
-    that must match, a JSON-able dict; `epochs` may differ, so a finished run can be extended).
+    that must match, a JSON-able dict; `epochs` may differ, so a finished run can be extended), that
+    its arrays fit the network given, and that the network's hyper-parameters (every array not trained:
+    time constants, escape steepness, ...) equal the checkpoint's; `resume="as_saved"` skips the last
+    check and continues with the checkpoint's values.
     `on_epoch` writes the checkpoint (atomically, checksummed) and `metrics.json`/`metrics.csv`.
     Temporary files of a write that was killed are removed when it starts.
     """
 
-    def __init__(self, folder: str, run: dict, *, resume: bool = True):
+    def __init__(self, folder: str, run: dict, *, resume: bool | Literal["as_saved"] = True):
         self.folder, self.run, self.resume = folder, run, resume
         self.path = os.path.join(folder, "checkpoint.eqx")
 
     def on_start(self, info: StartInfo) -> StartInfo | None:
+        if os.path.exists(self.folder) and not os.path.isdir(self.folder):
+            raise ValueError(f"fit: `out_dir` {self.folder!r} is a file, not a folder; choose a folder for the run.")
         os.makedirs(self.folder, exist_ok=True)
         for name in os.listdir(self.folder):  # temporary files of a write that was killed
             if name.startswith(".tmp-"):
                 os.unlink(os.path.join(self.folder, name))
         if not (self.resume and os.path.exists(self.path)):
             return None
-        (net, opt_state), meta = load_checkpoint(self.path, (info.net, info.opt_state))
-        stored = meta.get("run")
+        stored = checkpoint_meta(self.path).get("run")  # the settings first: they name what changed
         if not isinstance(stored, dict) or stored != self.run:
             stored = stored if isinstance(stored, dict) else {}
             changed = sorted(k for k in set(stored) | set(self.run) if stored.get(k) != self.run.get(k))
@@ -223,12 +232,40 @@ class Checkpointing(Callback):
                 f"fit: {self.folder!r} holds a checkpoint of a different run (changed: {changed}); "
                 "resume=False (--restart) starts over, or choose another out_dir."
             )
+        try:
+            (net, opt_state), meta = load_checkpoint(self.path, (info.net, info.opt_state))
+        except ValueError as err:
+            raise ValueError(
+                f"fit: {self.folder!r} holds a checkpoint of a network of another size or structure than the one "
+                f"given; resume=False (--restart) starts over, or choose another out_dir. ({err})"
+            ) from None
+        if self.resume != "as_saved":
+            _check_same_hyperparameters(info.net, net, self.folder)
         return StartInfo(net, opt_state, meta["history"], meta["epoch"] + 1)
 
     def on_epoch(self, info: EpochInfo) -> None:
         meta = {"epoch": info.epoch, "history": info.history, "run": self.run}
         save_checkpoint(self.path, (info.net, info.opt_state), meta)
         write_history(self.folder, info.history)
+
+
+def _check_same_hyperparameters(given, saved, folder: str) -> None:
+    """Refuse to resume when the caller's hyper-parameters (every array not trained) differ from the checkpoint's."""
+    fixed = jax.tree.map(lambda t: not t, trainable(given))
+    pairs = zip(
+        jax.tree_util.tree_leaves_with_path(eqx.filter(given, fixed)),
+        jax.tree_util.tree_leaves(eqx.filter(saved, fixed)),
+        strict=True,
+    )
+    for (path, a), b in pairs:
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            show = lambda v: f"{v.item():.6g}" if v.size == 1 else f"an array of shape {v.shape}"  # noqa: E731
+            raise ValueError(
+                f"fit: the checkpoint in {folder!r} was trained with net{jax.tree_util.keystr(path)} = {show(b)}, "
+                f"the network given has {show(a)}; resuming would silently train the checkpoint's. "
+                "resume='as_saved' continues with the checkpoint's values, resume=False (--restart) starts over."
+            )
 
 
 class ProgressPrinter(Callback):

@@ -26,13 +26,8 @@ def save_checkpoint(path: str, tree, meta: dict) -> None:
     atomic_write_bytes(path, _MAGIC + struct.pack("<Q", len(header)) + header + payload)
 
 
-def load_checkpoint(path: str, like) -> tuple[Any, dict]:
-    """Read a checkpoint written by `save_checkpoint`; `like` gives the structure.
-
-    Refused with a `ValueError` naming the file: anything that is not a complete snnsad checkpoint
-    (wrong magic, truncated, bytes flipped or appended: the SHA-256 of the arrays must match) and
-    a checkpoint holding NaN or infinite values.
-    """
+def _read(path: str) -> tuple[dict, bytes]:
+    """The header and the checked array bytes of a checkpoint file (see `load_checkpoint`)."""
     if os.path.isdir(path):
         raise ValueError(f"load_checkpoint: {path!r} is a directory, not a checkpoint file.")
     with open(path, "rb") as f:
@@ -51,7 +46,30 @@ def load_checkpoint(path: str, like) -> tuple[Any, dict]:
             f"load_checkpoint: {path!r} is damaged (its arrays do not match their checksum: truncated, "
             "bytes changed or appended) or was written by an older snnsad; start the run over."
         )
-    tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    return meta, payload
+
+
+def checkpoint_meta(path: str) -> dict:
+    """The JSON header of a checkpoint (its `meta`), read and checked without loading the arrays."""
+    return _read(path)[0]
+
+
+def load_checkpoint(path: str, like) -> tuple[Any, dict]:
+    """Read a checkpoint written by `save_checkpoint`; `like` gives the structure.
+
+    Refused with a `ValueError` naming the file: anything that is not a complete snnsad checkpoint
+    (wrong magic, truncated, bytes flipped or appended: the SHA-256 of the arrays must match), a
+    checkpoint whose arrays do not fit `like` (another size or structure) and a checkpoint holding
+    NaN or infinite values.
+    """
+    meta, payload = _read(path)
+    try:
+        tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
+    except Exception as err:  # the bytes passed their checksum: any failure here is a structure mismatch
+        raise ValueError(
+            f"load_checkpoint: {path!r} holds arrays that do not fit the structure given (a network of another "
+            f"size or structure): {err}"
+        ) from None
     bad = [
         jax.tree_util.keystr(p)
         for p, leaf in jax.tree_util.tree_leaves_with_path(tree)

@@ -3,7 +3,7 @@
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import equinox as eqx
 import jax
@@ -16,7 +16,7 @@ from jaxtyping import PRNGKeyArray
 from .._io import write_run
 from .._parallel import replicate, shard
 from .._trainable import trainable
-from ..data._datasets import batches
+from ..data._datasets import SpikeDataset, batches
 from ..estimators._base import AbstractEstimator, Batched
 from ..events._network import EventTrain
 from ._callbacks import Callback, Checkpointing, EpochInfo, ProgressPrinter, StartInfo, StepInfo
@@ -223,7 +223,7 @@ def fit(
     test=None,
     metric_fn: OutputLoss | None = None,
     out_dir: str | None = None,
-    resume: bool = True,
+    resume: bool | Literal["as_saved"] = True,
     progress: bool = True,
     config: dict | None = None,
     mesh=None,
@@ -258,7 +258,10 @@ def fit(
 
     Batches and noise keys are pure
     functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
-    (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. With
+    (written atomically after every epoch) equals the uninterrupted run bit for bit on CPU. A
+    checkpoint is resumed only with the same run settings, a network of the same size and the same
+    hyper-parameters (time constants, escape steepness: any array not trained); `resume="as_saved"`
+    continues with the checkpoint's hyper-parameters instead of refusing, `resume=False` starts over. With
     `out_dir` the config, a metrics history (JSON and CSV) and `checkpoint.eqx` are written.
     A NaN or infinite loss, gradient or update stops training with a `FloatingPointError` naming
     the epoch and step; the checkpoint of the last good epoch stays on disk.
@@ -276,6 +279,9 @@ def fit(
             raise TypeError(f"fit: every callback must be a snnsad.train.Callback, got {cb!r}.")
     if epochs < 0 or batch_size < 1:
         raise ValueError(f"fit: need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}.")
+    for name, split in (("train", train), ("val", val), ("test", test)):
+        if isinstance(split, SpikeDataset):
+            split.check(f"fit: `{name}`")
     if len(train) < batch_size:
         raise ValueError(f"fit: the training set has {len(train)} examples, fewer than batch_size={batch_size}.")
     batched = estimator if isinstance(estimator, Batched) else Batched(estimator)

@@ -22,6 +22,16 @@ def test_cli_rejects_bad_config_values_before_building_anything(tmp_path, capsys
     assert exit_info.value.code == 2 and f"`{key}` must be" in err and len(err.strip().splitlines()) == 1
 
 
+def test_cli_names_a_config_file_that_is_not_json(tmp_path, capsys):
+    for text, says in (("epochs: 3", "is not valid JSON"), ("[1, 2]", "one JSON object")):
+        path = tmp_path / "cfg.json"
+        path.write_text(text)
+        with pytest.raises(SystemExit) as exit_info:
+            cli_main(["train", "--config", str(path), "--out", str(tmp_path / "run")])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and str(path) in err and says in err and len(err.strip().splitlines()) == 1
+
+
 def test_cli_rejects_a_nan_learning_rate_and_an_unwritable_output(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_main(["train", "--lr", "nan", "--out", str(tmp_path / "run")])
@@ -36,10 +46,16 @@ def test_cli_rejects_a_nan_learning_rate_and_an_unwritable_output(tmp_path, caps
 
 @pytest.mark.slow
 def test_cli_refuses_a_damaged_checkpoint_and_keeps_it(tmp_path, capsys, standard_promotion):
-    """`snnsad train` on a run folder whose checkpoint was truncated: exit 2, one line, file untouched."""
+    """`snnsad train` on a run folder of another width (`--hidden`), and on one whose checkpoint was truncated:
+    exit 2, one line naming the cause, the file untouched."""
     out = str(tmp_path / "run")
     args = ["train", "--samples-per-class", "8", "--epochs", "1", "--hidden", "8", "--batch-size", "8", "--quiet"]
     cli_main([*args, "--out", out])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:  # another width: the differing setting, one line, exit 2
+        cli_main([*args, "--epochs", "2", "--hidden", "16", "--out", out])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "'hidden'" in err and len(err.strip().splitlines()) == 1
     ckpt = tmp_path / "run" / "checkpoint.eqx"
     damaged = ckpt.read_bytes()[:-100]
     ckpt.write_bytes(damaged)
@@ -49,3 +65,20 @@ def test_cli_refuses_a_damaged_checkpoint_and_keeps_it(tmp_path, capsys, standar
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "checkpoint.eqx" in err and "damaged" in err
     assert ckpt.read_bytes() == damaged
+
+
+def test_cli_names_the_extra_of_a_missing_optional_dependency(tmp_path, capsys, monkeypatch):
+    """`snnsad export --nir` without the `nir` package: exit 2 and one line naming `snnsad[nir]`, before the run
+    folder is read (the library raises `snnsad.MissingDependencyError`, an ImportError, with the same text)."""
+    import sys
+
+    import snnsad
+
+    monkeypatch.setitem(sys.modules, "nir", None)  # an import of nir now fails as if it were not installed
+    with pytest.raises(snnsad.MissingDependencyError, match=r"pip install 'snnsad\[nir\]'"):
+        snnsad.nir.require_nir()
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["export", str(tmp_path / "no-run"), "--nir", str(tmp_path / "net.nir")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "snnsad[nir]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "net.nir").exists()

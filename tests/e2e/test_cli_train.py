@@ -17,7 +17,7 @@ from ..helpers import write_shd
 
 
 @pytest.mark.slow
-@pytest.mark.optimized
+@pytest.mark.optimized(seconds=21)
 def test_stochastic_sg_learns_randman_preset(standard_promotion):
     """The paper's Randman preset (15 classes, chance 6.7%): 4 epochs of the matched stochastic SG reach
     > 12% test accuracy. With 3000 test examples the accuracy's standard error at chance is 0.5%,

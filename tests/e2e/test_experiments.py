@@ -138,7 +138,7 @@ def test_fano_factor_separates_deterministic_and_stochastic_networks():
 
 
 @pytest.mark.slow
-@pytest.mark.optimized
+@pytest.mark.optimized(seconds=11)
 def test_e4_both_networks_learn_the_raster(tmp_path, standard_promotion):
     """Quick mode (the paper's arrangement: delta-rule output, SGD with the authors' learning rates, 300
     updates on one frozen input, seed 0): the van Rossum distance (paper's units) falls below a quarter
@@ -252,7 +252,7 @@ def test_e6_estimator_study_small(tmp_path, standard_promotion):
 
 
 @pytest.mark.slow
-@pytest.mark.optimized
+@pytest.mark.optimized(seconds=42)
 def test_e6_quick_learns_well_above_chance(tmp_path, standard_promotion):
     """E6 at the quick mode's size (dense 1 x 128 on the authors' Randman data, 300 samples per class, seed
     0) learns: after 14 of the quick mode's 20 epochs (the smallest run that still shows it; 8 epochs
@@ -289,7 +289,7 @@ def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
 
 
 @pytest.mark.slow
-@pytest.mark.optimized
+@pytest.mark.optimized(seconds=44)
 def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, standard_promotion):
     """Quick mode (seed 0, 800 Adam steps of EventProp on the TTFS loss) reaches > 90 % on 1000 fresh
     Yin-Yang test samples; the silent output neuron gets exactly zero EventProp gradient while the

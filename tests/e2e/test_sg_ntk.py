@@ -24,7 +24,7 @@ def test_sg_ntk_experiment_small(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.optimized
+@pytest.mark.optimized(seconds=17)
 def test_matched_stochastic_sg_follows_the_smoothed_networks_kernel_as_width_grows():
     """One hidden layer, 30 stochastic sign networks per width, 500 steps, seed 0: the RMS distance of the
     networks' noise-averaged mean to the smoothed network's NTK prediction falls from width 500 to 4000 and
