@@ -221,3 +221,15 @@ def test_event_losses_check_their_labels(which):
     for bad in (3, 8, -1):
         with pytest.raises(Exception, match=r"a label is outside \[0, 3\)"):
             jax.block_until_ready(fn(jnp.asarray(bad)))
+
+
+def test_a_label_out_of_range_inside_fit_names_the_step():
+    """A check that fails inside fit's compiled step (a label outside [0, 3)) arrives as a `ValueError` whose first
+    line is its message, naming the epoch, the step and the examples (it was an EquinoxRuntimeError with the
+    message buried in a debugging guide)."""
+    d, net = _setup()
+    y = d.y.copy()
+    y[5] = 7
+    with pytest.raises(ValueError, match=r"^fit: .*a label is outside \[0, 3\)\. \(in the training step \d of epoch 0"):
+        snnsad.fit(net, data.SpikeDataset(d.x, y), estimator=snnsad.Autodiff(), loss_fn=LOSS, optimizer=OPTIMIZER,
+                   epochs=1, batch_size=16, seed=0, progress=False)  # fmt: skip

@@ -59,6 +59,41 @@ def test_import_takes_a_spike_function_and_export_refuses_what_nir_cannot_say():
     assert len(snir.from_nir(graph, dt=2e-3).layers) == 2
 
 
+def test_import_reads_recurrence_from_the_graph_structure_not_node_names():
+    """The dense recurrent graph with every node renamed (the recurrent one to `lif0_rec`, which the old
+    name rule dropped) and the edges reversed and shuffled (the old walk never returned) imports to the same
+    network; malformed graphs (a branch, two recurrent cycles through one neuron, an edge to no node, no path
+    to the output) are refused at once, naming the node."""
+    net = _dense()
+    graph = snir.to_nir(net)
+    rng = np.random.default_rng(0)
+    names = list(graph.nodes)
+    new = {n: n if n in ("input", "output") else f"n{i}_{n[::-1]}" for i, n in enumerate(rng.permutation(names))}
+    rec = next(n for n in names if n.startswith("rec"))
+    new[rec] = "lif0_rec"
+    edges = [(new[a], new[b]) for a, b in graph.edges][::-1]
+    edges = [edges[i] for i in rng.permutation(len(edges))]
+    renamed = nir.NIRGraph(
+        nodes={new[n]: node for n, node in graph.nodes.items()}, edges=edges, metadata=graph.metadata
+    )
+    back = snir.from_nir(renamed)
+    assert back.layers[0].recurrent_weight is not None  # pyright: ignore[reportAttributeAccessIssue]
+    x = jr.bernoulli(jr.key(1), 0.2, (60, 30)).astype(jnp.float32)
+    np.testing.assert_array_equal(np.asarray(net(x).output), np.asarray(back(x).output))
+
+    def refused(edges, match):
+        bad = nir.NIRGraph(nodes=dict(graph.nodes), edges=edges, metadata=graph.metadata, type_check=False)
+        with pytest.raises(ValueError, match=match):
+            snir.from_nir(bad)
+
+    lif = next(n for n, node in graph.nodes.items() if type(node).__name__ == "CubaLIF")
+    first = next(b for a, b in graph.edges if a == "input")
+    refused([*graph.edges, ("input", lif)], "leads to")  # a branch
+    refused([*graph.edges, (lif, first)], "2 recurrent weight nodes")  # its input weights made a second cycle
+    refused([*graph.edges, ("input", "nowhere")], "not a node")
+    refused([e for e in graph.edges if e[0] != first], "feed nothing")
+
+
 def test_peers_import_the_exported_graph_as_documented(tmp_path):
     """snnsad -> NIR -> snnTorch / spyx, in the bench environment named by SNNSAD_BENCH_PYTHON (skipped
     without it). The documented, measured difference (benchmarks/results/nir_peers.md): snnTorch's importer

@@ -36,7 +36,7 @@ def _cmd_train(args):
     train, val, test, net, loss_fn, estimator, optimizer = _recipes.build(cfg)
     print(
         f"snnsad train: {cfg['dataset']} ({len(train)} train, {len(val)} validation), estimator {cfg['estimator']}: "
-        f"{_recipes.ESTIMATORS[cfg['estimator']]}; writing to {args.out}",
+        f"{_recipes.ESTIMATORS[cfg['estimator']].rstrip('.')}; writing to {args.out}",
         flush=True,
     )
     result = fit(
@@ -129,34 +129,60 @@ def _cmd_bench(args):
     run_bench(out_dir=args.out, sizes=sizes, repeats=args.repeats, quick=args.quick)
 
 
+def _first_sentence(obj) -> str:
+    """The first sentence of `obj`'s docstring, whole (it may span lines)."""
+    import re
+
+    text = " ".join((obj.__doc__ or "").strip().split("\n\n")[0].split())
+    match = re.match(r"(.+?(?<!e\.g)(?<!i\.e)(?<!\bvs)(?<!\bal)\.)(\s|$)", text)
+    return match.group(1) if match else text
+
+
+def _public_subclasses(module, base) -> list:
+    """The public classes of `module` that subclass `base` (not `base` itself, not abstract ones), sorted by name."""
+    import inspect
+
+    return sorted(
+        (
+            (name, obj)
+            for name, obj in vars(module).items()
+            if inspect.isclass(obj)
+            and issubclass(obj, base)
+            and obj is not base
+            and not name.startswith(("_", "Abstract"))
+        ),
+        key=lambda item: item[0],
+    )
+
+
 def _cmd_list(args):
-    import snnsad
+    from snnsad import escape, estimators, events, neurons, nn, spikes
 
     groups = {
-        "escape functions": ["Sigmoid", "FastSigmoid", "Arctan", "Erf", "Boxcar", "Triangle", "Exponential", "Step"],
-        "spike functions (local estimators)": [
-            "Heaviside",
-            "Surrogate",
-            "Stochastic",
-            "SmoothedStochastic",
-            "Expected",
+        "escape functions (snnsad.escape)": _public_subclasses(escape, escape.AbstractEscape),
+        "spike functions, local estimators (snnsad.spikes)": _public_subclasses(spikes, spikes.AbstractSpikeFunction),
+        "whole-network estimators (snnsad.estimators)": [
+            *_public_subclasses(estimators, estimators.AbstractEstimator),
+            ("Batched", estimators.Batched),
         ],
-        "whole-network estimators": ["Autodiff", "ExactEnumeration", "ScoreFunction", "StochasticAD", "Batched"],
-        "neurons": ["LIF", "Perceptron", "LeakyIntegrator"],
-        "layers": ["Dense", "Conv1D", "Readout"],
+        "event-driven gradients (snnsad.events)": _public_subclasses(events, events.AbstractEventGradient),
+        "neurons (snnsad.neurons, snnsad.events)": [
+            *_public_subclasses(neurons, neurons.AbstractNeuron),
+            *_public_subclasses(events, events.AbstractSmoothNeuron),
+        ],
+        "layers (snnsad.nn)": [*_public_subclasses(nn, nn.AbstractLayer), ("Readout", nn.Readout)],
     }
     from ._train_config import DATASETS, ESTIMATORS
 
-    for title, names in groups.items():
+    for title, members in groups.items():
         print(f"{title}:")
-        for name in names:
-            doc = (getattr(snnsad, name).__doc__ or "").strip().splitlines()[0]
-            print(f"  {name:20s} {doc}")
+        for name, obj in members:
+            print(f"  {name:20s} {_first_sentence(obj)}")
     from ..experiments import EXPERIMENTS
 
     print("snnsad reproduce:")
     for name, fn in EXPERIMENTS.items():
-        print(f"  {name:20s} {fn.__doc__.strip().splitlines()[0]}")
+        print(f"  {name:20s} {_first_sentence(fn)}")
     print("snnsad train --dataset: " + ", ".join(DATASETS))
     print("snnsad train --estimator:")
     for name, doc in ESTIMATORS.items():

@@ -16,11 +16,11 @@ from ..train import smorms3
 
 DATASETS = ("randman", "yinyang", "shd")
 ESTIMATORS = {
-    "det-sg": "deterministic network, SuperSpike surrogate (beta=10, peak 1)",
-    "sg": "stochastic network, matched sigmoid surrogate (stochastic SG)",
-    "superspike-sg": "stochastic network, SuperSpike surrogate",
-    "stochastic-ad": "stochastic network, unbiased coupled-flip stochastic AD (--flips)",
-    "score": "stochastic network, score function (--samples)",
+    "det-sg": "deterministic network, SuperSpike surrogate (beta=10, peak 1).",
+    "sg": "stochastic network, matched sigmoid surrogate (stochastic SG).",
+    "superspike-sg": "stochastic network, SuperSpike surrogate.",
+    "stochastic-ad": "stochastic network, unbiased coupled-flip stochastic AD (--flips).",
+    "score": "stochastic network, score function (--samples).",
 }
 DEFAULTS = dict(
     dataset="randman",

@@ -1,4 +1,4 @@
-"""Unbiased stochastic AD by coupled spike flips (ARCHITECTURE.md section 3)."""
+"""Unbiased stochastic AD by coupled spike flips (the math: docs/theory.md, `StochasticAD`)."""
 
 import equinox as eqx
 import jax
@@ -12,7 +12,7 @@ from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
 
 class StochasticAD(AbstractNetworkEstimator):
-    r"""Unbiased stochastic AD by coupled spike flips (ARCHITECTURE.md section 3).
+    r"""Unbiased stochastic AD by coupled spike flips (the math: docs/theory.md, `StochasticAD`).
 
     $$
     \frac{dE[L]}{d\theta} = E\Big[\frac{\partial L}{\partial\theta}\Big|_{s}

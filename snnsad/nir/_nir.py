@@ -154,14 +154,32 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
     nodes = graph.nodes
     out_of: dict = {}
     for a, b in graph.edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise ValueError(f"from_nir: an edge names {end!r}, which is not a node of the graph.")
         out_of.setdefault(a, []).append(b)
-    layers, readout, cur, key = [], None, "input", jr.key(0)
-    while True:
-        forward = [n for n in out_of.get(cur, []) if not n.startswith("rec")]
-        if not forward:
-            raise ValueError(f"from_nir: node {cur!r} leads nowhere; not a chain from input to output.")
+    # Recurrence is read from the graph's structure, never from node names: a node R is the recurrent
+    # weight of the neuron node N when the edges N -> R and R -> N form a cycle through N.
+    recurrent_of = {
+        n: [r for r in out_of.get(n, []) if n in out_of.get(r, [])] for n in nodes if _kind(nodes[n]) == "CubaLIF"
+    }
+    inputs = [n for n, node in nodes.items() if _kind(node) == "Input"]
+    if len(inputs) != 1:
+        raise ValueError(f"from_nir: the graph needs exactly one Input node, found {inputs}.")
+    layers, readout, cur, key = [], None, inputs[0], jr.key(0)
+    visited = {cur}
+    for _ in range(len(nodes) + 1):  # a chain visits every node at most once: bounded
+        forward = [n for n in out_of.get(cur, []) if n not in recurrent_of.get(cur, [])]
+        if len(forward) != 1:
+            raise ValueError(
+                f"from_nir: node {cur!r} leads to {forward or 'nothing'}; expected one chain from input to output "
+                "(recurrence only as a cycle through a CubaLIF node)."
+            )
         name = forward[0]
-        node, kind = nodes[name], type(nodes[name]).__name__
+        if name in visited:
+            raise ValueError(f"from_nir: node {name!r} is reached twice; a cycle that is not a neuron's recurrence.")
+        visited.add(name)
+        node, kind = nodes[name], _kind(nodes[name])
         if kind == "Output":
             break
         if kind == "Flatten":
@@ -169,8 +187,14 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
             continue
         if kind not in ("Linear", "Affine", "Conv1d"):
             raise ValueError(f"from_nir: node {name!r} is a {kind}; expected Linear, Affine or Conv1d before a neuron.")
-        target = out_of[name][0]
-        cell, cell_kind = nodes[target], type(nodes[target]).__name__
+        targets = out_of.get(name, [])
+        if len(targets) != 1:
+            raise ValueError(f"from_nir: the weights {name!r} feed {targets or 'nothing'}; expected one neuron node.")
+        target = targets[0]
+        if target in visited:
+            raise ValueError(f"from_nir: node {target!r} is reached twice; a cycle that is not a neuron's recurrence.")
+        visited.add(target)
+        cell, cell_kind = nodes[target], _kind(nodes[target])
         w = jnp.asarray(node.weight)
         if cell_kind == "CubaLI":
             neuron = LeakyIntegrator(tau_mem=_scalar(cell.tau_mem), tau_syn=_scalar(cell.tau_syn), dt=dt)
@@ -192,7 +216,10 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
             threshold=theta[0] if np.all(theta == theta[0]) else theta,
             reset="zero",
         )
-        rec = [nodes[n] for n in out_of.get(target, []) if n.startswith("rec")]
+        rec = [nodes[n] for n in recurrent_of[target]]
+        if len(rec) > 1:
+            raise ValueError(f"from_nir: {target!r} has {len(rec)} recurrent weight nodes; snnsad's layers take one.")
+        visited.update(recurrent_of[target])
         recurrent = jnp.asarray(rec[0].weight) if rec else None
         if kind == "Conv1d":
             length = int(np.ravel(node.input_shape)[0])
@@ -211,9 +238,15 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
                 layer = _replace(layer, bias=jnp.asarray(node.bias))
         layers.append(layer)
         cur = target
+    else:
+        raise ValueError("from_nir: the chain from the input does not end in an Output node.")
     if not layers:
         raise ValueError("from_nir: the graph has no CubaLIF layer.")
     return Network(layers, readout)
+
+
+def _kind(node) -> str:
+    return type(node).__name__
 
 
 def _scalar(value) -> float:

@@ -1,5 +1,6 @@
 """Training: a jitted step for any estimator, evaluation, and `fit` with checkpoints and resume."""
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -209,6 +210,23 @@ class FitResult(NamedTuple):
     opt_state: optax.OptState
 
 
+@contextlib.contextmanager
+def _in_context(where: str):
+    """Re-raise a check that failed inside compiled code (`eqx.error_if`, e.g. a label out of range) as a
+    `ValueError` whose first line is its message and says where in the run it happened."""
+    try:
+        yield
+    except eqx.EquinoxRuntimeError as err:
+        lines = [ln for ln in str(err).splitlines() if ln.startswith("equinox.EquinoxRuntimeError: ")]
+        message = lines[0].removeprefix("equinox.EquinoxRuntimeError: ") if lines else str(err)
+        raise ValueError(f"fit: {message} (in the {where})") from err
+
+
+def _show(idx) -> str:
+    idx = np.asarray(idx).tolist()
+    return str(idx) if len(idx) <= 8 else "[" + ", ".join(map(str, idx[:8])) + f", ... ({len(idx)} in all)]"
+
+
 def fit(
     net,
     train,
@@ -328,15 +346,17 @@ def fit(
             if mesh is not None:
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
-            _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
+            with _in_context(f"training step {i} of epoch {epoch} (examples {_show(idx)})"):
+                net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
+                _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
             losses.append(value)
             for cb in callbacks:
                 cb.on_step(StepInfo(epoch, i, value, net, opt_state))
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
             if data is not None:
-                ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
+                with _in_context(f"evaluation of `{name}` after epoch {epoch}"):
+                    ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
                 record[f"{name}_loss"] = ev["loss"]
                 if "metric" in ev:
                     record[f"{name}_metric"] = ev["metric"]
