@@ -30,8 +30,8 @@ $(STAMP_DEMO): pyproject.toml | $(VENV)/bin/python
 # Compiled programs are kept in a persistent cache under build/ (tests/conftest.py), shared by the
 # workers and the subprocesses they start.
 XDIST := -n auto --maxprocesses=4 --dist worksteal
-# The `optimized` tests (a few, 10-45 s each) are handed out longest first (tests/conftest.py).
-XDIST_LONGEST_FIRST := -n auto --maxprocesses=4 --dist load
+# The `optimized` tests (a few, 10-70 s each) are shared out by their measured length (tests/conftest.py).
+XDIST_BALANCED := -n auto --maxprocesses=4 --dist loadgroup
 # Most tests compile many small programs and run each briefly: with XLA's backend optimisation off they
 # take a third to a half less time; the tests marked `optimized` train for a minute or more (3-4x slower
 # without it) or compare two programs bit for bit, and run with the default (docs/development.md).
@@ -39,7 +39,7 @@ NO_OPT := XLA_FLAGS="$(XLA_FLAGS) --xla_backend_optimization_level=0"
 
 test: $(STAMP_TEST)        ## both tiers, unit (tests/) and end-to-end (tests/e2e/); what CI runs
 	$(NO_OPT) $(PY) -m pytest -q $(XDIST) tests -m "not optimized"
-	$(PY) -m pytest -q $(XDIST_LONGEST_FIRST) tests -m optimized
+	$(PY) -m pytest -q $(XDIST_BALANCED) tests -m optimized
 
 test-fast: $(STAMP_TEST)   ## the unit tier without the tests marked slow
 	$(NO_OPT) $(PY) -m pytest -q $(XDIST) tests -m "not e2e and not slow and not optimized"

@@ -18,23 +18,27 @@ jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    """Mark every test under tests/e2e/ `e2e`, so one selection (`-m e2e`) names the end-to-end tier; and run the
-    `optimized` tests longest first (`@pytest.mark.optimized(seconds=...)`, measured on 2 cores).
+    """Mark every test under tests/e2e/ `e2e`, so one selection (`-m e2e`) names the end-to-end tier; and share the
+    `optimized` tests out among the workers by their measured length (`@pytest.mark.optimized(seconds=...)`).
 
-    The `optimized` run is a few tests of 10-45 s each: in file order, two of the longest could land on one
-    worker while the other idles (98 s for 117 s of tests on 2 cores). Longest first, with `--dist load`
-    handing them out in that order, the workers finish together (largest processing time first).
+    The `optimized` run is a few tests of 10-70 s each: handed out in file order or longest first, two of the
+    longest could share a worker while the other idles (98-121 s for about 120 s of tests on 2 cores). Here
+    they are split into one `xdist_group` per worker, longest first onto the least-loaded group (largest
+    processing time first), and `make test` runs them with `--dist loadgroup`.
     """
     for item in items:
         if "e2e" in item.path.parts:
             item.add_marker(pytest.mark.e2e)
-
-    def cost(item):
-        marker = item.get_closest_marker("optimized")
-        return -marker.kwargs.get("seconds", 0) if marker is not None else 0
-
-    items.sort(key=cost)  # stable: every other test keeps its order
+    workers = max(1, int(getattr(config, "workerinput", {}).get("workercount", 1)))
+    optimized = [(item, item.get_closest_marker("optimized")) for item in items]
+    optimized = [(item, marker.kwargs.get("seconds", 1)) for item, marker in optimized if marker is not None]
+    loads = [0.0] * workers
+    for item, seconds in sorted(optimized, key=lambda pair: -pair[1]):
+        group = loads.index(min(loads))
+        loads[group] += seconds
+        item.add_marker(pytest.mark.xdist_group(f"optimized-{group}"))
 
 
 @pytest.fixture

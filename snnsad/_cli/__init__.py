@@ -89,12 +89,30 @@ def _cmd_plot(args):
     print(f"wrote {plot_run(args.run_dir)}")
 
 
+_CREATED: list[str] = []  # folders made by `_check_writable` in this command, deepest first
+
+
+def _remove_empty_created() -> None:
+    """After a failed command: remove the folders it created that are still empty (no empty results folder is left)."""
+    for folder in _CREATED:
+        try:
+            os.rmdir(folder)  # only an empty folder goes
+        except OSError:
+            pass
+    _CREATED.clear()
+
+
 def _check_writable(folder: str) -> None:
     """Raise `ValueError` unless `folder` is (or can be made) a folder this process can write to."""
     import tempfile
 
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise ValueError(f"--out {folder!r} is a file, not a folder; choose a folder for the run's results.")
+    missing, parent = [], os.path.abspath(folder)
+    while not os.path.exists(parent):  # the folders this check creates, removed again if the command fails
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    _CREATED.extend(missing)
     try:
         os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -265,7 +283,9 @@ def main(argv=None) -> int:
     try:
         args.func(args)
     except (ValueError, OSError, FloatingPointError, MissingDependencyError) as err:  # a clear message, no traceback
+        _remove_empty_created()
         parser.exit(2, f"snnsad {args.command}: error: {err}\n")
+    _CREATED.clear()
     return 0
 
 

@@ -49,6 +49,11 @@ RESETS = ("detached", "differentiated")
 PARTS = ("grid", "sparse", "diagnostics")
 
 
+def _ratio(value: float) -> str:
+    """A cosine or relative bias for the report; NaN (every network's true gradient zero: 0/0) is said, not printed."""
+    return "0/0" if np.isnan(value) else f"{value:.2f}"
+
+
 def _modes(quick: bool) -> dict[str, Any]:
     if quick:
         return dict(
@@ -339,14 +344,17 @@ def report_rows(results: dict, n_epochs: int, run_seeds: list) -> list[tuple]:
         for suffix, what in (("", "all parameters"), ("_spiking", "spiking layers")):
             cos, bias = summarise(diag, "cosine" + suffix), summarise(diag, "relative_bias" + suffix)
             for est, by_shape in cos.items():
-                parts = [f"{shape} " + " / ".join(f"{m:.2f}" for m in v[1]) for shape, v in by_shape.items()]
+                parts = [f"{shape} " + " / ".join(_ratio(m) for m in v[1]) for shape, v in by_shape.items()]
                 betas = next(iter(by_shape.values()))[0]
-                rel = np.nanmean([np.array(v[1]) for v in bias[est].values()], axis=0)
+                stacked = np.array([v[1] for v in bias[est].values()], np.float64)
+                finite = np.isfinite(stacked).sum(axis=0)  # the mean over shapes whose ratio is defined
+                rel = np.where(finite > 0, np.nansum(stacked, axis=0) / np.maximum(finite, 1), np.nan)
                 rows.append((
                     f"cosine to dE[L]/dtheta ({what}), {est} (beta {' / '.join(f'{b:g}' for b in betas)})",
                     "; ".join(parts),
                     "-",
                     "small networks, exact enumeration of the matched escape-noise network; relative bias (mean "
-                    "over shapes) " + " / ".join(f"{r:.2f}" for r in rel),
+                    "over shapes) " + " / ".join(_ratio(r) for r in rel)
+                    + ("; 0/0: the true gradient of every network is zero there" if np.isnan(rel).any() else ""),
                 ))  # fmt: skip
     return rows

@@ -196,7 +196,7 @@ def unbiased_training(
         )
         task_out["variance_at_init"] = [p._asdict() for p in profiles]
         results[task] = task_out
-    report = _report(results, m, n_epochs, run_seeds)
+    report = _report(results, m, n_epochs, run_seeds, quick)
     figures = {"unbiased_training.png": _figure(results)}
     cfg = {"mode": m, "epochs": n_epochs, "seeds": run_seeds, "tasks": {k: TASKS[k] for k in m["tasks"]}}
     return save(out_dir, "unbiased_training", cfg, results, report, figures)
@@ -227,7 +227,7 @@ def _slug(task, name, lr, seed):
     return f"{keep}_lr{lr:g}_seed{seed}"
 
 
-def _report(results, m, n_epochs, run_seeds):
+def _report(results, m, n_epochs, run_seeds, quick: bool):
     rows = []
     for task, out in results.items():
         sg = out["methods"].get("stochastic SG (matched)", {}).get("test_accuracy_mean")
@@ -247,7 +247,7 @@ def _report(results, m, n_epochs, run_seeds):
                 )
             )
         if sg is not None and any(k.startswith(UNBIASED) for k in out["methods"]):
-            rows.append(_target_row(task, out["methods"], sg))
+            rows.append(_target_row(task, out["methods"], sg, quick))
         for p in out["variance_at_init"]:
             per = " / ".join(f"{k}: {v:.3g}" for k, v in p["variance"].items() if k.endswith("weight"))
             rows.append(
@@ -265,8 +265,11 @@ def _report(results, m, n_epochs, run_seeds):
 UNBIASED = ("StochasticAD", "ScoreFunction", "LocalScoreFunction", "mix")
 
 
-def _target_row(task, methods_out, sg):
-    """The issue's target: an unbiased method at >= 0.9 of the matched SG's accuracy for <= 4x its step cost."""
+def _target_row(task, methods_out, sg, quick: bool):
+    """The issue's target: an unbiased method at >= 0.9 of the matched SG's accuracy for <= 4x its step cost.
+
+    The verdict is given only on the full run, the one the target is defined on (a quick run's methods may all
+    sit at chance, where any ratio is meaningless)."""
     unbiased = {k: r for k, r in methods_out.items() if k.startswith(UNBIASED)}
     within = {k: r for k, r in unbiased.items() if r["cost_vs_matched_sg"] <= 4.0} or unbiased
     best = max(within, key=lambda k: within[k]["test_accuracy_mean"])
@@ -276,7 +279,9 @@ def _target_row(task, methods_out, sg):
         f"{task}: best unbiased method vs the matched SG",
         f"{best}: {ratio:.2f} of its accuracy at x{cost:.1f} its step cost",
         ">= 0.90 at <= x4 (target)",
-        "target " + ("met" if met else "not met") + " at this training length",
+        "no verdict: the target is defined on the full run (--full)"
+        if quick
+        else "target " + ("met" if met else "not met") + " at this training length",
     )
 
 

@@ -97,3 +97,18 @@ def test_cli_list_names_every_public_estimator_and_whole_sentences(capsys):
     described = [line.split(None, 1)[1] for line in lines if len(line.split(None, 1)) == 2]
     assert described and all(d.rstrip().endswith(".") for d in described), described
     assert "ARCHITECTURE" not in out
+
+
+def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
+    """`snnsad train` that fails after its output check (here: an SHD file that does not exist) removes the folders
+    it created for the run (they stayed behind, empty); a folder that existed before is kept."""
+    out = tmp_path / "new" / "run"
+    args = ["train", "--dataset", "shd", "--shd-train", str(tmp_path / "none.h5"), "--out", str(out)]
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(args)
+    assert exit_info.value.code == 2 and "none.h5" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(SystemExit):
+        cli_main([*args[:-1], str(tmp_path / "kept")])
+    assert (tmp_path / "kept").is_dir()
