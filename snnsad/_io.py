@@ -36,7 +36,12 @@ def atomic_write_text(path: str, text: str) -> None:
 
 
 def run_info() -> dict:
-    """Versions, platform and the git commit of the working tree (if any), for results files."""
+    """Versions, platform, the git commit of the working tree (if any) and what else changes floating-point results
+    on one machine (XLA's flags and the cores the process may use), for results files.
+
+    A run repeats bit for bit for a given seed with the same versions, `XLA_FLAGS` and cores; another XLA
+    optimisation level or thread count sums in another order, which a spiking network can amplify
+    (docs/development.md, "Reproducibility")."""
     import platform
     import subprocess
 
@@ -65,6 +70,8 @@ def run_info() -> dict:
         "machine": platform.machine(),
         "backend": jax.default_backend(),
         "commit": commit,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
     }
 
 

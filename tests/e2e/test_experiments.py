@@ -64,7 +64,9 @@ def test_report_and_figures_are_written(report_dir):
     for name in ("e1_single_neuron", "e2_closed_loop", "e3_wrong_direction"):
         assert f"## {name}" in report
         assert os.path.getsize(os.path.join(report_dir, name, f"{name}.png")) > 1000
-        assert "commit" in json.loads(pathlib.Path(report_dir, name, "config.json").read_text())
+        config = json.loads(pathlib.Path(report_dir, name, "config.json").read_text())
+        assert "commit" in config and config["cores"] >= 1  # what makes a rerun bit-identical is recorded
+        assert config["xla_flags"] == os.environ.get("XLA_FLAGS", "")
     # the HTML report stands alone: every table, and every figure embedded as a PNG data URI
     from html.parser import HTMLParser
 
