@@ -102,3 +102,115 @@ def test_the_old_name_of_the_surrogate_derivative_warns_and_still_resolves():
         assert K.Surrogate is K.SurrogateDerivative
     with pytest.raises(AttributeError, match="no attribute"):
         _ = K.NoSuchKernel
+
+
+def _numpy_pdf(esc):
+    """An independent float64 NumPy pdf of each escape shape, with the module's own (float32-stored) parameters,
+    and the points where it has a kink or a jump."""
+    name = type(esc).__name__
+    if name == "Triangle":
+        w = float(esc.width)
+        return (lambda x: np.maximum(0, 1 - np.abs(x) / w) / w), [-w, 0.0, w]
+    if name == "Boxcar":
+        w = float(esc.width)
+        return (lambda x: np.where(np.abs(x) < w / 2, 1 / w, 0.0)), [-w / 2, w / 2]
+    if name == "FastSigmoid":
+        b = float(esc.beta)
+        return (lambda x: b / (2 * (1 + b * np.abs(x)) ** 2)), [0.0]
+    if name == "Sigmoid":
+        b = float(esc.beta)
+        return (lambda x: b / (4 * np.cosh(b * x / 2) ** 2)), []
+    if name == "Arctan":
+        a = float(esc.alpha)
+        return (lambda x: a / (math.pi * (1 + (a * x) ** 2))), []
+    p0, d = float(esc.p0), float(esc.delta)  # Exponential
+    x_sat = d * math.log(1 / p0)
+    return (lambda x: np.where(x < x_sat, p0 * np.exp(np.minimum(x, x_sat) / d) / d, 0.0)), [x_sat]
+
+
+SHAPES = [
+    snnsad.Triangle(0.8), snnsad.Boxcar(0.6), snnsad.FastSigmoid(3.0), snnsad.Sigmoid(4.0), snnsad.Arctan(2.0),
+    snnsad.Exponential(0.5, 0.4),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("esc", SHAPES, ids=lambda e: type(e).__name__)
+def test_sg_ntk_with_any_surrogate_equals_independent_quadrature(esc):
+    """The SG-NTK's expectation of the true derivative against the surrogate, for erf(5 x) (a narrow derivative
+    peak) and sign, with a non-Gaussian surrogate: within 1e-8 (relative) of SciPy's adaptive quadrature of the
+    original integrals (two-dimensional for erf, split at the surrogate's kinks; the conditional mean for sign),
+    on X = [[1, 0], [cos 1, sin 1]] at depth 1. With the former fixed 96-node rule Triangle(0.8) was 2.0058
+    instead of 2.0386 at [0, 0]; the surrogate-surrogate kernel, which that rule cannot reach to 1e-10 for a
+    kinked surrogate, is refused, naming `sg_sg=False`."""
+    from scipy import integrate
+
+    pdf, kinks = _numpy_pdf(esc)
+    sur = K.SurrogateDerivative(esc)
+    psi = lambda v: 2.0 * pdf(v)  # noqa: E731
+    x = np.array([[1.0, 0.0], [math.cos(1), math.sin(1)]])
+    q = 0.5 * x @ x.T + 0.01  # the first layer's NNGP kernel (sigma_w 1, sigma_b 0.1, n0 = 2)
+    m, a = 5.0, 10 / math.sqrt(math.pi)
+    for act in (K.ErfActivation(m), K.SignActivation()):
+        k = K.analytic_kernels(x, x, depth=1, activation=act, surrogate=sur, sg_sg=False)
+        assert k.sg_sg is None
+        for i, j in ((0, 0), (0, 1)):
+            q1, q2, c = q[i, i], q[j, j], q[i, j]
+            det = q1 * q2 - c * c
+            ends = sorted({-12.0, 12.0, *kinks})
+            if isinstance(act, K.ErfActivation) and det < 1e-12 * q1 * q2:  # x = x': u = v, one dimension
+                g = lambda u: a * math.exp(-((m * u) ** 2)) * float(psi(u)) * math.exp(-u * u / (2 * q1))  # noqa: E731
+                ref = sum(
+                    integrate.quad(g, v0, v1, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                    for v0, v1 in zip(ends, ends[1:])
+                ) / math.sqrt(2 * math.pi * q1)
+            elif isinstance(act, K.ErfActivation):  # E[erf'(u) psi(v)], (u, v) ~ N(0, [[q1, c], [c, q2]])
+                dens = lambda u, v: math.exp(-(q2 * u * u - 2 * c * u * v + q1 * v * v) / (2 * det))  # noqa: E731
+                f = lambda u, v: a * math.exp(-((m * u) ** 2)) * float(psi(v)) * dens(u, v)  # noqa: E731
+                ref = sum(
+                    integrate.dblquad(f, v0, v1, -1.5, 1.5, epsabs=1e-12, epsrel=1e-11)[0]
+                    for v0, v1 in zip(ends, ends[1:])
+                ) / (2 * math.pi * math.sqrt(det))
+            elif det < 1e-12 * q1 * q2:  # sign at x = x': v = u = 0, E[2 delta(u) psi(u)] = 2 p_u(0) psi(0)
+                ref = 2 / math.sqrt(2 * math.pi * q1) * float(psi(0.0))
+            else:  # E[2 delta(u) psi(v)] = 2 p_u(0) E[psi(v) | u = 0]
+                s2 = q2 - c * c / q1
+                g = lambda v: float(psi(v)) * math.exp(-v * v / (2 * s2)) / math.sqrt(2 * math.pi * s2)  # noqa: E731
+                ref = (
+                    2
+                    / math.sqrt(2 * math.pi * q1)
+                    * sum(
+                        integrate.quad(g, v0, v1, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                        for v0, v1 in zip(ends, ends[1:])
+                    )
+                )
+            # depth 1: I = Sigma2 + Sigma1 E[phi' psi], Sigma2 = E[phi phi] + sigma_b^2 (closed forms)
+            pp = (K.erf_erf(m, q1, q2, c) if isinstance(act, K.ErfActivation) else K.sign_sign(q1, q2, c)) + 0.01
+            got = (k.sg_ntk[i, j] - pp) / c
+            assert abs(got - ref) <= 1e-8 * abs(ref), (type(act).__name__, i, j, got, ref)
+    if kinks:  # a kinked surrogate's surrogate-surrogate kernel is refused, not returned inaccurate
+        with pytest.raises(ValueError, match="sg_sg=False"):
+            K.analytic_kernels(x, x, depth=1, activation=K.ErfActivation(m), surrogate=sur)
+
+
+def test_quadrature_settings_out_of_range_are_refused():
+    """400 Gauss-Hermite nodes returned NaN silently (the weights underflow); now refused, as is a bad `rtol`."""
+    x = np.eye(2)
+    for bad in (400, 4):
+        with pytest.raises(ValueError, match="quadrature_nodes"):
+            K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR, quadrature_nodes=bad)
+    with pytest.raises(ValueError, match="rtol"):
+        K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR, rtol=0.0)
+
+
+def test_the_adaptive_rule_equals_the_closed_form_for_a_gaussian_surrogate(monkeypatch):
+    """With the closed forms switched off, the one-dimensional adaptive rule gives the Gaussian (`Erf`) surrogate's
+    SG-NTK to 1e-12, for erf and sign, through two hidden layers."""
+    from snnsad.kernels import _kernels
+
+    x = np.array([[1.0, 0.0], [math.cos(1), math.sin(1)], [0.3, -1.2]])
+    for act in (K.ErfActivation(5.0), K.SignActivation()):
+        closed = K.analytic_kernels(x, x, depth=2, activation=act, surrogate=SUR)
+        with monkeypatch.context() as patch:
+            patch.setattr(_kernels, "_gaussian_psi", lambda surrogate: None)
+            numeric = K.analytic_kernels(x, x, depth=2, activation=act, surrogate=SUR, sg_sg=False)
+        np.testing.assert_allclose(numeric.sg_ntk, closed.sg_ntk, rtol=1e-12)
