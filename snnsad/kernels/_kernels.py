@@ -335,7 +335,10 @@ def analytic_kernels(
             theta = s12 + theta * sigma_w**2 * dd
         if sg_defined:
             sg = s12 + sg * sigma_w**2 * ds
-            sgsg = s12 + sgsg * sigma_w**2 * ss if ss is not None else None
+            if ss is not None and sgsg is not None:
+                sgsg = s12 + sgsg * sigma_w**2 * ss
+            else:
+                sgsg = None
     return Kernels(
         s12,
         theta if ntk_defined else None,
