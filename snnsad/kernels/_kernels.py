@@ -17,6 +17,7 @@ infinite on the diagonal (the ordinary NTK is ill-posed) while `E[2 delta(u) psi
 the SG-NTK exists. All arithmetic is numpy float64.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -443,14 +444,20 @@ def mlp_apply(params, x, *, activation, surrogate: SurrogateDerivative | None = 
     return h[0]
 
 
-def empirical_kernels(params, x1, x2, *, activation, surrogate: SurrogateDerivative | None = None,
-                      sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
-    """The finite-width NTK `J(x1) J(x2)^T`, SG-NTK `J(x1) J~(x2)^T` and `J~(x1) J~(x2)^T` of one network.
+@functools.cache
+def _empirical_jit():
+    """`_empirical_traced` compiled once per network shape (eagerly, every operation of the reverse-mode Jacobians
+    would be compiled on its own); built on first use, so importing this module does not import JAX."""
+    import equinox as eqx
 
-    `J` holds the parameter gradients of the output with the true derivative, `J~` those with the
-    surrogate in its place (both by reverse mode); each is a `(points, parameters)` matrix. Returns a `Kernels` whose
-    `nngp` is the outer product of the outputs (one sample of the NNGP).
-    """
+    return eqx.filter_jit(_empirical_traced)
+
+
+def _empirical(params, x1, x2, activation, surrogate, sigma_w, sigma_b):
+    return _empirical_jit()(params, x1, x2, activation, surrogate, sigma_w, sigma_b)
+
+
+def _empirical_traced(params, x1, x2, activation, surrogate, sigma_w, sigma_b):
     import jax
     import jax.numpy as jnp
     from jax.flatten_util import ravel_pytree
@@ -463,20 +470,30 @@ def empirical_kernels(params, x1, x2, *, activation, surrogate: SurrogateDerivat
             sigma_b=sigma_b,
         )  # fmt: skip
 
-    def jac_true(xs):
-        return jax.vmap(lambda x: jax.grad(f)(flat, x, False))(xs)
-
-    def jac_sg(xs):
-        return jax.vmap(lambda x: jax.grad(f)(flat, x, True))(xs)
+    def jac(xs, sg):
+        return jax.vmap(lambda x: jax.grad(f)(flat, x, sg))(xs)
 
     x1, x2 = jnp.asarray(x1, flat.dtype), jnp.asarray(x2, flat.dtype)
     out1, out2 = jax.vmap(lambda x: f(flat, x, False))(x1), jax.vmap(lambda x: f(flat, x, False))(x2)
+    ntk = sg_ntk = sg_sg = None
+    if not isinstance(activation, SignActivation):
+        j1 = jac(x1, False)
+        ntk = j1 @ jac(x2, False).T
+        sg_ntk = j1 @ jac(x2, True).T if surrogate is not None else None
+    if surrogate is not None:
+        sg_sg = jac(x1, True) @ jac(x2, True).T
+    return out1, out2, ntk, sg_ntk, sg_sg
+
+
+def empirical_kernels(params, x1, x2, *, activation, surrogate: SurrogateDerivative | None = None,
+                      sigma_w: float = 1.0, sigma_b: float = 0.1):  # fmt: skip
+    """The finite-width NTK `J(x1) J(x2)^T`, SG-NTK `J(x1) J~(x2)^T` and `J~(x1) J~(x2)^T` of one network.
+
+    `J` holds the parameter gradients of the output with the true derivative, `J~` those with the
+    surrogate in its place (both by reverse mode); each is a `(points, parameters)` matrix. Returns a `Kernels` whose
+    `nngp` is the outer product of the outputs (one sample of the NNGP).
+    """
+    out1, out2, ntk, sg_ntk, sg_sg = _empirical(params, x1, x2, activation, surrogate, sigma_w, sigma_b)
     nngp = np.asarray(out1)[:, None] * np.asarray(out2)[None, :]
-    if isinstance(activation, SignActivation):
-        ntk = sg_ntk = None
-    else:
-        j1 = jac_true(x1)
-        ntk = np.asarray(j1 @ jac_true(x2).T)
-        sg_ntk = np.asarray(j1 @ jac_sg(x2).T) if surrogate is not None else None
-    sg_sg = np.asarray(jac_sg(x1) @ jac_sg(x2).T) if surrogate is not None else None
+    ntk, sg_ntk, sg_sg = (None if k is None else np.asarray(k) for k in (ntk, sg_ntk, sg_sg))
     return Kernels(nngp, ntk, sg_ntk, sg_sg)
