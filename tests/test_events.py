@@ -76,8 +76,9 @@ def _quotients(net, x, y):
         return loss(n(x, gradient=events.ImplicitSpikeTimes()), y), _events_and_slopes(n, x)[0]
 
     steps = H * jnp.eye(flat.size, dtype=flat.dtype)
-    up, k_up = jax.vmap(at)(flat[None, :] + steps)
-    down, k_down = jax.vmap(at)(flat[None, :] - steps)
+    values, events_at = jax.vmap(at)(jnp.concatenate([flat[None, :] + steps, flat[None, :] - steps]))  # one loop
+    up, down = jnp.split(values, 2)
+    k_up, k_down = jnp.split(events_at, 2)
     k0, slope = _events_and_slopes(net, x)
     return up, down, k_up, k_down, k0, slope
 

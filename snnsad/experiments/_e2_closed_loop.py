@@ -6,7 +6,7 @@ import numpy as np
 
 from ..analysis import jacobian_asymmetry, loop_integral
 from ._results import pyplot, save
-from ._toy_network import toy_output
+from ._toy_network import toy_field
 
 
 def e2_closed_loop(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
@@ -26,14 +26,15 @@ def e2_closed_loop(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
         d1, d2, center = jnp.asarray(rot[0]), jnp.asarray(rot[1]), jnp.zeros(5, jnp.float64)
         rows, curves = {}, {}
         for b in (1.0, 5.0, 20.0):
-            sg_field = jax.grad(lambda th, b=b: toy_output(th, 1e4, b))
+            sg_field = lambda th, b=b: toy_field(th, 1e4, b)  # noqa: E731
+            ex_field = lambda th, b=b: toy_field(th, b, b)  # noqa: E731
             # swapped plane vectors: the authors' parametrisation c + r (sin phi d1 + cos phi d2)
             coarse = loop_integral(sg_field, center, d2, d1, 1.8, n_points)
             sg = loop_integral(sg_field, center, d2, d1, 1.8, 10 * n_points)
-            ex = loop_integral(jax.grad(lambda th, b=b: toy_output(th, b, b)), center, d2, d1, 1.8, n_points)
+            ex = loop_integral(ex_field, center, d2, d1, 1.8, n_points)
             theta = center + 0.9 * d1
-            asym_sg = jacobian_asymmetry(jax.grad(lambda th, b=b: toy_output(th, 1e4, b)), theta)
-            asym_ex = jacobian_asymmetry(jax.grad(lambda th, b=b: toy_output(th, b, b)), theta)
+            asym_sg = jacobian_asymmetry(sg_field, theta)
+            asym_ex = jacobian_asymmetry(ex_field, theta)
             rows[str(b)] = {
                 "sg_loop_integral": float(sg.total),
                 "sg_loop_integral_coarse": float(coarse.total),

@@ -7,7 +7,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._results import pyplot, save
-from ._toy_network import toy_output
+from ._toy_network import toy_field, toy_output_jit
+
+
+def _fields(thetas, beta_fwd, beta_sg):
+    """`d y / d theta` at every row of `thetas` (one compiled program per batch shape, any steepness)."""
+    return jax.vmap(toy_field, (0, None, None))(thetas, beta_fwd, beta_sg)
 
 
 def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> dict:
@@ -19,12 +24,12 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
         thetas = jnp.stack(
             [ws, jnp.full_like(ws, 0.05), jnp.full_like(ws, 0.1), jnp.ones_like(ws), -jnp.ones_like(ws)], 1
         )
-        y = jax.vmap(lambda th: toy_output(th, 100.0, 100.0))(thetas)
-        true = jax.vmap(jax.grad(lambda th: toy_output(th, 100.0, 100.0)))(thetas)[:, 0]
+        y = jax.vmap(toy_output_jit, (0, None, None))(thetas, 100.0, 100.0)
+        true = _fields(thetas, 100.0, 100.0)[:, 0]
         out: dict[str, Any] = {"w_true_minimum": float(ws[jnp.argmin(y)])}
         curves = {}
         for b in (15.0, 30.0):
-            sg = jax.vmap(jax.grad(lambda th, b=b: toy_output(th, 100.0, b)))(thetas)[:, 0]
+            sg = _fields(thetas, 100.0, b)[:, 0]
             integ = jnp.concatenate([jnp.zeros(1), jnp.cumsum((sg[1:] + sg[:-1]) / 2 * jnp.diff(ws))]) + y[0]
             # Opposite signs where the true derivative is clearly nonzero (> 5% of its largest magnitude).
             clear = np.abs(np.asarray(true)) > 0.05 * float(jnp.max(jnp.abs(true)))
@@ -39,8 +44,8 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
         g = jnp.linspace(-2, 2, 9 if quick else 17, dtype=jnp.float64)
         V1, V2 = jnp.meshgrid(g, g)
         grid = jnp.stack([jnp.ones(V1.size), V1.ravel(), V2.ravel(), jnp.ones(V1.size), -jnp.ones(V1.size)], 1)
-        exact = jax.vmap(jax.grad(lambda th: toy_output(th, 20.0, 20.0)))(grid)[:, 1:3]
-        arrows = {b: jax.vmap(jax.grad(lambda th, b=b: toy_output(th, 20.0, b)))(grid)[:, 1:3] for b in (2.0, 4.0)}
+        exact = _fields(grid, 20.0, 20.0)[:, 1:3]
+        arrows = {b: _fields(grid, 20.0, b)[:, 1:3] for b in (2.0, 4.0)}
         exact_norm = np.asarray(jnp.linalg.norm(exact, axis=1))
         flat = exact_norm < 1e-3
         arrows = {b: np.asarray(a) for b, a in arrows.items()}
@@ -54,7 +59,7 @@ def e3_wrong_direction(out_dir: str, *, quick: bool = True, seed: int = 0) -> di
         fine = jnp.linspace(-2, 2, 41 if quick else 161, dtype=jnp.float64)
         F1, F2 = jnp.meshgrid(fine, fine)  # [i, j] = (v2_i, v1_j)
         pts = jnp.stack([jnp.ones(F1.size), F1.ravel(), F2.ravel(), jnp.ones(F1.size), -jnp.ones(F1.size)], 1)
-        field = np.asarray(jax.vmap(jax.grad(lambda th: toy_output(th, 20.0, 2.0)))(pts)[:, 1:3])
+        field = np.asarray(_fields(pts, 20.0, 2.0)[:, 1:3])
         g1, g2 = field[:, 0].reshape(F1.shape), field[:, 1].reshape(F1.shape)
         h = float(fine[1] - fine[0])
 

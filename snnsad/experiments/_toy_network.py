@@ -1,5 +1,7 @@
 """The paper's five-weight sigmoid network of E2 and E3."""
 
+import jax
+
 from ..escape import Sigmoid
 from ..spikes import with_slope
 
@@ -18,3 +20,9 @@ def toy_output(theta, beta_fwd, beta_sg, x=1.0):
     w, v1, v2, u1, u2 = theta
     g = s(w * x)
     return s(u1 * s(v1 * g) + u2 * s(v2 * g))
+
+
+# One compiled program each, shared by every steepness (traced arguments) and, under `vmap`, every batch shape:
+# the E2/E3 sweeps called with fresh lambdas ran op by op, compiling every operation on its own.
+toy_output_jit = jax.jit(toy_output)
+toy_field = jax.jit(jax.grad(toy_output))  # d y / d theta at (beta_fwd, beta_sg): a surrogate field unless equal
