@@ -260,7 +260,12 @@ def _check_same_hyperparameters(given, saved, folder: str) -> None:
     for (path, a), b in pairs:
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
-            show = lambda v: f"{v.item():.6g}" if v.size == 1 else f"an array of shape {v.shape}"  # noqa: E731
+
+            def show(v):
+                if v.size == 1 and np.issubdtype(v.dtype, np.number):
+                    return f"{v.item():.6g}"
+                return f"an array of shape {v.shape}" if v.dtype != object else repr(v.item() if v.size == 1 else v)
+
             raise ValueError(
                 f"fit: the checkpoint in {folder!r} was trained with net{jax.tree_util.keystr(path)} = {show(b)}, "
                 f"the network given has {show(a)}; resuming would silently train the checkpoint's. "
