@@ -22,7 +22,7 @@ def toy_output(theta, beta_fwd, beta_sg, x=1.0):
     return s(u1 * s(v1 * g) + u2 * s(v2 * g))
 
 
-# One compiled program each, shared by every steepness (traced arguments) and, under `vmap`, every batch shape:
-# the E2/E3 sweeps called with fresh lambdas ran op by op, compiling every operation on its own.
+# Compiled once per argument shape, whatever the steepness (a traced argument): the E2/E3 sweeps called fresh
+# lambdas with the steepness baked in, which ran op by op and compiled every operation on its own.
 toy_output_jit = jax.jit(toy_output)
 toy_field = jax.jit(jax.grad(toy_output))  # d y / d theta at (beta_fwd, beta_sg): a surrogate field unless equal

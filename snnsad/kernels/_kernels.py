@@ -336,10 +336,9 @@ def analytic_kernels(
             theta = s12 + theta * sigma_w**2 * dd
         if sg_defined:
             sg = s12 + sg * sigma_w**2 * ds
-            if ss is not None and sgsg is not None:
+            if sg_sg:
+                assert ss is not None  # computed whenever asked for
                 sgsg = s12 + sgsg * sigma_w**2 * ss
-            else:
-                sgsg = None
     return Kernels(
         s12,
         theta if ntk_defined else None,

@@ -232,13 +232,9 @@ class Checkpointing(Callback):
                 f"fit: {self.folder!r} holds a checkpoint of a different run (changed: {changed}); "
                 "resume=False (--restart) starts over, or choose another out_dir."
             )
-        try:
-            (net, opt_state), meta = load_checkpoint(self.path, (info.net, info.opt_state))
-        except ValueError as err:
-            raise ValueError(
-                f"fit: {self.folder!r} holds a checkpoint of a network of another size or structure than the one "
-                f"given; resume=False (--restart) starts over, or choose another out_dir. ({err})"
-            ) from None
+        # the arrays are read and checked once, here: a damaged file, another network size or structure, or
+        # NaN values are refused by load_checkpoint, naming the file
+        (net, opt_state), meta = load_checkpoint(self.path, (info.net, info.opt_state))
         if self.resume != "as_saved":
             _check_same_hyperparameters(info.net, net, self.folder)
         return StartInfo(net, opt_state, meta["history"], meta["epoch"] + 1)
@@ -247,6 +243,13 @@ class Checkpointing(Callback):
         meta = {"epoch": info.epoch, "history": info.history, "run": self.run}
         save_checkpoint(self.path, (info.net, info.opt_state), meta)
         write_history(self.folder, info.history)
+
+
+def _show_value(v: np.ndarray) -> str:
+    """A hyper-parameter's value for an error message: a number, else its shape (or repr, for an object)."""
+    if v.size == 1 and np.issubdtype(v.dtype, np.number):
+        return f"{v.item():.6g}"
+    return f"an array of shape {v.shape}" if v.dtype != object else repr(v.item() if v.size == 1 else v)
 
 
 def _check_same_hyperparameters(given, saved, folder: str) -> None:
@@ -260,15 +263,9 @@ def _check_same_hyperparameters(given, saved, folder: str) -> None:
     for (path, a), b in pairs:
         a, b = np.asarray(a), np.asarray(b)
         if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
-
-            def show(v):
-                if v.size == 1 and np.issubdtype(v.dtype, np.number):
-                    return f"{v.item():.6g}"
-                return f"an array of shape {v.shape}" if v.dtype != object else repr(v.item() if v.size == 1 else v)
-
             raise ValueError(
-                f"fit: the checkpoint in {folder!r} was trained with net{jax.tree_util.keystr(path)} = {show(b)}, "
-                f"the network given has {show(a)}; resuming would silently train the checkpoint's. "
+                f"fit: the checkpoint in {folder!r} was trained with net{jax.tree_util.keystr(path)} = {_show_value(b)}, "
+                f"the network given has {_show_value(a)}; resuming would silently train the checkpoint's. "
                 "resume='as_saved' continues with the checkpoint's values, resume=False (--restart) starts over."
             )
 

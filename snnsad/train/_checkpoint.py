@@ -26,22 +26,34 @@ def save_checkpoint(path: str, tree, meta: dict) -> None:
     atomic_write_bytes(path, _MAGIC + struct.pack("<Q", len(header)) + header + payload)
 
 
-def _read(path: str) -> tuple[dict, bytes]:
-    """The header and the checked array bytes of a checkpoint file (see `load_checkpoint`)."""
+def _header(head: bytes, path: str) -> tuple[dict, int]:
+    """The JSON header at the start of a checkpoint file and the offset where its arrays begin."""
+    start = len(_MAGIC) + 8
+    if not head.startswith(_MAGIC) or len(head) < start:
+        raise ValueError(f"load_checkpoint: {path!r} is not an snnsad checkpoint.")
+    (n,) = struct.unpack("<Q", head[len(_MAGIC) : start])
+    try:
+        meta = json.loads(head[start : start + n].decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise ValueError(f"load_checkpoint: {path!r} has a damaged header (truncated or corrupt file).")
+    return meta, start + n
+
+
+def _open(path: str):
     if os.path.isdir(path):
         raise ValueError(f"load_checkpoint: {path!r} is a directory, not a checkpoint file.")
-    with open(path, "rb") as f:
+    return open(path, "rb")
+
+
+def _read(path: str) -> tuple[dict, bytes]:
+    """The header and the checked array bytes of a checkpoint file (see `load_checkpoint`)."""
+    with _open(path) as f:
         data = f.read()
-    start = len(_MAGIC) + 8
-    if not data.startswith(_MAGIC) or len(data) < start:
-        raise ValueError(f"load_checkpoint: {path!r} is not an snnsad checkpoint.")
-    (n,) = struct.unpack("<Q", data[len(_MAGIC) : start])
-    try:
-        meta = json.loads(data[start : start + n].decode())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ValueError(f"load_checkpoint: {path!r} has a damaged header (truncated or corrupt file).") from None
-    payload = data[start + n :]
-    if not isinstance(meta, dict) or meta.pop(_CHECKSUM, None) != hashlib.sha256(payload).hexdigest():
+    meta, offset = _header(data, path)
+    payload = data[offset:]
+    if meta.pop(_CHECKSUM, None) != hashlib.sha256(payload).hexdigest():
         raise ValueError(
             f"load_checkpoint: {path!r} is damaged (its arrays do not match their checksum: truncated, "
             "bytes changed or appended) or was written by an older snnsad; start the run over."
@@ -50,8 +62,15 @@ def _read(path: str) -> tuple[dict, bytes]:
 
 
 def checkpoint_meta(path: str) -> dict:
-    """The JSON header of a checkpoint (its `meta`), read and checked without loading the arrays."""
-    return _read(path)[0]
+    """The JSON header of a checkpoint (its `meta`), read without reading or checking the arrays
+    (`load_checkpoint` checks them)."""
+    with _open(path) as f:
+        head = f.read(len(_MAGIC) + 8)
+        if head.startswith(_MAGIC) and len(head) == len(_MAGIC) + 8:
+            head += f.read(struct.unpack("<Q", head[len(_MAGIC) :])[0])
+    meta, _ = _header(head, path)
+    meta.pop(_CHECKSUM, None)
+    return meta
 
 
 def load_checkpoint(path: str, like) -> tuple[Any, dict]:

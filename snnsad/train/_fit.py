@@ -211,15 +211,16 @@ class FitResult(NamedTuple):
 
 
 @contextlib.contextmanager
-def _in_context(where: str):
+def _in_context(where: Callable[[], str]):
     """Re-raise a check that failed inside compiled code (`eqx.error_if`, e.g. a label out of range) as a
-    `ValueError` whose first line is its message and says where in the run it happened."""
+    `ValueError` whose first line is its message and says where in the run it happened (`where()`, formatted
+    only then: nothing is added to a step that succeeds)."""
     try:
         yield
     except eqx.EquinoxRuntimeError as err:
         lines = [ln for ln in str(err).splitlines() if ln.startswith("equinox.EquinoxRuntimeError: ")]
         message = lines[0].removeprefix("equinox.EquinoxRuntimeError: ") if lines else str(err)
-        raise ValueError(f"fit: {message} (in the {where})") from err
+        raise ValueError(f"fit: {message} (in the {where()})") from err
 
 
 def _show(idx) -> str:
@@ -346,7 +347,7 @@ def fit(
             if mesh is not None:
                 xs, ys = shard((xs, ys), mesh)
             key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            with _in_context(f"training step {i} of epoch {epoch} (examples {_show(idx)})"):
+            with _in_context(lambda: f"training step {i} of epoch {epoch} (examples {_show(idx)})"):
                 net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
                 _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
             losses.append(value)
@@ -355,7 +356,7 @@ def fit(
         record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
         for name, data in (("val", val), ("test", test)):
             if data is not None:
-                with _in_context(f"evaluation of `{name}` after epoch {epoch}"):
+                with _in_context(lambda: f"evaluation of `{name}` after epoch {epoch}"):
                     ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
                 record[f"{name}_loss"] = ev["loss"]
                 if "metric" in ev:
