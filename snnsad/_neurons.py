@@ -10,7 +10,13 @@ Resets: `"subtract"` (`U[t+1] -= theta s[t]`), `"zero"` (multiplicative,
 `U[t+1] *= 1 - s[t]`; the paper's classification networks), `"leak"` (only the leak term is
 reset, `U[t+1] = lambda_mem (1 - s[t]) U[t] + (1 - lambda_mem) I[t]`; the paper's spike-train
 network) and `"none"`. With `detach_reset=True` (default, as in the paper) no gradient flows
-through the reset.
+through the reset's spikes (`U[t+1] = ... - U[t] stop_gradient(s[t])`: the factor `1 - s[t]` still
+multiplies the membrane's own derivative). With `reset_in_gradient=False` the reset stays in the
+forward pass and leaves the derivative altogether, e.g. for `"leak"`
+`U[t+1] = lambda_mem U[t] + (1 - lambda_mem) I[t] - stop_gradient(lambda_mem U[t] s[t])`: the
+backward pass then propagates through the reset-free LIF filter, as the eligibility traces of
+three-factor rules do (SuperSpike; the authors' spike-train matching code), so an output spike no
+longer erases the gradient of the input before it.
 
 Time constants and `dt` are hyper-parameters (array fields declared with
 `snnsad.nn.hyperparameter`: not trained, no gradient); the threshold is trained.
@@ -94,6 +100,7 @@ class LIF(AbstractNeuron):
     threshold: Array = eqx.field(converter=float_array)
     reset: Reset = eqx.field(static=True)
     detach_reset: bool = eqx.field(static=True)
+    reset_in_gradient: bool = eqx.field(static=True)
     tau_mem: Array = hyperparameter()
     tau_syn: Array = hyperparameter()
     dt: Array = hyperparameter()
@@ -109,11 +116,12 @@ class LIF(AbstractNeuron):
         threshold: ArrayLike = 1.0,
         reset: Reset = "zero",
         detach_reset: bool = True,
+        reset_in_gradient: bool = True,
     ) -> "LIF":
         """The paper's classification LIF (Gygax & Zenke, as the authors' stork configs set it): tau_mem 20 ms,
         tau_syn 10 ms, dt 2 ms, multiplicative (detached) reset; any of them changed by keyword, e.g.
         `LIF.paper(dt=1e-3)`."""
-        return cls(tau_mem, tau_syn, dt, threshold, reset, detach_reset)
+        return cls(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)
 
     def __init__(
         self,
@@ -123,14 +131,21 @@ class LIF(AbstractNeuron):
         threshold: ArrayLike = 1.0,
         reset: Reset = "subtract",
         detach_reset: bool = True,
+        reset_in_gradient: bool = True,
     ):
         self.tau_mem = check_positive("tau_mem", tau_mem, where="LIF")
         self.tau_syn = check_positive("tau_syn", tau_syn, where="LIF")
         self.dt = check_positive("dt", dt, where="LIF")
         check_choice("reset", reset, RESETS, where="LIF")
         self.threshold = check_finite("threshold", float_array(threshold), where="LIF")
+        if not reset_in_gradient and not detach_reset:
+            raise ValueError(
+                "LIF: `reset_in_gradient=False` takes the whole reset out of the derivative, which contradicts "
+                "`detach_reset=False` (a gradient through the reset's spikes); pass `detach_reset=True` with it."
+            )
         self.reset = reset
         self.detach_reset = bool(detach_reset)
+        self.reset_in_gradient = bool(reset_in_gradient)
 
     def init(self, n, dtype=jnp.float32):
         zeros = jnp.zeros((n,), dtype)
@@ -150,6 +165,10 @@ class LIF(AbstractNeuron):
         mem = leak + (1 - lam_mem) * state.I
         if self.reset == "none":
             pass
+        elif not self.reset_in_gradient:
+            # the same numbers as the products below; the amount taken off has no derivative
+            amount = {"subtract": lambda: theta * spikes, "zero": lambda: mem * spikes, "leak": lambda: leak * spikes}
+            mem = mem - jax.lax.stop_gradient(amount[self.reset]())
         elif self.detach_reset and binary:
             # 0/1 spikes: the same numbers and gradients as the products below, but the backward
             # pass keeps a boolean mask per step instead of a float spike train

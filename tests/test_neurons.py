@@ -88,6 +88,69 @@ def test_detach_reset_changes_only_the_gradient(getkey):
     assert not np.allclose(g_a, g_b)
 
 
+def _reset_free_trace(x, lam_m, lam_s):
+    """`dU[t]/dW_ij` of the reset-free LIF filter, a function of input j only: `e_I[t+1] = lam_s e_I[t]
+    + x[t]`, `e_U[t+1] = lam_m e_U[t] + (1 - lam_m) e_I[t]` (numpy)."""
+    e_i, e_u, out = np.zeros(x.shape[1]), np.zeros(x.shape[1]), []
+    for t in range(x.shape[0]):
+        out.append(e_u)
+        e_i, e_u = lam_s * e_i + x[t], lam_m * e_u + (1 - lam_m) * e_i
+    return np.array(out)
+
+
+def test_reset_free_gradient_is_the_three_factor_trace_rule(x64, getkey):
+    """`reset_in_gradient=False` keeps the forward pass bit for bit (spikes and drives, every reset
+    mode) and makes back-propagation through a 2-layer network equal the hand-written eligibility-
+    trace rule of the authors' spike-train matching code in float64: output weights `sum_t g_o[t]
+    sigma'(d_o[t]) e(s_h)[t]`, hidden weights through the output's reset-free PSP kernel `eps`:
+    `sum_t' (sum_o W_o[o, h] sum_t g_o[t] sigma'(d_o[t]) eps[t - t']) sigma'(d_h[t']) e(x)[t']`.
+    """
+    T, sizes, beta, dt, tau_mem, tau_syn = 40, (5, 6, 4), 5.0, 1e-3, 5e-3, 3e-3
+    lam_m, lam_s = np.exp(-dt / tau_mem), np.exp(-dt / tau_syn)
+    x = (jr.uniform(getkey(), (T, sizes[0]), jnp.float64) < 0.4).astype(jnp.float64)
+    c = jr.normal(getkey(), (T, sizes[2]), jnp.float64)  # dL/ds of the output spikes
+    key = getkey()
+    sg = lambda d: 1 / np.square(1 + beta * np.abs(d))  # SuperSpike, peak 1  # noqa: E731
+    impulse = _reset_free_trace(np.eye(T)[:, :1], lam_m, lam_s)[:, 0]  # eps[k]: response to a spike at 0
+
+    def network(reset, in_gradient):
+        neuron = snnsad.LIF(tau_mem, tau_syn, dt, threshold=0.5, reset=reset, reset_in_gradient=in_gradient)
+        return snnsad.feedforward(
+            sizes, key=key, spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(beta), scale=1.0), neuron=neuron,
+            readout=False, gain=3.0, dtype=jnp.float64,
+        )  # fmt: skip
+
+    @jax.jit
+    def run(net):
+        noise = net.sample_noise(jr.key(0), T)  # unused by the deterministic surrogate
+        trace = net.simulate(x, noise)
+        grads = jax.grad(lambda n: jnp.sum(c * n.simulate(x, noise).spikes[1]))(net)
+        return trace, [layer.weight for layer in grads.layers]
+
+    for reset in ("subtract", "zero", "leak"):
+        trace, (g_h, g_o) = run(network(reset, False))
+        kept, (g_h_kept, _) = run(network(reset, True))
+        for got, want in zip((*trace.spikes, *trace.drive), (*kept.spikes, *kept.drive), strict=True):
+            np.testing.assert_array_equal(got, want)
+        s_h, d_h, d_o = (np.asarray(a) for a in (trace.spikes[0], trace.drive[0], trace.drive[1]))
+        assert 0 < s_h.sum() < s_h.size and 0 < np.asarray(trace.spikes[1]).sum()  # resets happen
+        w_o = np.asarray(network(reset, False).layers[1].weight)
+        delta_o = c * sg(d_o)  # (T, n_out)
+        want_o = delta_o.T @ _reset_free_trace(s_h, lam_m, lam_s)
+        back = np.array([[sum(delta_o[t] * impulse[t - tp] for t in range(tp, T)) for tp in range(T)]])[0]
+        delta_h = (back @ w_o) * sg(d_h)  # (T, n_hidden)
+        want_h = delta_h.T @ _reset_free_trace(np.asarray(x), lam_m, lam_s)
+        np.testing.assert_allclose(g_o, want_o, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(g_h, want_h, rtol=1e-10, atol=1e-12)
+        # a multiplicative reset in the derivative cuts the traces; a detached subtraction does not
+        assert np.allclose(g_h_kept, g_h) == (reset == "subtract")
+
+
+def test_reset_free_gradient_refuses_a_differentiated_reset():
+    with pytest.raises(ValueError, match="reset_in_gradient=False.*detach_reset=True"):
+        snnsad.LIF(reset="leak", detach_reset=False, reset_in_gradient=False)
+
+
 @pytest.mark.optimized
 @pytest.mark.parametrize("reset", ["subtract", "zero", "leak"])
 def test_binary_reset_select_equals_the_product_form(reset, x64, getkey):
