@@ -261,7 +261,7 @@ def main(argv=None) -> int:
     p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
     p.add_argument("--mnist-path", default=None, help="folder with MNIST's IDX files (adds MNIST to smooth-exact)")
     p.add_argument("--epochs", type=int, default=None, help="override the mode's epochs (training experiments)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the runs (E4, E6, ...; default: the mode's)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the runs (E4, E6, ...)")
     p.add_argument(
         "--synthetic-shd",
         dest="synthetic_shd",
