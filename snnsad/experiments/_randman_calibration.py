@@ -61,17 +61,83 @@ def randman_calibration(
     *,
     quick: bool = True,
     seed: int = 0,
+    seeds: list[int] | None = None,
     epochs: int | None = None,
     samples_per_class: int | None = None,
 ) -> dict:
     """Train the Zenke-lab standard Randman (module docstring) and compare with the reference's 96.3 %.
 
-    Full mode is the reference setup (200 epochs, 1000 samples per class); quick mode uses 300
-    samples per class and 30 epochs. Also reports 1-nearest-neighbour and linear classifiers on
+    Full mode is the reference setup (200 epochs, 1000 samples per class), seeds `seed, seed + 1,
+    seed + 2` (seed `s` draws the data set with `s + 1` and the network with `s`; mean ± sd over
+    seeds reported); quick mode uses 300 samples per class, 30 epochs and `seed` alone; `seeds`
+    overrides either. Each seed's training run is its own resumable folder
+    `randman_calibration/run-seed{s}`. Also reports 1-nearest-neighbour and linear classifiers on
     the raw spike times of the same split.
     """
     spc = (300 if quick else 1000) if samples_per_class is None else samples_per_class
     epochs = (30 if quick else 200) if epochs is None else epochs
+    seeds = ([seed] if quick else [seed, seed + 1, seed + 2]) if seeds is None else [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("randman_calibration: `seeds` is empty; give at least one seed.")
+    runs = [_one_seed(out_dir, s, spc, epochs) for s in seeds]
+    results = _summary(runs, seeds)
+    history = runs[0]["history"]
+    baselines = runs[0]["baselines"]
+    acc, rate = results["test_accuracy"], results["hidden_rate_hz"]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    ep = np.arange(1, len(history) + 1)
+    axes[0].plot(ep, [h["train_loss"] for h in history], label="training")
+    axes[0].plot(ep, [h["val_loss"] for h in history], label="validation")
+    axes[0].set(xlabel="epoch", ylabel="loss (cross-entropy + regularisers)", title="a  loss")
+    axes[1].plot(ep, [h["val_metric"] for h in history], label=f"validation (seed {seeds[0]}; others pale)")
+    axes[1].axhline(REFERENCE_TEST_ACCURACY, color="k", ls="--", lw=0.8, label="reference (stork), test")
+    for r in runs[1:]:
+        axes[1].plot(ep, [h["val_metric"] for h in r["history"]], color="C0", alpha=0.4, lw=0.8)
+    axes[1].axhline(baselines["linear"], color="C3", ls=":", lw=0.8, label="linear on spike times, test")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", title="b  accuracy", ylim=(0, 1))
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    n = len(seeds)
+    over = f"same protocol, {n} seeds, mean ± sd" if n > 1 else "same protocol, 1 seed"
+    report = [
+        (
+            "test accuracy (max-over-time readout)",
+            f"{acc['mean']:.3f} ± {acc['sd']:.3f}" if n > 1 else f"{acc['mean']:.3f}",
+            f"{REFERENCE_TEST_ACCURACY} (stork example, 200 epochs, 1 run)",
+            f"fraction of the last 10 % of the data set classified correctly; {over} "
+            f"(per seed: {', '.join(f'{r:.3f}' for r in acc['per_seed'])})",
+        ),
+        (
+            "hidden firing rate",
+            f"{rate['mean']:.1f} ± {rate['sd']:.1f} Hz" if n > 1 else f"{rate['mean']:.1f} Hz",
+            "-",
+            "mean over test examples, neurons and steps",
+        ),
+        (
+            "1-NN / linear classifier on spike times",
+            f"{baselines['nearest_neighbour']:.3f} / {baselines['linear']:.3f}",
+            "-",
+            f"same split (seed {seeds[0]}'s data); Euclidean 1-NN, logistic regression",
+        ),
+    ]
+    config = {
+        "quick": quick,
+        "seeds": seeds,
+        "data": {**STANDARD_RANDMAN, "samples_per_class": spc, "seed": "seed + 1"},
+        "network": "20 -> 128 LIF -> 10 leaky readout, fluctuation init sigma_U 1, nu 5 Hz",
+        "surrogate": "SuperSpike (FastSigmoid) beta 20, peak 1",
+        "loss": "max-over-time CE + lower L2 (100, 1e-3, per neuron) + upper L2 (0.1, 4, per-layer mean)",
+        "optimizer": "smorms3(5e-3), thresholds fixed",
+        "batch_size": 250,
+        "epochs": epochs,
+    }
+    return save(out_dir, "randman_calibration", config, results, report, {"randman_calibration.png": fig})
+
+
+def _one_seed(out_dir: str, seed: int, spc: int, epochs: int) -> dict:
+    """One seed's data set, training run (resumable, in `randman_calibration/run-seed{seed}`) and measurements."""
     dt = 2e-3
     data = randman(**STANDARD_RANDMAN, samples_per_class=spc, seed=seed + 1)
     train, val, test = split_80_10_10(data)
@@ -80,7 +146,7 @@ def randman_calibration(
     loss_fn = calibrated_loss()
     accuracy = on_output(accuracy_max_over_time)
     optimizer = freeze(smorms3(5e-3), "threshold")
-    print(f"  randman calibration: {len(train)} training examples, {epochs} epochs ...", flush=True)
+    print(f"  randman calibration, seed {seed}: {len(train)} training examples, {epochs} epochs ...", flush=True)
     fitted = fit(
         net,
         train,
@@ -92,71 +158,36 @@ def randman_calibration(
         seed=seed,
         val=val,
         metric_fn=accuracy,
-        out_dir=os.path.join(out_dir, "randman_calibration", "run"),
+        out_dir=os.path.join(out_dir, "randman_calibration", f"run-seed{seed}"),
         progress=True,
         config={"experiment": "randman_calibration", "samples_per_class": spc},
     )
-    key = jr.key(seed + 5)
-    test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=key)
+    test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=jr.key(seed + 5))
     xs, _ = test.batch(np.arange(len(test)))
     spikes = np.asarray(jnp.concatenate([fitted.net(jnp.asarray(x)).spikes[0][None] for x in xs[:200]]))
-    rate_hz = float(spikes.mean()) / dt
     baselines = spike_time_baselines(train, test)
-    history = fitted.history
-    results = {
-        "test_accuracy": test_eval["metric"],
-        "test_loss": test_eval["loss"],
-        "hidden_rate_hz": rate_hz,
-        "baselines": baselines,
-        "history": history,
-    }
     print(
-        f"  randman calibration: test accuracy {test_eval['metric']:.3f} (reference {REFERENCE_TEST_ACCURACY}); "
-        f"1-NN {baselines['nearest_neighbour']:.3f}, linear {baselines['linear']:.3f}",
+        f"  randman calibration, seed {seed}: test accuracy {test_eval['metric']:.3f} (reference "
+        f"{REFERENCE_TEST_ACCURACY}); 1-NN {baselines['nearest_neighbour']:.3f}, linear {baselines['linear']:.3f}",
         flush=True,
     )
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    ep = np.arange(1, len(history) + 1)
-    axes[0].plot(ep, [h["train_loss"] for h in history], label="training")
-    axes[0].plot(ep, [h["val_loss"] for h in history], label="validation")
-    axes[0].set(xlabel="epoch", ylabel="loss (cross-entropy + regularisers)", title="a  loss")
-    axes[1].plot(ep, [h["val_metric"] for h in history], label="validation")
-    axes[1].axhline(REFERENCE_TEST_ACCURACY, color="k", ls="--", lw=0.8, label="reference (stork), test")
-    axes[1].axhline(baselines["linear"], color="C3", ls=":", lw=0.8, label="linear on spike times, test")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", title="b  accuracy", ylim=(0, 1))
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    report = [
-        (
-            "test accuracy (max-over-time readout)",
-            f"{test_eval['metric']:.3f}",
-            f"{REFERENCE_TEST_ACCURACY} (stork example, 200 epochs)",
-            "fraction of the last 10 % of the data set classified correctly",
-        ),
-        (
-            "hidden firing rate",
-            f"{rate_hz:.1f} Hz",
-            "-",
-            "mean over test examples, neurons and steps",
-        ),
-        (
-            "1-NN / linear classifier on spike times",
-            f"{baselines['nearest_neighbour']:.3f} / {baselines['linear']:.3f}",
-            "-",
-            "same split; Euclidean 1-NN, logistic regression",
-        ),
-    ]
-    config = {
-        "quick": quick,
+    return {
         "seed": seed,
-        "data": {**STANDARD_RANDMAN, "samples_per_class": spc, "seed": seed + 1},
-        "network": "20 -> 128 LIF -> 10 leaky readout, fluctuation init sigma_U 1, nu 5 Hz",
-        "surrogate": "SuperSpike (FastSigmoid) beta 20, peak 1",
-        "loss": "max-over-time CE + lower L2 (100, 1e-3, per neuron) + upper L2 (0.1, 4, per-layer mean)",
-        "optimizer": "smorms3(5e-3), thresholds fixed",
-        "batch_size": 250,
-        "epochs": epochs,
+        "test_accuracy": test_eval["metric"],
+        "test_loss": test_eval["loss"],
+        "hidden_rate_hz": float(spikes.mean()) / dt,
+        "baselines": baselines,
+        "history": fitted.history,
     }
-    return save(out_dir, "randman_calibration", config, results, report, {"randman_calibration.png": fig})
+
+
+def _summary(runs: list[dict], seeds: list[int]) -> dict:
+    """Mean, sd (ddof 1; 0 for one seed) and the per-seed values of the seeds' numbers, and the runs."""
+
+    def stats(key):
+        values = [float(r[key]) for r in runs]
+        sd = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        return {"mean": float(np.mean(values)), "sd": sd, "per_seed": values}
+
+    keys = ("test_accuracy", "test_loss", "hidden_rate_hz")
+    return {**{k: stats(k) for k in keys}, "seeds": seeds, "per_seed": runs}
