@@ -25,6 +25,7 @@ RECIPE: dict[str, Any] = dict(
     lr=2e-3,
     lr_genn=5e-3,
     decay=0.95,
+    decay_steps=1000,
     batch=32,
     init=((1.5, 0.78), (0.93, 0.1)),
     max_spikes=400,
@@ -33,7 +34,9 @@ RECIPE: dict[str, Any] = dict(
     tau1=6.4,
     alpha=3e-3,
 )
-"""genn_eventprop's Yin-Yang parameters (tnowotny/genn_eventprop), with W&P's TTFS loss (tau0, tau1, alpha).
+"""genn_eventprop's Yin-Yang parameters (tnowotny/genn_eventprop, `simulator_yinyang.py`), with W&P's TTFS loss
+(tau0, tau1, alpha). genn decays the learning rate by 0.95 once per epoch of 1000 batches of 32
+(`decay_steps`); `train` decays once per epoch of its own data unless given `decay_steps`.
 
 One deviation: Adam's learning rate is 2e-3, not genn's 5e-3 (`lr_genn`). With 5e-3, 10 seeds reached
 0.940 +- 0.059 (best-validation epoch): hidden and output neurons fell silent for every input, where
@@ -106,16 +109,18 @@ class _Validation(Callback):
         info.record.update({f"val_{k}": v for k, v in evaluate(info.net, self.x_val, self.y_val).items()})
 
 
-def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
-    """`snnsad.fit` with `EventProp()` and Adam, the learning rate decayed by `decay` per epoch.
+def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, decay_steps=None, progress=True):
+    """`snnsad.fit` with `EventProp()` and Adam, the learning rate decayed by `decay` once per epoch, or
+    every `decay_steps` steps when given.
 
-    Returns the network of the epoch with the best validation accuracy (the earliest on ties) and
-    the per-epoch history (validation metrics, including the fraction of hidden neurons that still
-    fire: a neuron silent for every input gets exactly zero EventProp gradient and stays silent).
+    Returns the network of the epoch with the best validation accuracy (the earliest on ties), the
+    network after the last epoch and the per-epoch history (validation metrics, including the
+    fraction of hidden neurons that still fire: a neuron silent for every input gets exactly zero
+    EventProp gradient and stays silent).
     """
     r = RECIPE
-    n_batches = len(y) // r["batch"]
-    opt = optax.adam(optax.exponential_decay(r["lr"] if lr is None else lr, n_batches, r["decay"], staircase=True))
+    every = len(y) // r["batch"] if decay_steps is None else decay_steps
+    opt = optax.adam(optax.exponential_decay(r["lr"] if lr is None else lr, every, r["decay"], staircase=True))
     best = KeepBest("val_accuracy", mode="max")
     fitted = fit(
         net,
@@ -129,44 +134,60 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, progress=True):
         progress=progress,
         callbacks=[_Validation(x_val, y_val), best],
     )
-    return (fitted.net if best.net is None else best.net), fitted.history
+    return (fitted.net if best.net is None else best.net), fitted.net, fitted.history
 
 
-def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, progress=True):
+def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, decay_steps=None, progress=True):
     """Train one seed or load it if `folder` already holds it; returns (net, record).
 
     The network and its record go into one checkpoint (`seed_N.eqx`, atomic and checksummed);
     `seed_N.json` repeats the record for reading.
 
-    Training data, weights and shuffling come from `seed`; validation (model selection) and test
-    sets are fresh draws (seeds `seed + 2000` and `seed + 1000`). The record's `test` entry scores
-    the best-validation network on the test set.
+    Training data, weights and shuffling come from `seed`; validation (model selection, `n_val`
+    samples, default `n_test`) and test sets are fresh draws (seeds `seed + 2000` and `seed + 1000`).
+    The record's `test` entry scores the best-validation network on the test set, `test_last` the
+    network after the last epoch. `decay_steps`: as `train`'s.
     """
     lr = RECIPE["lr"] if lr is None else lr
+    n_val = n_test if n_val is None else n_val
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"seed_{seed}")
     template = yinyang_network(jr.key(seed))
     if os.path.exists(path + ".eqx"):
         net, record = load_network(path + ".eqx", template)
-        if (record["epochs"], record["n_train"], record.get("lr")) == (epochs, n_train, lr):
+        settings = (record["epochs"], record["n_train"], record.get("lr"), record.get("n_val"), record.get("decay"))
+        if settings == (epochs, n_train, lr, n_val, _decay(decay_steps, n_train)) and record["n_test"] == n_test:
             return net, record
     x, y = events.yinyang_events(n_train, seed=seed)
-    x_val, y_val = events.yinyang_events(n_test, seed=seed + 2000)
+    x_val, y_val = events.yinyang_events(n_val, seed=seed + 2000)
     x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
     before = evaluate(template, x_test, y_test)
-    net, history = train(template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, progress=progress)
+    net, last, history = train(
+        template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, decay_steps=decay_steps, progress=progress
+    )
     best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))  # epochs trained by the best network
     record = {
         "seed": seed,
         "epochs": epochs,
         "n_train": n_train,
+        "n_val": n_val,
         "n_test": n_test,
         "lr": lr,
+        "decay": _decay(decay_steps, n_train),
         "before": before,
         "history": history,
         "best_epoch": best_epoch,
         "test": evaluate(net, x_test, y_test),
+        "test_last": evaluate(last, x_test, y_test),
     }
     save_checkpoint(path + ".eqx", net, record)
     atomic_write_text(path + ".json", json.dumps(record, indent=2))  # the same record, for reading
     return net, record
+
+
+def _decay(decay_steps, n_train) -> dict:
+    """The learning-rate schedule as a record entry."""
+    return {
+        "factor": RECIPE["decay"],
+        "every_steps": n_train // RECIPE["batch"] if decay_steps is None else decay_steps,
+    }

@@ -295,7 +295,7 @@ def test_e6_keeps_its_optimiser_state_across_epochs(standard_promotion):
 @pytest.mark.optimized(seconds=55)
 def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, standard_promotion):
     """Quick mode (seed 0, 800 Adam steps of EventProp on the TTFS loss) reaches > 90 % on 1000 fresh
-    Yin-Yang test samples; the silent output neuron gets exactly zero EventProp gradient while the
+    Yin-Yang test samples at the best-validation epoch (> 88 % at the last); the silent output neuron gets exactly zero EventProp gradient while the
     surrogate gradient on it is nonzero; the Heaviside twin at dt 0.1 ms predicts like the event network
     on at least 90 % of the batch; the vanishing-spike derivative follows the square-root branch."""
     import subprocess
@@ -306,6 +306,7 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
     subprocess.run(run, check=True, capture_output=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     r = _results(str(tmp_path), "eventprop")
     assert r["test_accuracy"][0] > 0.90
+    assert r["test_accuracy_last_epoch"][0] > 0.88  # measured 0.921; 4 SE of 1000 test samples below it
     probe = {p["method"]: p for p in r["silent_probe"]}
     assert probe["EventProp"]["silent_row_norm"] == 0.0 and probe["EventProp"]["other_rows_norm"] > 0
     assert probe["deterministic SG (fast sigmoid 5)"]["silent_row_norm"] > 0
@@ -319,7 +320,9 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
     from snnsad.experiments._eventprop_training import train_seed
 
     t0 = time.perf_counter()
-    _, record = train_seed(str(tmp_path / "eventprop" / "seeds"), 0, n_train=6400, n_test=1000, epochs=4, lr=5e-3)
+    _, record = train_seed(
+        str(tmp_path / "eventprop" / "seeds"), 0, n_train=6400, n_val=1000, n_test=1000, epochs=4, lr=5e-3
+    )
     assert record["test"]["accuracy"] == r["test_accuracy"][0]
     assert time.perf_counter() - t0 < r["train_seconds"] / 3
 
