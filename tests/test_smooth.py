@@ -122,9 +122,10 @@ def test_overflow_makes_outputs_nan_and_bad_input_is_refused():
         events.Pseudospikes()(events.pseudo_ttfs_cross_entropy, object(), x, 0)
 
 
-def test_mnist_idx_files_are_read_from_a_path(tmp_path):
+def test_mnist_idx_files_are_read_from_a_path(tmp_path, monkeypatch):
     """`load_mnist` reads the four standard IDX files (plain or gzipped) built here; missing, truncated and
-    non-IDX files raise with the fix."""
+    non-IDX files raise with the fix. `load_fashion_mnist()` finds the same files where the system package
+    would put them (the folder list pointed here) and, with none there, says how to get them."""
     import gzip
 
     rng = np.random.default_rng(0)
@@ -140,6 +141,16 @@ def test_mnist_idx_files_are_read_from_a_path(tmp_path):
         f.write(raw)
     write_idx(tmp_path / "t10k-images-idx3-ubyte", images, 0x08)
     assert np.array_equal(snnsad.data.load_mnist(str(tmp_path), "test")[1], labels)
+    import snnsad.data._mnist as mnist_module
+
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST_FOLDERS", (str(tmp_path / "nothing"), str(tmp_path)))
+    assert snnsad.data.find_fashion_mnist() == str(tmp_path)
+    fx, fy = snnsad.data.load_fashion_mnist(None, "test")
+    assert np.allclose(fx * 255, images) and np.array_equal(fy, labels)
+    monkeypatch.setattr(mnist_module, "FASHION_MNIST_FOLDERS", (str(tmp_path / "nothing"),))
+    assert snnsad.data.find_fashion_mnist() is None
+    with pytest.raises(FileNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        snnsad.data.load_fashion_mnist()
     with pytest.raises(FileNotFoundError, match="does not download"):
         snnsad.data.load_mnist(str(tmp_path / "nothing"))
     (tmp_path / "bad").write_bytes(b"\x01\x02\x03\x04")

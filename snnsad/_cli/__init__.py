@@ -137,6 +137,7 @@ def _cmd_reproduce(args):
         seeds=args.seeds,
         synthetic_shd=args.synthetic_shd,
         mnist_path=args.mnist_path,
+        fashion_mnist=args.fashion_mnist,
     )
 
 
@@ -260,6 +261,14 @@ def main(argv=None) -> int:
     p.add_argument("--shd-path", default=None, help="folder with shd_train.h5 and shd_test.h5 (enables E5)")
     p.add_argument("--image", default=None, help="E4's target image (default: the spiral shipped with snnsad)")
     p.add_argument("--mnist-path", default=None, help="folder with MNIST's IDX files (adds MNIST to smooth-exact)")
+    p.add_argument(
+        "--fashion-mnist",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="FOLDER",
+        help="add Fashion-MNIST to smooth-exact (its IDX files in FOLDER; no FOLDER: where the system package puts them)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="override the mode's epochs (training experiments)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds of the runs (E4, E6, ...)")
     p.add_argument(

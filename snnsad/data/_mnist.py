@@ -57,6 +57,33 @@ def load_mnist(folder: str, split: str = "train") -> tuple[np.ndarray, np.ndarra
     return images.astype(np.float32) / 255.0, labels.astype(np.int32)
 
 
+FASHION_MNIST_FOLDERS = ("/usr/share/datasets/fashion-mnist",)
+"""Where system packages put Fashion-MNIST's IDX files (Debian/Ubuntu: `apt-get install dataset-fashion-mnist`)."""
+
+
+def find_fashion_mnist() -> str | None:
+    """The first folder of `FASHION_MNIST_FOLDERS` holding Fashion-MNIST's four IDX files, or `None`."""
+    for folder in FASHION_MNIST_FOLDERS:
+        names = [n for pair in _MNIST.values() for n in pair]
+        if all(any(os.path.exists(os.path.join(folder, n + ext)) for ext in ("", ".gz")) for n in names):
+            return folder
+    return None
+
+
+def load_fashion_mnist(folder: str | None = None, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Fashion-MNIST (Xiao et al. 2017) from its IDX files: in `folder`, or, by default, where the system
+    package puts them (`find_fashion_mnist`); never downloads. Same format as `load_mnist`."""
+    if folder is None:
+        folder = find_fashion_mnist()
+        if folder is None:
+            raise FileNotFoundError(
+                "load_fashion_mnist: no Fashion-MNIST files found in "
+                f"{', '.join(FASHION_MNIST_FOLDERS)}; install them (`apt-get install dataset-fashion-mnist` on "
+                "Debian/Ubuntu) or pass the folder holding the four IDX files (snnsad does not download data)."
+            )
+    return load_mnist(folder, split)
+
+
 def load_digits_split(seed: int = 0, test_fraction: float = 0.2) -> dict:
     """scikit-learn's 8x8 digits (1,797 images, shipped with the package) split into train and test by `seed`.
 

@@ -50,6 +50,7 @@ def reproduce(
     seeds: list[int] | None = None,
     synthetic_shd: bool = False,
     mnist_path: str | None = None,
+    fashion_mnist: str | None = None,
 ) -> str:
     """Run experiments by name (`"all"` for every one) and write `out_dir/report.md`; returns its path.
 
@@ -58,7 +59,8 @@ def reproduce(
     `synthetic_shd=True` runs E5 on a synthetic stand-in with SHD's layout (a pipeline check, not
     SHD). `epochs` and `seeds` override the mode's values in the experiments that take them (the report
     names the overrides; each experiment's config.json records what ran). `mnist_path` (a folder with
-    MNIST's four IDX files) adds MNIST to `smooth-exact`.
+    MNIST's four IDX files) adds MNIST to `smooth-exact`; `fashion_mnist` (a folder, or `"auto"` for
+    the system package's) adds Fashion-MNIST.
     """
     names = [names] if isinstance(names, str) else list(names)
     run_all = names == ["all"]
@@ -77,7 +79,18 @@ def reproduce(
     if mnist_path is not None and not os.path.isdir(mnist_path):
         raise FileNotFoundError(f"--mnist-path {mnist_path!r}: no such folder (MNIST's four IDX files go there).")
     options = {"shd_path": shd_path, "image": image, "epochs": epochs, "seeds": seeds, "synthetic": synthetic_shd}
+    if fashion_mnist is not None:
+        from ..data import find_fashion_mnist
+
+        if fashion_mnist == "auto" and find_fashion_mnist() is None:
+            raise FileNotFoundError(
+                "--fashion-mnist: no Fashion-MNIST files where the system package puts them; install them "
+                "(`apt-get install dataset-fashion-mnist`) or give their folder: --fashion-mnist FOLDER."
+            )
+        if fashion_mnist != "auto" and not os.path.isdir(fashion_mnist):
+            raise FileNotFoundError(f"--fashion-mnist {fashion_mnist!r}: no such folder (its four IDX files go there).")
     options["mnist_path"] = mnist_path
+    options["fashion_mnist"] = fashion_mnist
     options = {k: v for k, v in options.items() if v is not None and v is not False}
     outs = []
     for name in names:

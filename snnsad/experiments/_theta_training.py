@@ -118,8 +118,8 @@ class _Measures(Callback):
         info.record.update(evaluate(info.net.net, *self.test_data))
 
 
-def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True):
-    """`snnsad.fit` with `Pseudospikes()`, AdaBelief with exponential decay and the phases clipped into
+def train(net, train_data, test_data, *, epochs, batch, lr, seed, pseudospikes=True, progress=True):
+    """`snnsad.fit` with `Pseudospikes(pseudospikes)` (`False`: the plain exact gradient), AdaBelief with exponential decay and the phases clipped into
     range after every step; returns the final network and one record per epoch (`epoch` counts the
     epochs trained: the first record, epoch 0, measures the initial network)."""
     r = THETA_RECIPE
@@ -135,7 +135,7 @@ def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True)
     fitted = fit(
         _Flipped(net, r["p_flip"]),
         SpikeDataset(x_all, np.asarray(labels)),
-        estimator=Pseudospikes(),
+        estimator=Pseudospikes(pseudospikes),
         loss_fn=lambda out, y: pseudo_ttfs_cross_entropy(out, y, gamma=gamma),
         optimizer=opt,
         epochs=epochs,
@@ -149,20 +149,23 @@ def train(net, train_data, test_data, *, epochs, batch, lr, seed, progress=True)
     return fitted.net.net, history
 
 
-def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: str, progress=True):
-    """Train one seed, or load it when `folder` already holds the same run (checkpoint + JSON record)."""
+def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: str, pseudospikes=True, progress=True):
+    """Train one seed, or load it when `folder` already holds the same run (checkpoint + JSON record).
+    `pseudospikes=False` trains with the plain exact gradient (its files end in `_exact`)."""
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, f"{dataset}_seed_{seed}")
+    path = os.path.join(folder, f"{dataset}_seed_{seed}" + ("" if pseudospikes else "_exact"))
     n_in = int(np.prod(data["train"][0].shape[1:]))
     template = theta_network(n_in, jr.key(seed), hidden)
     settings: dict[str, Any] = {"hidden": list(template.weights[i].shape[0] for i in range(len(template.weights) - 1))}
     settings.update(epochs=epochs, batch=batch, lr=lr, dataset=dataset, n_train=len(data["train"][0]))
+    if not pseudospikes:
+        settings["pseudospikes"] = False
     if os.path.exists(path + ".eqx"):
         net, record = load_network(path + ".eqx", template)
         if record.get("settings") == settings:
             return net, record
     net, history = train(template, data["train"], data["test"], epochs=epochs, batch=batch, lr=lr, seed=seed,
-                         progress=progress)  # fmt: skip
+                         pseudospikes=pseudospikes, progress=progress)  # fmt: skip
     record = {"seed": seed, "settings": settings, "history": history, "final": history[-1]}
     save_checkpoint(path + ".eqx", net, record)
     atomic_write_text(path + ".json", json.dumps(record, indent=2))

@@ -76,6 +76,8 @@ def test_theta_runs_on_mnist_shaped_files_and_resume_from_their_checkpoint(tmp_p
     assert second == record and bool(jnp.all(again.weights[0] == net.weights[0]))
     with pytest.raises(FileNotFoundError, match="mnist-path"):
         snnsad.experiments.reproduce(["smooth-exact"], str(tmp_path / "out"), mnist_path=str(tmp_path / "missing"))
+    with pytest.raises(FileNotFoundError, match="fashion-mnist"):
+        snnsad.experiments.reproduce(["smooth-exact"], str(tmp_path / "out"), fashion_mnist=str(tmp_path / "missing"))
 
 
 def test_qif_network_and_recurrent_gradients_equal_central_differences(x64):
