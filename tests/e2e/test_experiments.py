@@ -349,7 +349,7 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     monkeypatch.setattr(
         ut,
         "_modes",
-        lambda quick: dict(
+        lambda quick, plan="reduced": dict(
             spc=20,
             epochs=1,
             sweep_epochs=1,
@@ -404,7 +404,7 @@ def test_robustness_pipeline_shows_the_scale_effect(tmp_path, monkeypatch, stand
     monkeypatch.setattr(
         rb,
         "_modes",
-        lambda quick: dict(
+        lambda quick, plan="reduced": dict(
             spc=20,
             epochs=1,
             batch=50,
@@ -445,7 +445,9 @@ def test_robustness_pipeline_shows_the_scale_effect(tmp_path, monkeypatch, stand
 def test_robustness_spread_compares_shapes_at_the_best_beta_with_the_spread_over_beta():
     """`_spread` on a hand-made grid: the best beta has the highest mean over shapes; the spread over shapes is
     taken there, the spread over beta is the mean over shapes of max - min; the 90 % plateau lists the betas where
-    every shape reaches 0.9. Cells at another scale or reset are ignored; a grid with one beta has no spread."""
+    every shape reaches 0.9. Cells at another scale or reset are ignored; a grid with one beta has no spread. The
+    scale spread is the largest gap between SuperSpike (FastSigmoid) at peak 1 and native at the same beta, none
+    without native cells."""
     from snnsad.experiments._robustness import _spread
 
     acc = {
@@ -463,6 +465,13 @@ def test_robustness_spread_compares_shapes_at_the_best_beta_with_the_spread_over
     assert out["across_shapes"] == pytest.approx(0.04)
     assert out["across_beta"] == pytest.approx(((0.95 - 0.5) + (0.91 - 0.3)) / 2)
     assert out["plateau_90"] == [10.0]
+    assert out["across_scale"] is None  # no SuperSpike cells
+    scaled = grid + [
+        dict(shape="FastSigmoid", beta=b, scale=scale, reset="detached", test_accuracy_mean=a)
+        for scale, b, a in (("peak 1", 1.0, 0.4), ("peak 1", 10.0, 0.9), ("peak 1", 100.0, 0.9),
+                            ("native", 10.0, 0.8), ("native", 100.0, 0.4), ("native", 1000.0, 0.1))
+    ]  # fmt: skip
+    assert _spread(scaled)["across_scale"] == pytest.approx(0.5)  # beta 100: 0.9 vs 0.4; 1000 has no peak-1 twin
     assert _spread([c for c in grid if c["beta"] == 10.0]) is None
 
 
