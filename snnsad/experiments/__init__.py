@@ -13,7 +13,9 @@ from ._baselines import spike_time_baselines as spike_time_baselines
 from ._e1_single_neuron import e1_single_neuron as e1_single_neuron
 from ._e2_closed_loop import e2_closed_loop as e2_closed_loop
 from ._e3_wrong_direction import e3_wrong_direction as e3_wrong_direction
+from ._e4_spike_train_matching import AUTHORS_TARGET_SHA256 as AUTHORS_TARGET_SHA256
 from ._e4_spike_train_matching import e4_spike_train_matching as e4_spike_train_matching
+from ._e4_spike_train_matching import kernel_area_ratio as kernel_area_ratio
 from ._e5_shd import SHD_HOWTO as SHD_HOWTO
 from ._e5_shd import e5_shd as e5_shd
 from ._e6_randman import e6_randman as e6_randman
