@@ -88,6 +88,50 @@ def _train_sign_networks(width, n_networks, x, y, xt, lr, steps, key):
     return np.asarray(jax.lax.map(jax.jit(one), jr.split(key, n_networks)))
 
 
+def kernels_after_training(x, y, *, ms, widths, n_networks, steps, seed=0) -> dict:
+    """The empirical SG-NTK `J J~^T` on the training points of erf_m networks (two hidden layers) at
+    initialisation and after `steps` of full-batch surrogate-gradient descent on `1/2 sum (f - y)^2`
+    (learning rate 0.5 / the largest eigenvalue of the analytic SG-NTK), against the analytic
+    (infinite-width, constant in training) SG-NTK: relative Frobenius distance `||K - K_inf|| / ||K_inf||`,
+    mean and standard error over `n_networks` networks, per `m` and width."""
+    xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
+    out: dict = {}
+    for m in ms:
+        act = ErfActivation(m)
+        limit = analytic_kernels(x, x, depth=2, activation=act, surrogate=SURROGATE).sg_ntk
+        assert limit is not None  # a surrogate was given
+        lr = 0.5 / float(np.max(np.real(np.linalg.eigvals(limit))))
+        norm = float(np.linalg.norm(limit))
+        out[f"{m:g}"] = {"lr": lr}
+        for w in widths:
+
+            def f(p, act=act):
+                return jax.vmap(lambda xi: mlp_apply(p, xi, activation=act, surrogate=SURROGATE, use_surrogate=True))(
+                    xj
+                )
+
+            @jax.jit
+            def train(params, f=f, lr=lr):
+                def step(p, _):
+                    g = jax.grad(lambda q: 0.5 * jnp.sum(jnp.square(f(q) - yj)))(p)
+                    return jax.tree.map(lambda a, b: a - lr * b, p, g), None
+
+                return jax.lax.scan(step, params, None, length=steps)[0]
+
+            dist: dict[str, list] = {"init": [], "trained": []}
+            for k in jr.split(jr.key(10_000 * seed + w), n_networks):
+                params = init_mlp(k, (2, w, w, 1))
+                for when, p in (("init", params), ("trained", train(params))):
+                    e = empirical_kernels(p, x, x, activation=act, surrogate=SURROGATE).sg_ntk
+                    assert e is not None
+                    dist[when].append(float(np.linalg.norm(e - limit)) / norm)
+            out[f"{m:g}"][str(w)] = {
+                when: {"mean": float(np.mean(d)), "se": float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0}
+                for when, d in dist.items()
+            }  # fmt: skip
+    return out
+
+
 def sg_ntk(
     out_dir: str,
     *,
@@ -97,12 +141,18 @@ def sg_ntk(
     n_networks=None,
     steps=None,
     stochastic_widths=None,
+    trained_kernels=None,
 ) -> dict:
     """The SG-NTK study (module docstring). Quick: widths 20/100/500, 30 networks each, 1000 steps;
     full: 500 networks each and 10,000 steps. Part (e), snnsad's addition (`_sg_ntk_stochastic`):
     one-hidden-layer stochastic sign networks of `stochastic_widths` (quick 500/4000, full
     500/4000/16000; `()` skips it) trained with the matched stochastic SG, against the smoothed
-    network's NTK and the sign SG-NTK."""
+    network's NTK and the sign SG-NTK. Part (f), `kernels_after_training`: the empirical SG-NTK after
+    training next to the analytic one, `trained_kernels = (ms, widths, networks)` (full: m 2 / 5 / 20,
+    widths 10 / 100 / 500 / 1000, 10 networks, after `steps`; quick: m 2 / 20, widths 10 / 100, 3
+    networks; `()` skips it)."""
+    if trained_kernels is None:
+        trained_kernels = ((2.0, 20.0), (10, 100), 3) if quick else ((2.0, 5.0, 20.0), (10, 100, 500, 1000), 10)
     widths = (20, 100, 500) if widths is None else tuple(widths)
     if stochastic_widths is None:
         stochastic_widths = (500, 4000) if quick else (500, 4000, 16000)
@@ -149,17 +199,28 @@ def sg_ntk(
         print(f"  SG-NTK: {n_networks} sign networks of width {w}, {steps} steps ...", flush=True)
         preds = _train_sign_networks(w, n_networks, x, y, xt, lr, steps, jr.key(seed + w))
         mean = preds.mean(0)
+        # the networks' mean minus the kernel mean, averaged over test angles: mean and SE over networks
+        per_network = (preds - gp.mean).mean(1)
         training[str(w)] = {
             "mean_prediction": mean.tolist(),
             "sd_prediction": preds.std(0).tolist(),
             "inside_95_band": float(np.mean(np.abs(mean - gp.mean) <= 1.96 * sd)),
             "rms_mean_difference": float(np.sqrt(np.mean((mean - gp.mean) ** 2))),
+            "rms_standard_error": float(np.sqrt(np.mean(preds.var(0, ddof=1) / len(preds)))),
+            "mean_deviation": float(per_network.mean()),
+            "mean_deviation_se": float(per_network.std(ddof=1) / math.sqrt(len(preds))),
         }
     results["training"] = training
     results["stochastic"] = stochastic_study(
         x, y, xt, widths=tuple(stochastic_widths), n_networks=min(n_networks, 30), steps=min(steps, 1000), seed=seed
     )
     results["gp"] = {"mean": gp.mean.tolist(), "sd": sd.tolist(), "lr": lr, "steps": steps}
+    if trained_kernels:
+        ms, kernel_widths, kernel_networks = trained_kernels
+        print(f"  SG-NTK: empirical kernels after {steps} steps, m {ms}, widths {kernel_widths} ...", flush=True)
+        results["kernels_after_training"] = kernels_after_training(
+            x, y, ms=ms, widths=kernel_widths, n_networks=kernel_networks, steps=steps, seed=seed
+        )
     fig = _figure(results, alpha, y, alpha_t, gp.mean, sd, widths)
     cf = results["closed_form_vs_quadrature"]
 
@@ -184,10 +245,26 @@ def sg_ntk(
     for w, r in training.items():
         report.append(
             (
-                f"sign networks of width {w}: mean inside the SG-NTK 95 % band; RMS distance to the kernel mean",
-                f"{100 * r['inside_95_band']:.0f} %; {r['rms_mean_difference']:.3f}",
+                f"sign networks of width {w}: mean inside the SG-NTK 95 % band; RMS distance to the kernel mean "
+                "(RMS standard error of the networks' mean); mean deviation ± SE",
+                f"{100 * r['inside_95_band']:.0f} %; {r['rms_mean_difference']:.3f} ({r['rms_standard_error']:.3f}); "
+                f"{r['mean_deviation']:+.4f} ± {r['mean_deviation_se']:.4f}",
                 "close to kernel regression, closer with width",
-                f"{n_networks} networks, {steps} steps of lr {lr:.3g}, 120 test angles",
+                f"{n_networks} networks, {steps} steps of lr {lr:.3g}, 120 test angles; mean deviation: each "
+                "network's prediction minus the kernel mean, averaged over angles, then mean ± SE over networks",
+            )
+        )
+    for m, by_width in results.get("kernels_after_training", {}).items():
+        cells = {w: v for w, v in by_width.items() if w != "lr"}
+        report.append(
+            (
+                f"empirical SG-NTK of erf_{m} networks vs the analytic one, at init / after {steps} steps, by width",
+                "; ".join(
+                    f"{w}: {v['init']['mean']:.3f} / {v['trained']['mean']:.3f} (SE {v['trained']['se']:.3f})"
+                    for w, v in cells.items()
+                ),
+                "the kernel stays at its limit in training, the closer the wider (Eilers et al., after training)",
+                "relative Frobenius distance ||K - K_inf|| / ||K_inf|| on the 15 training points, mean over networks",
             )
         )
     st = results["stochastic"]
@@ -213,6 +290,9 @@ def sg_ntk(
         "sigma_w": 1.0,
         "sigma_b": 0.1,
         "surrogate": "2 * Erf(0.5).pdf",
+        "trained_kernels": {"ms": trained_kernels[0], "widths": trained_kernels[1], "networks": trained_kernels[2]}
+        if trained_kernels
+        else None,
         "task": "15 points on the unit circle, target sin(2 alpha) (our reading of the paper's task)",
     }
     return save(out_dir, "sg_ntk", config, results, report, {"sg_ntk.png": fig})
@@ -220,7 +300,8 @@ def sg_ntk(
 
 def _figure(results, alpha, y, alpha_t, gp_mean, sd, widths):
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(20, 3.6))
+    after = results.get("kernels_after_training")
+    fig, axes = plt.subplots(1, 5 if after else 4, figsize=(25 if after else 20, 3.6))
     growth = results["erf_m_limit"]
     ms = [int(m) for m in growth]
     axes[0].loglog(ms, [growth[str(m)]["ntk_diagonal"] for m in ms], "o-", label="NTK diagonal")
@@ -259,5 +340,15 @@ def _figure(results, alpha, y, alpha_t, gp_mean, sd, widths):
         axes[3].legend(fontsize=6)
     axes[3].set(xlabel="angle alpha", ylabel="output (noise-averaged)")
     axes[3].set_title("d  matched stochastic SG: the smoothed network's kernel", loc="left", fontsize=9)
+    if after:
+        for i, (m, by_width) in enumerate(after.items()):
+            ws = [w for w in by_width if w != "lr"]
+            for when, style in (("init", ":"), ("trained", "-")):
+                axes[4].errorbar([int(w) for w in ws], [by_width[w][when]["mean"] for w in ws],
+                                 yerr=[by_width[w][when]["se"] for w in ws], fmt="o" + style, color=f"C{i}", ms=3,
+                                 label=f"erf_{m}, {'at init' if when == 'init' else 'after training'}")  # fmt: skip
+        axes[4].set(xscale="log", yscale="log", xlabel="width", ylabel="||K - K_inf|| / ||K_inf||")
+        axes[4].legend(fontsize=6)
+        axes[4].set_title("e  empirical SG-NTK after training", loc="left", fontsize=9)
     fig.tight_layout()
     return fig
