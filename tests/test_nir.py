@@ -1,5 +1,6 @@
 """NIR export and import: snnsad -> NIR file -> snnsad gives the same network, spike for spike."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -57,6 +58,43 @@ def test_import_takes_a_spike_function_and_export_refuses_what_nir_cannot_say():
     with pytest.raises(ValueError, match="pass `dt`"):
         snir.from_nir(graph)
     assert len(snir.from_nir(graph, dt=2e-3).layers) == 2
+
+
+def test_a_graph_written_by_snntorchs_exporter_imports_with_its_r_and_w_in_folded_in(x64):
+    """`tests/data/snntorch_export.nir` was written by snnTorch's `export_to_nir` (`make_snntorch_nir.py`
+    beside it): Linear -> Synaptic -> Linear -> Synaptic, no snnsad metadata, NIR's `r = tau_mem / dt` and
+    `w_in = tau_syn / dt` (about 10 and 5). Imported with snnTorch's dt = 1e-4, the network's spikes and
+    membrane equal a numpy loop of the graph's own neurons (`r`, `w_in` and the threshold as written,
+    snnsad's discretisation, reset to 0) simulated in float64: the folding of `r` into the threshold and of
+    `w_in` into the weights is exact; the spikes are compared with array_equal, the membrane to the float32
+    rounding of the imported parameters."""
+    import os
+
+    graph = nir.read(os.path.join(os.path.dirname(__file__), "data", "snntorch_export.nir"))
+    assert "snnsad" not in (graph.metadata or {})
+    dt = 1e-4
+    net = jax.tree.map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, snir.from_nir(graph, dt=dt))
+    x = (jr.uniform(jr.key(0), (80, 4), jnp.float64) < 0.5).astype(jnp.float64) * 4.0
+    trace = net.simulate(x, net.sample_noise(jr.key(1), 80))
+    h = np.asarray(x)
+    for i, (lin, cell) in enumerate((("0", "1"), ("2", "3"))):
+        node = graph.nodes[cell]
+        w, r, w_in = np.asarray(graph.nodes[lin].weight, np.float64), np.asarray(node.r), np.asarray(node.w_in)
+        assert np.all(r > 9) and np.all(w_in > 4)  # snnTorch's convention, not NIR's r = w_in = 1
+        lam_m, lam_s = np.exp(-dt / np.asarray(node.tau_mem)), np.exp(-dt / np.asarray(node.tau_syn))
+        cur, v, spikes, drive = np.zeros(len(r)), np.zeros(len(r)), [], []
+        for t in range(len(h)):
+            s = (v > np.asarray(node.v_threshold)).astype(float)
+            spikes.append(s)
+            drive.append(v / r - np.asarray(node.v_threshold) / r)
+            cur, v = lam_s * cur + w_in * (w @ h[t]), (lam_m * v + (1 - lam_m) * r * cur) * (1 - s)
+        spikes = np.array(spikes)
+        np.testing.assert_array_equal(np.asarray(trace.spikes[i]), spikes)
+        # the import keeps its parameters in float32 (relative rounding 6e-8 per weight, summed over inputs and
+        # steps: measured up to 2e-6), simulated here in float64
+        np.testing.assert_allclose(np.asarray(trace.drive[i]), np.array(drive), rtol=0, atol=1e-5)
+        assert 0 < spikes.sum() < spikes.size
+        h = spikes
 
 
 def test_import_reads_recurrence_from_the_graph_structure_not_node_names():

@@ -18,6 +18,12 @@ used both ways):
   the same network up to those conventions, not the same spikes, unless its importer follows the
   metadata.
 
+Graphs written by other libraries import too: their CubaLIF nodes may carry NIR's `r` and `w_in`
+(snnTorch's exporter writes `r = tau_mem / dt`, `w_in = tau_syn / dt`), which fold exactly into
+snnsad's threshold (divided by `r`) and weights (times `w_in`); pass their `dt`, which they do not
+record (snnTorch derives its time constants with dt = 1e-4 s). Tested on a graph written by
+snnTorch 1.0.0's `export_to_nir` (`tests/data/snntorch_export.nir`).
+
 Only the `"zero"` reset has a NIR equivalent; other resets are refused on export.
 """
 
@@ -139,8 +145,11 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
 
     `dt` defaults to the graph's `snnsad` metadata (required otherwise); `spike_fn` (default
     `Heaviside()`) is given to every layer, e.g. `snnsad.Stochastic(...)` to train the imported
-    network with an estimator. NIR's `r` and `w_in` must be 1 and `v_leak`, `v_reset` 0 (snnsad's
-    LIF has no other form); anything else is refused with the node's name.
+    network with an estimator. `v_leak` and `v_reset` must be 0 (snnsad's LIF has no other form;
+    anything else is refused with the node's name); NIR's `r` and `w_in` (snnTorch's exporter writes
+    `tau_mem / dt` and `tau_syn / dt`) fold exactly into the weights (times `w_in`) and the threshold
+    (divided by `r`). Graphs of other exporters carry no snnsad metadata: pass their `dt` (snnTorch
+    derives its time constants with dt = 1e-4 s).
     """
     import jax.numpy as jnp
     import jax.random as jr
@@ -203,12 +212,16 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
             continue
         if cell_kind != "CubaLIF":
             raise ValueError(f"from_nir: node {target!r} is a {cell_kind}; expected CubaLIF (or CubaLI for a readout).")
-        for field, want in (("r", 1.0), ("w_in", 1.0), ("v_leak", 0.0)):
-            if not np.allclose(getattr(cell, field), want):
-                raise ValueError(f"from_nir: {target!r} has {field} != {want}; snnsad's LIF needs {field} = {want}.")
+        if not np.allclose(cell.v_leak, 0.0):
+            raise ValueError(f"from_nir: {target!r} has v_leak != 0; snnsad's LIF needs v_leak = 0.")
         if cell.v_reset is not None and not np.allclose(cell.v_reset, 0.0):
             raise ValueError(f"from_nir: {target!r} resets to {cell.v_reset}; snnsad's LIF resets to 0.")
-        theta = np.ravel(cell.v_threshold)
+        r, w_in = (_per_neuron(cell, f, target, w.shape[0], kind) for f in ("r", "w_in"))
+        # NIR's v = r v', I = w_in I' with v', I' the r = w_in = 1 neuron: w_in goes into the weights, r
+        # into the threshold (exact, as v_leak = v_reset = 0)
+        scale = jnp.asarray(w_in, w.dtype).reshape((-1,) + (1,) * (w.ndim - 1))
+        w = w * scale
+        theta = np.ravel(np.asarray(cell.v_threshold, np.float64)) / r
         lif = LIF(
             tau_mem=_scalar(cell.tau_mem),
             tau_syn=_scalar(cell.tau_syn),
@@ -221,6 +234,8 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
             raise ValueError(f"from_nir: {target!r} has {len(rec)} recurrent weight nodes; snnsad's layers take one.")
         visited.update(recurrent_of[target])
         recurrent = jnp.asarray(rec[0].weight) if rec else None
+        if recurrent is not None:
+            recurrent = recurrent * jnp.asarray(w_in, recurrent.dtype).reshape((-1,) + (1,) * (recurrent.ndim - 1))
         if kind == "Conv1d":
             length = int(np.ravel(node.input_shape)[0])
             layer = Conv1D(w.shape[1], length, w.shape[0], w.shape[2], int(np.ravel(node.stride)[0]),
@@ -235,7 +250,7 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
             if recurrent is not None:
                 layer = _replace(layer, recurrent_weight=recurrent)
             if kind == "Affine":
-                layer = _replace(layer, bias=jnp.asarray(node.bias))
+                layer = _replace(layer, bias=jnp.asarray(node.bias) * jnp.asarray(w_in, w.dtype))
         layers.append(layer)
         cur = target
     else:
@@ -243,6 +258,22 @@ def from_nir(graph, *, dt: float | None = None, spike_fn: AbstractSpikeFunction 
     if not layers:
         raise ValueError("from_nir: the graph has no CubaLIF layer.")
     return Network(layers, readout)
+
+
+def _per_neuron(cell, field: str, name: str, n: int, kind: str) -> np.ndarray:
+    """NIR's `r` or `w_in` of a neuron node as one value per output unit of its weights (`n`): a scalar when
+    uniform (shape `(1,)`), per neuron only behind a dense layer (shape `(n,)`); positive."""
+    flat = np.ravel(np.asarray(getattr(cell, field), np.float64))
+    if np.all(flat == flat[0]):
+        flat = flat[:1]
+    elif kind == "Conv1d" or flat.size != n:
+        raise ValueError(
+            f"from_nir: {name!r} has {flat.size} different values of {field}; snnsad imports one value per layer, "
+            "or one per neuron behind a dense layer."
+        )
+    if not np.all(flat > 0):
+        raise ValueError(f"from_nir: {name!r} needs {field} > 0, got {flat}.")
+    return flat
 
 
 def _kind(node) -> str:
