@@ -140,8 +140,9 @@ def test_sg_ntk_with_any_surrogate_equals_independent_quadrature(esc):
     peak) and sign, with a non-Gaussian surrogate: within 1e-8 (relative) of SciPy's adaptive quadrature of the
     original integrals (two-dimensional for erf, split at the surrogate's kinks; the conditional mean for sign),
     on X = [[1, 0], [cos 1, sin 1]] at depth 1. With the former fixed 96-node rule Triangle(0.8) was 2.0058
-    instead of 2.0386 at [0, 0]; the surrogate-surrogate kernel, which that rule cannot reach to 1e-10 for a
-    kinked surrogate, is refused, naming `sg_sg=False`."""
+    instead of 2.0386 at [0, 0]. The surrogate-surrogate kernel's expectation E[psi(u) psi(v)] (which that rule
+    could not reach to 1e-10 for a kinked surrogate, and was refused) is within 1e-8 of SciPy's as well: a
+    two-dimensional integral split at the kinks in both variables, one-dimensional at x = x'."""
     from scipy import integrate
 
     pdf, kinks = _numpy_pdf(esc)
@@ -151,8 +152,8 @@ def test_sg_ntk_with_any_surrogate_equals_independent_quadrature(esc):
     q = 0.5 * x @ x.T + 0.01  # the first layer's NNGP kernel (sigma_w 1, sigma_b 0.1, n0 = 2)
     m, a = 5.0, 10 / math.sqrt(math.pi)
     for act in (K.ErfActivation(m), K.SignActivation()):
-        k = K.analytic_kernels(x, x, depth=1, activation=act, surrogate=sur, sg_sg=False)
-        assert k.sg_sg is None
+        k = K.analytic_kernels(x, x, depth=1, activation=act, surrogate=sur, sg_sg=isinstance(act, K.ErfActivation))
+        assert (k.sg_sg is None) == isinstance(act, K.SignActivation)
         for i, j in ((0, 0), (0, 1)):
             q1, q2, c = q[i, i], q[j, j], q[i, j]
             det = q1 * q2 - c * c
@@ -187,19 +188,36 @@ def test_sg_ntk_with_any_surrogate_equals_independent_quadrature(esc):
             pp = (K.erf_erf(m, q1, q2, c) if isinstance(act, K.ErfActivation) else K.sign_sign(q1, q2, c)) + 0.01
             got = (k.sg_ntk[i, j] - pp) / c
             assert abs(got - ref) <= 1e-8 * abs(ref), (type(act).__name__, i, j, got, ref)
-    if kinks:  # a kinked surrogate's surrogate-surrogate kernel is refused, not returned inaccurate
-        with pytest.raises(ValueError, match="sg_sg=False"):
-            K.analytic_kernels(x, x, depth=1, activation=K.ErfActivation(m), surrogate=sur)
+            if k.sg_sg is None:
+                continue
+            if det < 1e-12 * q1 * q2:  # E[psi(u)^2]
+                g = lambda u: float(psi(u)) ** 2 * math.exp(-u * u / (2 * q1)) / math.sqrt(2 * math.pi * q1)  # noqa: E731
+                ref = sum(
+                    integrate.quad(g, v0, v1, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                    for v0, v1 in zip(ends, ends[1:])
+                )
+            else:
+                f = lambda v, u: float(psi(u)) * float(psi(v)) * dens(u, v)  # noqa: E731
+                ref = sum(
+                    integrate.dblquad(f, u0, u1, v0, v1, epsabs=1e-12, epsrel=1e-11)[0]
+                    for u0, u1 in zip(ends, ends[1:]) for v0, v1 in zip(ends, ends[1:])
+                ) / (2 * math.pi * math.sqrt(det))  # fmt: skip
+            got = (k.sg_sg[i, j] - pp) / c
+            assert abs(got - ref) <= 1e-8 * abs(ref), ("sg_sg", i, j, got, ref)
 
 
-def test_quadrature_settings_out_of_range_are_refused():
-    """400 Gauss-Hermite nodes returned NaN silently (the weights underflow); now refused, as is a bad `rtol`."""
+def test_a_bad_rtol_is_refused_and_the_former_quadrature_setting_warns():
+    """`rtol` outside (0, 1) is refused; `quadrature_nodes` (the former fixed Gauss-Hermite rule, which returned
+    NaN silently at 400 nodes) no longer does anything and says so with a DeprecationWarning, the result
+    unchanged."""
     x = np.eye(2)
-    for bad in (400, 4):
-        with pytest.raises(ValueError, match="quadrature_nodes"):
-            K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR, quadrature_nodes=bad)
     with pytest.raises(ValueError, match="rtol"):
         K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR, rtol=0.0)
+    with pytest.warns(DeprecationWarning, match="quadrature_nodes"):
+        old = K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR, quadrature_nodes=400)
+    new = K.analytic_kernels(x, x, depth=1, activation=K.SignActivation(), surrogate=SUR)
+    assert old.sg_ntk is not None and new.sg_ntk is not None
+    np.testing.assert_array_equal(old.sg_ntk, new.sg_ntk)
 
 
 def test_the_adaptive_rule_equals_the_closed_form_for_a_gaussian_surrogate(monkeypatch):

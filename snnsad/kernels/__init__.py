@@ -24,6 +24,7 @@ from ._kernels import erf_erf as erf_erf
 from ._kernels import gauss_gauss as gauss_gauss
 from ._kernels import gaussian_expectation as gaussian_expectation
 from ._kernels import gaussian_mean as gaussian_mean
+from ._kernels import gaussian_psi_psi as gaussian_psi_psi
 from ._kernels import init_mlp as init_mlp
 from ._kernels import kernel_regression as kernel_regression
 from ._kernels import mlp_apply as mlp_apply

@@ -222,23 +222,82 @@ def sign_sign(q1, q2, c):
     return 2 / np.pi * np.arcsin(np.clip(c / np.sqrt(q1 * q2), -1, 1))
 
 
-def _surrogate_surrogate(surrogate, q1, q2, c, n: int, rtol: float) -> np.ndarray:
-    """`E[psi(u) psi(v)]` by two-dimensional Gauss-Hermite quadrature, checked: `n` and `2 n` nodes must agree to
-    `rtol` (relative to `psi`'s squared peak), else a `ValueError` (a kink or a narrow peak of `psi` makes the rule
-    converge slowly: 96 nodes were 15-34 % off for `Triangle` and `FastSigmoid` surrogates)."""
-    coarse = gaussian_expectation(surrogate.psi, surrogate.psi, q1, q2, c, n=n)
-    fine = gaussian_expectation(surrogate.psi, surrogate.psi, q1, q2, c, n=2 * n)
-    worst = float(np.max(np.abs(fine - coarse))) if np.all(np.isfinite(fine)) else float("inf")
-    if worst > rtol * _peak(surrogate) ** 2:
-        raise ValueError(
-            f"analytic_kernels: the surrogate-surrogate kernel E[psi(u) psi(v)] of {surrogate!r} does not converge "
-            f"to rtol={rtol:g} with {n} and {2 * n} Gauss-Hermite nodes (they differ by {worst:.3g}); pass "
-            "sg_sg=False to compute the NNGP, NTK and SG-NTK alone (exact to rtol), or a looser rtol."
-        )
-    return fine
+def gaussian_psi_psi(surrogate: SurrogateDerivative, q1: float, q2: float, c: float, *, rtol: float = 1e-10) -> float:
+    """`E[psi(u) psi(v)]` for `(u, v) ~ N(0, [[q1, c], [c, q2]])`, by adaptive composite Gauss-Legendre quadrature.
+
+    Written `v = a u + tau z` (`a = c / q1`, `tau^2 = q2 - c^2 / q1`, `z ~ N(0, 1)` independent of `u`), the
+    outer integral runs over `z`, the inner one over `u` with panels that end at the surrogate's kinks in
+    both factors: at `k` for `psi(u)` and at `(k - tau z) / a` for `psi(a u + tau z)`, so every panel holds a
+    smooth integrand and the rule's cost does not grow as the correlation tends to 1 (`tau = 0` included).
+    Panels of 20 nodes start at most the narrowest scale long (the Gaussians' and the surrogate's widths,
+    the latter over `|a|` in `u`; the inner integral is smooth in `z` except where a moving kink meets a
+    fixed one, and the `z` panels end there) and are halved until two successive estimates agree to
+    `rtol` (relative to the squared peak of `psi`), else a `ValueError` says the accuracy cannot be reached.
+    """
+    height = _peak(surrogate)
+    if q1 <= 0 or q2 <= 0:  # one factor is psi(0)
+        at_zero = float(surrogate.psi(np.zeros(1))[0])
+        return at_zero * (gaussian_mean(surrogate, max(q1, q2), rtol=rtol) if max(q1, q2) > 0 else at_zero)
+    sd, a = math.sqrt(q1), c / q1
+    tau = math.sqrt(max(q2 - c * c / q1, 0.0))
+    reach = 10 * sd
+    kinks = np.asarray(_kinks(surrogate.escape), np.float64)
+    scale = 1 / height if height > 0 else sd
+    step_u = min(sd, scale, scale / abs(a) if a != 0 else math.inf)
+    step_z = min(1.0, scale / tau if tau > 0 else 1.0)
+    previous = value = None
+    last_two = (math.nan, math.nan)
+    for _ in range(4):
+        if tau > 0:
+            # the inner integral is smooth in z except where a moving kink meets a fixed one
+            meet = ((kinks[None, :] - a * kinks[:, None]) / tau).ravel()
+            z_ends = sorted({-10.0, 10.0, *(float(m) for m in meet if -10 < m < 10)})
+            z_edges = np.concatenate(
+                [
+                    np.linspace(lo, hi, max(1, math.ceil((hi - lo) / step_z)) + 1)[:-1]
+                    for lo, hi in zip(z_ends, z_ends[1:])
+                ]
+                + [np.asarray([z_ends[-1]])]
+            )
+            zm, zh = (z_edges[1:] + z_edges[:-1]) / 2, (z_edges[1:] - z_edges[:-1]) / 2
+            z = (zm[:, None] + zh[:, None] * _GL_NODES[None, :]).ravel()
+            wz = (zh[:, None] * _GL_WEIGHTS[None, :]).ravel() * np.exp(-0.5 * z * z) / _SQRT2PI
+        else:
+            z, wz = np.zeros(1), np.ones(1)
+        base = np.linspace(-reach, reach, math.ceil(2 * reach / step_u) + 1)
+        fixed = kinks[np.abs(kinks) < reach]
+        moving = (kinks[None, :] - tau * z[:, None]) / a if a != 0 else np.zeros((len(z), 0))
+        edges = np.sort(
+            np.concatenate(
+                [np.broadcast_to(np.concatenate([base, fixed]), (len(z), len(base) + len(fixed))),
+                 np.clip(moving, -reach, reach)], axis=1,
+            ),
+            axis=1,
+        )  # fmt: skip
+        mid, half = (edges[:, 1:] + edges[:, :-1]) / 2, (edges[:, 1:] - edges[:, :-1]) / 2
+        u = mid[..., None] + half[..., None] * _GL_NODES  # (z, panels, nodes)
+        wu = half[..., None] * _GL_WEIGHTS * np.exp(-0.5 * (u / sd) ** 2) / (sd * _SQRT2PI)
+        v = a * u + tau * z[:, None, None]
+        both = _psi_padded(surrogate, np.concatenate([u.ravel(), v.ravel()]))
+        psi_u, psi_v = both[: u.size].reshape(u.shape), both[u.size :].reshape(u.shape)
+        value = float(np.sum(wz * np.sum(wu * psi_u * psi_v, axis=(1, 2))))
+        if previous is not None and abs(value - previous) <= rtol * max(height, 1e-300) ** 2:
+            return value
+        if previous is not None:
+            last_two = (previous, value)
+        previous, step_u, step_z = value, step_u / 2, step_z / 2
+    raise ValueError(
+        f"gaussian_psi_psi: E[psi(u) psi(v)] for {surrogate!r} at q1={q1:g}, q2={q2:g}, c={c:g} did not converge to "
+        f"rtol={rtol:g} (last two estimates {last_two[0]:.15g}, {last_two[1]:.15g}); ask for a looser rtol."
+    )
 
 
-def _expectations(activation, surrogate, q1, q2, c, n, rtol=1e-10, sg_sg=True):
+def _surrogate_surrogate(surrogate, q1, q2, c, rtol: float) -> np.ndarray:
+    """`E[psi(u) psi(v)]` on the (x1, x2) grid, each distinct `(q1, q2, c)` by `gaussian_psi_psi`."""
+    return _pairwise(lambda q1, q2, c: gaussian_psi_psi(surrogate, q1, q2, c, rtol=rtol), q1, q2, c)
+
+
+def _expectations(activation, surrogate, q1, q2, c, rtol=1e-10, sg_sg=True):
     """(E[phi phi], E[phi' phi'] or None, E[phi' psi] or None, E[psi psi] or None) on the (x1, x2) grid."""
     gaussian = _gaussian_psi(surrogate)
     if isinstance(activation, ErfActivation):
@@ -262,7 +321,7 @@ def _expectations(activation, surrogate, q1, q2, c, n, rtol=1e-10, sg_sg=True):
                 return factor * gaussian_mean(surrogate, var, rtol=rtol)
 
             ds = _pairwise(one, q1, q2, c)
-            ss = _surrogate_surrogate(surrogate, q1, q2, c, n, rtol) if sg_sg else None
+            ss = _surrogate_surrogate(surrogate, q1, q2, c, rtol) if sg_sg else None
         return pp, dd, ds, ss
     if isinstance(activation, SignActivation):
         pp = sign_sign(q1, q2, c)
@@ -279,7 +338,7 @@ def _expectations(activation, surrogate, q1, q2, c, n, rtol=1e-10, sg_sg=True):
                 * gaussian_mean(surrogate, max(q2 - c**2 / q1, 0.0), rtol=rtol),
                 q1, q2, c,
             )  # fmt: skip
-            ss = _surrogate_surrogate(surrogate, q1, q2, c, n, rtol) if sg_sg else None
+            ss = _surrogate_surrogate(surrogate, q1, q2, c, rtol) if sg_sg else None
         return pp, None, ds, ss
     raise TypeError(f"analytic_kernels: `activation` must be ErfActivation or SignActivation, got {activation!r}.")
 
@@ -293,7 +352,7 @@ def analytic_kernels(
     surrogate: SurrogateDerivative | None = None,
     sigma_w: float = 1.0,
     sigma_b: float = 0.1,
-    quadrature_nodes: int = 96,
+    quadrature_nodes: int | None = None,
     rtol: float = 1e-10,
     sg_sg: bool = True,
 ) -> Kernels:
@@ -301,15 +360,20 @@ def analytic_kernels(
 
     Closed forms for `erf`, `sign`, and Gaussian-shaped (`Erf`) surrogates. With another surrogate the
     SG-NTK's expectations reduce to one-dimensional Gaussian means of `psi` (`gaussian_mean`: adaptive,
-    panels ending at the surrogate's kinks, to `rtol`); the surrogate-surrogate kernel `sg_sg` uses
-    two-dimensional Gauss-Hermite quadrature with `quadrature_nodes` per dimension, checked against twice
-    as many: where they disagree beyond `rtol` (kinked surrogates) a `ValueError` says so; `sg_sg=False`
-    leaves that kernel out (`None`). No result is returned that misses `rtol` silently.
+    panels ending at the surrogate's kinks, to `rtol`); the surrogate-surrogate kernel `sg_sg` to two
+    nested ones (`gaussian_psi_psi`, to `rtol`; `sg_sg=False` leaves that kernel out, `None`, and saves
+    its time). No result is returned that misses `rtol` silently: where it cannot be reached a
+    `ValueError` says so. `quadrature_nodes` (the former fixed Gauss-Hermite rule) has no effect any
+    more and warns (`DeprecationWarning`); it will be removed.
     """
-    if not isinstance(quadrature_nodes, int) or not 8 <= quadrature_nodes <= 160:
-        raise ValueError(
-            f"analytic_kernels: `quadrature_nodes` must be an int in [8, 160] (it is doubled for the convergence "
-            f"check; Gauss-Hermite weights underflow beyond about 350), got {quadrature_nodes!r}."
+    if quadrature_nodes is not None:
+        import warnings
+
+        warnings.warn(
+            "analytic_kernels: `quadrature_nodes` has no effect (every expectation is a closed form or adaptive "
+            "quadrature to `rtol`); drop the argument.",
+            DeprecationWarning,
+            stacklevel=2,
         )
     if not 0 < rtol < 1:
         raise ValueError(f"analytic_kernels: `rtol` must be in (0, 1), got {rtol!r}.")
@@ -326,9 +390,9 @@ def analytic_kernels(
     ntk_defined, sg_defined = True, surrogate is not None
     for _ in range(depth):
         q1, q2 = s11[:, None], s22[None, :]
-        pp, dd, ds, ss = _expectations(activation, surrogate, q1, q2, s12, quadrature_nodes, rtol, sg_sg)
-        d11 = _expectations(activation, None, s11, s11, s11, quadrature_nodes)[0]
-        d22 = _expectations(activation, None, s22, s22, s22, quadrature_nodes)[0]
+        pp, dd, ds, ss = _expectations(activation, surrogate, q1, q2, s12, rtol, sg_sg)
+        d11 = _expectations(activation, None, s11, s11, s11)[0]
+        d22 = _expectations(activation, None, s22, s22, s22)[0]
         s12, s11, s22 = sigma_w**2 * pp + sigma_b**2, sigma_w**2 * d11 + sigma_b**2, sigma_w**2 * d22 + sigma_b**2
         if dd is None:
             ntk_defined = False
