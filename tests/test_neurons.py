@@ -134,7 +134,9 @@ def test_reset_free_gradient_is_the_three_factor_trace_rule(x64, getkey):
             np.testing.assert_array_equal(got, want)
         s_h, d_h, d_o = (np.asarray(a) for a in (trace.spikes[0], trace.drive[0], trace.drive[1]))
         assert 0 < s_h.sum() < s_h.size and 0 < np.asarray(trace.spikes[1]).sum()  # resets happen
-        w_o = np.asarray(network(reset, False).layers[1].weight)
+        out_layer = network(reset, False).layers[1]
+        assert isinstance(out_layer, snnsad.Dense)
+        w_o = np.asarray(out_layer.weight)
         delta_o = c * sg(d_o)  # (T, n_out)
         want_o = delta_o.T @ _reset_free_trace(s_h, lam_m, lam_s)
         back = np.array([[sum(delta_o[t] * impulse[t - tp] for t in range(tp, T)) for tp in range(T)]])[0]

@@ -27,6 +27,7 @@ whole-trial count Fano factor beside it.
 
 import hashlib
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -158,7 +159,7 @@ def e4_spike_train_matching(
             )  # fmt: skip
             per_seed.setdefault(name, []).append(r)
             rasters.setdefault(name, raster)  # the first seed's raster is drawn
-    results = {name: _over_seeds(runs, seeds) for name, runs in per_seed.items()}
+    results: dict[str, Any] = {name: _over_seeds(runs, seeds) for name, runs in per_seed.items()}
     results["target_sha256"] = target_sha256
     det, sto = (results[k] for k in per_seed)
     fig = _figure({k: results[k] for k in per_seed}, rasters, np.asarray(target), arrangement)
