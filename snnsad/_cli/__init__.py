@@ -25,12 +25,7 @@ def _cmd_train(args):
 
     overrides = {k: getattr(args, k) for k in _recipes.DEFAULTS if getattr(args, k, None) is not None}
     if args.hidden is not None:
-        try:
-            overrides["hidden"] = [int(h) for h in args.hidden.split(",")]
-        except ValueError:
-            raise ValueError(
-                f"--hidden must be comma-separated layer sizes, e.g. 128,128; got {args.hidden!r}."
-            ) from None
+        overrides["hidden"] = _recipes.parse_hidden(args.hidden)
     cfg = _recipes.load_config(args.config, overrides)
     _check_writable(args.out)  # before data and network are built
     train, val, test, net, loss_fn, estimator, optimizer = _recipes.build(cfg)

@@ -45,8 +45,19 @@ DEFAULTS = dict(
 )
 
 
+def parse_hidden(value, where: str = "--hidden"):
+    """`"128,128"` (the flag's form, also accepted in a config file) -> `[128, 128]`; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return [int(h) for h in value.split(",")]
+    except ValueError:
+        raise ValueError(f"{where} must be comma-separated layer sizes, e.g. 128,128; got {value!r}.") from None
+
+
 def load_config(path: str | None, overrides: dict) -> dict:
-    """Defaults < config file (JSON) < command-line flags that were given."""
+    """Defaults < config file (JSON) < command-line flags that were given. `hidden` is a list of layer
+    sizes or the flag's comma-separated string, in either place."""
     cfg = dict(DEFAULTS)
     if path:
         if not os.path.exists(path):
@@ -64,7 +75,9 @@ def load_config(path: str | None, overrides: dict) -> dict:
         if unknown:
             raise ValueError(f"--config {path!r}: unknown keys {sorted(unknown)}; known: {sorted(DEFAULTS)}.")
         cfg.update(file_cfg)
+        cfg["hidden"] = parse_hidden(cfg["hidden"], f"--config {path!r}: `hidden`")
     cfg.update({k: v for k, v in overrides.items() if v is not None})
+    cfg["hidden"] = parse_hidden(cfg["hidden"])
     _check_types(cfg, f"--config {path!r}" if path else "config")
     if cfg["architecture"] == "conv" and cfg["dataset"] != "shd":
         raise ValueError("architecture 'conv' is the paper's SHD network; use it with dataset 'shd'.")

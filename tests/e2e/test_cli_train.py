@@ -103,6 +103,13 @@ def test_cli_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["train", "--config", str(bad), "--out", str(tmp_path)])
     assert "unknown keys ['hiddn']" in capsys.readouterr().err
+    both = tmp_path / "hidden.json"  # `hidden` as the flag writes it, in a config file too
+    both.write_text(json.dumps({"hidden": "32,16"}))
+    assert _recipes.load_config(str(both), {})["hidden"] == [32, 16]
+    assert _recipes.load_config(str(both), {"hidden": [8]})["hidden"] == [8]
+    both.write_text(json.dumps({"hidden": "32;16"}))
+    with pytest.raises(ValueError, match="comma-separated"):
+        _recipes.load_config(str(both), {})
     with pytest.raises(SystemExit):
         cli_main(["train", "--dataset", "randman", "--architecture", "conv", "--out", str(tmp_path)])
     assert "use it with dataset 'shd'" in capsys.readouterr().err
