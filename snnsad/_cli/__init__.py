@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("train", help="train a spiking network on randman, yinyang or shd with any estimator")
     p.add_argument("--dataset", choices=["randman", "yinyang", "shd"])
-    p.add_argument("--estimator", choices=["det-sg", "sg", "superspike-sg", "stochastic-ad", "score"])
+    p.add_argument("--estimator", choices=["det-sg", "sg", "superspike-sg", "stochastic-ad", "score", "local-score"])
     p.add_argument("--out", required=True, help="output folder: config.json, metrics.json/.csv, checkpoint.eqx")
     p.add_argument("--config", help="JSON file with any of the options below (flags override it)")
     p.add_argument("--epochs", type=int)

@@ -8,7 +8,7 @@ import optax
 
 from ..data import SHD, SpikeDataset, Subset, check_classes, randman_preset, split_indices, yinyang_spikes
 from ..escape import FastSigmoid, Sigmoid
-from ..estimators import Autodiff, ScoreFunction, StochasticAD
+from ..estimators import Autodiff, LocalScoreFunction, ScoreFunction, StochasticAD
 from ..experiments import input_rate, paper_network, shd_conv_network
 from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
 from ..spikes import Stochastic, Surrogate
@@ -21,6 +21,7 @@ ESTIMATORS = {
     "superspike-sg": "stochastic network, SuperSpike surrogate.",
     "stochastic-ad": "stochastic network, unbiased coupled-flip stochastic AD (--flips).",
     "score": "stochastic network, score function (--samples).",
+    "local-score": "stochastic network, per-neuron score function for the last hidden layer (--samples; no regulariser).",
 }
 DEFAULTS = dict(
     dataset="randman",
@@ -83,6 +84,11 @@ def load_config(path: str | None, overrides: dict) -> dict:
         raise ValueError("architecture 'conv' is the paper's SHD network; use it with dataset 'shd'.")
     if cfg["estimator"] not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {cfg['estimator']!r}.")
+    if cfg["estimator"] == "local-score" and cfg["reg_strength"]:
+        raise ValueError(
+            "estimator 'local-score' needs a loss of the readout alone; the activity regulariser reads the hidden "
+            f"spikes: set reg_strength 0 (got {cfg['reg_strength']!r}) or use 'score'."
+        )
     return cfg
 
 
@@ -174,9 +180,11 @@ def build(cfg: dict):
         [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2, per)] if cfg["reg_strength"] else []
     )
     loss_fn = make_loss(max_over_time_cross_entropy, regs)
-    estimator = {"stochastic-ad": StochasticAD(cfg["flips"]), "score": ScoreFunction(cfg["samples"])}.get(
-        cfg["estimator"], Autodiff()
-    )
+    estimator = {
+        "stochastic-ad": StochasticAD(cfg["flips"]),
+        "score": ScoreFunction(cfg["samples"]),
+        "local-score": LocalScoreFunction(cfg["samples"]),
+    }.get(cfg["estimator"], Autodiff())
     optimizer = smorms3(cfg["lr"]) if cfg["optimizer"] == "smorms3" else optax.adam(cfg["lr"])
     return train, val, test, net, loss_fn, estimator, optimizer
 

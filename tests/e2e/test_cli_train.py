@@ -107,6 +107,9 @@ def test_cli_errors(tmp_path, capsys):
     both.write_text(json.dumps({"hidden": "32,16"}))
     assert _recipes.load_config(str(both), {})["hidden"] == [32, 16]
     assert _recipes.load_config(str(both), {"hidden": [8]})["hidden"] == [8]
+    assert _recipes.load_config(None, {"estimator": "local-score"})["estimator"] == "local-score"
+    with pytest.raises(ValueError, match="reg_strength 0"):  # LocalScoreFunction takes a loss of the readout alone
+        _recipes.load_config(None, {"estimator": "local-score", "reg_strength": 1.0})
     both.write_text(json.dumps({"hidden": "32;16"}))
     with pytest.raises(ValueError, match="comma-separated"):
         _recipes.load_config(str(both), {})
