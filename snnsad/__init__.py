@@ -3,7 +3,7 @@
 The public API is flat: `snnsad.Sigmoid`, `snnsad.Stochastic`, `snnsad.feedforward`,
 `snnsad.StochasticAD`, ... The core modules `snnsad.escape`, `snnsad.spikes`, `snnsad.neurons` and
 `snnsad.losses`, and the families `snnsad.nn`, `snnsad.estimators`, `snnsad.events`, `snnsad.data`,
-`snnsad.train`, `snnsad.analysis`, `snnsad.kernels` and `snnsad.nir` group the names by topic. The
+`snnsad.train`, `snnsad.analysis`, `snnsad.plot`, `snnsad.kernels` and `snnsad.nir` group the names by topic. The
 paper's experiments are the application on top: `import snnsad.experiments` (this package does not
 import them).
 """
@@ -18,6 +18,7 @@ from . import losses as losses
 from . import neurons as neurons
 from . import nir as nir
 from . import nn as nn
+from . import plot as plot
 from . import spikes as spikes
 from . import train as train
 from ._checks import MissingDependencyError as MissingDependencyError

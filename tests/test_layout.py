@@ -109,7 +109,7 @@ def test_importing_the_package_does_not_import_the_application():
     bare install (no extras) imports, and fast. Run in a fresh interpreter."""
     code = (
         "import sys, snnsad, snnsad.nn, snnsad.estimators, snnsad.events, snnsad.kernels, snnsad.data, "
-        "snnsad.train, snnsad.analysis, snnsad.nir, snnsad.escape, snnsad.spikes, snnsad.neurons, snnsad.losses\n"
+        "snnsad.train, snnsad.analysis, snnsad.plot, snnsad.nir, snnsad.escape, snnsad.spikes, snnsad.neurons, snnsad.losses\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('snnsad.experiments', 'snnsad._cli', 'tqdm', 'matplotlib', 'h5py')))\n"
         "assert not bad, bad"
     )
