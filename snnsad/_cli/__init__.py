@@ -79,9 +79,11 @@ def _cmd_export(args):
 
 
 def _cmd_plot(args):
-    from ._runs import plot_run
+    from ._runs import plot_activity, plot_run
 
     print(f"wrote {plot_run(args.run_dir)}")
+    if args.raster:
+        print(f"wrote {', '.join(plot_activity(args.run_dir, args.example))}")
 
 
 _CREATED: list[str] = []  # folders made by `_check_writable` in this command, deepest first
@@ -247,6 +249,12 @@ def main(argv=None) -> int:
     p.set_defaults(func=_cmd_export)
     p = sub.add_parser("plot", help="loss and accuracy curves of a run folder (writes RUN_DIR/curves.png)")
     p.add_argument("run_dir", help="a folder with metrics.json (snnsad train --out, or fit(out_dir=...))")
+    p.add_argument(
+        "--raster",
+        action="store_true",
+        help="also the trained network on one test example: raster.png, membrane.png, rates.png (snnsad train runs)",
+    )
+    p.add_argument("--example", type=int, default=0, help="which test example --raster draws (default 0)")
     p.set_defaults(func=_cmd_plot)
     p = sub.add_parser("reproduce", help="run the paper's experiments and write a Markdown report with figures")
     p.add_argument("names", nargs="+", help="experiment names (snnsad list) or 'all'")

@@ -2,9 +2,12 @@
 
 import json
 import os
+from typing import Any, NamedTuple
 
 import equinox as eqx
+import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 
 from ..data import SHD
 from ..nn import trainable
@@ -37,6 +40,44 @@ def load_run(run_dir: str):
     train, val, test, net, loss_fn, _, optimizer = recipes.build(cfg)
     (net, _), meta = load_checkpoint(ckpt, (net, optimizer.init(eqx.filter(net, trainable(net)))))
     return cfg, (train, val, test), net, loss_fn, int(meta["epoch"]), meta
+
+
+class Run(NamedTuple):
+    """A `snnsad train` run read back: the trained `net` (its checkpoint's last epoch), the run's `config`
+    (every setting, versions and commit, as `config.json` holds them), the per-epoch `history`
+    (`metrics.json`) and the `epoch` the checkpoint holds (0-based)."""
+
+    net: Any
+    config: dict
+    history: list
+    epoch: int
+
+
+def open_run(run_dir: str) -> Run:
+    """A `snnsad train` run folder read back into Python: `Run(net, config, history, epoch)`.
+
+    The network is rebuilt from the run's settings (no data set is generated or read, except an SHD
+    file's labels for its number of classes) and its checkpoint loaded into it; a folder that is not
+    a run, or has no checkpoint yet, is refused with what is missing.
+
+    ```python
+    run = snnsad.cli.load_run("runs/randman-sg")
+    trace = run.net(x, key=key)
+    ```
+    """
+    from ..train import load_checkpoint
+
+    cfg = _run_config(run_dir)
+    ckpt = os.path.join(run_dir, "checkpoint.eqx")
+    if not os.path.isfile(ckpt):
+        raise FileNotFoundError(f"{run_dir!r} has no checkpoint.eqx: the run never finished an epoch.")
+    net = recipes.network(cfg, recipes.n_classes(cfg))
+    opt_state = recipes.optimizer(cfg).init(eqx.filter(net, trainable(net)))
+    (net, _), meta = load_checkpoint(ckpt, (net, opt_state))
+    stored = _read_json(run_dir, "config.json", "not a `snnsad train` run folder")
+    history_path = os.path.join(run_dir, "metrics.json")
+    history = _read_json(run_dir, "metrics.json", "no epoch recorded") if os.path.isfile(history_path) else []
+    return Run(net, stored, history, int(meta["epoch"]))
 
 
 def export_run(run_dir: str, path: str) -> str:
@@ -106,3 +147,32 @@ def plot_run(run_dir: str) -> str:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def plot_activity(run_dir: str, example: int = 0) -> list[str]:
+    """The trained network's activity on one test example (validation when the run has no test split):
+    `RUN_DIR/raster.png` (input and every layer), `membrane.png` (first layer) and `rates.png`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .. import plot
+
+    cfg, (_, val, test), net, _, epoch, _ = load_run(run_dir)
+    data = test if test is not None else val
+    if not 0 <= example < len(data):
+        raise ValueError(f"--example {example}: the run's {'test' if test is not None else 'validation'} split has "
+                         f"{len(data)} examples.")  # fmt: skip
+    xs, _ = data.batch(np.array([example]))
+    x = jnp.asarray(xs[0])
+    trace = net(x, key=jr.fold_in(jr.key(cfg["seed"] + 1), epoch))
+    dt = float(net.layers[0].neuron.dt)
+    paths = [os.path.join(run_dir, name) for name in ("raster.png", "membrane.png", "rates.png")]
+    for fig in (
+        plot.raster(trace, inputs=x, dt=dt, save=paths[0]),
+        plot.membrane(trace, layer=0, dt=dt, save=paths[1]),
+        plot.rate_histogram(trace, dt=dt, save=paths[2]),
+    ):
+        plt.close(fig)
+    return paths

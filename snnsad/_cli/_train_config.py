@@ -145,36 +145,21 @@ def build(cfg: dict):
         data = randman_preset(seed=seed, samples_per_class=cfg["samples_per_class"])
         rest, test = _split(data, 0.2, seed)
         train, val = _split(rest, cfg["val_fraction"], seed + 1)
-        n_in, n_out, dt = 20, 15, 2e-3
+        n_out, rate = 15, None
     elif cfg["dataset"] == "yinyang":
         steps = cfg["n_steps"] or 50
         train, val, test = (yinyang_spikes(n, steps, seed=seed + i) for i, n in enumerate((5000, 1000, 1000)))
-        n_in, n_out, dt = 5, 3, 1e-3
+        n_out, rate = 3, None
     else:
-        if not cfg["shd_train"]:
-            raise ValueError(
-                "dataset 'shd' needs --shd-train PATH (and --shd-test PATH): the standard shd_train.h5 / "
-                "shd_test.h5 files of Cramer et al. 2022, which snnsad never downloads."
-            )
+        _need_shd(cfg)
         steps = cfg["n_steps"] or 350
         full = SHD(cfg["shd_train"], n_steps=steps, dt=2e-3, preload=True)
         tr_idx, va_idx = full.split(cfg["val_fraction"], seed)
         train, val = Subset(full, tr_idx), Subset(full, va_idx)
         test = SHD(cfg["shd_test"], n_steps=steps, dt=2e-3, preload=True) if cfg["shd_test"] else None
         check_classes(full, test)
-        n_in, n_out, dt = 700, full.n_classes, 2e-3
-    beta = cfg["beta"]
-    if cfg["estimator"] == "det-sg":
-        spike = Surrogate(FastSigmoid(beta), scale=1.0)
-    elif cfg["estimator"] == "superspike-sg":
-        spike = Stochastic(Sigmoid(beta), FastSigmoid(beta), scale=1.0)
-    else:
-        spike = Stochastic(Sigmoid(beta))
-    if cfg["dataset"] == "shd" and cfg["architecture"] in (None, "conv"):
-        rate = input_rate(train, dt)
-        net = shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=dt, rate=rate, seed=seed)
-    else:
-        net = paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
+        n_out, rate = full.n_classes, input_rate(train, 2e-3)
+    net = network(cfg, n_out, rate)
     per = "layer" if cfg["dataset"] == "shd" else "neuron"  # the paper's SHD bound acts on each layer's mean count
     regs = (
         [ActivityRegulariser(cfg["reg_strength"], cfg["reg_threshold"], "upper", 2, per)] if cfg["reg_strength"] else []
@@ -185,8 +170,44 @@ def build(cfg: dict):
         "score": ScoreFunction(cfg["samples"]),
         "local-score": LocalScoreFunction(cfg["samples"]),
     }.get(cfg["estimator"], Autodiff())
-    optimizer = smorms3(cfg["lr"]) if cfg["optimizer"] == "smorms3" else optax.adam(cfg["lr"])
-    return train, val, test, net, loss_fn, estimator, optimizer
+    return train, val, test, net, loss_fn, estimator, optimizer(cfg)
+
+
+def _need_shd(cfg: dict) -> None:
+    if not cfg["shd_train"]:
+        raise ValueError(
+            "dataset 'shd' needs --shd-train PATH (and --shd-test PATH): the standard shd_train.h5 / "
+            "shd_test.h5 files of Cramer et al. 2022, which snnsad never downloads."
+        )
+
+
+def n_classes(cfg: dict) -> int:
+    """The number of classes of a config's data set (an SHD file's labels are read, not its spikes)."""
+    if cfg["dataset"] == "shd":
+        _need_shd(cfg)
+        return SHD(cfg["shd_train"], n_steps=cfg["n_steps"] or 350, dt=2e-3).n_classes
+    return {"randman": 15, "yinyang": 3}[cfg["dataset"]]
+
+
+def network(cfg: dict, n_out: int, rate: float | None = None):
+    """A config's network (`n_out` classes; `rate`: the SHD conv net's initialisation rate, measured on the
+    training data by `build`; any value gives the same structure)."""
+    beta, seed = cfg["beta"], cfg["seed"]
+    if cfg["estimator"] == "det-sg":
+        spike = Surrogate(FastSigmoid(beta), scale=1.0)
+    elif cfg["estimator"] == "superspike-sg":
+        spike = Stochastic(Sigmoid(beta), FastSigmoid(beta), scale=1.0)
+    else:
+        spike = Stochastic(Sigmoid(beta))
+    if cfg["dataset"] == "shd" and cfg["architecture"] in (None, "conv"):
+        steps = cfg["n_steps"] or 350
+        return shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=2e-3, rate=rate or 15.8, seed=seed)
+    n_in, dt = {"randman": (20, 2e-3), "yinyang": (5, 1e-3), "shd": (700, 2e-3)}[cfg["dataset"]]
+    return paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
+
+
+def optimizer(cfg: dict) -> optax.GradientTransformation:
+    return smorms3(cfg["lr"]) if cfg["optimizer"] == "smorms3" else optax.adam(cfg["lr"])
 
 
 metric_fn = on_output(accuracy_max_over_time)

@@ -3,6 +3,7 @@
 import json
 import pathlib
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -79,14 +80,27 @@ def test_cli_train_prints_progress_and_writes_results(tmp_path, capsys, standard
     assert evaluation["data"] == "test" and evaluation["epoch"] == 0
     assert evaluation["accuracy"] == pytest.approx(history[0]["test_metric"], abs=1e-12)
     assert evaluation["recorded_accuracy"] == history[0]["test_metric"]
-    cli_main(["plot", out])
-    assert "curves.png" in capsys.readouterr().out
+    cli_main(["plot", out, "--raster"])
+    printed = capsys.readouterr().out
+    assert "curves.png" in printed and "raster.png" in printed
+    for name in ("raster.png", "membrane.png", "rates.png"):  # the trained network on a test example
+        assert pathlib.Path(out, name).stat().st_size > 1000
     # the trained network leaves as a NIR graph and comes back spiking the same (deterministic forward)
     nir = pytest.importorskip("nir")
     cli_main(["export", out, "--nir", str(tmp_path / "net.nir")])
     from snnsad._cli._runs import load_run
 
     _, (_, _, test), net, _, _, _ = load_run(out)
+    # the run read back from Python without the CLI's data: the same trained network, settings and history
+    import snnsad.cli
+
+    run = snnsad.cli.load_run(out)
+    assert run.config["hidden"] == [16] and run.config["estimator"] == "stochastic-ad" and run.epoch == 0
+    assert run.history == history
+    for a, b in zip(jax.tree.leaves(run.net), jax.tree.leaves(net), strict=True):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(FileNotFoundError, match="not a `snnsad train` run folder"):
+        snnsad.cli.load_run(str(tmp_path))
     back = snnsad.nir.from_nir(nir.read(str(tmp_path / "net.nir")))
     x = jnp.asarray(test.x[0])  # pyright: ignore[reportAttributeAccessIssue]
     det = net.with_spike_fns(snnsad.Heaviside())
