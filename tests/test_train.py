@@ -425,3 +425,25 @@ def test_project_keeps_parameters_in_their_set_after_each_update():
         opt.update(grads, opt.init(params))
     with pytest.raises(TypeError, match="projection"):  # the run-time type check, or project's own
         snnsad.train.project(1.0)  # pyright: ignore[reportArgumentType]
+
+
+def test_progress_bars_use_the_text_bar_where_ipywidgets_is_missing(monkeypatch):
+    """`tqdm.auto` in a notebook without ipywidgets warns on every bar (TqdmWarning): without ipywidgets the
+    text bar is used; with it, the notebook-aware one; without tqdm the iterable comes back unchanged."""
+    import importlib.util
+
+    import tqdm.auto
+    import tqdm.std
+
+    from snnsad.train import _fit
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
+    assert _fit._tqdm_class() is tqdm.std.tqdm
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: object() if name == "ipywidgets" else real(name, *a)
+    )
+    assert _fit._tqdm_class() is tqdm.auto.tqdm
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tqdm" else real(name, *a))
+    items = [1, 2]
+    assert snnsad.train.progress_bar(items, "x") is items

@@ -137,11 +137,24 @@ def _over_data(data, batch_size: int, chunk) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(losses, axis=-1), np.concatenate(metrics, axis=-1)
 
 
+def _tqdm_class():
+    """tqdm's notebook-aware bar where ipywidgets can draw it, its text bar otherwise (`tqdm.auto` in a
+    notebook without ipywidgets prints a TqdmWarning on every use); `None` without tqdm."""
+    import importlib.util
+
+    if importlib.util.find_spec("tqdm") is None:  # tqdm comes with the [data] extra
+        return None
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm
+
+
 def progress_bar(iterable, desc: str, total: int | None = None):
     """`iterable` with a transient tqdm bar, or unchanged when tqdm is not installed."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm comes with the [data] extra
+    tqdm = _tqdm_class()
+    if tqdm is None:
         return iterable
     # disable=None: no bar when stderr is not a terminal (logs and CI stay clean)
     return tqdm(iterable, desc=desc, total=total, leave=False, disable=None)
