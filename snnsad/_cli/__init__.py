@@ -210,6 +210,13 @@ def main(argv=None) -> int:
         prog="snnsad", description="Gradient estimators for spiking neural networks in JAX."
     )
     parser.add_argument("--version", action="version", version=f"snnsad {_version()}")
+    parser.add_argument(
+        "--no-compile-cache",
+        dest="compile_cache",
+        action="store_false",
+        help="do not keep compiled programs between runs (default: kept in $SNNSAD_CACHE_DIR, else "
+        "~/.cache/snnsad/jax, unless JAX's own cache directory is set)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="every estimator's gradient on one example, next to the exact gradient")
     p.add_argument("--out", default="results/demo", help="output folder (default: results/demo)")
@@ -292,6 +299,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("list", help="list the escape functions, spike functions, estimators and layers")
     p.set_defaults(func=_cmd_list)
     args = parser.parse_args(argv)
+    if args.compile_cache:
+        enable_compile_cache()
     try:
         args.func(args)
     except (ValueError, OSError, FloatingPointError, MissingDependencyError) as err:  # a clear message, no traceback
@@ -303,6 +312,19 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def enable_compile_cache() -> str | None:
+    """Keep compiled programs between runs (JAX's persistent compilation cache): the first epoch of a
+    second run of the same network skips most of its compile time. Uses JAX's cache directory when one
+    is set (`JAX_COMPILATION_CACHE_DIR`), else `$SNNSAD_CACHE_DIR`, else `~/.cache/snnsad/jax`; returns it."""
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    path = os.environ.get("SNNSAD_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "snnsad", "jax")
+    jax.config.update("jax_compilation_cache_dir", path)
+    return path
 
 
 def run_script(main, argv=None) -> None:

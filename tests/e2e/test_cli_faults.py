@@ -112,3 +112,24 @@ def test_a_failed_run_leaves_no_empty_output_folder(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main([*args[:-1], str(tmp_path / "kept")])
     assert (tmp_path / "kept").is_dir()
+
+
+def test_the_cli_keeps_compiled_programs_between_runs_unless_told_not_to(tmp_path, monkeypatch, capsys):
+    """JAX's persistent compilation cache for CLI runs: JAX's own cache directory wins when set (the suite
+    sets one); else `$SNNSAD_CACHE_DIR`; `--no-compile-cache` leaves JAX's setting alone."""
+    import jax
+
+    from snnsad._cli import enable_compile_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    assert before and enable_compile_cache() == before
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        cli_main(["--no-compile-cache", "list"])
+        assert jax.config.jax_compilation_cache_dir is None
+        monkeypatch.setenv("SNNSAD_CACHE_DIR", str(tmp_path / "cache"))
+        cli_main(["list"])
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+    capsys.readouterr()
