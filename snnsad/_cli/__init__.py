@@ -324,6 +324,8 @@ def enable_compile_cache() -> str | None:
         return jax.config.jax_compilation_cache_dir
     path = os.environ.get("SNNSAD_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "snnsad", "jax")
     jax.config.update("jax_compilation_cache_dir", path)
+    # JAX keeps only programs that took a second to compile; a run's are many smaller ones
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return path
 
 
