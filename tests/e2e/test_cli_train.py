@@ -159,3 +159,17 @@ def test_cli_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli_main(["--version"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("snnsad ")
+
+
+def test_the_cli_page_documents_every_train_setting_and_its_example_is_a_valid_config(tmp_path):
+    """docs/cli.md has a row for every key of `snnsad train`'s config, and its complete JSON example loads."""
+    import re
+
+    page = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "cli.md").read_text()
+    rows = set(re.findall(r"^\| `(\w+)` \|", page, flags=re.M))
+    assert rows == set(_recipes.DEFAULTS)
+    example = re.search(r"```json\n(.*?)```", page, flags=re.S).group(1)  # pyright: ignore[reportOptionalMemberAccess]
+    path = tmp_path / "example.json"
+    path.write_text(example)
+    assert set(json.loads(example)) == set(_recipes.DEFAULTS)
+    assert _recipes.load_config(str(path), {})["hidden"] == [128, 64]
