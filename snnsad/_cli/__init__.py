@@ -314,14 +314,21 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
+def _cache_dir() -> str | None:
+    """JAX's compilation cache directory setting (`None` when unset)."""
+    import jax
+
+    return getattr(jax.config, "jax_compilation_cache_dir")  # noqa: B009 (a dynamic attribute)
+
+
 def enable_compile_cache() -> str | None:
     """Keep compiled programs between runs (JAX's persistent compilation cache): the first epoch of a
     second run of the same network skips most of its compile time. Uses JAX's cache directory when one
     is set (`JAX_COMPILATION_CACHE_DIR`), else `$SNNSAD_CACHE_DIR`, else `~/.cache/snnsad/jax`; returns it."""
     import jax
 
-    if jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+    if _cache_dir():
+        return _cache_dir()
     path = os.environ.get("SNNSAD_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "snnsad", "jax")
     jax.config.update("jax_compilation_cache_dir", path)
     # JAX keeps only programs that took a second to compile; a run's are many smaller ones

@@ -119,17 +119,17 @@ def test_the_cli_keeps_compiled_programs_between_runs_unless_told_not_to(tmp_pat
     sets one); else `$SNNSAD_CACHE_DIR`; `--no-compile-cache` leaves JAX's setting alone."""
     import jax
 
-    from snnsad._cli import enable_compile_cache
+    from snnsad._cli import _cache_dir, enable_compile_cache
 
-    before = jax.config.jax_compilation_cache_dir
+    before = _cache_dir()
     assert before and enable_compile_cache() == before
     try:
         jax.config.update("jax_compilation_cache_dir", None)
         cli_main(["--no-compile-cache", "list"])
-        assert jax.config.jax_compilation_cache_dir is None
+        assert _cache_dir() is None
         monkeypatch.setenv("SNNSAD_CACHE_DIR", str(tmp_path / "cache"))
         cli_main(["list"])
-        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
+        assert _cache_dir() == str(tmp_path / "cache")
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
     capsys.readouterr()
