@@ -31,6 +31,7 @@ from ._escape import FastSigmoid as FastSigmoid
 from ._escape import Sigmoid as Sigmoid
 from ._escape import Step as Step
 from ._escape import Triangle as Triangle
+from ._neurons import ALIF as ALIF
 from ._neurons import LIF as LIF
 from ._neurons import AbstractNeuron as AbstractNeuron
 from ._neurons import LeakyIntegrator as LeakyIntegrator

@@ -155,36 +155,112 @@ class LIF(AbstractNeuron):
         return state.U - jnp.asarray(self.threshold, state.U.dtype)
 
     def update(self, state, current, spikes, *, binary=False):
+        return _lif_step(self, state, current, spikes, jnp.asarray(self.threshold, state.U.dtype), binary)
+
+
+def _lif_step(neuron, state: LIFState, current, spikes, theta, binary: bool) -> LIFState:
+    """One LIF step of `neuron`'s time constants and reset settings with threshold `theta` (the LIF's own,
+    or an adaptive neuron's effective one)."""
+    dtype = state.U.dtype
+    lam_mem = decay(neuron.tau_mem, neuron.dt, dtype)
+    lam_syn = decay(neuron.tau_syn, neuron.dt, dtype)
+    r = jax.lax.stop_gradient(spikes) if neuron.detach_reset else spikes
+    syn = lam_syn * state.I + current
+    leak = lam_mem * state.U
+    mem = leak + (1 - lam_mem) * state.I
+    if neuron.reset == "none":
+        pass
+    elif not neuron.reset_in_gradient:
+        # the same numbers as the products below; the amount taken off has no derivative
+        amount = {"subtract": lambda: theta * spikes, "zero": lambda: mem * spikes, "leak": lambda: leak * spikes}
+        mem = mem - jax.lax.stop_gradient(amount[neuron.reset]())
+    elif neuron.detach_reset and binary:
+        # 0/1 spikes: the same numbers and gradients as the products below, but the backward
+        # pass keeps a boolean mask per step instead of a float spike train
+        reset_to = {
+            "subtract": lambda: mem - theta,
+            "zero": lambda: jnp.zeros_like(mem),
+            "leak": lambda: mem - leak,
+        }
+        mem = jnp.where(r > 0, reset_to[neuron.reset](), mem)
+    elif neuron.reset == "subtract":
+        mem = mem - theta * r
+    elif neuron.reset == "zero":
+        mem = mem * (1 - r)
+    elif neuron.reset == "leak":
+        mem = mem - leak * r
+    return LIFState(syn, mem)
+
+
+class ALIFState(NamedTuple):
+    """Synaptic current `I`, membrane potential `U` and threshold adaptation `A` (spikes, filtered)."""
+
+    I: Array
+    U: Array
+    A: Array
+
+
+class ALIF(AbstractNeuron):
+    r"""Adaptive LIF (Bellec et al. 2018): the LIF whose threshold rises with its own recent spikes.
+
+    The LIF's current and membrane (module docstring), with an adaptation variable `A` and the
+    effective threshold `theta + adaptation A`:
+
+        s[t]   = spike_fn(U[t] - theta - adaptation A[t])
+        A[t+1] = lambda_adapt A[t] + s[t],       lambda_adapt = exp(-dt / tau_adapt)
+
+    and the LIF's resets (`"subtract"` takes the effective threshold off). `detach_reset` and
+    `reset_in_gradient` act on the reset as in `LIF`; the adaptation's own dependence on the spikes
+    stays in the gradient. `tau_adapt`, `adaptation` and the time constants are hyper-parameters; the
+    threshold is trained.
+
+    ```python
+    alif = snnsad.ALIF(tau_mem=20e-3, tau_syn=5e-3, tau_adapt=200e-3, adaptation=0.2, dt=1e-3)
+    ```
+    """
+
+    threshold: Array = eqx.field(converter=float_array)
+    reset: Reset = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    reset_in_gradient: bool = eqx.field(static=True)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    tau_adapt: Array = hyperparameter()
+    adaptation: Array = hyperparameter()
+    dt: Array = hyperparameter()
+    accepts_recurrence: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        tau_mem: ArrayLike = 20e-3,
+        tau_syn: ArrayLike = 5e-3,
+        tau_adapt: ArrayLike = 200e-3,
+        adaptation: ArrayLike = 0.2,
+        dt: ArrayLike = 1e-3,
+        threshold: ArrayLike = 1.0,
+        reset: Reset = "subtract",
+        detach_reset: bool = True,
+        reset_in_gradient: bool = True,
+    ):
+        lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
+        self.tau_mem, self.tau_syn, self.dt, self.threshold = lif.tau_mem, lif.tau_syn, lif.dt, lif.threshold
+        self.reset, self.detach_reset, self.reset_in_gradient = lif.reset, lif.detach_reset, lif.reset_in_gradient
+        self.tau_adapt = check_positive("tau_adapt", tau_adapt, where="ALIF")
+        self.adaptation = check_finite("adaptation", float_array(adaptation), where="ALIF")
+
+    def init(self, n, dtype=jnp.float32):
+        zeros = jnp.zeros((n,), dtype)
+        return ALIFState(zeros, zeros, zeros)
+
+    def drive(self, state, current):
         dtype = state.U.dtype
-        lam_mem = decay(self.tau_mem, self.dt, dtype)
-        lam_syn = decay(self.tau_syn, self.dt, dtype)
-        theta = jnp.asarray(self.threshold, dtype)
-        r = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
-        syn = lam_syn * state.I + current
-        leak = lam_mem * state.U
-        mem = leak + (1 - lam_mem) * state.I
-        if self.reset == "none":
-            pass
-        elif not self.reset_in_gradient:
-            # the same numbers as the products below; the amount taken off has no derivative
-            amount = {"subtract": lambda: theta * spikes, "zero": lambda: mem * spikes, "leak": lambda: leak * spikes}
-            mem = mem - jax.lax.stop_gradient(amount[self.reset]())
-        elif self.detach_reset and binary:
-            # 0/1 spikes: the same numbers and gradients as the products below, but the backward
-            # pass keeps a boolean mask per step instead of a float spike train
-            reset_to = {
-                "subtract": lambda: mem - theta,
-                "zero": lambda: jnp.zeros_like(mem),
-                "leak": lambda: mem - leak,
-            }
-            mem = jnp.where(r > 0, reset_to[self.reset](), mem)
-        elif self.reset == "subtract":
-            mem = mem - theta * r
-        elif self.reset == "zero":
-            mem = mem * (1 - r)
-        elif self.reset == "leak":
-            mem = mem - leak * r
-        return LIFState(syn, mem)
+        return state.U - jnp.asarray(self.threshold, dtype) - jnp.asarray(self.adaptation, dtype) * state.A
+
+    def update(self, state, current, spikes, *, binary=False):
+        dtype = state.U.dtype
+        effective = jnp.asarray(self.threshold, dtype) + jnp.asarray(self.adaptation, dtype) * state.A
+        syn, mem = _lif_step(self, LIFState(state.I, state.U), current, spikes, effective, binary)
+        return ALIFState(syn, mem, decay(self.tau_adapt, self.dt, dtype) * state.A + spikes)
 
 
 class Perceptron(AbstractNeuron):

@@ -1,8 +1,10 @@
 """Neuron models as pure `init` + `step` functions."""
 
+from ._neurons import ALIF as ALIF
 from ._neurons import LIF as LIF
 from ._neurons import RESETS as RESETS
 from ._neurons import AbstractNeuron as AbstractNeuron
+from ._neurons import ALIFState as ALIFState
 from ._neurons import LeakyIntegrator as LeakyIntegrator
 from ._neurons import LIFState as LIFState
 from ._neurons import Perceptron as Perceptron
