@@ -34,9 +34,12 @@ from ._escape import Triangle as Triangle
 from ._neurons import ALIF as ALIF
 from ._neurons import LIF as LIF
 from ._neurons import AbstractNeuron as AbstractNeuron
+from ._neurons import AlphaLIF as AlphaLIF
+from ._neurons import Izhikevich as Izhikevich
 from ._neurons import LeakyIntegrator as LeakyIntegrator
 from ._neurons import LIFState as LIFState
 from ._neurons import Perceptron as Perceptron
+from ._neurons import TrainableTauLIF as TrainableTauLIF
 from ._parallel import device_mesh as device_mesh
 from ._parallel import replicate as replicate
 from ._parallel import shard as shard

@@ -158,38 +158,38 @@ class LIF(AbstractNeuron):
         return _lif_step(self, state, current, spikes, jnp.asarray(self.threshold, state.U.dtype), binary)
 
 
-def _lif_step(neuron, state: LIFState, current, spikes, theta, binary: bool) -> LIFState:
-    """One LIF step of `neuron`'s time constants and reset settings with threshold `theta` (the LIF's own,
-    or an adaptive neuron's effective one)."""
+def _lif_step(neuron, state: LIFState, current, spikes, theta, binary: bool, lam_mem=None, lam_syn=None) -> LIFState:
+    """One LIF step of `neuron`'s reset settings with threshold `theta` (the LIF's own, or an adaptive
+    neuron's effective one) and the decays `lam_mem`, `lam_syn` (default: from `neuron`'s time constants)."""
     dtype = state.U.dtype
-    lam_mem = decay(neuron.tau_mem, neuron.dt, dtype)
-    lam_syn = decay(neuron.tau_syn, neuron.dt, dtype)
+    lam_mem = decay(neuron.tau_mem, neuron.dt, dtype) if lam_mem is None else lam_mem
+    lam_syn = decay(neuron.tau_syn, neuron.dt, dtype) if lam_syn is None else lam_syn
+    mem = _membrane(neuron, state.U, state.I, spikes, theta, binary, lam_mem)
+    return LIFState(lam_syn * state.I + current, mem)
+
+
+def _membrane(neuron, u, i, spikes, theta, binary: bool, lam_mem):
+    """`U[t+1] = lambda_mem U + (1 - lambda_mem) I`, then `neuron`'s reset (`reset`, `detach_reset`,
+    `reset_in_gradient`) with threshold `theta` and this step's `spikes`."""
     r = jax.lax.stop_gradient(spikes) if neuron.detach_reset else spikes
-    syn = lam_syn * state.I + current
-    leak = lam_mem * state.U
-    mem = leak + (1 - lam_mem) * state.I
+    leak = lam_mem * u
+    mem = leak + (1 - lam_mem) * i
     if neuron.reset == "none":
-        pass
-    elif not neuron.reset_in_gradient:
+        return mem
+    if not neuron.reset_in_gradient:
         # the same numbers as the products below; the amount taken off has no derivative
         amount = {"subtract": lambda: theta * spikes, "zero": lambda: mem * spikes, "leak": lambda: leak * spikes}
-        mem = mem - jax.lax.stop_gradient(amount[neuron.reset]())
-    elif neuron.detach_reset and binary:
+        return mem - jax.lax.stop_gradient(amount[neuron.reset]())
+    if neuron.detach_reset and binary:
         # 0/1 spikes: the same numbers and gradients as the products below, but the backward
         # pass keeps a boolean mask per step instead of a float spike train
-        reset_to = {
-            "subtract": lambda: mem - theta,
-            "zero": lambda: jnp.zeros_like(mem),
-            "leak": lambda: mem - leak,
-        }
-        mem = jnp.where(r > 0, reset_to[neuron.reset](), mem)
-    elif neuron.reset == "subtract":
-        mem = mem - theta * r
-    elif neuron.reset == "zero":
-        mem = mem * (1 - r)
-    elif neuron.reset == "leak":
-        mem = mem - leak * r
-    return LIFState(syn, mem)
+        reset_to = {"subtract": lambda: mem - theta, "zero": lambda: jnp.zeros_like(mem), "leak": lambda: mem - leak}
+        return jnp.where(r > 0, reset_to[neuron.reset](), mem)
+    if neuron.reset == "subtract":
+        return mem - theta * r
+    if neuron.reset == "zero":
+        return mem * (1 - r)
+    return mem - leak * r  # "leak"
 
 
 class ALIFState(NamedTuple):
@@ -261,6 +261,202 @@ class ALIF(AbstractNeuron):
         effective = jnp.asarray(self.threshold, dtype) + jnp.asarray(self.adaptation, dtype) * state.A
         syn, mem = _lif_step(self, LIFState(state.I, state.U), current, spikes, effective, binary)
         return ALIFState(syn, mem, decay(self.tau_adapt, self.dt, dtype) * state.A + spikes)
+
+
+class AlphaState(NamedTuple):
+    """The first synaptic stage `H`, the synaptic current `I` and the membrane potential `U`."""
+
+    H: Array
+    I: Array
+    U: Array
+
+
+class AlphaLIF(AbstractNeuron):
+    r"""LIF with alpha-shaped (second-order) synaptic currents: two first-order stages of `tau_syn`.
+
+        H[t+1] = lambda_syn H[t] + W x[t] (+ V s[t])
+        I[t+1] = lambda_syn I[t] + (1 - lambda_syn) H[t]
+        U[t+1] = lambda_mem U[t] + (1 - lambda_mem) I[t]        then the LIF's reset
+
+    An input spike's current rises and falls as `(t / tau_syn) exp(-t / tau_syn)` (the alpha function)
+    instead of jumping; each stage passes its input's area on. Resets, `detach_reset` and
+    `reset_in_gradient` as in `LIF`.
+    """
+
+    threshold: Array = eqx.field(converter=float_array)
+    reset: Reset = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    reset_in_gradient: bool = eqx.field(static=True)
+    tau_mem: Array = hyperparameter()
+    tau_syn: Array = hyperparameter()
+    dt: Array = hyperparameter()
+    accepts_recurrence: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        tau_mem: ArrayLike = 10e-3,
+        tau_syn: ArrayLike = 5e-3,
+        dt: ArrayLike = 1e-3,
+        threshold: ArrayLike = 1.0,
+        reset: Reset = "subtract",
+        detach_reset: bool = True,
+        reset_in_gradient: bool = True,
+    ):
+        lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
+        self.tau_mem, self.tau_syn, self.dt, self.threshold = lif.tau_mem, lif.tau_syn, lif.dt, lif.threshold
+        self.reset, self.detach_reset, self.reset_in_gradient = lif.reset, lif.detach_reset, lif.reset_in_gradient
+
+    def init(self, n, dtype=jnp.float32):
+        zeros = jnp.zeros((n,), dtype)
+        return AlphaState(zeros, zeros, zeros)
+
+    def drive(self, state, current):
+        return state.U - jnp.asarray(self.threshold, state.U.dtype)
+
+    def update(self, state, current, spikes, *, binary=False):
+        dtype = state.U.dtype
+        lam_mem, lam_syn = decay(self.tau_mem, self.dt, dtype), decay(self.tau_syn, self.dt, dtype)
+        theta = jnp.asarray(self.threshold, dtype)
+        mem = _membrane(self, state.U, state.I, spikes, theta, binary, lam_mem)
+        return AlphaState(lam_syn * state.H + current, lam_syn * state.I + (1 - lam_syn) * state.H, mem)
+
+
+class IzhikevichState(NamedTuple):
+    """Membrane potential `V` (mV) and recovery variable `W`."""
+
+    V: Array
+    W: Array
+
+
+class Izhikevich(AbstractNeuron):
+    r"""Izhikevich's simple model (2003), stepped by Euler with `dt` in milliseconds:
+
+        V[t+1] = V + dt (0.04 V^2 + 5 V + 140 - W + I[t]),    W[t+1] = W + dt a (b V - W)
+        s[t] = spike_fn(V[t] - threshold);  after a spike   V[t+1] = c,  W[t+1] = W[t] + d
+
+    `I[t]` is this step's input current (`W x[t]`, plus `V s[t]` in a recurrent layer), unfiltered as in
+    the model. Defaults: a regular-spiking cortical neuron (a 0.02, b 0.2, c -65 mV, d 8, peak
+    `threshold` 30 mV), dt 0.5 ms; a constant input of 10 makes it fire tonically. With `detach_reset`
+    (default) no gradient flows through the spikes of the reset. The threshold (the spike peak) is
+    trained; `a`, `b`, `c`, `d` and `dt` are hyper-parameters. Start: `V = c`, `W = b c`.
+    """
+
+    threshold: Array = eqx.field(converter=float_array)
+    detach_reset: bool = eqx.field(static=True)
+    a: Array = hyperparameter()
+    b: Array = hyperparameter()
+    c: Array = hyperparameter()
+    d: Array = hyperparameter()
+    dt: Array = hyperparameter()
+    accepts_recurrence: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        a: ArrayLike = 0.02,
+        b: ArrayLike = 0.2,
+        c: ArrayLike = -65.0,
+        d: ArrayLike = 8.0,
+        dt: ArrayLike = 0.5,
+        threshold: ArrayLike = 30.0,
+        detach_reset: bool = True,
+    ):
+        self.a = check_finite("a", float_array(a), where="Izhikevich")
+        self.b = check_finite("b", float_array(b), where="Izhikevich")
+        self.c = check_finite("c", float_array(c), where="Izhikevich")
+        self.d = check_finite("d", float_array(d), where="Izhikevich")
+        self.dt = check_positive("dt", dt, where="Izhikevich")
+        self.threshold = check_finite("threshold", float_array(threshold), where="Izhikevich")
+        self.detach_reset = bool(detach_reset)
+
+    def init(self, n, dtype=jnp.float32):
+        v = jnp.full((n,), jax.lax.stop_gradient(self.c), dtype)
+        return IzhikevichState(v, jnp.asarray(jax.lax.stop_gradient(self.b), dtype) * v)
+
+    def drive(self, state, current):
+        return state.V - jnp.asarray(self.threshold, state.V.dtype)
+
+    def update(self, state, current, spikes, *, binary=False):
+        dtype = state.V.dtype
+        a, b, c, d, dt = (
+            jnp.asarray(jax.lax.stop_gradient(p), dtype) for p in (self.a, self.b, self.c, self.d, self.dt)
+        )
+        v, w = state
+        v_next = v + dt * (0.04 * v * v + 5 * v + 140 - w + current)
+        w_next = w + dt * a * (b * v - w)
+        r = jax.lax.stop_gradient(spikes) if self.detach_reset else spikes
+        if self.detach_reset and binary:
+            return IzhikevichState(jnp.where(r > 0, c, v_next), jnp.where(r > 0, w + d, w_next))
+        return IzhikevichState(v_next + r * (c - v_next), w_next + r * (w + d - w_next))
+
+
+class TrainableTauLIF(AbstractNeuron):
+    r"""LIF whose membrane and synaptic time constants are trained, per neuron or shared.
+
+    The LIF's equations and resets (module docstring) with decays `lambda = sigmoid(logit)`: the trained
+    parameters are the logits `mem_logit` and `syn_logit`, so every decay stays in (0, 1) (a time
+    constant in (0, inf)) whatever the optimiser does. `n` gives each of `n` neurons its own pair (the
+    layer's size); without it one pair is shared. `tau_mem`, `tau_syn` read the current values.
+
+    ```python
+    neuron = snnsad.TrainableTauLIF(tau_mem=20e-3, tau_syn=5e-3, dt=1e-3, n=128)
+    ```
+    """
+
+    threshold: Array = eqx.field(converter=float_array)
+    mem_logit: Array
+    syn_logit: Array
+    reset: Reset = eqx.field(static=True)
+    detach_reset: bool = eqx.field(static=True)
+    reset_in_gradient: bool = eqx.field(static=True)
+    dt: Array = hyperparameter()
+    accepts_recurrence: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        tau_mem: ArrayLike = 10e-3,
+        tau_syn: ArrayLike = 5e-3,
+        dt: ArrayLike = 1e-3,
+        threshold: ArrayLike = 1.0,
+        reset: Reset = "subtract",
+        detach_reset: bool = True,
+        reset_in_gradient: bool = True,
+        n: int | None = None,
+    ):
+        lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
+        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+            raise ValueError(
+                f"TrainableTauLIF: `n` (neurons with their own time constants) must be an int >= 1, got {n!r}."
+            )
+        shape = () if n is None else (n,)
+
+        def logit(tau):
+            lam = jnp.exp(-jnp.asarray(lif.dt, jnp.float32) / jnp.asarray(tau, jnp.float32))
+            return jnp.broadcast_to(jnp.log(lam / (1 - lam)), shape)
+
+        self.mem_logit, self.syn_logit = logit(lif.tau_mem), logit(lif.tau_syn)
+        self.dt, self.threshold = lif.dt, lif.threshold
+        self.reset, self.detach_reset, self.reset_in_gradient = lif.reset, lif.detach_reset, lif.reset_in_gradient
+
+    @property
+    def tau_mem(self) -> Array:
+        return -self.dt / jnp.log(jax.nn.sigmoid(self.mem_logit))
+
+    @property
+    def tau_syn(self) -> Array:
+        return -self.dt / jnp.log(jax.nn.sigmoid(self.syn_logit))
+
+    def init(self, n, dtype=jnp.float32):
+        zeros = jnp.zeros((n,), dtype)
+        return LIFState(zeros, zeros)
+
+    def drive(self, state, current):
+        return state.U - jnp.asarray(self.threshold, state.U.dtype)
+
+    def update(self, state, current, spikes, *, binary=False):
+        dtype = state.U.dtype
+        lam_mem = jax.nn.sigmoid(self.mem_logit.astype(dtype))
+        lam_syn = jax.nn.sigmoid(self.syn_logit.astype(dtype))
+        return _lif_step(self, state, current, spikes, jnp.asarray(self.threshold, dtype), binary, lam_mem, lam_syn)
 
 
 class Perceptron(AbstractNeuron):

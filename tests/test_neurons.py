@@ -291,17 +291,109 @@ def test_alif_matches_a_hand_written_loop(reset, x64, getkey):
     assert 0 < np.sum(spikes) < np.size(spikes)
 
 
+def _reference(neuron, w, x, noise, beta, dt):
+    """A numpy loop of `neuron`'s documented equations (one dense feed-forward layer, stochastic sigmoid spikes
+    of steepness `beta`): spikes and drives."""
+    n, name = w.shape[0], type(neuron).__name__
+    theta = float(neuron.threshold)
+    h, i, u, v = np.zeros(n), np.zeros(n), np.zeros(n), np.full(n, float(getattr(neuron, "c", 0.0)))
+    wr = float(getattr(neuron, "b", 0.0)) * v
+    spikes, drives = [], []
+    for t in range(len(x)):
+        d = (v if name == "Izhikevich" else u) - theta
+        s = (noise[t] < 1 / (1 + np.exp(-beta * d))).astype(float)
+        cur = w @ x[t]
+        if name == "Izhikevich":
+            a, b, c, dd = (float(getattr(neuron, k)) for k in "abcd")
+            v_n = v + dt * (0.04 * v * v + 5 * v + 140 - wr + cur)
+            w_n = wr + dt * a * (b * v - wr)
+            v, wr = np.where(s > 0, c, v_n), np.where(s > 0, wr + dd, w_n)
+        else:
+            if name == "TrainableTauLIF":
+                logits = (np.asarray(neuron.mem_logit, np.float64), np.asarray(neuron.syn_logit, np.float64))
+                lam_m, lam_s = (1 / (1 + np.exp(-z)) for z in logits)
+            else:
+                lam_m, lam_s = np.exp(-dt / float(neuron.tau_mem)), np.exp(-dt / float(neuron.tau_syn))
+            mem = lam_m * u + (1 - lam_m) * i
+            mem = {"subtract": mem - theta * s, "zero": mem * (1 - s), "leak": mem - lam_m * u * s}[neuron.reset]
+            if name == "AlphaLIF":  # two synaptic stages
+                h, i, u = lam_s * h + cur, lam_s * i + (1 - lam_s) * h, mem
+            else:
+                i, u = lam_s * i + cur, mem
+        spikes.append(s)
+        drives.append(d)
+    return np.array(spikes), np.array(drives)
+
+
+NEURONS = {
+    "alpha_subtract": (lambda: snnsad.AlphaLIF(5e-3, 3e-3, 1e-3, threshold=0.4, reset="subtract"), 6.0, 1e-3, 4.0),
+    "alpha_zero": (lambda: snnsad.AlphaLIF(5e-3, 3e-3, 1e-3, threshold=0.4, reset="zero"), 6.0, 1e-3, 4.0),
+    "izhikevich": (lambda: snnsad.Izhikevich(threshold=-55.0), 0.3, 0.5, 40.0),
+    "trainable_tau_leak": (lambda: snnsad.TrainableTauLIF(5e-3, 3e-3, 1e-3, threshold=0.5, reset="leak", n=5), 6.0, 1e-3,
+                           4.0),
+}  # name -> (neuron, escape steepness, dt, gain)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_more_neurons_match_hand_written_loops(name, x64, getkey):
+    """AlphaLIF (two synaptic stages), Izhikevich (Euler, reset to c, W += d) and TrainableTauLIF (decays
+    sigmoid(logit), per neuron) equal numpy loops of their documented equations in float64, spikes exactly."""
+    make, beta, dt, gain = NEURONS[name]
+    net = snnsad.feedforward((4, 5), key=getkey(), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(beta)), neuron=make(),
+                             readout=False, gain=gain, dtype=jnp.float64)  # fmt: skip
+    x = jr.uniform(getkey(), (30, 4), jnp.float64)
+    noise = net.sample_noise(getkey(), 30)
+    trace = net.simulate(x, noise)
+    layer = net.layers[0]
+    assert isinstance(layer, snnsad.Dense)
+    spikes, drives = _reference(layer.neuron, np.asarray(layer.weight), np.asarray(x), np.asarray(noise[0]), beta, dt)
+    np.testing.assert_array_equal(np.asarray(trace.spikes[0]), spikes)
+    np.testing.assert_allclose(np.asarray(trace.drive[0]), drives, rtol=1e-10, atol=1e-10)
+    assert 0 < spikes.sum() < spikes.size
+
+
+def test_izhikevich_fires_tonically_and_trainable_time_constants_stay_in_range():
+    """A regular-spiking Izhikevich neuron under a constant input of 10 fires tonically (22 spikes in 1 s at
+    dt 0.5 ms, regular intervals after the first); TrainableTauLIF's time constants get gradients, and after
+    an absurd update (logits +-1e3) its decays are still in (0, 1)."""
+    layer = snnsad.Dense(1, 1, neuron=snnsad.Izhikevich(), spike_fn=snnsad.Heaviside(), key=jr.key(0))
+    net = snnsad.Network([eqx.tree_at(lambda m: m.weight, layer, jnp.ones((1, 1)))], None)
+    s = np.asarray(net.simulate(jnp.full((2000, 1), 10.0), net.sample_noise(jr.key(0), 2000)).spikes[0][:, 0])
+    gaps = np.diff(np.nonzero(s)[0])
+    assert s.sum() == 22 and gaps[1:].max() - gaps[1:].min() <= 1
+    neuron = snnsad.TrainableTauLIF(10e-3, 5e-3, 1e-3, threshold=0.3, n=3)
+    tnet = snnsad.feedforward((2, 3, 2), key=jr.key(1), spike_fn=snnsad.Surrogate(snnsad.FastSigmoid(5.0)),
+                              neuron=neuron, gain=4.0)  # fmt: skip
+    x = jr.uniform(jr.key(2), (20, 2)) * 2
+    grads = eqx.filter_grad(lambda n: jnp.sum(n(x).output ** 2))(tnet)
+    g = grads.layers[0].neuron
+    assert float(jnp.abs(g.mem_logit).max()) > 0 and float(jnp.abs(g.syn_logit).max()) > 0
+    assert {".layers[0].neuron.mem_logit", ".layers[0].neuron.syn_logit"} <= set(snnsad.nn.parameters(tnet))
+    far = eqx.tree_at(lambda n: (n.mem_logit, n.syn_logit), neuron, (neuron.mem_logit + 1e3, neuron.syn_logit - 1e3))
+    lam = jax.nn.sigmoid(jnp.concatenate([far.mem_logit, far.syn_logit]))
+    assert bool(jnp.all((lam >= 0) & (lam <= 1))) and bool(jnp.all(jnp.isfinite(far.tau_syn)))
+
+
+UNBIASED = {
+    "alif": lambda: snnsad.ALIF(4e-3, 2e-3, 10e-3, 0.8, 1e-3, threshold=0.3, reset="zero"),
+    "alpha": lambda: snnsad.AlphaLIF(4e-3, 2e-3, 1e-3, threshold=0.2, reset="zero"),
+    "trainable_tau": lambda: snnsad.TrainableTauLIF(4e-3, 2e-3, 1e-3, threshold=0.3, reset="zero", n=3),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
-def test_unbiased_estimators_hold_on_an_alif_network(estimator, x64):
-    """A 3-3-2 network of stochastic ALIF neurons (strong adaptation, 5 steps: 15 hidden sites): the mean of 3000
-    estimates is within 4 standard errors of exact enumeration for every parameter (fixed seeds)."""
-    neuron = snnsad.ALIF(4e-3, 2e-3, 10e-3, 0.8, 1e-3, threshold=0.3, reset="zero")
-    net = snnsad.feedforward((3, 3, 2), key=jr.key(3), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(3.0)), neuron=neuron,
-                             gain=3.0, dtype=jnp.float64)  # fmt: skip
+@pytest.mark.parametrize("name", list(UNBIASED))
+def test_unbiased_estimators_hold_on_networks_of_the_new_neurons(name, x64):
+    """A 3-3-2 network of stochastic ALIF / AlphaLIF / TrainableTauLIF neurons (5 steps: 15 hidden sites): the
+    mean of 3000 StochasticAD(4) estimates (and ScoreFunction(8) for ALIF) is within 4 standard errors of exact
+    enumeration for every parameter, the trained time constants included (fixed seeds)."""
+    net = snnsad.feedforward((3, 3, 2), key=jr.key(3), spike_fn=snnsad.Stochastic(snnsad.Sigmoid(3.0)),
+                             neuron=UNBIASED[name](), gain=3.0, dtype=jnp.float64)  # fmt: skip
     x = jr.uniform(jr.key(4), (5, 3), jnp.float64) * 2
     loss_fn = snnsad.losses.ce_loss
     _, exact = eqx.filter_jit(snnsad.ExactEnumeration())(loss_fn, net, x, 1)
-    _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, 1, jr.split(jr.key(5), 3000), chunk_size=1000)
-    assert_unbiased(grads, exact, n_se=4.0, label=type(estimator).__name__)
+    estimators = [snnsad.StochasticAD(4)] + ([snnsad.ScoreFunction(8)] if name == "alif" else [])
+    for estimator in estimators:
+        _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, 1, jr.split(jr.key(5), 3000), chunk_size=1000)
+        assert_unbiased(grads, exact, n_se=4.0, label=f"{name}/{type(estimator).__name__}")
     assert float(np.abs(np.asarray(exact.layers[0].weight)).max()) > 1e-4  # the hidden layer matters
