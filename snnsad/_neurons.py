@@ -329,7 +329,7 @@ class IzhikevichState(NamedTuple):
 
 
 class Izhikevich(AbstractNeuron):
-    r"""Izhikevich's simple model (2003), stepped by Euler with `dt` in milliseconds:
+    r"""Izhikevich's simple model (2003), stepped by Euler with `dt` in milliseconds.
 
         V[t+1] = V + dt (0.04 V^2 + 5 V + 140 - W + I[t]),    W[t+1] = W + dt a (b V - W)
         s[t] = spike_fn(V[t] - threshold);  after a spike   V[t+1] = c,  W[t+1] = W[t] + d
