@@ -67,6 +67,7 @@ from .estimators._score_function import ScoreFunction as ScoreFunction
 from .estimators._stochastic_ad import StochasticAD as StochasticAD
 from .nn._layers import AbstractLayer as AbstractLayer
 from .nn._layers import Conv1D as Conv1D
+from .nn._layers import Conv2D as Conv2D
 from .nn._layers import Dense as Dense
 from .nn._layers import Readout as Readout
 from .nn._network import AbstractNetwork as AbstractNetwork

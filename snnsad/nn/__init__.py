@@ -6,6 +6,7 @@ from .._trainable import parameters as parameters
 from .._trainable import trainable as trainable
 from ._layers import AbstractLayer as AbstractLayer
 from ._layers import Conv1D as Conv1D
+from ._layers import Conv2D as Conv2D
 from ._layers import Dense as Dense
 from ._layers import Readout as Readout
 from ._layers import fluctuation_std as fluctuation_std

@@ -287,6 +287,147 @@ class Conv1D(AbstractLayer):
         return _conv(spikes.reshape(1, self.channels, self.out_length), kernel, 1, kernel.shape[2] // 2).reshape(-1)
 
 
+def _conv2d(x, kernel, stride: tuple[int, int], pad: int = 0):
+    """2-D cross-correlation by patches and one contraction: `x` (batch, C_in, H, W), `kernel` (C_out, C_in, KH, KW);
+    a GEMM under `vmap`, as `_conv`."""
+    if pad:
+        x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    kh, kw = kernel.shape[2:]
+    ho, wo = (x.shape[2] - kh) // stride[0] + 1, (x.shape[3] - kw) // stride[1] + 1
+    iy = stride[0] * jnp.arange(ho)[:, None] + jnp.arange(kh)[None, :]  # (Ho, KH)
+    ix = stride[1] * jnp.arange(wo)[:, None] + jnp.arange(kw)[None, :]  # (Wo, KW)
+    patches = x[:, :, iy[:, None, :, None], ix[None, :, None, :]]  # (batch, C_in, Ho, Wo, KH, KW)
+    return jnp.einsum("bihwyx,oiyx->bohw", patches, kernel)
+
+
+def _conv2d_shape(shape, kernel, stride, padding: int) -> tuple[int, int]:
+    """`(height, width)` of a valid 2-D cross-correlation's output."""
+    h, w = ((n + 2 * padding - k) // st + 1 for n, k, st in zip(shape, kernel, stride))
+    return h, w
+
+
+def _pool2d(x, size: int, mode: str):
+    """Non-overlapping `size` x `size` pooling of `x` (batch, C, H, W) (a remainder at the edges is dropped)."""
+    b, c, h, w = x.shape
+    x = x[:, :, : h // size * size, : w // size * size].reshape(b, c, h // size, size, w // size, size)
+    return x.max(axis=(3, 5)) if mode == "max" else x.mean(axis=(3, 5))
+
+
+class Conv2D(AbstractLayer):
+    """2-D convolutional spiking layer (images, event-camera frames), with optional pooling and a recurrent convolution.
+
+    Input per step: `in_channels * height * width` values (channel-major, as `x.reshape(T, -1)` of
+    `(T, C, H, W)` frames); the convolution (`kernel_size`, `stride`, `padding` zeros on each side)
+    of all time steps at once, then, with `pool`, non-overlapping `pool x pool` max (or `pool_mode="avg"`)
+    pooling of the currents, feed the neurons: `channels * out_height * out_width` of them. The recurrent
+    convolution (`recurrent_kernel_size`, odd, same padding) maps the layer's spikes to its own
+    currents; `None` (default) makes the layer feed-forward.
+
+    ```python
+    conv = snnsad.Conv2D(2, (34, 34), 8, kernel_size=5, stride=2, pool=2, neuron=snnsad.LIF(), spike_fn=spike, key=key)
+    ```
+    """
+
+    kernel: Array
+    recurrent_kernel: Array | None
+    neuron: AbstractNeuron
+    spike_fn: AbstractSpikeFunction
+    in_channels: int = eqx.field(static=True)
+    in_shape: tuple[int, int] = eqx.field(static=True)
+    stride: tuple[int, int] = eqx.field(static=True)
+    padding: int = eqx.field(static=True)
+    pool: int | None = eqx.field(static=True)
+    pool_mode: str = eqx.field(static=True)
+
+    def __init__(
+        self,
+        in_channels: int,
+        in_shape: tuple[int, int],
+        channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int = 0,
+        pool: int | None = None,
+        recurrent_kernel_size: int | None = None,
+        *,
+        neuron: AbstractNeuron,
+        spike_fn: AbstractSpikeFunction,
+        key: PRNGKeyArray,
+        pool_mode: str = "max",
+        std: float | None = None,
+        recurrent_std: float | None = None,
+        dtype=jnp.float32,
+    ):
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        kh, kw = pair(kernel_size)
+        shape, stride_ = pair(in_shape), pair(stride)
+        for name, value in (("in_channels", in_channels), ("channels", channels), ("kernel height", kh),
+                            ("kernel width", kw), ("stride", stride_[0]), ("stride", stride_[1]),
+                            ("in_shape height", shape[0]), ("in_shape width", shape[1])):  # fmt: skip
+            _check_size(name, value)
+        if not isinstance(padding, int) or padding < 0:
+            raise ValueError(f"Conv2D: `padding` must be an int >= 0, got {padding!r}.")
+        if kh > shape[0] + 2 * padding or kw > shape[1] + 2 * padding:
+            raise ValueError(f"Conv2D: `kernel_size` {(kh, kw)} exceeds the padded input {shape} (+{padding}).")
+        if pool is not None:
+            _check_size("pool", pool)
+        if pool_mode not in ("max", "avg"):
+            raise ValueError(f"Conv2D: `pool_mode` must be 'max' or 'avg', got {pool_mode!r}.")
+        if recurrent_kernel_size is not None and (recurrent_kernel_size < 1 or recurrent_kernel_size % 2 == 0):
+            raise ValueError(
+                f"Conv2D: `recurrent_kernel_size` must be odd (same padding), got {recurrent_kernel_size}."
+            )
+        if recurrent_kernel_size is not None:
+            _check_recurrence(neuron, "Conv2D")
+        self.in_channels, self.in_shape, self.stride, self.padding = in_channels, shape, stride_, padding
+        self.pool, self.pool_mode = pool, pool_mode
+        conv_shape = _conv2d_shape(shape, (kh, kw), stride_, padding)
+        if min(conv_shape) < 1 or (pool is not None and min(conv_shape) < pool):
+            raise ValueError(f"Conv2D: the convolution's output {conv_shape} is empty or smaller than `pool`={pool}.")
+        wkey, vkey = jr.split(key)
+        std = 1 / math.sqrt(in_channels * kh * kw) if std is None else std
+        self.kernel = std * jr.normal(wkey, (channels, in_channels, kh, kw), dtype)
+        if recurrent_kernel_size is None:
+            self.recurrent_kernel = None
+        else:
+            k = recurrent_kernel_size
+            rstd = 1 / math.sqrt(channels * k * k) if recurrent_std is None else recurrent_std
+            self.recurrent_kernel = rstd * jr.normal(vkey, (channels, channels, k, k), dtype)
+        self.neuron, self.spike_fn = neuron, spike_fn
+
+    @property
+    def channels(self) -> int:
+        return self.kernel.shape[0]
+
+    @property
+    def out_shape(self) -> tuple[int, int]:
+        """`(height, width)` of each channel's neurons (after pooling)."""
+        h, w = _conv2d_shape(self.in_shape, self.kernel.shape[2:], self.stride, self.padding)
+        return (h, w) if self.pool is None else (h // self.pool, w // self.pool)
+
+    @property
+    def in_size(self):
+        return self.in_channels * self.in_shape[0] * self.in_shape[1]
+
+    @property
+    def size(self):
+        return self.channels * self.out_shape[0] * self.out_shape[1]
+
+    def project(self, x):
+        t = x.shape[0]
+        out = _conv2d(x.reshape(t, self.in_channels, *self.in_shape), self.kernel, self.stride, self.padding)
+        if self.pool is not None:
+            out = _pool2d(out, self.pool, self.pool_mode)
+        return out.reshape(t, self.size)
+
+    def recurrent_current(self, spikes):
+        if self.recurrent_kernel is None:
+            return None
+        k = self.recurrent_kernel
+        grid = spikes.reshape(1, self.channels, *self.out_shape)
+        return _conv2d(grid, k, (1, 1), k.shape[2] // 2).reshape(-1)
+
+
 class Readout(eqx.Module):
     """Non-spiking leaky-integrator readout `(T, n_in) -> (T, n_out)`."""
 
