@@ -108,6 +108,12 @@ def training_recipe() -> tuple[LossFn, LossFn, optax.GradientTransformation]:
     return loss_fn, on_output(accuracy_max_over_time), freeze(smorms3(1e-2), "threshold")
 
 
+def calibrated_recipe() -> tuple[LossFn, LossFn, optax.GradientTransformation]:
+    """The calibrated task's `(loss_fn, accuracy, optimizer)`: `randman-calibration`'s loss (max-over-time
+    cross-entropy with its lower and upper bounds), max-over-time accuracy, SMORMS3 5e-3, thresholds fixed."""
+    return calibrated_loss(), on_output(accuracy_max_over_time), freeze(smorms3(5e-3), "threshold")
+
+
 def e6_randman(
     out_dir: str,
     *,
@@ -159,11 +165,7 @@ def e6_randman(
         data, n_classes, batch_size = randman_preset(seed=1, samples_per_class=spc), 15, 400  # `randmanseed: 1`
     train, val, test = split_80_10_10(data)
     batch_size = min(batch_size, len(train))
-    recipe = (
-        (lambda: (calibrated_loss(), on_output(accuracy_max_over_time), freeze(smorms3(5e-3), "threshold")))
-        if calibrated
-        else training_recipe
-    )  # noqa: E501
+    recipe = calibrated_recipe if calibrated else training_recipe
     loss_fn, accuracy, _ = recipe()
     n_ref, n_est = ((400, 100) if quick else (4000, 500)) if samples is None else samples
     print("  E6: spike-time baselines ...", flush=True)
@@ -207,9 +209,9 @@ def e6_randman(
                 )
                 net, history = fitted.net, fitted.history
             test_eval = evaluate(net, test, loss_fn, accuracy, key=jr.key(s + 7))
-            other = net.with_spike_fns(
+            other = net.with_spike_fns(  # the other forward pass, at the methods' steepness
                 Surrogate(FastSigmoid(10.0), scale=1.0) if net.stochastic[0] else Stochastic(Sigmoid(10.0))
-            )  # noqa: E501
+            )
             other_eval = evaluate(other, test, loss_fn, accuracy, key=jr.key(s + 8))
             stochastic_net = net if net.stochastic[0] else other
             repeats = repeated_spikes(stochastic_net, jnp.asarray(test.x[0]), jr.key(s + 9), 400 if not quick else 100)
@@ -302,7 +304,8 @@ def _figure(results, baselines, epochs, n_classes):
     names = list(results)
     pos = np.arange(len(names))
     colours = [f"C{i}" for i in range(len(names))]
-    for shift, key, hatch, label in ((-0.2, "test_accuracy", None, "own forward"), (0.2, "test_accuracy_other_forward", "//", "other forward")):  # fmt: skip  # noqa: E501
+    bars = ((-0.2, "test_accuracy", None, "own forward"), (0.2, "test_accuracy_other_forward", "//", "other forward"))
+    for shift, key, hatch, label in bars:
         means = [results[n][f"{key}_mean"] for n in names]
         sds = [results[n][f"{key}_sd"] or 0.0 for n in names]
         axes[1].bar(pos + shift, means, 0.4, yerr=sds, color=colours, hatch=hatch, capsize=3, label=label,
