@@ -89,13 +89,9 @@ class AbstractNeuron(eqx.Module):
         """The next state after this step's input `current` and `spikes`."""
 
 
-class LIF(AbstractNeuron):
-    """Current-based leaky integrate-and-fire neuron (see the module docstring for the equations).
-
-    ```python
-    lif = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=1e-3, reset="leak")
-    ```
-    """
+class _AbstractLIF(AbstractNeuron):
+    """The LIF family's shared part: threshold, reset settings and time constants (`LIF`, `ALIF`, `AlphaLIF`),
+    checked in one place (`_init_lif`), and the drive `U - threshold`."""
 
     threshold: Array = eqx.field(converter=float_array)
     reset: Reset = eqx.field(static=True)
@@ -105,6 +101,34 @@ class LIF(AbstractNeuron):
     tau_syn: Array = hyperparameter()
     dt: Array = hyperparameter()
     accepts_recurrence: ClassVar[bool] = True
+
+    def _init_lif(self, tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient) -> None:
+        where = type(self).__name__
+        self.tau_mem = check_positive("tau_mem", tau_mem, where=where)
+        self.tau_syn = check_positive("tau_syn", tau_syn, where=where)
+        self.dt = check_positive("dt", dt, where=where)
+        check_choice("reset", reset, RESETS, where=where)
+        self.threshold = check_finite("threshold", float_array(threshold), where=where)
+        if not reset_in_gradient and not detach_reset:
+            raise ValueError(
+                f"{where}: `reset_in_gradient=False` takes the whole reset out of the derivative, which contradicts "
+                "`detach_reset=False` (a gradient through the reset's spikes); pass `detach_reset=True` with it."
+            )
+        self.reset = reset
+        self.detach_reset = bool(detach_reset)
+        self.reset_in_gradient = bool(reset_in_gradient)
+
+    def drive(self, state, current):
+        return state.U - jnp.asarray(self.threshold, state.U.dtype)
+
+
+class LIF(_AbstractLIF):
+    """Current-based leaky integrate-and-fire neuron (see the module docstring for the equations).
+
+    ```python
+    lif = snnsad.LIF(tau_mem=10e-3, tau_syn=5e-3, dt=1e-3, reset="leak")
+    ```
+    """
 
     @classmethod
     def paper(
@@ -133,26 +157,11 @@ class LIF(AbstractNeuron):
         detach_reset: bool = True,
         reset_in_gradient: bool = True,
     ):
-        self.tau_mem = check_positive("tau_mem", tau_mem, where="LIF")
-        self.tau_syn = check_positive("tau_syn", tau_syn, where="LIF")
-        self.dt = check_positive("dt", dt, where="LIF")
-        check_choice("reset", reset, RESETS, where="LIF")
-        self.threshold = check_finite("threshold", float_array(threshold), where="LIF")
-        if not reset_in_gradient and not detach_reset:
-            raise ValueError(
-                "LIF: `reset_in_gradient=False` takes the whole reset out of the derivative, which contradicts "
-                "`detach_reset=False` (a gradient through the reset's spikes); pass `detach_reset=True` with it."
-            )
-        self.reset = reset
-        self.detach_reset = bool(detach_reset)
-        self.reset_in_gradient = bool(reset_in_gradient)
+        self._init_lif(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)
 
     def init(self, n, dtype=jnp.float32):
         zeros = jnp.zeros((n,), dtype)
         return LIFState(zeros, zeros)
-
-    def drive(self, state, current):
-        return state.U - jnp.asarray(self.threshold, state.U.dtype)
 
     def update(self, state, current, spikes, *, binary=False):
         return _lif_step(self, state, current, spikes, jnp.asarray(self.threshold, state.U.dtype), binary)
@@ -200,7 +209,7 @@ class ALIFState(NamedTuple):
     A: Array
 
 
-class ALIF(AbstractNeuron):
+class ALIF(_AbstractLIF):
     r"""Adaptive LIF (Bellec et al. 2018): the LIF whose threshold rises with its own recent spikes.
 
     The LIF's current and membrane (module docstring), with an adaptation variable `A` and the
@@ -219,16 +228,8 @@ class ALIF(AbstractNeuron):
     ```
     """
 
-    threshold: Array = eqx.field(converter=float_array)
-    reset: Reset = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    reset_in_gradient: bool = eqx.field(static=True)
-    tau_mem: Array = hyperparameter()
-    tau_syn: Array = hyperparameter()
     tau_adapt: Array = hyperparameter()
     adaptation: Array = hyperparameter()
-    dt: Array = hyperparameter()
-    accepts_recurrence: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -242,9 +243,7 @@ class ALIF(AbstractNeuron):
         detach_reset: bool = True,
         reset_in_gradient: bool = True,
     ):
-        lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
-        self.tau_mem, self.tau_syn, self.dt, self.threshold = lif.tau_mem, lif.tau_syn, lif.dt, lif.threshold
-        self.reset, self.detach_reset, self.reset_in_gradient = lif.reset, lif.detach_reset, lif.reset_in_gradient
+        self._init_lif(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)
         self.tau_adapt = check_positive("tau_adapt", tau_adapt, where="ALIF")
         self.adaptation = check_finite("adaptation", float_array(adaptation), where="ALIF")
 
@@ -271,7 +270,7 @@ class AlphaState(NamedTuple):
     U: Array
 
 
-class AlphaLIF(AbstractNeuron):
+class AlphaLIF(_AbstractLIF):
     r"""LIF with alpha-shaped (second-order) synaptic currents: two first-order stages of `tau_syn`.
 
         H[t+1] = lambda_syn H[t] + W x[t] (+ V s[t])
@@ -283,15 +282,6 @@ class AlphaLIF(AbstractNeuron):
     `reset_in_gradient` as in `LIF`.
     """
 
-    threshold: Array = eqx.field(converter=float_array)
-    reset: Reset = eqx.field(static=True)
-    detach_reset: bool = eqx.field(static=True)
-    reset_in_gradient: bool = eqx.field(static=True)
-    tau_mem: Array = hyperparameter()
-    tau_syn: Array = hyperparameter()
-    dt: Array = hyperparameter()
-    accepts_recurrence: ClassVar[bool] = True
-
     def __init__(
         self,
         tau_mem: ArrayLike = 10e-3,
@@ -302,16 +292,11 @@ class AlphaLIF(AbstractNeuron):
         detach_reset: bool = True,
         reset_in_gradient: bool = True,
     ):
-        lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
-        self.tau_mem, self.tau_syn, self.dt, self.threshold = lif.tau_mem, lif.tau_syn, lif.dt, lif.threshold
-        self.reset, self.detach_reset, self.reset_in_gradient = lif.reset, lif.detach_reset, lif.reset_in_gradient
+        self._init_lif(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)
 
     def init(self, n, dtype=jnp.float32):
         zeros = jnp.zeros((n,), dtype)
         return AlphaState(zeros, zeros, zeros)
-
-    def drive(self, state, current):
-        return state.U - jnp.asarray(self.threshold, state.U.dtype)
 
     def update(self, state, current, spikes, *, binary=False):
         dtype = state.U.dtype

@@ -24,9 +24,10 @@ def _read_json(run_dir: str, name: str, missing: str):
         return json.load(f)
 
 
-def _run_config(run_dir: str) -> dict:
-    stored = _read_json(run_dir, "config.json", "not a `snnsad train` run folder")
-    return recipes.load_config(None, {k: stored[k] for k in recipes.DEFAULTS if k in stored})
+def _run_config(run_dir: str, stored: dict | None = None) -> dict:
+    """The run's `snnsad train` settings, checked, from its `config.json` (or `stored`, that file already read)."""
+    settings = _read_json(run_dir, "config.json", "not a `snnsad train` run folder") if stored is None else stored
+    return recipes.load_config(None, {k: settings[k] for k in recipes.DEFAULTS if k in settings})
 
 
 def load_run(run_dir: str):
@@ -67,14 +68,14 @@ def open_run(run_dir: str) -> Run:
     """
     from ..train import load_checkpoint
 
-    cfg = _run_config(run_dir)
+    stored = _read_json(run_dir, "config.json", "not a `snnsad train` run folder")
+    cfg = _run_config(run_dir, stored)
     ckpt = os.path.join(run_dir, "checkpoint.eqx")
     if not os.path.isfile(ckpt):
         raise FileNotFoundError(f"{run_dir!r} has no checkpoint.eqx: the run never finished an epoch.")
     net = recipes.network(cfg, recipes.n_classes(cfg))
     opt_state = recipes.optimizer(cfg).init(eqx.filter(net, trainable(net)))
     (net, _), meta = load_checkpoint(ckpt, (net, opt_state))
-    stored = _read_json(run_dir, "config.json", "not a `snnsad train` run folder")
     history_path = os.path.join(run_dir, "metrics.json")
     history = _read_json(run_dir, "metrics.json", "no epoch recorded") if os.path.isfile(history_path) else []
     return Run(net, stored, history, int(meta["epoch"]))

@@ -9,7 +9,7 @@ import optax
 from ..data import SHD, SpikeDataset, Subset, check_classes, randman_preset, split_indices, yinyang_spikes
 from ..escape import FastSigmoid, Sigmoid
 from ..estimators import Autodiff, LocalScoreFunction, ScoreFunction, StochasticAD
-from ..experiments import input_rate, paper_network, shd_conv_network
+from ..experiments import SHD_NU, input_rate, paper_network, shd_conv_network
 from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max_over_time_cross_entropy, on_output
 from ..spikes import Stochastic, Surrogate
 from ..train import smorms3
@@ -201,7 +201,8 @@ def network(cfg: dict, n_out: int, rate: float | None = None):
         spike = Stochastic(Sigmoid(beta))
     if cfg["dataset"] == "shd" and cfg["architecture"] in (None, "conv"):
         steps = cfg["n_steps"] or 350
-        return shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=2e-3, rate=rate or 15.8, seed=seed)
+        rate = SHD_NU if rate is None else rate
+        return shd_conv_network(spike, n_classes=n_out, n_steps=steps, dt=2e-3, rate=rate, seed=seed)
     n_in, dt = {"randman": (20, 2e-3), "yinyang": (5, 1e-3), "shd": (700, 2e-3)}[cfg["dataset"]]
     return paper_network((n_in, *cfg["hidden"], n_out), spike, dt=dt, seed=seed)
 

@@ -30,6 +30,7 @@ from ._randman_calibration import randman_calibration as randman_calibration
 from ._randman_calibration import split_80_10_10 as split_80_10_10
 from ._recipes import RANDMAN_CONV as RANDMAN_CONV
 from ._recipes import SHD_CONV as SHD_CONV
+from ._recipes import SHD_NU as SHD_NU
 from ._recipes import conv_network as conv_network
 from ._recipes import input_rate as input_rate
 from ._recipes import paper_network as paper_network

@@ -34,10 +34,9 @@ from ..losses import ActivityRegulariser, accuracy_max_over_time, make_loss, max
 from ..spikes import Heaviside, Stochastic, Surrogate
 from ..train import evaluate, fit, freeze, smorms3
 from ._fano import repeated_spikes, windowed_fano_factor
-from ._recipes import input_rate, shd_conv_network
+from ._recipes import SHD_NU, input_rate, shd_conv_network
 from ._results import pyplot, save
 
-SHD_NU = 15.8  # Hz: `nu` of the authors' dataset/SHD.yaml, the rate every layer's init assumes
 PAIRS = {  # which of the authors' two configurations each method belongs to
     "deterministic (SuperSpike SG)": "config.yaml, deterministic",
     "stochastic (matched SG)": "config_sigm.yaml, stochastic",

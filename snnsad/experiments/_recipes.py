@@ -29,6 +29,7 @@ def paper_network(sizes, spike_fn, *, dt: float = 2e-3, seed: int = 0, detach_re
     )
 
 
+SHD_NU = 15.8  # Hz: `nu` of the authors' dataset/SHD.yaml, the input rate every layer's init assumes
 SHD_CONV = ((16, 21, 10), (32, 7, 3), (64, 7, 3))  # (filters, kernel, stride) of the paper's three layers
 RANDMAN_CONV = ((32, 11, 1), (64, 5, 1), (128, 5, 1))  # the authors' Randman config: 320/384/256 neurons
 
@@ -109,7 +110,7 @@ def shd_conv_network(
     n_classes: int = 20,
     n_steps: int = 350,
     dt: float = 2e-3,
-    rate: float = 15.8,
+    rate: float = SHD_NU,
     hidden_rate: float | None = None,
     seed: int = 0,
     conv=SHD_CONV,
@@ -119,7 +120,7 @@ def shd_conv_network(
     """The paper's SHD network: three 1-D convolutional recurrent LIF layers over the channel axis
     (filters 16/32/64, kernels 21/7/7, strides 10/3/3, recurrent kernel 5 with same padding) and a
     leaky readout whose tau_mem is the trial length (`conv_network`). `rate` is the authors'
-    `nu` for SHD (15.8 Hz; measure it on other data with `input_rate`)."""
+    `nu` for SHD (`SHD_NU`, 15.8 Hz; measure it on other data with `input_rate`)."""
     return conv_network(
         spike_fn,
         n_channels=n_channels,
