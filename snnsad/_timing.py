@@ -54,3 +54,38 @@ def interleaved_seconds(runs: Mapping[str, Callable[[], object]], rounds: int = 
             run()
             times[name].append(time.perf_counter() - t0)
     return times
+
+
+class CompileMeter:
+    """Wall time JAX spends tracing, lowering and compiling (persistent-cache reads included) while active.
+
+    A context manager listening to `jax.monitoring`'s compile spans (`/jax/core/compile/...`); nested
+    spans (a jit traced inside another's trace) count once, as the length of the union of the spans.
+    `seconds()` is the compile time since the last call (or since entering).
+    """
+
+    _PREFIX = "/jax/core/compile/"
+
+    def __init__(self):
+        self._spans: list[tuple[float, float]] = []
+
+    def _listen(self, event: str, start_time: float, end_time: float, **_) -> None:
+        if event.startswith(self._PREFIX):
+            self._spans.append((start_time, end_time))
+
+    def __enter__(self) -> "CompileMeter":
+        jax.monitoring.register_event_time_span_listener(self._listen)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        jax.monitoring.unregister_event_time_span_listener(self._listen)
+
+    def seconds(self) -> float:
+        """Compile seconds since the previous call: the union of the spans recorded, then forgotten."""
+        spans, self._spans = sorted(self._spans), []
+        total, reach = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reach:
+                total += end - max(start, reach)
+                reach = end
+        return total

@@ -92,7 +92,7 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
         jax.tree.leaves(eqx.filter(full.net, eqx.is_array)), jax.tree.leaves(eqx.filter(resumed.net, eqx.is_array))
     ):
         np.testing.assert_array_equal(a, b)
-    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    strip = lambda h: [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in h]  # noqa: E731
     assert strip(full.history) == strip(resumed.history)
     for name in ("config.json", "metrics.json", "metrics.csv", "checkpoint.eqx"):
         assert os.path.exists(tmp_path / "split" / name)
@@ -296,7 +296,10 @@ def test_callbacks_see_every_step_and_epoch_and_can_stop_training(tmp_path, stan
     assert len(fitted.history) == 3 and stop.stopped_epoch == 2 and stop.best_epoch == 0
     assert [s[:3] for s in seen if s[0] == "step"][:3] == [("step", 0, 0), ("step", 0, 1), ("step", 0, 2)]
     assert sum(s[0] == "step" for s in seen) == 3 * (24 // 8)
-    assert {"train_loss", "val_loss", "val_metric", "seconds"} <= set(seen[3][2])
+    assert {"train_loss", "val_loss", "val_metric", "seconds", "compile_seconds"} <= set(seen[3][2])
+    # the first epoch traces and compiles the step and the evaluation; the last one compiles nothing
+    first, last = fitted.history[0], fitted.history[-1]
+    assert 0 < first["compile_seconds"] <= first["seconds"] and last["compile_seconds"] == 0.0
     losses = [h["train_loss"] for h in fitted.history]
     assert best.best_epoch == int(np.argmin(losses))
     template = (net, optax.adam(1e-2).init(eqx.filter(net, snnsad.nn.trainable(net))))
@@ -435,15 +438,64 @@ def test_progress_bars_use_the_text_bar_where_ipywidgets_is_missing(monkeypatch)
     import tqdm.auto
     import tqdm.std
 
-    from snnsad.train import _fit
+    from snnsad.train import _progress
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipywidgets" else real(name, *a))
-    assert _fit._tqdm_class() is tqdm.std.tqdm
+    assert _progress._tqdm_class() is tqdm.std.tqdm
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: object() if name == "ipywidgets" else real(name, *a)
     )
-    assert _fit._tqdm_class() is tqdm.auto.tqdm
+    assert _progress._tqdm_class() is tqdm.auto.tqdm
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tqdm" else real(name, *a))
     items = [1, 2]
     assert snnsad.train.progress_bar(items, "x") is items
+
+
+def test_compile_meter_counts_nested_compile_spans_once():
+    """Spans of JAX's compile events are merged (a jit traced inside another's trace counts once);
+    other events are ignored; `seconds()` forgets what it reported; outside the context nothing is heard."""
+    from snnsad._timing import CompileMeter
+
+    with CompileMeter() as meter:
+        meter._listen("/jax/core/compile/jaxpr_trace_duration", 0.0, 2.0)
+        meter._listen("/jax/core/compile/jaxpr_trace_duration", 0.5, 1.0)  # nested in the first
+        meter._listen("/jax/core/compile/backend_compile_duration", 1.5, 3.0)  # overlaps the first
+        meter._listen("/jax/core/compile/backend_compile_duration", 5.0, 6.0)
+        meter._listen("/jax/compilation_cache/cache_retrieval_time_sec", 0.0, 100.0)  # not a compile span
+        assert meter.seconds() == 4.0 and meter.seconds() == 0.0
+        jax.jit(lambda x: x * 3.0 + 1.0)(jnp.ones(7))  # a fresh program: traced and compiled here
+        assert meter.seconds() > 0.0
+    jax.jit(lambda x: x * 5.0 - 1.0)(jnp.ones(7))
+    assert meter.seconds() == 0.0
+
+
+def test_epoch_progress_counts_epochs_from_a_resumed_start_and_closes_at_the_last(monkeypatch):
+    """EpochProgress draws one bar over the run: it starts at the resumed epoch, advances once per
+    epoch with the epoch's training loss, and closes after the last epoch."""
+    from snnsad.train import _callbacks
+
+    class Bar:
+        def __init__(self, total, desc):
+            self.total, self.desc, self.n, self.closed, self.postfix = total, desc, 0, False, None
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix(self, **kw):
+            self.postfix = kw
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    monkeypatch.setattr(_callbacks, "epoch_bar", lambda total, desc: bars.append(Bar(total, desc)) or bars[-1])
+    cb = snnsad.train.EpochProgress(5, "run")
+    cb.on_start(snnsad.train.StartInfo(None, None, [{}, {}], 2))
+    (bar,) = bars
+    assert (bar.total, bar.desc, bar.n) == (5, "run", 2)
+    for epoch in (2, 3):
+        cb.on_epoch(snnsad.train.EpochInfo(epoch, {"train_loss": 0.5}, [], None, None))
+    assert bar.n == 4 and not bar.closed and bar.postfix == {"train_loss": "0.5", "refresh": False}
+    cb.on_epoch(snnsad.train.EpochInfo(4, {"train_loss": 0.25}, [], None, None))
+    assert bar.n == 5 and bar.closed

@@ -42,7 +42,7 @@ from ..losses import half_l2_spike_distance, psp_van_rossum_distance, van_rossum
 from ..neurons import LIF
 from ..nn import feedforward
 from ..spikes import Stochastic, Surrogate
-from ..train import fit
+from ..train import EpochProgress, fit
 from ._fano import fano_factor, repeated_spikes, windowed_fano_factor
 from ._results import pyplot, save
 
@@ -276,6 +276,7 @@ def _train_one(name, spike_fn, trials, optimizer, output_loss, x, target, lif, g
         batch_size=trials,
         seed=seed,
         progress=False,
+        callbacks=[EpochProgress(epochs, f"E4 {name}, seed {seed}")],
     )
     net = fitted.net
     hidden, output = repeated_spikes(net, x, jr.key(seed + 2), 10) if stochastic else _deterministic(net, x)

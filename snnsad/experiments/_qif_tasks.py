@@ -18,7 +18,7 @@ from ..data import SpikeDataset
 from ..estimators import Autodiff
 from ..events import QIF, pseudo_rates, run_layer, spike_train
 from ..nn import hyperparameter
-from ..train import Callback, EpochInfo, fit, project
+from ..train import Callback, EpochInfo, EpochProgress, fit, project
 
 SINGLE: dict[str, Any] = dict(t_end=10.0, n_fixed=20, targets=(2.5, 7.5), lr=0.1, clip=2e-2, steps=3000, max_spikes=25)
 """Single neuron (spikegd's singleneuron): 20 fixed inputs at U(0, T) with weights N(0, 1), 2 trained
@@ -96,7 +96,7 @@ def _fit_problem(model: _Problem, loss_fn, optimizer, steps: int):
         epochs=steps,
         batch_size=1,
         progress=False,
-        callbacks=[_Outputs()],
+        callbacks=[_Outputs(), EpochProgress(steps, "QIF task")],
     )
     losses = np.asarray([h["train_loss"] for h in fitted.history])
     return fitted.net, losses, seen[:-1]

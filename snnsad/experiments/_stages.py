@@ -6,7 +6,7 @@ import optax
 
 from ..estimators import AbstractEstimator
 from ..losses import LossFn
-from ..train import fit
+from ..train import fit, progress_bar
 
 
 def train_in_stages(
@@ -31,7 +31,7 @@ def train_in_stages(
     the per-epoch records of `fit` are appended to `history` when given. Returns `(net, opt_state)`.
     """
     opt_state = None
-    for stage in range(epochs):
+    for stage in progress_bar(range(epochs), "epochs (one fit each)"):
         if before is not None:
             before(stage, net)
         fitted = fit(

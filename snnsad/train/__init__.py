@@ -10,6 +10,7 @@ from ._callbacks import Callback as Callback
 from ._callbacks import Checkpointing as Checkpointing
 from ._callbacks import EarlyStopping as EarlyStopping
 from ._callbacks import EpochInfo as EpochInfo
+from ._callbacks import EpochProgress as EpochProgress
 from ._callbacks import KeepBest as KeepBest
 from ._callbacks import MetricsLogger as MetricsLogger
 from ._callbacks import ProgressPrinter as ProgressPrinter

@@ -32,6 +32,7 @@ from .._checks import check_choice
 from .._io import atomic_write_text
 from .._trainable import trainable
 from ._checkpoint import checkpoint_meta, load_checkpoint, save_checkpoint
+from ._progress import epoch_bar
 
 
 class StartInfo(NamedTuple):
@@ -276,3 +277,31 @@ class ProgressPrinter(Callback):
     def on_epoch(self, info: EpochInfo) -> None:
         items = info.record.items()
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in items), flush=True)
+
+
+class EpochProgress(Callback):
+    """One progress bar over all `epochs` (for runs of many short epochs, e.g. one update each, where
+    `fit(progress=True)`'s bar and line per epoch would flood the output): tqdm on a terminal,
+    silent off it or without tqdm. It shows the last epoch's `train_loss` and closes after the last
+    epoch (or when garbage collected, after a callback stopped training early).
+
+    `snnsad.fit(..., epochs=3000, progress=False, callbacks=[EpochProgress(3000, "E4 seed 0")])`
+    """
+
+    def __init__(self, epochs: int, desc: str = "training"):
+        self.epochs, self.desc = int(epochs), desc
+        self._bar = None
+
+    def on_start(self, info: StartInfo) -> None:
+        self._bar = epoch_bar(self.epochs, self.desc)
+        if self._bar is not None and info.epoch:
+            self._bar.update(info.epoch)  # resumed
+
+    def on_epoch(self, info: EpochInfo) -> None:
+        if self._bar is None:
+            return
+        self._bar.set_postfix(train_loss=f"{info.record['train_loss']:.4g}", refresh=False)
+        self._bar.update(1)
+        if info.epoch + 1 >= self.epochs:
+            self._bar.close()
+            self._bar = None

@@ -16,11 +16,13 @@ from jaxtyping import PRNGKeyArray
 
 from .._io import write_run
 from .._parallel import replicate, shard
+from .._timing import CompileMeter
 from .._trainable import trainable
 from ..data._datasets import SpikeDataset, batches
 from ..estimators._base import AbstractEstimator, Batched
 from ..events._network import EventTrain
 from ._callbacks import Callback, Checkpointing, EpochInfo, ProgressPrinter, StartInfo, StepInfo
+from ._progress import progress_bar
 
 OutputLoss = Callable[[Any, Any], Any]
 """`(output, y) -> scalar` for one example, where `output` is what the model returns (a `Trace`, an
@@ -135,29 +137,6 @@ def _over_data(data, batch_size: int, chunk) -> tuple[np.ndarray, np.ndarray]:
         losses.append(np.asarray(loss))
         metrics.append(np.asarray(metric))
     return np.concatenate(losses, axis=-1), np.concatenate(metrics, axis=-1)
-
-
-def _tqdm_class():
-    """tqdm's notebook-aware bar where ipywidgets can draw it, its text bar otherwise (`tqdm.auto` in a
-    notebook without ipywidgets prints a TqdmWarning on every use); `None` without tqdm."""
-    import importlib.util
-
-    if importlib.util.find_spec("tqdm") is None:  # tqdm comes with the [data] extra
-        return None
-    if importlib.util.find_spec("ipywidgets") is None:
-        from tqdm.std import tqdm
-    else:
-        from tqdm.auto import tqdm
-    return tqdm
-
-
-def progress_bar(iterable, desc: str, total: int | None = None):
-    """`iterable` with a transient tqdm bar, or unchanged when tqdm is not installed."""
-    tqdm = _tqdm_class()
-    if tqdm is None:
-        return iterable
-    # disable=None: no bar when stderr is not a terminal (logs and CI stay clean)
-    return tqdm(iterable, desc=desc, total=total, leave=False, disable=None)
 
 
 def freeze(optimizer: optax.GradientTransformation, *names: str) -> optax.GradientTransformation:
@@ -286,7 +265,10 @@ def fit(
 
     **Returns:**
 
-    A `FitResult`: the trained network, one record per epoch and the optimiser state.
+    A `FitResult`: the trained network, one record per epoch and the optimiser state. A record holds
+    `epoch`, `train_loss`, `val_loss`/`val_metric` and `test_...` where those sets are given, `seconds`
+    (the epoch's wall time) and `compile_seconds` (the part of it JAX spent tracing and compiling:
+    most of the first epoch on a cold cache, about 0 after it).
 
     Batches and noise keys are pure
     functions of `(seed, epoch, step)`, so a run resumed from its checkpoint in `out_dir`
@@ -347,41 +329,46 @@ def fit(
         net, opt_state = replicate((net, opt_state), mesh)
     root = jr.key(seed)
     steps_per_epoch = len(train) // batch_size
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
-        if progress:  # without tqdm (the [data] extra): one line per epoch
-            idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
-        losses = []
-        for i, idx in enumerate(idx_iter):
-            xs, ys = train.batch(idx)
-            _check_inputs(xs, epoch, i, idx, batched.batch_axis)
-            xs, ys = jax.tree.map(jnp.asarray, (xs, ys))
-            if mesh is not None:
-                xs, ys = shard((xs, ys), mesh)
-            key = jr.fold_in(root, epoch * steps_per_epoch + i)
-            with _in_context(lambda: f"training step {i} of epoch {epoch} (examples {_show(idx)})"):
-                net, opt_state, value, finite = _train_step((batched, loss_fn, optimizer, xs, ys, key), net, opt_state)
-                _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
-            losses.append(value)
-            for cb in callbacks:
-                cb.on_step(StepInfo(epoch, i, value, net, opt_state))
-        record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
-        for name, data in (("val", val), ("test", test)):
-            if data is not None:
-                with _in_context(lambda: f"evaluation of `{name}` after epoch {epoch}"):
-                    ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
-                record[f"{name}_loss"] = ev["loss"]
-                if "metric" in ev:
-                    record[f"{name}_metric"] = ev["metric"]
-        record["seconds"] = time.perf_counter() - t0
-        history.append(record)
-        # the user's callbacks get copies (the next step donates, i.e. reuses, the buffers of `net` and
-        # `opt_state`); fit's own use them before that step and keep no reference
-        info = EpochInfo(epoch, record, history, *(_copy((net, opt_state)) if callbacks else (net, opt_state)))
-        stop = [bool(cb.on_epoch(info)) for cb in on_epoch]
-        if any(stop):
-            if progress:
-                print(f"stopped after epoch {epoch} by a callback", flush=True)
-            break
+    with CompileMeter() as compiling:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            compiling.seconds()  # what compiled between epochs (callbacks) is not this epoch's
+            idx_iter = batches(len(train), batch_size, seed=seed, epoch=epoch)
+            if progress:  # without tqdm (the [data] extra): one line per epoch
+                idx_iter = progress_bar(idx_iter, f"epoch {epoch + 1}/{epochs}", total=steps_per_epoch)
+            losses = []
+            for i, idx in enumerate(idx_iter):
+                xs, ys = train.batch(idx)
+                _check_inputs(xs, epoch, i, idx, batched.batch_axis)
+                xs, ys = jax.tree.map(jnp.asarray, (xs, ys))
+                if mesh is not None:
+                    xs, ys = shard((xs, ys), mesh)
+                key = jr.fold_in(root, epoch * steps_per_epoch + i)
+                with _in_context(lambda: f"training step {i} of epoch {epoch} (examples {_show(idx)})"):
+                    net, opt_state, value, finite = _train_step(
+                        (batched, loss_fn, optimizer, xs, ys, key), net, opt_state
+                    )
+                    _check_finite(finite, epoch, i, out_dir)  # before the next step runs on a non-finite network
+                losses.append(value)
+                for cb in callbacks:
+                    cb.on_step(StepInfo(epoch, i, value, net, opt_state))
+            record = {"epoch": epoch, "train_loss": float(np.mean(np.asarray(jnp.stack(losses))))}
+            for name, data in (("val", val), ("test", test)):
+                if data is not None:
+                    with _in_context(lambda: f"evaluation of `{name}` after epoch {epoch}"):
+                        ev = evaluate(net, data, loss_fn, metric_fn, key=jr.fold_in(jr.key(seed + 1), epoch))
+                    record[f"{name}_loss"] = ev["loss"]
+                    if "metric" in ev:
+                        record[f"{name}_metric"] = ev["metric"]
+            record["seconds"] = time.perf_counter() - t0
+            record["compile_seconds"] = compiling.seconds()  # within `seconds`: tracing and compiling
+            history.append(record)
+            # the user's callbacks get copies (the next step donates, i.e. reuses, the buffers of `net` and
+            # `opt_state`); fit's own use them before that step and keep no reference
+            info = EpochInfo(epoch, record, history, *(_copy((net, opt_state)) if callbacks else (net, opt_state)))
+            stop = [bool(cb.on_epoch(info)) for cb in on_epoch]
+            if any(stop):
+                if progress:
+                    print(f"stopped after epoch {epoch} by a callback", flush=True)
+                break
     return FitResult(net, history, cast(optax.OptState, opt_state))
