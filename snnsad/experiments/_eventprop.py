@@ -54,6 +54,7 @@ def _modes(quick: bool) -> dict:
             n_noise=4,
             n_flips=8,
             batch=32,
+            variants=(),
         )
     # the Yin-Yang reference split (5000 / 1000 / 1000, Kriener et al.'s generator README);
     # 64 epochs of 156 batches: about genn's 10 epochs of 1000 batches in Adam steps, with genn's
@@ -73,6 +74,9 @@ def _modes(quick: bool) -> dict:
         n_noise=32,
         n_flips=8,
         batch=64,
+        # genn's learning rate, without and with genn's remedy for silent neurons, on the first 5 seeds
+        variants=(("lr5e-3", RECIPE["lr_genn"], False), ("lr5e-3-rewire", RECIPE["lr_genn"], True)),
+        variant_seeds=5,
     )
 
 
@@ -242,6 +246,15 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
             decay_steps=m["decay_steps"],
         )  # fmt: skip
         records.append(record)
+    variants = {}
+    for name, lr, rewire in m["variants"]:
+        variants[name] = [
+            train_seed(
+                os.path.join(out_dir, "eventprop", f"seeds-{name}"), s, n_train=m["n_train"], n_val=m["n_val"],
+                n_test=m["n_test"], epochs=n_epochs, lr=lr, decay_steps=m["decay_steps"], rewire=rewire,
+            )[1]
+            for s in run_seeds[: m["variant_seeds"]]
+        ]  # fmt: skip
     train_s = time.perf_counter() - t0
     net = nets[run_seeds[0]]
     x_test, y_test = events.yinyang_events(m["batch"], seed=run_seeds[0] + 1000)
@@ -257,6 +270,7 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
         "test_accuracy": accs.tolist(),
         "test_accuracy_last_epoch": accs_last.tolist(),
         "records": records,
+        "variants": variants,
         "train_seconds": train_s,
         "comparison": rows,
         "twin_agreement": agreement,
@@ -289,6 +303,7 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
             f"hidden neurons still firing after the last epoch: {active.mean():.2f} (a neuron silent for every input "
             "gets exactly zero EventProp gradient and cannot come back)",
         ),
+        *[_variant_row(recs, split) for recs in variants.values()],
         (
             "hidden spikes per example",
             f"{test['hidden_spikes_per_example']:.1f}",
@@ -356,6 +371,28 @@ def eventprop_yinyang(out_dir="results/reproduce", *, quick=True, seed=0, epochs
     }
     cfg = {"recipe": RECIPE, "mode": m, "epochs": n_epochs, "seeds": run_seeds, "quick": quick}
     return save(out_dir, "eventprop", cfg, results, report, figures)
+
+
+def _variant_row(records, split):
+    """A report row for one learning-rate / remedy variant: last-epoch and best-validation test accuracy."""
+    last = np.array([r["test_last"]["accuracy"] for r in records])
+    best = np.array([r["test"]["accuracy"] for r in records])
+    active = np.array([r["history"][-1]["val_active_hidden_fraction"] for r in records])
+    r0 = records[0]
+    rewired = sum(h.get("rewired", 0) for r in records for h in r["history"]) / len(records)
+    sd = lambda a: f" ± {a.std(ddof=1):.3f}" if len(a) > 1 else ""  # noqa: E731
+    return (
+        f"Yin-Yang test accuracy, EventProp, Adam {r0['lr']:g}" + (", rewiring silent neurons" if r0["rewire"] else ""),
+        f"last epoch {last.mean():.3f}{sd(last)}, best-validation {best.mean():.3f}{sd(best)} over {len(records)} seeds",
+        "-",
+        f"{split}; hidden neurons firing after the last epoch {active.mean():.2f}"
+        + (
+            f"; after each epoch, hidden neurons silent for the whole training set get fresh input weights "
+            f"(genn_eventprop's REWIRE_SILENT): {rewired:.1f} rewirings per run"
+            if r0["rewire"]
+            else ""
+        ),
+    )
 
 
 def _figure(records, rows, probe):

@@ -75,18 +75,23 @@ def outputs(net, x):
     return jax.vmap(net)(x)
 
 
-def evaluate(net, x, y) -> dict:
-    out = outputs(net, x)
-    acc = jax.vmap(lambda o, label: events.event_accuracy(o, label, net.head))(out, y)
-    loss = jax.vmap(loss_of(net.head))(out, y)
+def _fired(net, out) -> jax.Array:
+    """Per hidden neuron: did it fire for any of the examples of `out` (a batch of `outputs`)?"""
     hidden = out.spikes[0]
-    spikes = jnp.sum(jnp.isfinite(hidden.times), axis=1)
     n_hidden = net.layers[0].size
-    fired = (
+    return (
         jnp.zeros((n_hidden,), bool)
         .at[jnp.where(jnp.isfinite(hidden.times), hidden.index, n_hidden)]
         .set(True, mode="drop")
     )
+
+
+def evaluate(net, x, y) -> dict:
+    out = outputs(net, x)
+    acc = jax.vmap(lambda o, label: events.event_accuracy(o, label, net.head))(out, y)
+    loss = jax.vmap(loss_of(net.head))(out, y)
+    spikes = jnp.sum(jnp.isfinite(out.spikes[0].times), axis=1)
+    fired = _fired(net, out)
     result: dict[str, Any] = {
         "accuracy": float(jnp.mean(acc)),
         "loss": float(jnp.mean(loss)),
@@ -109,18 +114,39 @@ class _Validation(Callback):
         info.record.update({f"val_{k}": v for k, v in evaluate(info.net, self.x_val, self.y_val).items()})
 
 
-def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, decay_steps=None, progress=True):
+def rewire_silent(net, x, key):
+    """genn_eventprop's remedy for silent hidden neurons (`REWIRE_SILENT`): every hidden neuron that fires
+    for none of the inputs `x` gets its input weights drawn afresh from the recipe's initial
+    distribution (its other weights and the optimiser's moments stay). Returns `(net, n_rewired)`.
+
+    A neuron silent for every input has exactly zero EventProp gradient on all of its weights, so
+    gradient descent alone can never bring it back; redrawn input weights make most such neurons fire again.
+    """
+    silent = ~_fired(net, outputs(net, x))
+    w = net.layers[0].weight
+    mean, std = RECIPE["init"][0]
+    fresh = mean + std * jr.normal(key, w.shape, w.dtype)
+    net = eqx.tree_at(lambda n: n.layers[0].weight, net, jnp.where(silent[:, None], fresh, w))
+    return net, int(jnp.sum(silent))
+
+
+def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, decay_steps=None, progress=True, rewire=False):
     """`snnsad.fit` with `EventProp()` and Adam, the learning rate decayed by `decay` once per epoch, or
     every `decay_steps` steps when given.
 
     Returns the network of the epoch with the best validation accuracy (the earliest on ties), the
     network after the last epoch and the per-epoch history (validation metrics, including the
     fraction of hidden neurons that still fire: a neuron silent for every input gets exactly zero
-    EventProp gradient and stays silent).
+    EventProp gradient and stays silent). With `rewire`, the hidden neurons silent for the whole
+    training set after an epoch get fresh input weights (`rewire_silent`; each record's `rewired`
+    counts them); training then runs one `fit` per epoch, continuing the optimiser state (each
+    epoch's batch order drawn from `(seed, epoch)`).
     """
     r = RECIPE
     every = len(y) // r["batch"] if decay_steps is None else decay_steps
     opt = optax.adam(optax.exponential_decay(r["lr"] if lr is None else lr, every, r["decay"], staircase=True))
+    if rewire:
+        return _train_rewiring(net, x, y, x_val, y_val, opt, epochs=epochs, seed=seed, progress=progress)
     best = KeepBest("val_accuracy", mode="max")
     fitted = fit(
         net,
@@ -137,7 +163,36 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, decay_steps=None, p
     return (fitted.net if best.net is None else best.net), fitted.net, fitted.history
 
 
-def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, decay_steps=None, progress=True):
+def _train_rewiring(net, x, y, x_val, y_val, opt, *, epochs, seed, progress):
+    """`train` with `rewire_silent` after every epoch (one `fit` per epoch, one optimiser state)."""
+    data, loss_fn, validation = SpikeDataset(x, y), loss_of(net.head), _Validation(x_val, y_val)
+    best_net, best_acc, history, opt_state = net, -np.inf, [], None
+    for epoch in range(epochs):
+        fitted = fit(
+            net,
+            data,
+            estimator=events.EventProp(),
+            loss_fn=loss_fn,
+            optimizer=opt,
+            epochs=1,
+            batch_size=RECIPE["batch"],
+            seed=seed * 1000 + epoch,
+            progress=progress,
+            opt_state=opt_state,
+            callbacks=[validation],
+        )
+        net, opt_state = fitted.net, fitted.opt_state
+        record = {**fitted.history[0], "epoch": epoch}
+        if record["val_accuracy"] > best_acc:  # the earliest epoch on ties, as KeepBest
+            best_net, best_acc = net, record["val_accuracy"]
+        net, record["rewired"] = rewire_silent(net, x, jr.fold_in(jr.key(seed + 3000), epoch))
+        history.append(record)
+    return best_net, net, history
+
+
+def train_seed(
+    folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, decay_steps=None, progress=True, rewire=False
+):
     """Train one seed or load it if `folder` already holds it; returns (net, record).
 
     The network and its record go into one checkpoint (`seed_N.eqx`, atomic and checksummed);
@@ -146,7 +201,7 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, de
     Training data, weights and shuffling come from `seed`; validation (model selection, `n_val`
     samples, default `n_test`) and test sets are fresh draws (seeds `seed + 2000` and `seed + 1000`).
     The record's `test` entry scores the best-validation network on the test set, `test_last` the
-    network after the last epoch. `decay_steps`: as `train`'s.
+    network after the last epoch. `decay_steps`, `rewire`: as `train`'s.
     """
     lr = RECIPE["lr"] if lr is None else lr
     n_val = n_test if n_val is None else n_val
@@ -155,16 +210,18 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, de
     template = yinyang_network(jr.key(seed))
     if os.path.exists(path + ".eqx"):
         net, record = load_network(path + ".eqx", template)
-        settings = (record["epochs"], record["n_train"], record.get("lr"), record.get("n_val"), record.get("decay"))
-        if settings == (epochs, n_train, lr, n_val, _decay(decay_steps, n_train)) and record["n_test"] == n_test:
+        saved = (record["epochs"], record["n_train"], record.get("lr"), record.get("n_val"), record.get("decay"))
+        wanted = (epochs, n_train, lr, n_val, _decay(decay_steps, n_train))
+        if saved == wanted and record["n_test"] == n_test and record.get("rewire", False) == rewire:
             return net, record
     x, y = events.yinyang_events(n_train, seed=seed)
     x_val, y_val = events.yinyang_events(n_val, seed=seed + 2000)
     x_test, y_test = events.yinyang_events(n_test, seed=seed + 1000)
     before = evaluate(template, x_test, y_test)
     net, last, history = train(
-        template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, decay_steps=decay_steps, progress=progress
-    )
+        template, x, y, x_val, y_val, epochs=epochs, seed=seed, lr=lr, decay_steps=decay_steps, progress=progress,
+        rewire=rewire,
+    )  # fmt: skip
     best_epoch = 1 + int(np.argmax([h["val_accuracy"] for h in history]))  # epochs trained by the best network
     record = {
         "seed": seed,
@@ -174,6 +231,7 @@ def train_seed(folder, seed, *, n_train, n_test, epochs, lr=None, n_val=None, de
         "n_test": n_test,
         "lr": lr,
         "decay": _decay(decay_steps, n_train),
+        "rewire": rewire,
         "before": before,
         "history": history,
         "best_epoch": best_epoch,
