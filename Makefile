@@ -68,7 +68,7 @@ docs: $(STAMP_DEV)         ## the documentation site, built strictly (warnings a
 check: lint layers typecheck docs
 
 demo: $(STAMP_DEMO)
-	$(PY) -m snnsad reproduce all --quick --out results/reproduce
+	$(PY) -m snnsad reproduce tour --quick --out results/tour
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info .pytest_cache

@@ -491,18 +491,39 @@ class LeakyIntegrator(eqx.Module):
         return new, new.U
 
 
-def psp_kernel_energy(neuron: LIF | LeakyIntegrator, n_steps: int = 10_000) -> Array:
+PSP_NEURONS = "LIF, ALIF, AlphaLIF, TrainableTauLIF or LeakyIntegrator"  # for messages
+
+
+def has_psp_kernel(neuron) -> bool:
+    """Whether `psp_kernel_energy` (and so the fluctuation-driven init) knows `neuron`'s response."""
+    return isinstance(neuron, (_AbstractLIF, TrainableTauLIF, LeakyIntegrator))
+
+
+def psp_kernel_energy(neuron: "_AbstractLIF | TrainableTauLIF | LeakyIntegrator", n_steps: int = 10_000) -> Array:
     """`eps_hat = sum_k eps[k]^2 dt` of the membrane response `eps` to one unit input spike.
 
     Computed from the discrete dynamics themselves, so the fluctuation-driven initialisation is
-    exact for this simulator (it approaches `tau_syn^2 / (2 (tau_syn + tau_mem))` for small dt).
+    exact for this simulator (for the LIF it approaches `tau_syn^2 / (2 (tau_syn + tau_mem))` for
+    small dt). The LIF family: `LIF`, `ALIF` (the adaptation moves the threshold, not the membrane),
+    `AlphaLIF` (the input passes two synaptic stages), `TrainableTauLIF` (one energy per neuron), and
+    the `LeakyIntegrator` readout.
     """
+    if not has_psp_kernel(neuron):
+        raise TypeError(
+            f"psp_kernel_energy: needs an {PSP_NEURONS} neuron (their time constants), "
+            f"got {type(neuron).__name__}; give such a layer's weights an explicit scale instead."
+        )
     lam_mem = decay(neuron.tau_mem, neuron.dt, jnp.float32)
     lam_syn = decay(neuron.tau_syn, neuron.dt, jnp.float32)
+    alpha = isinstance(neuron, AlphaLIF)
 
     def body(state, _):
-        i, u = state
-        return (lam_syn * i, lam_mem * u + (1 - lam_mem) * i), u
+        h, i, u = state
+        if alpha:  # the input enters H, H feeds I
+            return (lam_syn * h, lam_syn * i + (1 - lam_syn) * h, lam_mem * u + (1 - lam_mem) * i), u
+        return (h, lam_syn * i, lam_mem * u + (1 - lam_mem) * i), u
 
-    _, eps = jax.lax.scan(body, (jnp.ones_like(lam_mem), jnp.zeros_like(lam_mem)), None, length=n_steps)
+    one, zero = jnp.ones_like(lam_mem), jnp.zeros_like(lam_mem)
+    start = (one, zero, zero) if alpha else (zero, one, zero)
+    _, eps = jax.lax.scan(body, start, None, length=n_steps)
     return jnp.sum(jnp.square(eps), axis=0) * jnp.asarray(neuron.dt, jnp.float32)

@@ -194,11 +194,12 @@ def _cmd_list(args):
         print(f"{title}:")
         for name, obj in members:
             print(f"  {name:20s} {_first_sentence(obj)}")
-    from ..experiments import EXPERIMENTS
+    from ..experiments import EXPERIMENTS, TOUR
 
     print("snnsad reproduce:")
     for name, fn in EXPERIMENTS.items():
         print(f"  {name:20s} {_first_sentence(fn)}")
+    print(f"  {'tour':20s} what `make demo` runs (--quick: about 3 minutes): {' '.join(TOUR)}")
     print("snnsad train --dataset: " + ", ".join(DATASETS))
     print("snnsad train --estimator:")
     for name, doc in ESTIMATORS.items():
@@ -264,7 +265,7 @@ def main(argv=None) -> int:
     p.add_argument("--example", type=int, default=0, help="which test example --raster draws (default 0)")
     p.set_defaults(func=_cmd_plot)
     p = sub.add_parser("reproduce", help="run the paper's experiments and write a Markdown report with figures")
-    p.add_argument("names", nargs="+", help="experiment names (snnsad list) or 'all'")
+    p.add_argument("names", nargs="+", help="experiment names (snnsad list), 'tour' (what make demo runs) or 'all'")
     p.add_argument("--quick", action="store_true", help="CPU-sized runs of about a minute each")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/reproduce")

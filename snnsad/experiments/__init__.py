@@ -37,6 +37,7 @@ from ._recipes import paper_network as paper_network
 from ._recipes import randman_conv_network as randman_conv_network
 from ._recipes import shd_conv_network as shd_conv_network
 from ._reproduce import EXPERIMENTS as EXPERIMENTS
+from ._reproduce import TOUR as TOUR
 from ._reproduce import reproduce as reproduce
 from ._robustness import robustness as robustness
 from ._robustness_diagnostics import surrogate_vs_exact as surrogate_vs_exact

@@ -37,6 +37,12 @@ EXPERIMENTS = {
     "variance": variance_study,
 }
 
+TOUR = ("e1", "e2", "e3", "estimators", "e4", "e6", "variance", "eventprop", "unbiased-training", "robustness")
+"""`snnsad reproduce tour --quick` (what `make demo` runs, about 3 minutes on 2 cores): the paper's claims E1-E4
+and E6, every estimator against exact enumeration, the variance study, EventProp, unbiased training and the
+surrogate robustness study; the rest of `all` (SG-NTK, smooth exact gradients, the Randman calibration,
+E5 with SHD's files) adds about 3 minutes more."""
+
 
 def reproduce(
     names,
@@ -52,7 +58,8 @@ def reproduce(
     mnist_path: str | None = None,
     fashion_mnist: str | None = None,
 ) -> str:
-    """Run experiments by name (`"all"` for every one) and write `out_dir/report.md`; returns its path.
+    """Run experiments by name (`"all"` for every one, `"tour"` for `TOUR`) and write `out_dir/report.md`;
+    returns its path.
 
     `shd_path` (a folder with `shd_train.h5`/`shd_test.h5`) enables E5; with `"all"` and no
     path E5 is skipped and the report says how to get the files. `image` is E4's target image.
@@ -64,10 +71,12 @@ def reproduce(
     """
     names = [names] if isinstance(names, str) else list(names)
     run_all = names == ["all"]
-    names = list(EXPERIMENTS) if run_all else names
+    names = list(EXPERIMENTS) if run_all else [n for name in names for n in (TOUR if name == "tour" else (name,))]
     unknown = [n for n in names if n not in EXPERIMENTS]
     if unknown:
-        raise ValueError(f"reproduce: unknown experiment(s) {unknown}; known: {sorted(EXPERIMENTS)} or 'all'.")
+        raise ValueError(
+            f"reproduce: unknown experiment(s) {unknown}; known: {sorted(EXPERIMENTS)}, 'tour' ({' '.join(TOUR)}) or 'all'."
+        )
     if synthetic_shd and shd_path is not None:
         raise ValueError("reproduce: give either `shd_path` (the real SHD files) or `synthetic_shd=True`, not both.")
     if "e5" in names and shd_path is None and not synthetic_shd and not run_all:
@@ -93,7 +102,10 @@ def reproduce(
     options["fashion_mnist"] = fashion_mnist
     options = {k: v for k, v in options.items() if v is not None and v is not False}
     outs = []
-    for name in names:
+    print(
+        f"snnsad reproduce: {len(names)} experiment(s) ({'quick' if quick else 'full'} mode) into {out_dir}", flush=True
+    )
+    for i, name in enumerate(names):
         if name == "e5" and shd_path is None and not synthetic_shd:
             print(f"[e5] skipped: {SHD_HOWTO}", flush=True)
             outs.append({"name": "e5_shd", "report": [("skipped", "no SHD files given", SHD_HOWTO)], "figures": []})
@@ -101,7 +113,7 @@ def reproduce(
         fn = EXPERIMENTS[name]
         params = inspect.signature(fn).parameters
         t0 = time.perf_counter()
-        print(f"[{name}] running ({'quick' if quick else 'full'}) ...", flush=True)
+        print(f"[{name}] ({i + 1}/{len(names)}) {_summary(fn)} ...", flush=True)
         out = fn(out_dir, quick=quick, seed=seed, **{k: v for k, v in options.items() if k in params})
         out["seconds"] = time.perf_counter() - t0
         print(f"[{name}] done in {out['seconds']:.1f} s", flush=True)
@@ -165,3 +177,10 @@ def html_report(outs, *, quick: bool, seed: int, options: dict) -> str:
             parts.append(f"<img alt='{esc(os.path.basename(fig))}' src='data:image/png;base64,{data}'>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _summary(fn) -> str:
+    """The experiment's one-line description: the first sentence of its docstring, shortened."""
+    first = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
+    first = first.split(". ")[0].rstrip(".")
+    return first if len(first) <= 100 else first[:97] + "..."

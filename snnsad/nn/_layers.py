@@ -17,7 +17,7 @@ from jaxtyping import Array, PRNGKeyArray
 
 from .._checks import check_positive
 from .._custom_types import Current, Input, LayerArray
-from .._neurons import LIF, AbstractNeuron, LeakyIntegrator, StepOutput, psp_kernel_energy
+from .._neurons import PSP_NEURONS, AbstractNeuron, LeakyIntegrator, StepOutput, has_psp_kernel, psp_kernel_energy
 from .._spikes import AbstractSpikeFunction, sample_spikes
 
 # ----------------------------------------------------------------------------- initialisers
@@ -37,8 +37,11 @@ def fluctuation_std(neuron: AbstractNeuron | LeakyIntegrator, fan_in: int, rate:
     """
     check_positive("rate", rate, where="fluctuation_std")
     check_positive("sigma_u", sigma_u, where="fluctuation_std")
-    if not isinstance(neuron, (LIF, LeakyIntegrator)):
-        raise TypeError("fluctuation_std: needs an LIF or LeakyIntegrator neuron (uses its time constants).")
+    if not has_psp_kernel(neuron):
+        raise TypeError(
+            f"fluctuation_std: needs an {PSP_NEURONS} neuron (it uses their time constants), "
+            f"got {type(neuron).__name__}; use init='normal' with a `gain` for this neuron."
+        )
     eps_hat = float(jnp.max(psp_kernel_energy(neuron)))
     return sigma_u / math.sqrt(fan_in * rate * eps_hat)
 

@@ -338,7 +338,8 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
     test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves) and the
     unbiased one a variance profile; SMORMS3's step factor is in (0, 1]; each run keeps its own checkpoint
-    folder (what `fit` resumes from)."""
+    folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, which refuses the
+    study's spike-reading regulariser: it trains the cross-entropy of the readout (`method_loss`)."""
     from snnsad.experiments import _unbiased_training as ut
 
     every = ut.methods
@@ -348,7 +349,7 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
         lambda depth: {
             k: v
             for k, v in every(depth).items()
-            if k in ("deterministic SG", "stochastic SG (matched)", "StochasticAD(8)")
+            if k in ("deterministic SG", "stochastic SG (matched)", "LocalScoreFunction(2)")
         },
     )
     monkeypatch.setattr(
@@ -367,16 +368,16 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     )
     out = ut.unbiased_training(str(tmp_path), quick=True)
     task = out["results"]["calibrated 20-128-10"]
-    assert set(task["methods"]) == {"deterministic SG", "stochastic SG (matched)", "StochasticAD(8)"}
+    assert set(task["methods"]) == {"deterministic SG", "stochastic SG (matched)", "LocalScoreFunction(2)"}
     assert task["methods"]["deterministic SG"]["cost_vs_deterministic_sg"] == 1.0
     assert task["methods"]["stochastic SG (matched)"]["cost_vs_matched_sg"] == 1.0
     target = [row for row in out["report"] if row[0].endswith("best unbiased method vs the matched SG")]
-    assert len(target) == 1 and target[0][1].startswith("StochasticAD(8): ")
+    assert len(target) == 1 and target[0][1].startswith("LocalScoreFunction(2): ")
     assert target[0][3].startswith("no verdict")  # a cut-down run says nothing of the target (defined on --full)
     assert all(0 <= r["test_accuracy_mean"] <= 1 for r in task["methods"].values())
     assert all(0 < r["smorms3_step_fraction"] <= 1 for r in task["methods"].values())
-    assert [p["name"] for p in task["variance_at_init"]] == ["StochasticAD(8)"]
-    assert any(row[0].startswith("calibrated 20-128-10: StochasticAD(8)") for row in out["report"])
+    assert [p["name"] for p in task["variance_at_init"]] == ["LocalScoreFunction(2)"]
+    assert any(row[0].startswith("calibrated 20-128-10: LocalScoreFunction(2)") for row in out["report"])
     runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())
     assert len(runs) == 3 and all((r / "checkpoint.eqx").exists() for r in runs)
 
