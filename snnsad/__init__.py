@@ -41,6 +41,8 @@ from ._neurons import LIFState as LIFState
 from ._neurons import Perceptron as Perceptron
 from ._neurons import TrainableTauLIF as TrainableTauLIF
 from ._parallel import device_mesh as device_mesh
+from ._parallel import init_processes as init_processes
+from ._parallel import process_share as process_share
 from ._parallel import replicate as replicate
 from ._parallel import shard as shard
 from ._spikes import AbstractSpikeFunction as AbstractSpikeFunction

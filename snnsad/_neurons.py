@@ -23,7 +23,7 @@ Time constants and `dt` are hyper-parameters (array fields declared with
 """
 
 import abc
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, TypeGuard
 
 import equinox as eqx
 import jax
@@ -494,12 +494,12 @@ class LeakyIntegrator(eqx.Module):
 PSP_NEURONS = "LIF, ALIF, AlphaLIF, TrainableTauLIF or LeakyIntegrator"  # for messages
 
 
-def has_psp_kernel(neuron) -> bool:
+def has_psp_kernel(neuron) -> TypeGuard["_AbstractLIF | TrainableTauLIF | LeakyIntegrator"]:
     """Whether `psp_kernel_energy` (and so the fluctuation-driven init) knows `neuron`'s response."""
     return isinstance(neuron, (_AbstractLIF, TrainableTauLIF, LeakyIntegrator))
 
 
-def psp_kernel_energy(neuron: "_AbstractLIF | TrainableTauLIF | LeakyIntegrator", n_steps: int = 10_000) -> Array:
+def psp_kernel_energy(neuron: "AbstractNeuron | LeakyIntegrator", n_steps: int = 10_000) -> Array:
     """`eps_hat = sum_k eps[k]^2 dt` of the membrane response `eps` to one unit input spike.
 
     Computed from the discrete dynamics themselves, so the fluctuation-driven initialisation is

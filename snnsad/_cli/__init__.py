@@ -199,7 +199,7 @@ def _cmd_list(args):
     print("snnsad reproduce:")
     for name, fn in EXPERIMENTS.items():
         print(f"  {name:20s} {_first_sentence(fn)}")
-    print(f"  {'tour':20s} what `make demo` runs (--quick: about 3 minutes): {' '.join(TOUR)}")
+    print(f"  {'tour':20s} What `make demo` runs (--quick, about 3 minutes): {', '.join(TOUR)}.")
     print("snnsad train --dataset: " + ", ".join(DATASETS))
     print("snnsad train --estimator:")
     for name, doc in ESTIMATORS.items():
