@@ -48,6 +48,7 @@ COMMANDS = {
     "shd_data_path": "python benchmarks/shd_data_path.py --steps 2",
     "e6_throughput": "python benchmarks/e6_throughput.py --epochs 3",
     "estimator_cost": "python benchmarks/estimator_cost.py --repeats 7",
+    "workload_floors": "python benchmarks/workload_floors.py --repeats 5",
 }
 # Published spyx fp32 times on an RTX 4090 (Open Neuromorphic benchmark, forward + backward), ms by n.
 GPU_ANCHORS_MS = {4096: 11.0, 16384: 76.0}
@@ -60,7 +61,11 @@ TARGETS = {
     3: "data path (reading, binning, batching, checks) < 10 % of an epoch: E5 at SHD's size, E6 full",
     4: "StochasticAD(M) <= M + 2 forward passes for M >= 4; vmapped variance study >= 20x a Python loop",
     5: "GPU: `snnsad bench --sizes 4096,8192,16384`, beside the published spyx times",
+    6: "real training steps near their floors: E6 conv <= 1.5x its GEMM floor, the dense Randman steps <= 1.6x, "
+    "E5's <= 2x; EventProp <= 1.0x its discrete twin at dt 0.1 ms",
 }
+# Target 6's bound per workload of benchmarks/workload_floors.py (by the start of its name).
+FLOOR_BOUNDS = {"E6 conv": 1.5, "calibrated Randman": 1.6, "deep Randman": 1.6, "E5": 2.0, "EventProp": 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,12 +199,27 @@ def _gpu_checks(gpu: dict | None) -> list[Check]:
     return [Check(5, what, "run on a GPU", f"{gpu['hardware']}; {anchors}", True, "gpu/bench")]
 
 
+def _floor_checks(floors: dict | None) -> list[Check]:
+    """Target 6, from workload_floors: each workload's step over its floor, against its bound (a workload
+    the script does not time yet is not measured)."""
+    rows = {} if floors is None or floors.get("quick") else {r["workload"]: r for r in floors["rows"]}
+    checks = []
+    for prefix, bound in FLOOR_BOUNDS.items():
+        row = next((r for name, r in rows.items() if name.startswith(prefix)), None)
+        if row is None:
+            checks.append(_missing(6, prefix, f"<= {bound:g}x", "workload_floors"))
+            continue
+        checks.append(_at_most(6, f"{row['workload']} / {row['floor']}", row["ratio"], bound, "workload_floors"))
+    return checks
+
+
 def _checks_of_one_run(results: dict[str, dict]) -> list[Check]:
     return (
         _peer_checks(results.get("bench"))
         + _throughput_checks(results)
         + _estimator_checks(results.get("estimator_cost"), results.get("bench"))
         + _gpu_checks(results.get("gpu/bench"))
+        + _floor_checks(results.get("workload_floors"))
     )
 
 

@@ -1,0 +1,180 @@
+"""Where the time of real training goes: each experiment's training step beside its own floor.
+
+For each workload, one run on one machine times, in interleaved rounds (median of `--repeats`):
+
+- the **step**: the jitted training step `snnsad.fit` runs (`_train_step`: estimate, optimiser update,
+  finiteness flags) on one batch already on the device, with the experiment's own network, loss,
+  estimator, optimiser and batch size;
+- its **floor**: for a discrete-time network, the same layer sizes as dense GEMMs over all `B x T` rows
+  at once, forward and both backward products (`X W`, `dY W^T`, `X^T dY`; the first layer has no input
+  gradient), the least work any implementation of the step does (a convolution's dense Toeplitz matrix
+  has more multiply-adds than the convolution; what the floor counts are the GEMM shapes, on the
+  machine's GEMM kernel); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
+  at `dt` 0.1 ms with the SuperSpike surrogate, trained by BPTT on the same batch and the same TTFS
+  loss (`twin_ttfs_loss`), the discrete method EventProp replaces.
+
+Workloads: E6's conv network (32/64/128 filters, kernels 11/5/5, batch 400, T = 100, matched stochastic
+SG); the calibrated Randman 20-128-10 (batch 250, T = 100, deterministic SuperSpike, the calibration's
+recipe); the paper's deep Randman 20-128-128-128-15 (batch 250, matched stochastic SG); EventProp on
+Yin-Yang 5-200-3 (batch 32). `--quick` cuts batches (and so says nothing about the targets).
+
+    python benchmarks/workload_floors.py [--repeats 5] [--quick]
+
+Writes `benchmarks/results/workload_floors.json` and `.md`.
+"""
+
+import argparse
+import json
+import os
+import statistics
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+
+import snnsad
+from snnsad import events
+from snnsad._io import atomic_write_text, machine_description, run_info
+from snnsad._timing import interleaved_seconds, prepared
+from snnsad.experiments import paper_network, randman_conv_network
+from snnsad.experiments._e6_randman import calibrated_recipe, training_recipe
+from snnsad.experiments._eventprop_training import RECIPE, loss_of, yinyang_network
+from snnsad.train._fit import _step
+
+
+def _step_call(net, estimator, loss_fn, optimizer, xs, ys) -> Callable[[], object]:
+    """The training step `fit` runs, on one batch already on the device (state not donated between calls:
+    each call starts from the same copies, so every round times the same work)."""
+    batched = snnsad.Batched(estimator)
+    opt_state = optimizer.init(eqx.filter(net, snnsad.nn.trainable(net)))
+    step = eqx.filter_jit(lambda n, s: _step(batched, loss_fn, optimizer, n, s, xs, ys, jr.key(0)))
+    return prepared(step, net, opt_state)
+
+
+def dense_floor(sizes: list[tuple[int, int]], rows: int, dtype=jnp.float32) -> Callable[[], object]:
+    """Forward and backward GEMMs of dense layers `(n_in, n_out)` over `rows` rows (no input gradient for the first)."""
+    keys = jr.split(jr.key(0), 3 * len(sizes))
+    mats = []
+    for i, (n_in, n_out) in enumerate(sizes):
+        x = jr.normal(keys[3 * i], (rows, n_in), dtype)
+        w = jr.normal(keys[3 * i + 1], (n_in, n_out), dtype)
+        dy = jr.normal(keys[3 * i + 2], (rows, n_out), dtype)
+        mats.append((x, w, dy))
+
+    @jax.jit
+    def gemms(mats):
+        out = []
+        for i, (x, w, dy) in enumerate(mats):
+            out += [x @ w, x.T @ dy] + ([dy @ w.T] if i else [])
+        return out
+
+    return prepared(gemms, mats)
+
+
+def _layer_sizes(net) -> list[tuple[int, int]]:
+    """`(inputs, outputs)` per layer of a discrete network, the readout included (neurons, flattened)."""
+    sizes = [(layer.in_size, layer.size) for layer in net.layers]
+    if net.readout is not None:
+        sizes.append((net.layers[-1].size, net.readout.weight.shape[0]))
+    return sizes
+
+
+def _randman_batch(spec: dict, batch: int, n_steps: int = 100):
+    data = snnsad.data.randman(**spec, n_steps=n_steps, samples_per_class=batch // spec["n_classes"] + 1, seed=1)
+    xs, ys = data.batch(np.arange(batch))
+    return jnp.asarray(xs), jnp.asarray(ys)
+
+
+def workloads(quick: bool) -> dict[str, dict]:
+    """name -> {step, floor, what}: the prepared calls of each workload."""
+    out = {}
+    b = 40 if quick else 400
+    loss_fn, _, optimizer = training_recipe()
+    net = randman_conv_network(snnsad.Stochastic(snnsad.Sigmoid(10.0)), n_classes=15, seed=0)
+    xs, ys = _randman_batch(dict(n_classes=15, n_units=20, alpha=0.5), b)
+    out["E6 conv 32/64/128, matched stochastic SG"] = dict(
+        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
+        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        floor_kind="dense GEMMs",
+        batch=b,
+        sizes=_layer_sizes(net),
+    )
+    b = 25 if quick else 250
+    loss_fn, _, optimizer = calibrated_recipe()
+    net = paper_network((20, 128, 10), snnsad.Surrogate(snnsad.FastSigmoid(20.0), scale=1.0), seed=0)
+    xs, ys = _randman_batch(dict(n_classes=10, n_units=20, alpha=1.0), b)
+    out["calibrated Randman 20-128-10, deterministic SG"] = dict(
+        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
+        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        floor_kind="dense GEMMs",
+        batch=b,
+        sizes=_layer_sizes(net),
+    )
+    net = paper_network((20, 128, 128, 128, 15), snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=0)
+    xs, ys = _randman_batch(dict(n_classes=15, n_units=20, alpha=0.5), b)
+    out["deep Randman 20-128-128-128-15, matched stochastic SG"] = dict(
+        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
+        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        floor_kind="dense GEMMs",
+        batch=b,
+        sizes=_layer_sizes(net),
+    )
+    b = RECIPE["batch"]
+    net = yinyang_network(jr.key(0))
+    x, y = events.yinyang_events(b, seed=0)
+    opt = optax.adam(RECIPE["lr"])
+    dt = 0.1
+    twin = events.discrete_twin(net, dt, snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
+    raster = jnp.asarray(events.to_raster(x, 5, dt, net.t_end))
+    twin_loss = events.twin_ttfs_loss(dt, tau0=RECIPE["tau0"], tau1=RECIPE["tau1"], alpha=RECIPE["alpha"])
+    out["EventProp Yin-Yang 5-200-3"] = dict(
+        step=_step_call(net, events.EventProp(), loss_of("ttfs"), opt, x, jnp.asarray(y)),
+        floor=_step_call(twin, snnsad.Autodiff(), twin_loss, opt, raster, jnp.asarray(y)),
+        floor_kind=f"discrete twin, dt {dt} ms, BPTT",
+        batch=b,
+        sizes=[(5, RECIPE["hidden"]), (RECIPE["hidden"], 3)],
+    )
+    return out
+
+
+def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/results") -> dict:
+    jax.config.update("jax_numpy_dtype_promotion", "standard")
+    rows = []
+    for name, w in workloads(quick).items():
+        times = interleaved_seconds({"step": w["step"], "floor": w["floor"]}, repeats)
+        step, floor = statistics.median(times["step"]), statistics.median(times["floor"])
+        rows.append(
+            {"workload": name, "batch": w["batch"], "layer_sizes": w["sizes"], "floor": w["floor_kind"],
+             "step_seconds": step, "floor_seconds": floor, "ratio": step / floor}
+        )  # fmt: skip
+        print(f"{name}: step {step * 1e3:.1f} ms, floor ({w['floor_kind']}) {floor * 1e3:.1f} ms, x{step / floor:.2f}")
+    result = {"machine": machine_description(), "run": run_info(), "repeats": repeats, "quick": quick, "rows": rows}
+    os.makedirs(out, exist_ok=True)
+    atomic_write_text(os.path.join(out, "workload_floors.json"), json.dumps(result, indent=2) + "\n")
+    lines = [
+        "| workload | batch | step (ms) | floor | floor (ms) | step / floor |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {r['workload']} | {r['batch']} | {r['step_seconds'] * 1e3:.1f} | {r['floor']} | "
+            f"{r['floor_seconds'] * 1e3:.1f} | {r['ratio']:.2f} |"
+            for r in rows
+        ),
+        "",
+        f"{result['machine']}; median of {repeats} interleaved rounds; `python benchmarks/workload_floors.py`"
+        + (" --quick (cut batches)" if quick else ""),
+    ]
+    atomic_write_text(os.path.join(out, "workload_floors.md"), "\n".join(lines) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", default="benchmarks/results")
+    args = parser.parse_args()
+    main(repeats=args.repeats, quick=args.quick, out=args.out)
