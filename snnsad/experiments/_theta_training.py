@@ -118,10 +118,11 @@ class _Measures(Callback):
         info.record.update(evaluate(info.net.net, *self.test_data))
 
 
-def train(net, train_data, test_data, *, epochs, batch, lr, seed, pseudospikes=True, progress=True):
+def train(net, train_data, test_data, *, epochs, batch, lr, seed, pseudospikes=True, progress=True, out_dir=None):
     """`snnsad.fit` with `Pseudospikes(pseudospikes)` (`False`: the plain exact gradient), AdaBelief with exponential decay and the phases clipped into
     range after every step; returns the final network and one record per epoch (`epoch` counts the
-    epochs trained: the first record, epoch 0, measures the initial network)."""
+    epochs trained: the first record, epoch 0, measures the initial network). With `out_dir` the run
+    is checkpointed after every epoch and resumes from there (`fit`'s run folder)."""
     r = THETA_RECIPE
     images, labels = train_data
     x_all = encode_images(images, levels=r["levels"], t_end=net.t_end)
@@ -143,6 +144,8 @@ def train(net, train_data, test_data, *, epochs, batch, lr, seed, pseudospikes=T
         seed=seed,
         progress=progress,
         callbacks=[_Measures(test_data)],
+        out_dir=out_dir,
+        config={"experiment": "theta", "lr": lr, "pseudospikes": bool(pseudospikes)},
     )
     history: list[dict[str, Any]] = [dict(epoch=0, train_loss=None, **evaluate(net, *test_data))]
     history += [{**h, "epoch": h["epoch"] + 1} for h in fitted.history]
@@ -164,8 +167,9 @@ def train_seed(folder, seed, data: dict, *, hidden, epochs, batch, lr, dataset: 
         net, record = load_network(path + ".eqx", template)
         if record.get("settings") == settings:
             return net, record
+    # the run folder keeps a checkpoint per epoch: an interrupted seed resumes from its last epoch
     net, history = train(template, data["train"], data["test"], epochs=epochs, batch=batch, lr=lr, seed=seed,
-                         pseudospikes=pseudospikes, progress=progress)  # fmt: skip
+                         pseudospikes=pseudospikes, progress=progress, out_dir=path + "-run")  # fmt: skip
     record = {"seed": seed, "settings": settings, "history": history, "final": history[-1]}
     save_checkpoint(path + ".eqx", net, record)
     atomic_write_text(path + ".json", json.dumps(record, indent=2))

@@ -53,7 +53,8 @@ def test_silent_theta_network_trains_on_digits_and_its_exact_gradient_is_zero(st
 def test_theta_runs_on_mnist_shaped_files_and_resume_from_their_checkpoint(tmp_path, standard_promotion):
     """The MNIST branch of `smooth-exact` on synthetic IDX files (40 random 28 x 28 images): the recipe's
     784-input network trains one epoch, its record is saved, and a second call loads it instead of training
-    (the same record, no new history); a missing folder is refused before any work."""
+    (the same record, no new history); asked for a second epoch, it resumes from the first epoch's checkpoint
+    (the first epoch's record unchanged); a missing folder is refused before any work."""
     from snnsad.experiments._theta_training import train_seed
 
     rng = np.random.default_rng(0)
@@ -74,6 +75,10 @@ def test_theta_runs_on_mnist_shaped_files_and_resume_from_their_checkpoint(tmp_p
         folder, 0, data, hidden=(12,), epochs=1, batch=20, lr=4e-3, dataset="mnist", progress=False
     )
     assert second == record and bool(jnp.all(again.weights[0] == net.weights[0]))
+    # the run folder checkpoints every epoch: asking for two epochs continues from the first one
+    assert (tmp_path / "seeds" / "mnist_seed_0-run" / "checkpoint.eqx").exists()
+    _, longer = train_seed(folder, 0, data, hidden=(12,), epochs=2, batch=20, lr=4e-3, dataset="mnist", progress=False)
+    assert len(longer["history"]) == 3 and longer["history"][1] == record["history"][1]
     with pytest.raises(FileNotFoundError, match="mnist-path"):
         snnsad.experiments.reproduce(["smooth-exact"], str(tmp_path / "out"), mnist_path=str(tmp_path / "missing"))
     with pytest.raises(FileNotFoundError, match="fashion-mnist"):
