@@ -45,9 +45,28 @@ def test_each_check_is_judged_against_its_threshold():
     assert met[(4, "variance study, vmapped / Python loop")] is True
     # files not there are "not measured", and say which command writes them
     missing = [c for c in found if c.met is None]
-    assert {c.source for c in missing} == {"shd_data_path", "e6_throughput", "estimator_cost", "gpu/bench"}
+    assert {c.source for c in missing} == {
+        "shd_data_path", "e6_throughput", "estimator_cost", "gpu/bench", "workload_floors"
+    }  # fmt: skip
     assert all("run `" in c.measured for c in missing if c.source != "gpu/bench")
-    assert report.verdicts(found) == {1: True, 2: False, 3: None, 4: None, 5: None}
+    assert report.verdicts(found) == {1: True, 2: False, 3: None, 4: None, 5: None, 6: None}
+
+
+def test_workload_floor_checks_use_each_workloads_bound():
+    """Target 6: each timed workload against its own bound (at the bound is met), an untimed one (E5) not
+    measured, and a `--quick` run (cut batches) says nothing of the target."""
+    rows = [
+        {"workload": "E6 conv 32/64/128", "floor": "dense GEMMs", "ratio": 1.5},
+        {"workload": "calibrated Randman 20-128-10", "floor": "dense GEMMs", "ratio": 1.61},
+        {"workload": "deep Randman 20-128-128-128-15", "floor": "dense GEMMs", "ratio": 1.2},
+        {"workload": "EventProp Yin-Yang 5-200-3", "floor": "discrete twin", "ratio": 1.01},
+    ]
+    found = [c for c in report.checks({"workload_floors": {"quick": False, "rows": rows}}) if c.number == 6]
+    met = {c.target.split(" /")[0]: c.met for c in found}
+    assert met == {"E6 conv 32/64/128": True, "calibrated Randman 20-128-10": False,
+                   "deep Randman 20-128-128-128-15": True, "EventProp Yin-Yang 5-200-3": False, "E5": None}  # fmt: skip
+    quick = report.checks({"workload_floors": {"quick": True, "rows": rows}})
+    assert all(c.met is None for c in quick if c.number == 6)
 
 
 def test_boundaries_and_the_other_targets():
