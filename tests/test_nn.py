@@ -205,23 +205,26 @@ def test_conv1d_shd_network_shapes(getkey):
     assert trace.output.shape == (4, 20)
 
 
-def test_conv1d_projection_and_recurrence_match_explicit_sums(x64, getkey):
+@pytest.mark.parametrize("c_in, c_out", [(2, 3), (9, 10)])  # patches, then one product per tap (C_in >= 8)
+def test_conv1d_projection_and_recurrence_match_explicit_sums(c_in, c_out, x64, getkey):
+    """Conv1D's projection (stride 2) and recurrent convolution (same padding) equal explicit sums in float64,
+    in both of `_conv`'s forms (gathered patches for few input channels, a product per kernel tap for many)."""
     layer = snnsad.Conv1D(
-        2, 9, 3, 3, 2, 3, neuron=snnsad.LIF(), spike_fn=snnsad.Heaviside(), key=getkey(), dtype=jnp.float64
+        c_in, 9, c_out, 3, 2, 3, neuron=snnsad.LIF(), spike_fn=snnsad.Heaviside(), key=getkey(), dtype=jnp.float64
     )
-    x = jr.normal(getkey(), (4, 2 * 9), jnp.float64)
+    x = jr.normal(getkey(), (4, c_in * 9), jnp.float64)
     K = np.asarray(layer.kernel)
-    xr = np.asarray(x).reshape(4, 2, 9)
-    ref = np.zeros((4, 3, layer.out_length))
+    xr = np.asarray(x).reshape(4, c_in, 9)
+    ref = np.zeros((4, c_out, layer.out_length))
     for t in range(4):
-        for o in range(3):
+        for o in range(c_out):
             for j in range(layer.out_length):
                 ref[t, o, j] = np.sum(K[o] * xr[t, :, 2 * j : 2 * j + 3])
     np.testing.assert_allclose(layer.project(x), ref.reshape(4, -1), rtol=1e-12)
-    s = np.asarray(jr.bernoulli(getkey(), 0.5, (3 * layer.out_length,)), np.float64)
-    R, sr = np.asarray(layer.recurrent_kernel), s.reshape(3, -1)
+    s = np.asarray(jr.bernoulli(getkey(), 0.5, (c_out * layer.out_length,)), np.float64)
+    R, sr = np.asarray(layer.recurrent_kernel), s.reshape(c_out, -1)
     padded = np.pad(sr, ((0, 0), (1, 1)))
-    rec = np.array([[np.sum(R[o] * padded[:, j : j + 3]) for j in range(layer.out_length)] for o in range(3)])
+    rec = np.array([[np.sum(R[o] * padded[:, j : j + 3]) for j in range(layer.out_length)] for o in range(c_out)])
     np.testing.assert_allclose(layer.recurrent_current(jnp.asarray(s)), rec.reshape(-1), rtol=1e-12)
 
 

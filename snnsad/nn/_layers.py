@@ -184,16 +184,24 @@ class Dense(AbstractLayer):
 
 
 def _conv(x, kernel, stride, pad=0):
-    """1-D cross-correlation by patches and one contraction: `x` (batch, C_in, L), `kernel` (C_out, C_in, K).
+    """1-D cross-correlation: `x` (batch, C_in, L), `kernel` (C_out, C_in, K); GEMMs over the batch.
 
-    Written as a gather plus `einsum` (a GEMM) rather than `conv_general_dilated` so that
-    per-example gradients under `vmap` stay batched matrix products (XLA's CPU backend turns
-    vmapped convolution gradients into a slow grouped convolution).
+    Two forms, chosen by shape from measurements of E6's conv network (batch 400, 2 CPU cores; its
+    training step 0.90 s with this choice, 1.08 s with patches everywhere, 0.92 s with taps everywhere,
+    1.05 s with XLA's `conv_general_dilated`, which vmapped differentiates into a grouped convolution):
+
+    - `C_in >= 8`: one product per kernel tap, `sum_k kernel[:, :, k] @ x[:, :, k :: stride]`; the
+      strided slices' transposes are pads, so the backward pass has no scatter;
+    - fewer input channels (a first layer): gathered patches `x[:, :, index]` and one contraction over
+      `C_in x K` (taps would be outer products).
     """
     if pad:
         x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad)))
     size = kernel.shape[2]
     out_length = (x.shape[2] - size) // stride + 1
+    if kernel.shape[1] >= 8:
+        end = stride * (out_length - 1) + 1
+        return sum(jnp.einsum("bil,oi->bol", x[:, :, k : k + end : stride], kernel[:, :, k]) for k in range(size))
     index = stride * jnp.arange(out_length)[:, None] + jnp.arange(size)[None, :]
     patches = x[:, :, index]  # (batch, C_in, L_out, K)
     return jnp.einsum("bilk,oik->bol", patches, kernel)
@@ -292,7 +300,8 @@ class Conv1D(AbstractLayer):
 
 def _conv2d(x, kernel, stride: tuple[int, int], pad: int = 0):
     """2-D cross-correlation by patches and one contraction: `x` (batch, C_in, H, W), `kernel` (C_out, C_in, KH, KW);
-    a GEMM under `vmap`, as `_conv`."""
+    a GEMM under `vmap`, as `_conv`. (One product per tap, as `_conv` does for many channels, measured slower
+    here: an N-MNIST-shaped layer, 2 -> 8 channels, 5 x 5 kernel, stride 2: 0.19 s against 0.12 s a step.)"""
     if pad:
         x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     kh, kw = kernel.shape[2:]
