@@ -188,7 +188,8 @@ def _conv(x, kernel, stride, pad=0):
 
     Two forms, chosen by shape from measurements of E6's conv network (batch 400, 2 CPU cores; its
     training step 0.90 s with this choice, 1.08 s with patches everywhere, 0.92 s with taps everywhere,
-    1.05 s with XLA's `conv_general_dilated`, which vmapped differentiates into a grouped convolution):
+    1.05 s with XLA's `conv_general_dilated`, which vmapped differentiates into a grouped convolution;
+    E5's strided recurrent SHD network, batch 64, T = 100: 0.48 s against 0.67 s with patches everywhere):
 
     - `C_in >= 8`: one product per kernel tap, `sum_k kernel[:, :, k] @ x[:, :, k :: stride]`; the
       strided slices' transposes are pads, so the backward pass has no scatter;
