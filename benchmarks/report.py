@@ -48,7 +48,7 @@ COMMANDS = {
     "shd_data_path": "python benchmarks/shd_data_path.py --steps 2",
     "e6_throughput": "python benchmarks/e6_throughput.py --epochs 3",
     "estimator_cost": "python benchmarks/estimator_cost.py --repeats 7",
-    "workload_floors": "python benchmarks/workload_floors.py --repeats 5",
+    "workload_floors": "python benchmarks/workload_floors.py --repeats 15",
 }
 # Published spyx fp32 times on an RTX 4090 (Open Neuromorphic benchmark, forward + backward), ms by n.
 GPU_ANCHORS_MS = {4096: 11.0, 16384: 76.0}

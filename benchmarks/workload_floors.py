@@ -9,12 +9,14 @@ For each workload, one run on one machine times, in interleaved rounds (median o
   at once, forward and both backward products (`X W`, `dY W^T`, `X^T dY`; the first layer has no input
   gradient), the least work any implementation of the step does (a convolution's dense Toeplitz matrix
   has more multiply-adds than the convolution; what the floor counts are the GEMM shapes, on the
-  machine's GEMM kernel); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
+  machine's GEMM kernel; a recurrent layer adds its `n x n` product, which for E5's recurrent
+  convolution is far more work than the convolution, so E5's floor is a loose one); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
   at `dt` 0.1 ms with the SuperSpike surrogate, trained by BPTT on the same batch and the same TTFS
   loss (`twin_ttfs_loss`), the discrete method EventProp replaces.
 
 Workloads: E6's conv network (32/64/128 filters, kernels 11/5/5, batch 400, T = 100, matched stochastic
-SG); the calibrated Randman 20-128-10 (batch 250, T = 100, deterministic SuperSpike, the calibration's
+SG); E5's strided recurrent conv network on SHD-shaped input (700 channels, T = 350, batch 400, random
+spikes at SHD's rate, batch 100 of E5's 400; the same loss and optimiser as E6); the calibrated Randman 20-128-10 (batch 250, T = 100, deterministic SuperSpike, the calibration's
 recipe); the paper's deep Randman 20-128-128-128-15 (batch 250, matched stochastic SG); EventProp on
 Yin-Yang 5-200-3 (batch 32). `--quick` cuts batches (and so says nothing about the targets).
 
@@ -40,7 +42,7 @@ import snnsad
 from snnsad import events
 from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad._timing import interleaved_seconds, prepared
-from snnsad.experiments import paper_network, randman_conv_network
+from snnsad.experiments import paper_network, randman_conv_network, shd_conv_network
 from snnsad.experiments._e6_randman import calibrated_recipe, training_recipe
 from snnsad.experiments._eventprop_training import RECIPE, loss_of, yinyang_network
 from snnsad.train._fit import _step
@@ -76,8 +78,13 @@ def dense_floor(sizes: list[tuple[int, int]], rows: int, dtype=jnp.float32) -> C
 
 
 def _layer_sizes(net) -> list[tuple[int, int]]:
-    """`(inputs, outputs)` per layer of a discrete network, the readout included (neurons, flattened)."""
-    sizes = [(layer.in_size, layer.size) for layer in net.layers]
+    """`(inputs, outputs)` per layer of a discrete network, a recurrent layer's `(outputs, outputs)` after its
+    feed-forward one, the readout last (neurons, flattened)."""
+    sizes = []
+    for layer in net.layers:
+        sizes.append((layer.in_size, layer.size))
+        if getattr(layer, "recurrent_kernel", None) is not None or getattr(layer, "recurrent_weight", None) is not None:
+            sizes.append((layer.size, layer.size))
     if net.readout is not None:
         sizes.append((net.layers[-1].size, net.readout.weight.shape[0]))
     return sizes
@@ -99,6 +106,17 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["E6 conv 32/64/128, matched stochastic SG"] = dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        floor_kind="dense GEMMs",
+        batch=b,
+        sizes=_layer_sizes(net),
+    )
+    b, t = (40, 100) if quick else (100, 350)  # batch 100 of E5's 400: one step at 400 takes minutes here
+    net = shd_conv_network(snnsad.Stochastic(snnsad.Sigmoid(10.0)), n_steps=t)
+    xs = (jr.uniform(jr.key(1), (b, t, 700)) < 0.03).astype(jnp.float32)  # SHD's shape and about its rate
+    ys = jnp.arange(b) % 20
+    out["E5 SHD conv-recurrent 16/32/64, matched stochastic SG"] = dict(
+        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
+        floor=dense_floor(_layer_sizes(net), b * t),
         floor_kind="dense GEMMs",
         batch=b,
         sizes=_layer_sizes(net),
