@@ -1,11 +1,14 @@
 """What every experiment writes: a folder with config (versions, commit), results and figures."""
 
+import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 
 from ..nn import trainable
-from ..train import load_checkpoint, write_run
+from ..train import atomic_write_text, load_checkpoint, write_run
 
 
 def pyplot():
@@ -36,3 +39,22 @@ def load_network(path: str, template):
         except Exception:
             raise err from None
         return eqx.combine(params, static), record
+
+
+def cached(folder: str, name: str, settings: dict, compute: Callable[[], Any]) -> Any:
+    """`compute()`, or its saved value when `folder/name.json` holds one made with the same `settings`.
+
+    The parts of a long study (one width, one grid cell) are saved atomically as they finish, so the
+    study resumes after an interruption with the parts it has; the value must be JSON (lists, not arrays).
+    """
+    path = os.path.join(folder, f"{name}.json")
+    settings = json.loads(json.dumps(settings))  # as it reads back (tuples become lists)
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("settings") == settings:
+            return saved["value"]
+    value = compute()
+    os.makedirs(folder, exist_ok=True)
+    atomic_write_text(path, json.dumps({"settings": settings, "value": value}))
+    return value

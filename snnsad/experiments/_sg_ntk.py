@@ -12,6 +12,7 @@ at the same learning rate and number of steps (finite-time kernel regression).
 """
 
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +35,7 @@ from ..kernels import (
     kernel_regression,
     mlp_apply,
 )
-from ._results import pyplot, save
+from ._results import cached, pyplot, save
 from ._sg_ntk_stochastic import stochastic_study
 
 SURROGATE = SurrogateDerivative(Erf(0.5))
@@ -88,12 +89,13 @@ def _train_sign_networks(width, n_networks, x, y, xt, lr, steps, key):
     return np.asarray(jax.lax.map(jax.jit(one), jr.split(key, n_networks)))
 
 
-def kernels_after_training(x, y, *, ms, widths, n_networks, steps, seed=0) -> dict:
+def kernels_after_training(x, y, *, ms, widths, n_networks, steps, seed=0, parts: str | None = None) -> dict:
     """The empirical SG-NTK `J J~^T` on the training points of erf_m networks (two hidden layers) at
     initialisation and after `steps` of full-batch surrogate-gradient descent on `1/2 sum (f - y)^2`
     (learning rate 0.5 / the largest eigenvalue of the analytic SG-NTK), against the analytic
     (infinite-width, constant in training) SG-NTK: relative Frobenius distance `||K - K_inf|| / ||K_inf||`,
-    mean and standard error over `n_networks` networks, per `m` and width."""
+    mean and standard error over `n_networks` networks, per `m` and width. With `parts` (a folder) each
+    `(m, width)`'s distances are saved as they finish and reused by a rerun."""
     xj, yj = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
     out: dict = {}
     for m in ms:
@@ -118,13 +120,18 @@ def kernels_after_training(x, y, *, ms, widths, n_networks, steps, seed=0) -> di
 
                 return jax.lax.scan(step, params, None, length=steps)[0]
 
-            dist: dict[str, list] = {"init": [], "trained": []}
-            for k in jr.split(jr.key(10_000 * seed + w), n_networks):
-                params = init_mlp(k, (2, w, w, 1))
-                for when, p in (("init", params), ("trained", train(params))):
-                    e = empirical_kernels(p, x, x, activation=act, surrogate=SURROGATE).sg_ntk
-                    assert e is not None
-                    dist[when].append(float(np.linalg.norm(e - limit)) / norm)
+            def distances(w=w, act=act, train=train, limit=limit, norm=norm) -> dict[str, list]:
+                dist: dict[str, list] = {"init": [], "trained": []}
+                for k in jr.split(jr.key(10_000 * seed + w), n_networks):
+                    params = init_mlp(k, (2, w, w, 1))
+                    for when, p in (("init", params), ("trained", train(params))):
+                        e = empirical_kernels(p, x, x, activation=act, surrogate=SURROGATE).sg_ntk
+                        assert e is not None
+                        dist[when].append(float(np.linalg.norm(e - limit)) / norm)
+                return dist
+
+            settings = {"n": n_networks, "steps": steps, "seed": seed}
+            dist = distances() if parts is None else cached(parts, f"kernels_m{m:g}_w{w}", settings, distances)
             out[f"{m:g}"][str(w)] = {
                 when: {"mean": float(np.mean(d)), "se": float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0}
                 for when, d in dist.items()
@@ -158,6 +165,7 @@ def sg_ntk(
         stochastic_widths = (500, 4000) if quick else (500, 4000, 16000)
     n_networks = (30 if quick else 500) if n_networks is None else n_networks
     steps = (1000 if quick else 10000) if steps is None else steps
+    parts = os.path.join(out_dir, "sg_ntk", "parts")  # each width's networks, saved as they finish
     results: dict = {"closed_form_vs_quadrature": _closed_form_errors()}
     alpha, x, y = circle(15)
     alpha_t, xt, _ = circle(120, offset=np.pi / 120)
@@ -197,7 +205,10 @@ def sg_ntk(
     training = {}
     for w in widths:
         print(f"  SG-NTK: {n_networks} sign networks of width {w}, {steps} steps ...", flush=True)
-        preds = _train_sign_networks(w, n_networks, x, y, xt, lr, steps, jr.key(seed + w))
+        preds = np.asarray(
+            cached(parts, f"sign_networks_w{w}", {"n": n_networks, "steps": steps, "seed": seed, "lr": lr},
+                   lambda w=w: _train_sign_networks(w, n_networks, x, y, xt, lr, steps, jr.key(seed + w)).tolist())
+        )  # fmt: skip
         mean = preds.mean(0)
         # the networks' mean minus the kernel mean, averaged over test angles: mean and SE over networks
         per_network = (preds - gp.mean).mean(1)
@@ -212,14 +223,15 @@ def sg_ntk(
         }
     results["training"] = training
     results["stochastic"] = stochastic_study(
-        x, y, xt, widths=tuple(stochastic_widths), n_networks=min(n_networks, 30), steps=min(steps, 1000), seed=seed
-    )
+        x, y, xt, widths=tuple(stochastic_widths), n_networks=min(n_networks, 30), steps=min(steps, 1000), seed=seed,
+        parts=parts,
+    )  # fmt: skip
     results["gp"] = {"mean": gp.mean.tolist(), "sd": sd.tolist(), "lr": lr, "steps": steps}
     if trained_kernels:
         ms, kernel_widths, kernel_networks = trained_kernels
         print(f"  SG-NTK: empirical kernels after {steps} steps, m {ms}, widths {kernel_widths} ...", flush=True)
         results["kernels_after_training"] = kernels_after_training(
-            x, y, ms=ms, widths=kernel_widths, n_networks=kernel_networks, steps=steps, seed=seed
+            x, y, ms=ms, widths=kernel_widths, n_networks=kernel_networks, steps=steps, seed=seed, parts=parts
         )
     fig = _figure(results, alpha, y, alpha_t, gp.mean, sd, widths)
     cf = results["closed_form_vs_quadrature"]

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..escape import Erf
 from ..kernels import ErfActivation, SignActivation, SurrogateDerivative, analytic_kernels, init_mlp, kernel_regression
+from ._results import cached
 
 SIGMA = 0.5  # escape noise sd; the matched surrogate is 2 Erf(SIGMA).pdf, the SURROGATE of the SG-NTK study
 
@@ -71,12 +72,13 @@ def train_stochastic(width, depth, n_networks, x, y, xt, lr, steps, key, repeats
     return np.asarray(jax.lax.map(jax.jit(one), jr.split(key, n_networks)))
 
 
-def stochastic_study(x, y, xt, *, widths, n_networks: int, steps: int, seed: int) -> dict:
+def stochastic_study(x, y, xt, *, widths, n_networks: int, steps: int, seed: int, parts: str | None = None) -> dict:
     """Trained one-hidden-layer stochastic sign networks against the smoothed network's NTK and the sign SG-NTK.
 
     For each width: the RMS distance (over test angles) of the mean over `n_networks` networks of
     their noise-averaged predictions to each kernel's mean after the same `steps` of gradient
-    descent, and the RMS standard error of that network mean.
+    descent, and the RMS standard error of that network mean. With `parts` (a folder) each width's
+    predictions are saved as they finish and reused by a rerun.
     """
     smooth = ErfActivation(1 / (math.sqrt(2) * SIGMA))
     psi = SurrogateDerivative(Erf(SIGMA))
@@ -92,7 +94,14 @@ def stochastic_study(x, y, xt, *, widths, n_networks: int, steps: int, seed: int
     out: dict = {"lr": lr, "smoothed_ntk_mean": smooth_mean.tolist(), "sign_sg_ntk_mean": sg_mean.tolist()}
     for width in widths:
         print(f"  SG-NTK: {n_networks} stochastic sign networks (one hidden layer of {width}) ...", flush=True)
-        preds = train_stochastic(width, 1, n_networks, x, y, xt, lr, steps, jr.key(seed + width))
+
+        def run(width=width):
+            return np.asarray(
+                train_stochastic(width, 1, n_networks, x, y, xt, lr, steps, jr.key(seed + width))
+            ).tolist()
+
+        settings = {"n": n_networks, "steps": steps, "seed": seed, "lr": lr}
+        preds = np.asarray(run() if parts is None else cached(parts, f"stochastic_w{width}", settings, run))
         mean = preds.mean(0)
         se = preds.std(0, ddof=1) / math.sqrt(n_networks)
         out[str(width)] = {

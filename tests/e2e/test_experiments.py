@@ -562,3 +562,20 @@ def test_rewiring_redraws_exactly_the_silent_hidden_neurons_and_brings_most_back
     _, _, history = et.train(net, x, y, val, y[:32], epochs=2, seed=0, lr=5e-3, progress=False, rewire=True)
     assert [h["epoch"] for h in history] == [0, 1] and all(isinstance(h["rewired"], int) for h in history)
     assert history[0]["rewired"] > 0
+
+
+def test_cached_parts_are_reused_only_with_the_same_settings(tmp_path):
+    """A study's part is computed once and read back while its settings are unchanged (tuples compare as the
+    lists they are saved as); other settings recompute and replace it."""
+    from snnsad.experiments._results import cached
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return [len(calls), 0.1]
+
+    assert cached(str(tmp_path), "part", {"n": (1, 2)}, compute) == [1, 0.1]
+    assert cached(str(tmp_path), "part", {"n": (1, 2)}, compute) == [1, 0.1] and len(calls) == 1
+    assert cached(str(tmp_path), "part", {"n": (1, 3)}, compute) == [2, 0.1] and len(calls) == 2
+    assert json.loads((tmp_path / "part.json").read_text())["settings"] == {"n": [1, 3]}

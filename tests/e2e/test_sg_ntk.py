@@ -23,6 +23,8 @@ def test_sg_ntk_experiment_small(tmp_path):
     for w in ("20", "200"):
         assert r["training"][w]["inside_95_band"] >= 0.9
     assert (tmp_path / "sg_ntk" / "sg_ntk.png").stat().st_size > 1000
+    parts = sorted(p.name for p in (tmp_path / "sg_ntk" / "parts").iterdir())  # what a rerun resumes from
+    assert "sign_networks_w200.json" in parts and "stochastic_w100.json" in parts and "kernels_m20_w100.json" in parts
     for by_width in r["kernels_after_training"].values():
         narrow, wide = by_width["10"]["trained"], by_width["100"]["trained"]
         assert narrow["mean"] - wide["mean"] > 3 * math.hypot(narrow["se"], wide["se"])
