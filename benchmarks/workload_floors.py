@@ -12,7 +12,10 @@ For each workload, one run on one machine times, in interleaved rounds (median o
   machine's GEMM kernel; a recurrent layer adds its `n x n` product, which for E5's recurrent
   convolution is far more work than the convolution, so E5's floor is a loose one); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
   at `dt` 0.1 ms with the SuperSpike surrogate, trained by BPTT on the same batch and the same TTFS
-  loss (`twin_ttfs_loss`), the discrete method EventProp replaces.
+  loss (`twin_ttfs_loss`), the discrete method EventProp replaces;
+- for a discrete network, the **scan alone**: every spiking layer's time loop, forward and backward,
+  on given currents (no projections): the sequential part the GEMM floor leaves out. `step / (floor +
+  scan)` is then what an implementation could still gain beyond both.
 
 Workloads: E6's conv network (32/64/128 filters, kernels 11/5/5, batch 400, T = 100, matched stochastic
 SG); E5's strided recurrent conv network on SHD-shaped input (700 channels, T = 350, batch 400, random
@@ -77,6 +80,50 @@ def dense_floor(sizes: list[tuple[int, int]], rows: int, dtype=jnp.float32) -> C
     return prepared(gemms, mats)
 
 
+class _GivenCurrents(snnsad.nn.AbstractLayer):
+    """A layer of `inner`'s neurons, spike function and recurrence that takes its currents as given (no projection):
+    what `run` then does is the time scan alone."""
+
+    inner: snnsad.nn.AbstractLayer
+
+    @property
+    def neuron(self):  # pyright: ignore[reportIncompatibleVariableOverride]
+        return self.inner.neuron
+
+    @property
+    def spike_fn(self):  # pyright: ignore[reportIncompatibleVariableOverride]
+        return self.inner.spike_fn
+
+    @property
+    def in_size(self) -> int:
+        return self.inner.size
+
+    @property
+    def size(self) -> int:
+        return self.inner.size
+
+    def project(self, x):
+        return x
+
+    def recurrent_current(self, spikes):
+        return self.inner.recurrent_current(spikes)
+
+
+def scan_alone(net, batch: int, n_steps: int) -> Callable[[], object]:
+    """Every spiking layer's time scan, forward and backward (the gradient of its summed spikes with respect
+    to given currents, its neuron and recurrent parameters), over the batch: what the GEMM floor leaves out."""
+    layers = [_GivenCurrents(layer) for layer in net.layers]
+    keys = jr.split(jr.key(2), 2 * len(layers))
+    currents = [jr.normal(keys[2 * k], (batch, n_steps, l.size)) for k, l in enumerate(layers)]
+    noise = [jr.uniform(keys[2 * k + 1], (batch, n_steps, l.size)) for k, l in enumerate(layers)]
+
+    def total(layers, currents):
+        return sum(jnp.sum(jax.vmap(lay.run)(c, u).spikes) for lay, c, u in zip(layers, currents, noise, strict=True))
+
+    step = eqx.filter_jit(eqx.filter_grad(total))
+    return prepared(step, layers, currents)
+
+
 def _layer_sizes(net) -> list[tuple[int, int]]:
     """`(inputs, outputs)` per layer of a discrete network, a recurrent layer's `(outputs, outputs)` after its
     feed-forward one, the readout last (neurons, flattened)."""
@@ -106,6 +153,7 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["E6 conv 32/64/128, matched stochastic SG"] = dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        scan=scan_alone(net, b, xs.shape[1]),
         floor_kind="dense GEMMs",
         batch=b,
         sizes=_layer_sizes(net),
@@ -117,6 +165,7 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["E5 SHD conv-recurrent 16/32/64, matched stochastic SG"] = dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(_layer_sizes(net), b * t),
+        scan=scan_alone(net, b, t),
         floor_kind="dense GEMMs",
         batch=b,
         sizes=_layer_sizes(net),
@@ -128,6 +177,7 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["calibrated Randman 20-128-10, deterministic SG"] = dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        scan=scan_alone(net, b, xs.shape[1]),
         floor_kind="dense GEMMs",
         batch=b,
         sizes=_layer_sizes(net),
@@ -137,6 +187,7 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["deep Randman 20-128-128-128-15, matched stochastic SG"] = dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
+        scan=scan_alone(net, b, xs.shape[1]),
         floor_kind="dense GEMMs",
         batch=b,
         sizes=_layer_sizes(net),
@@ -163,22 +214,34 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
     jax.config.update("jax_numpy_dtype_promotion", "standard")
     rows = []
     for name, w in workloads(quick).items():
-        times = interleaved_seconds({"step": w["step"], "floor": w["floor"]}, repeats)
-        step, floor = statistics.median(times["step"]), statistics.median(times["floor"])
+        calls = {k: w[k] for k in ("step", "floor", "scan") if k in w}
+        times = {k: statistics.median(v) for k, v in interleaved_seconds(calls, repeats).items()}
+        step, floor, scan = times["step"], times["floor"], times.get("scan")
         rows.append(
             {"workload": name, "batch": w["batch"], "layer_sizes": w["sizes"], "floor": w["floor_kind"],
-             "step_seconds": step, "floor_seconds": floor, "ratio": step / floor}
+             "step_seconds": step, "floor_seconds": floor, "ratio": step / floor, "scan_seconds": scan,
+             "ratio_to_floor_plus_scan": None if scan is None else step / (floor + scan)}
         )  # fmt: skip
-        print(f"{name}: step {step * 1e3:.1f} ms, floor ({w['floor_kind']}) {floor * 1e3:.1f} ms, x{step / floor:.2f}")
+        with_scan = (
+            "" if scan is None else f", scan alone {scan * 1e3:.1f} ms, x{step / (floor + scan):.2f} floor + scan"
+        )
+        print(f"{name}: step {step * 1e3:.1f} ms, floor ({w['floor_kind']}) {floor * 1e3:.1f} ms, x{step / floor:.2f}"
+              + with_scan)  # fmt: skip
     result = {"machine": machine_description(), "run": run_info(), "repeats": repeats, "quick": quick, "rows": rows}
     os.makedirs(out, exist_ok=True)
     atomic_write_text(os.path.join(out, "workload_floors.json"), json.dumps(result, indent=2) + "\n")
+
+    def scan_cells(r):
+        if r["scan_seconds"] is None:
+            return "- | -"
+        return f"{r['scan_seconds'] * 1e3:.1f} | {r['ratio_to_floor_plus_scan']:.2f}"
+
     lines = [
-        "| workload | batch | step (ms) | floor | floor (ms) | step / floor |",
-        "|---|---|---|---|---|---|",
+        "| workload | batch | step (ms) | floor | floor (ms) | step / floor | scan alone (ms) | step / (floor + scan) |",
+        "|---|---|---|---|---|---|---|---|",
         *(
             f"| {r['workload']} | {r['batch']} | {r['step_seconds'] * 1e3:.1f} | {r['floor']} | "
-            f"{r['floor_seconds'] * 1e3:.1f} | {r['ratio']:.2f} |"
+            f"{r['floor_seconds'] * 1e3:.1f} | {r['ratio']:.2f} | {scan_cells(r)} |"
             for r in rows
         ),
         "",
