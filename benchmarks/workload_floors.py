@@ -112,7 +112,7 @@ class _GivenCurrents(snnsad.nn.AbstractLayer):
 def scan_alone(net, batch: int, n_steps: int) -> Callable[[], object]:
     """Every spiking layer's time scan, forward and backward (the gradient of its summed spikes with respect
     to given currents, its neuron and recurrent parameters), over the batch: what the GEMM floor leaves out."""
-    layers = [_GivenCurrents(layer) for layer in net.layers]
+    layers = [_GivenCurrents(layer) for layer in net.layers]  # pyright: ignore[reportCallIssue]  (properties, not fields)
     keys = jr.split(jr.key(2), 2 * len(layers))
     currents = [jr.normal(keys[2 * k], (batch, n_steps, l.size)) for k, l in enumerate(layers)]
     noise = [jr.uniform(keys[2 * k + 1], (batch, n_steps, l.size)) for k, l in enumerate(layers)]
