@@ -138,9 +138,9 @@ def train(net, x, y, x_val, y_val, *, epochs, seed, lr=None, decay_steps=None, p
     network after the last epoch and the per-epoch history (validation metrics, including the
     fraction of hidden neurons that still fire: a neuron silent for every input gets exactly zero
     EventProp gradient and stays silent). With `rewire`, the hidden neurons silent for the whole
-    training set after an epoch get fresh input weights (`rewire_silent`; each record's `rewired`
-    counts them); training then runs one `fit` per epoch, continuing the optimiser state (each
-    epoch's batch order drawn from `(seed, epoch)`).
+    training set after each epoch but the last get fresh input weights (`rewire_silent`; the epoch's
+    record counts them as `rewired`); training then runs one `fit` per epoch, continuing the optimiser
+    state (each epoch's batch order drawn from `(seed, epoch)`).
     """
     r = RECIPE
     every = len(y) // r["batch"] if decay_steps is None else decay_steps
@@ -185,7 +185,8 @@ def _train_rewiring(net, x, y, x_val, y_val, opt, *, epochs, seed, progress):
         record = {**fitted.history[0], "epoch": epoch}
         if record["val_accuracy"] > best_acc:  # the earliest epoch on ties, as KeepBest
             best_net, best_acc = net, record["val_accuracy"]
-        net, record["rewired"] = rewire_silent(net, x, jr.fold_in(jr.key(seed + 3000), epoch))
+        if epoch + 1 < epochs:  # not after the last: the network returned is the one trained and validated
+            net, record["rewired"] = rewire_silent(net, x, jr.fold_in(jr.key(seed + 3000), epoch))
         history.append(record)
     return best_net, net, history
 
