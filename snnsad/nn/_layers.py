@@ -7,7 +7,9 @@ current the layer adds, and the neuron's update.
 """
 
 import abc
+import functools
 import math
+import operator
 
 import equinox as eqx
 import jax
@@ -202,7 +204,8 @@ def _conv(x, kernel, stride, pad=0):
     out_length = (x.shape[2] - size) // stride + 1
     if kernel.shape[1] >= 8:
         end = stride * (out_length - 1) + 1
-        return sum(jnp.einsum("bil,oi->bol", x[:, :, k : k + end : stride], kernel[:, :, k]) for k in range(size))
+        taps = [jnp.einsum("bil,oi->bol", x[:, :, k : k + end : stride], kernel[:, :, k]) for k in range(size)]
+        return functools.reduce(operator.add, taps)
     index = stride * jnp.arange(out_length)[:, None] + jnp.arange(size)[None, :]
     patches = x[:, :, index]  # (batch, C_in, L_out, K)
     return jnp.einsum("bilk,oik->bol", patches, kernel)
