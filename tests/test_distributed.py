@@ -21,7 +21,7 @@ WORKER = textwrap.dedent(
     jax.config.update("jax_numpy_dtype_promotion", "standard")
     assert len(jax.devices()) == n_processes and len(jax.local_devices()) == 1
     from tests.test_distributed import run
-    json.dump(run(snnsad.device_mesh()), open(out, "w"))  # noqa: SIM115
+    json.dump({**run(snnsad.device_mesh()), "share": snnsad.process_share(list(range(5)))}, open(out, "w"))  # noqa: SIM115
     """
 )
 
@@ -66,7 +66,7 @@ def test_two_processes_train_and_sample_like_one(tmp_path, standard_promotion):
     `fit` data-parallel over the global mesh (StochasticAD(2), Adam, 2 epochs of 6 batches) and `sample_grads`
     with the samples split over the processes: both processes end with the same network, equal to one process
     training on the same batches to float32 rounding (1e-6), with the same history, and their sample shards
-    together are the single process's samples."""
+    together are the single process's samples; `process_share` deals a sweep's items round robin."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the worker imports `run` from here
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": root}
     env["XLA_FLAGS"] = " ".join(f for f in env.get("XLA_FLAGS", "").split() if "device_count" not in f)
@@ -87,6 +87,7 @@ def test_two_processes_train_and_sample_like_one(tmp_path, standard_promotion):
     assert all(r.returncode == 0 for r in runs), "\n".join(logs)
     p0, p1 = (json.loads((tmp_path / f).read_text()) for f in ("p0.json", "p1.json"))
     assert p0["processes"] == p1["processes"] == 2 and one["processes"] == 1
+    assert p0["share"] == [0, 2, 4] and p1["share"] == [1, 3]  # process_share: round robin over the processes
     np.testing.assert_array_equal(p0["weight"], p1["weight"])
     np.testing.assert_allclose(p0["weight"], one["weight"], rtol=1e-6, atol=1e-6)
     strip = lambda h: [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in h]  # noqa: E731
