@@ -305,7 +305,8 @@ class Conv1D(AbstractLayer):
 def _conv2d(x, kernel, stride: tuple[int, int], pad: int = 0):
     """2-D cross-correlation by patches and one contraction: `x` (batch, C_in, H, W), `kernel` (C_out, C_in, KH, KW);
     a GEMM under `vmap`, as `_conv`. (One product per tap, as `_conv` does for many channels, measured slower
-    here: an N-MNIST-shaped layer, 2 -> 8 channels, 5 x 5 kernel, stride 2: 0.19 s against 0.12 s a step.)"""
+    here: an N-MNIST-shaped layer, 2 -> 8 channels, 5 x 5 kernel, stride 2: 0.19 s against 0.12 s a step; for
+    a second layer, 8 -> 16 channels, 3 x 3, it made no difference: 0.237 against 0.243 s for both layers.)"""
     if pad:
         x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     kh, kw = kernel.shape[2:]
