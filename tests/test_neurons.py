@@ -433,7 +433,6 @@ def test_the_new_neurons_train_on_randman_through_fit(name, standard_promotion):
         metric_fn=snnsad.losses.on_output(snnsad.losses.accuracy_max_over_time), progress=False,
     )  # fmt: skip
     accuracy = fitted.history[-1]["val_metric"]
-    print(name, [round(h["val_metric"], 2) for h in fitted.history])
     assert accuracy > 0.25 + 4 * np.sqrt(0.25 * 0.75 / 80), accuracy
 
 
