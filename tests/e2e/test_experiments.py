@@ -579,3 +579,24 @@ def test_cached_parts_are_reused_only_with_the_same_settings(tmp_path):
     assert cached(str(tmp_path), "part", {"n": (1, 2)}, compute) == [1, 0.1] and len(calls) == 1
     assert cached(str(tmp_path), "part", {"n": (1, 3)}, compute) == [2, 0.1] and len(calls) == 2
     assert json.loads((tmp_path / "part.json").read_text())["settings"] == {"n": [1, 3]}
+
+
+def test_the_tour_runs_its_experiments_in_order_and_numbers_them(tmp_path, monkeypatch, capsys):
+    """`reproduce("tour")` (what `make demo` runs) runs exactly `TOUR`, in order, each announced with its number."""
+    from snnsad.experiments import _reproduce
+
+    ran = []
+
+    def fake(name):
+        def run(out_dir, *, quick, seed):
+            """A stand-in experiment. It records its call."""
+            ran.append(name)
+            return {"name": name, "report": [("q", "1", "-", "d")], "figures": []}
+
+        return run
+
+    monkeypatch.setattr(_reproduce, "EXPERIMENTS", {name: fake(name) for name in _reproduce.EXPERIMENTS})
+    _reproduce.reproduce(["tour"], str(tmp_path))
+    assert ran == list(_reproduce.TOUR)
+    out = capsys.readouterr().out
+    assert f"[robustness] ({len(_reproduce.TOUR)}/{len(_reproduce.TOUR)}) A stand-in experiment ..." in out
