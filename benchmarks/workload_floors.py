@@ -47,6 +47,7 @@ from snnsad._io import atomic_write_text, machine_description, run_info
 from snnsad._timing import interleaved_seconds, prepared
 from snnsad.experiments import paper_network, randman_conv_network, shd_conv_network
 from snnsad.experiments._e6_randman import calibrated_recipe, training_recipe
+from snnsad.experiments._eventprop import _twin_loss
 from snnsad.experiments._eventprop_training import RECIPE, loss_of, yinyang_network
 from snnsad.train._fit import _step
 
@@ -143,55 +144,43 @@ def _randman_batch(spec: dict, batch: int, n_steps: int = 100):
     return jnp.asarray(xs), jnp.asarray(ys)
 
 
-def workloads(quick: bool) -> dict[str, dict]:
-    """name -> {step, floor, what}: the prepared calls of each workload."""
-    out = {}
-    b = 40 if quick else 400
-    loss_fn, _, optimizer = training_recipe()
-    net = randman_conv_network(snnsad.Stochastic(snnsad.Sigmoid(10.0)), n_classes=15, seed=0)
-    xs, ys = _randman_batch(dict(n_classes=15, n_units=20, alpha=0.5), b)
-    out["E6 conv 32/64/128, matched stochastic SG"] = dict(
+def _discrete(net, loss_fn, optimizer, xs, ys) -> dict:
+    """A discrete network's workload: its training step (`Autodiff` through its spike functions), the dense
+    GEMMs of its layer sizes over all `B x T` rows, and its time scan alone."""
+    batch, n_steps = xs.shape[:2]
+    sizes = _layer_sizes(net)
+    return dict(
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
-        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
-        scan=scan_alone(net, b, xs.shape[1]),
+        floor=dense_floor(sizes, batch * n_steps),
+        scan=scan_alone(net, batch, n_steps),
         floor_kind="dense GEMMs",
-        batch=b,
-        sizes=_layer_sizes(net),
+        batch=batch,
+        sizes=sizes,
     )
+
+
+def workloads(quick: bool) -> dict[str, dict]:
+    """name -> {step, floor, scan (discrete networks), floor_kind, batch, sizes}: each workload's prepared calls."""
+    out = {}
+    stochastic = snnsad.Stochastic(snnsad.Sigmoid(10.0))
+    loss_fn, _, optimizer = training_recipe()
+    xs, ys = _randman_batch(dict(n_classes=15, n_units=20, alpha=0.5), 40 if quick else 400)
+    net = randman_conv_network(stochastic, n_classes=15, seed=0)
+    out["E6 conv 32/64/128, matched stochastic SG"] = _discrete(net, loss_fn, optimizer, xs, ys)
     b, t = (40, 100) if quick else (100, 350)  # batch 100 of E5's 400: one step at 400 takes minutes here
-    net = shd_conv_network(snnsad.Stochastic(snnsad.Sigmoid(10.0)), n_steps=t)
     xs = (jr.uniform(jr.key(1), (b, t, 700)) < 0.03).astype(jnp.float32)  # SHD's shape and about its rate
-    ys = jnp.arange(b) % 20
-    out["E5 SHD conv-recurrent 16/32/64, matched stochastic SG"] = dict(
-        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
-        floor=dense_floor(_layer_sizes(net), b * t),
-        scan=scan_alone(net, b, t),
-        floor_kind="dense GEMMs",
-        batch=b,
-        sizes=_layer_sizes(net),
+    net = shd_conv_network(stochastic, n_steps=t)
+    out["E5 SHD conv-recurrent 16/32/64, matched stochastic SG"] = _discrete(
+        net, loss_fn, optimizer, xs, jnp.arange(b) % 20
     )
     b = 25 if quick else 250
     loss_fn, _, optimizer = calibrated_recipe()
-    net = paper_network((20, 128, 10), snnsad.Surrogate(snnsad.FastSigmoid(20.0), scale=1.0), seed=0)
     xs, ys = _randman_batch(dict(n_classes=10, n_units=20, alpha=1.0), b)
-    out["calibrated Randman 20-128-10, deterministic SG"] = dict(
-        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
-        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
-        scan=scan_alone(net, b, xs.shape[1]),
-        floor_kind="dense GEMMs",
-        batch=b,
-        sizes=_layer_sizes(net),
-    )
-    net = paper_network((20, 128, 128, 128, 15), snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=0)
+    net = paper_network((20, 128, 10), snnsad.Surrogate(snnsad.FastSigmoid(20.0), scale=1.0), seed=0)
+    out["calibrated Randman 20-128-10, deterministic SG"] = _discrete(net, loss_fn, optimizer, xs, ys)
     xs, ys = _randman_batch(dict(n_classes=15, n_units=20, alpha=0.5), b)
-    out["deep Randman 20-128-128-128-15, matched stochastic SG"] = dict(
-        step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
-        floor=dense_floor(_layer_sizes(net), b * xs.shape[1]),
-        scan=scan_alone(net, b, xs.shape[1]),
-        floor_kind="dense GEMMs",
-        batch=b,
-        sizes=_layer_sizes(net),
-    )
+    net = paper_network((20, 128, 128, 128, 15), stochastic, seed=0)
+    out["deep Randman 20-128-128-128-15, matched stochastic SG"] = _discrete(net, loss_fn, optimizer, xs, ys)
     b = RECIPE["batch"]
     net = yinyang_network(jr.key(0))
     x, y = events.yinyang_events(b, seed=0)
@@ -199,10 +188,9 @@ def workloads(quick: bool) -> dict[str, dict]:
     dt = 0.1
     twin = events.discrete_twin(net, dt, snnsad.Surrogate(snnsad.FastSigmoid(5.0)))
     raster = jnp.asarray(events.to_raster(x, 5, dt, net.t_end))
-    twin_loss = events.twin_ttfs_loss(dt, tau0=RECIPE["tau0"], tau1=RECIPE["tau1"], alpha=RECIPE["alpha"])
     out["EventProp Yin-Yang 5-200-3"] = dict(
         step=_step_call(net, events.EventProp(), loss_of("ttfs"), opt, x, jnp.asarray(y)),
-        floor=_step_call(twin, snnsad.Autodiff(), twin_loss, opt, raster, jnp.asarray(y)),
+        floor=_step_call(twin, snnsad.Autodiff(), _twin_loss(dt), opt, raster, jnp.asarray(y)),
         floor_kind=f"discrete twin, dt {dt} ms, BPTT",
         batch=b,
         sizes=[(5, RECIPE["hidden"]), (RECIPE["hidden"], 3)],
