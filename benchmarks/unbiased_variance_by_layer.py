@@ -28,7 +28,7 @@ import snnsad
 from snnsad._io import atomic_write_text, run_info
 from snnsad.experiments._randman_calibration import calibrated_loss
 from snnsad.experiments._recipes import paper_network
-from snnsad.experiments._unbiased_training import TASKS, method_loss
+from snnsad.experiments._unbiased_training import TASKS, profile_by_objective
 
 NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
 
@@ -67,16 +67,7 @@ def main(*, task: str = "paper", estimates: int = 400, seed: int = 0, out: str =
     loss_fn = calibrated_loss()
     # LocalScoreFunction reads the readout alone: it estimates the cross-entropy without the regularisers
     # (`method_loss`), so its options are profiled against their own pooled mean, the others against theirs
-    groups: dict = {}
-    for name, est in options.items():
-        groups.setdefault(method_loss(est, loss_fn), {})[name] = est
-    profiles = [
-        p
-        for f, group in groups.items()
-        for p in snnsad.analysis.profile_estimators(
-            group, f, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50
-        )
-    ]
+    profiles = profile_by_objective(options, loss_fn, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50)
     names = [k for k in profiles[0].variance if k.endswith("weight")]
     head = "| option | " + " | ".join(names) + " | all | mean cosine | cost (forward passes) |"
     lines = [head, "|---|" + "---:|" * (len(names) + 3)]

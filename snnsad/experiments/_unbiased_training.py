@@ -87,6 +87,15 @@ def method_loss(est, loss_fn):
     return _CE_ONLY if isinstance(est, LocalScoreFunction) else loss_fn
 
 
+def profile_by_objective(estimators: dict, loss_fn, net, x, y, key, **kwargs) -> list:
+    """`profile_estimators` with the estimators of one objective (`method_loss`) profiled together, so each
+    is measured against the pooled mean of the estimators of its own objective (`kwargs` go on)."""
+    groups: dict[Any, dict] = {}
+    for name, est in estimators.items():
+        groups.setdefault(method_loss(est, loss_fn), {})[name] = est
+    return [p for f, group in groups.items() for p in profile_estimators(group, f, net, x, y, key, **kwargs)]
+
+
 def _step_seconds(nets_and_estimators: dict[str, tuple], loss_fn, x, y, rounds: int = 7) -> dict[str, float]:
     """Median seconds of one training step of each `name -> (net, estimator)`, timed round-robin.
 
@@ -205,15 +214,9 @@ def unbiased_training(
             for k, (spike, est) in task_methods.items()
             if spike.stochastic and not isinstance(est, Autodiff)  # the SGs are biased: not profiled
         }
-        # the estimators of one objective are profiled together (their pooled mean is the reference)
-        by_loss: dict[Any, dict] = {}
-        for name, est in unbiased.items():
-            by_loss.setdefault(method_loss(est, loss_fn), {})[name] = est
-        profiles = [
-            p
-            for f, group in by_loss.items()
-            for p in profile_estimators(group, f, stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"])
-        ]
+        profiles = profile_by_objective(
+            unbiased, loss_fn, stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"]
+        )
         task_out["variance_at_init"] = [p._asdict() for p in profiles]
         results[task] = task_out
     report = _report(results, m, n_epochs, run_seeds, quick)
