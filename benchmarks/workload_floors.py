@@ -12,7 +12,8 @@ For each workload, one run on one machine times, in interleaved rounds (median o
   machine's GEMM kernel; a recurrent layer adds its `n x n` product, which for E5's recurrent
   convolution is far more work than the convolution, so E5's floor is a loose one); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
   at `dt` 0.1 ms with the SuperSpike surrogate, trained by BPTT on the same batch and the same TTFS
-  loss (`twin_ttfs_loss`), the discrete method EventProp replaces;
+  loss (`twin_ttfs_loss`), the discrete method EventProp replaces (and, beside it, EventProp's forward
+  pass alone, the event simulation);
 - for a discrete network, the **scan alone**: every spiking layer's time loop, forward and backward,
   on given currents (no projections): the sequential part the GEMM floor leaves out. `step / (floor +
   scan)` is then what an implementation could still gain beyond both.
@@ -191,6 +192,7 @@ def workloads(quick: bool) -> dict[str, dict]:
     out["EventProp Yin-Yang 5-200-3"] = dict(
         step=_step_call(net, events.EventProp(), loss_of("ttfs"), opt, x, jnp.asarray(y)),
         floor=_step_call(twin, snnsad.Autodiff(), _twin_loss(dt), opt, raster, jnp.asarray(y)),
+        forward=prepared(eqx.filter_jit(lambda n, x: jax.vmap(n)(x)), net, x),  # the event simulation alone
         floor_kind=f"discrete twin, dt {dt} ms, BPTT",
         batch=b,
         sizes=[(5, RECIPE["hidden"]), (RECIPE["hidden"], 3)],
@@ -202,13 +204,14 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
     jax.config.update("jax_numpy_dtype_promotion", "standard")
     rows = []
     for name, w in workloads(quick).items():
-        calls = {k: w[k] for k in ("step", "floor", "scan") if k in w}
+        calls = {k: w[k] for k in ("step", "floor", "scan", "forward") if k in w}
         times = {k: statistics.median(v) for k, v in interleaved_seconds(calls, repeats).items()}
         step, floor, scan = times["step"], times["floor"], times.get("scan")
         rows.append(
             {"workload": name, "batch": w["batch"], "layer_sizes": w["sizes"], "floor": w["floor_kind"],
              "step_seconds": step, "floor_seconds": floor, "ratio": step / floor, "scan_seconds": scan,
-             "ratio_to_floor_plus_scan": None if scan is None else step / (floor + scan)}
+             "ratio_to_floor_plus_scan": None if scan is None else step / (floor + scan),
+             "forward_seconds": times.get("forward")}
         )  # fmt: skip
         with_scan = (
             "" if scan is None else f", scan alone {scan * 1e3:.1f} ms, x{step / (floor + scan):.2f} floor + scan"
@@ -231,6 +234,13 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
             f"| {r['workload']} | {r['batch']} | {r['step_seconds'] * 1e3:.1f} | {r['floor']} | "
             f"{r['floor_seconds'] * 1e3:.1f} | {r['ratio']:.2f} | {scan_cells(r)} |"
             for r in rows
+        ),
+        "",
+        *(
+            f"{r['workload']}: the forward (event simulation) pass alone takes {r['forward_seconds'] * 1e3:.1f} ms "
+            f"of the step's {r['step_seconds'] * 1e3:.1f} ms."
+            for r in rows
+            if r["forward_seconds"] is not None
         ),
         "",
         f"{result['machine']}; median of {repeats} interleaved rounds; `python benchmarks/workload_floors.py`"

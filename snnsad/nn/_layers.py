@@ -188,10 +188,11 @@ class Dense(AbstractLayer):
 def _conv(x, kernel, stride, pad=0):
     """1-D cross-correlation: `x` (batch, C_in, L), `kernel` (C_out, C_in, K); GEMMs over the batch.
 
-    Two forms, chosen by shape from measurements of E6's conv network (batch 400, 2 CPU cores; its
+    Two forms, chosen by shape from one-off timings of E6's conv network (batch 400, 2 CPU cores; its
     training step 0.90 s with this choice, 1.08 s with patches everywhere, 0.92 s with taps everywhere,
     1.05 s with XLA's `conv_general_dilated`, which vmapped differentiates into a grouped convolution;
-    E5's strided recurrent SHD network, batch 64, T = 100: 0.48 s against 0.67 s with patches everywhere):
+    E5's strided recurrent SHD network, batch 64, T = 100: 0.48 s against 0.67 s with patches everywhere;
+    `benchmarks/workload_floors.py` times the E6 and E5 steps as they are):
 
     - `C_in >= 8`: one product per kernel tap, `sum_k kernel[:, :, k] @ x[:, :, k :: stride]`; the
       strided slices' transposes are pads, so the backward pass has no scatter;
@@ -304,8 +305,8 @@ class Conv1D(AbstractLayer):
 
 def _conv2d(x, kernel, stride: tuple[int, int], pad: int = 0):
     """2-D cross-correlation by patches and one contraction: `x` (batch, C_in, H, W), `kernel` (C_out, C_in, KH, KW);
-    a GEMM under `vmap`, as `_conv`. (One product per tap, as `_conv` does for many channels, measured slower
-    here: an N-MNIST-shaped layer, 2 -> 8 channels, 5 x 5 kernel, stride 2: 0.19 s against 0.12 s a step; for
+    a GEMM under `vmap`, as `_conv`. (One product per tap, as `_conv` does for many channels, was slower in
+    one-off timings: an N-MNIST-shaped layer, 2 -> 8 channels, 5 x 5 kernel, stride 2: 0.19 s against 0.12 s a step; for
     a second layer, 8 -> 16 channels, 3 x 3, it made no difference: 0.237 against 0.243 s for both layers.)"""
     if pad:
         x = jnp.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
