@@ -8,9 +8,10 @@ over the squared norm of the pooled unbiased mean (the estimates of all estimato
 together: LocalScoreFunction's is the cross-entropy without the activity regularisers), the mean
 cosine of one estimate to it, and the measured cost in forward passes. Options compared: coupled
 flips with two-sided and straight-through weights, the weighted and the layer-stratified site
-proposal, the score function, and the per-layer mix (score function on hidden layer 1, flips after);
+proposal, the score function, the per-layer mix (score function on hidden layer 1, flips after), and
+the antithetic block flips (`DisARM`, its ARM weights);
 `--task calibrated` compares sample and flip counts on the 1-hidden-layer network, and the per-neuron
-score function (`LocalScoreFunction`).
+score function (`LocalScoreFunction`) and `DisARM`.
 
     python benchmarks/unbiased_variance_by_layer.py [--estimates 400] [--seed 0]
 """
@@ -41,6 +42,7 @@ def _options(task: str) -> dict:
             **{f"StochasticAD({m}), two-sided": snnsad.StochasticAD(m) for m in (4, 8, 16)},
             **{f"StochasticAD({m}), straight-through": snnsad.StochasticAD(m, weighting=st) for m in (8, 16)},
             **{f"LocalScoreFunction({n})": snnsad.LocalScoreFunction(n) for n in (2, 3, 4)},
+            **{f"DisARM({m})": snnsad.DisARM(m) for m in (8, 16)},
         }
     return {
         "StochasticAD(8), two-sided, weighted": snnsad.StochasticAD(8),
@@ -52,6 +54,9 @@ def _options(task: str) -> dict:
         "ScoreFunction(8)": snnsad.ScoreFunction(8),
         "mix: score on hidden 1, flips (8) after": snnsad.MixedEstimator(coupled=(1, 2), n_flips=8, n_samples=4),
         "LocalScoreFunction(4)": snnsad.LocalScoreFunction(4),
+        "DisARM(8), weighted": snnsad.DisARM(8),
+        "DisARM(8), stratified": snnsad.DisARM(8, proposal="stratified"),
+        "ARM(8), weighted": snnsad.DisARM(8, variant="arm"),
     }
 
 

@@ -59,6 +59,7 @@ from ._version import __version__ as __version__
 from .analysis._statistics import GradientStats as GradientStats
 from .analysis._statistics import gradient_stats as gradient_stats
 from .analysis._statistics import sample_grads as sample_grads
+from .estimators._antithetic import DisARM as DisARM
 from .estimators._base import AbstractEstimator as AbstractEstimator
 from .estimators._base import Autodiff as Autodiff
 from .estimators._base import Batched as Batched

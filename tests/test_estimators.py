@@ -41,7 +41,11 @@ def test_cases_are_nontrivial(case, x64):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=str)
-@pytest.mark.parametrize("estimator", [snnsad.StochasticAD(4), snnsad.ScoreFunction(8)], ids=["stochastic_ad", "score"])
+@pytest.mark.parametrize(
+    "estimator",
+    [snnsad.StochasticAD(4), snnsad.ScoreFunction(8), snnsad.DisARM(4)],
+    ids=["stochastic_ad", "score", "disarm"],
+)
 def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
     """Mean of 3000 estimates is within 4 standard errors of the exact gradient for every parameter (fixed seeds)."""
     net, x, loss_fn, y = small_problem(case)
@@ -64,6 +68,10 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
         snnsad.StochasticAD(2, chunk_size=1),
         snnsad.ScoreFunction(4, None),
         snnsad.ScoreFunction(1, None),
+        snnsad.DisARM(3, variant="arm"),
+        snnsad.DisARM("all"),
+        snnsad.DisARM(3, proposal="stratified", chunk_size=2),
+        snnsad.DisARM(3, proposal="uniform"),
     ],
     ids=[
         "all_sites",
@@ -75,10 +83,14 @@ def test_unbiased_estimators_match_exact_enumeration(case, estimator, x64):
         "chunked",
         "score_no_baseline",
         "score_single",
+        "arm",
+        "disarm_all_blocks",
+        "disarm_stratified_chunked",
+        "disarm_uniform",
     ],
 )
 def test_estimator_variants_are_unbiased(estimator, x64):
-    """Every weighting/proposal/baseline option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
+    """Every weighting/proposal/baseline/variant option is unbiased (4 standard errors, 3000 samples, fixed seed)."""
     net, x, loss_fn, y = small_problem("two_hidden_zero")
     _, exact = exact_gradient("two_hidden_zero")
     _, grads = snnsad.sample_grads(estimator, loss_fn, net, x, y, jr.split(jr.key(6), 3000), chunk_size=1000)
@@ -111,6 +123,13 @@ def test_stratified_proposal_needs_a_flip_per_layer(x64):
     net, x, loss_fn, y = small_problem("two_hidden_zero")
     with pytest.raises(ValueError, match="fewer than the 2 stochastic layers"):
         snnsad.StochasticAD(1, proposal="stratified")(loss_fn, net, x, y, jr.key(0))
+
+
+def test_disarm_stratified_needs_a_block_per_layer(x64):
+    """`DisARM(proposal="stratified")` draws blocks in every stochastic layer: fewer blocks than layers is refused."""
+    net, x, loss_fn, y = small_problem("two_hidden_zero")
+    with pytest.raises(ValueError, match="fewer than the 2 stochastic layers"):
+        snnsad.DisARM(1, proposal="stratified")(loss_fn, net, x, y, jr.key(0))
 
 
 def test_mixed_estimator_refuses_bad_settings(x64):
@@ -227,6 +246,12 @@ def test_estimator_options_are_validated():
         snnsad.ScoreFunction(1)
     with pytest.raises(TypeError, match="snnsad.nn.AbstractNetwork"):
         snnsad.StochasticAD(2)(ce_loss, "net", jnp.ones((3, 3)), 0, jr.key(0))
+    with pytest.raises(ValueError, match="n_blocks"):
+        snnsad.DisARM(0)
+    with pytest.raises((ValueError, TypeError), match="variant"):
+        snnsad.DisARM(2, variant="relax")
+    with pytest.raises(ValueError, match="chunk_size"):
+        snnsad.DisARM(2, chunk_size=0)
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Whole-network gradient estimators: `value, grads = estimator(loss_fn, net, x, y, key)`."""
 
 from .._losses import LossFn as LossFn
+from ._antithetic import DisARM as DisARM
 from ._base import AbstractEstimator as AbstractEstimator
 from ._base import AbstractNetworkEstimator as AbstractNetworkEstimator
 from ._base import Autodiff as Autodiff
