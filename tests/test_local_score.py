@@ -19,8 +19,9 @@ ce_loss = snnsad.losses.ce_loss
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["one_hidden_subtract", "two_hidden_zero"])
-@pytest.mark.parametrize("n_samples", [2, 4])
+@pytest.mark.parametrize(
+    ("case", "n_samples"), [("one_hidden_subtract", 4), ("two_hidden_zero", 2)]
+)  # both sample counts (the two-draw baseline is a special case) and both problems, each once
 def test_local_score_function_matches_exact_enumeration(case, n_samples, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
