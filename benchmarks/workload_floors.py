@@ -13,7 +13,8 @@ For each workload, one run on one machine times, in interleaved rounds (median o
   convolution is far more work than the convolution, so E5's floor is a loose one); for an event network, the **discrete twin** (`snnsad.events.discrete_twin`)
   at `dt` 0.1 ms with the SuperSpike surrogate, trained by BPTT on the same batch and the same TTFS
   loss (`twin_ttfs_loss`), the discrete method EventProp replaces (and, beside it, EventProp's forward
-  pass alone, the event simulation);
+  pass alone, the event simulation, and the same loop with a single Newton step per root: the loop's cost
+  besides its root finding, which no choice of root finder goes below);
 - for a discrete network, the **scan alone**: every spiking layer's time loop, forward and backward,
   on given currents (no projections): the sequential part the GEMM floor leaves out. `step / (floor +
   scan)` is then what an implementation could still gain beyond both.
@@ -160,6 +161,16 @@ def _discrete(net, loss_fn, optimizer, xs, ys) -> dict:
     )
 
 
+def _one_newton_step():
+    """The recipe's Yin-Yang network with `newton_steps=1` (everything else the recipe's)."""
+    steps = RECIPE["newton_steps"]
+    RECIPE["newton_steps"] = 1
+    try:
+        return yinyang_network(jr.key(0))
+    finally:
+        RECIPE["newton_steps"] = steps
+
+
 def workloads(quick: bool) -> dict[str, dict]:
     """name -> {step, floor, scan (discrete networks), floor_kind, batch, sizes}: each workload's prepared calls."""
     out = {}
@@ -193,6 +204,9 @@ def workloads(quick: bool) -> dict[str, dict]:
         step=_step_call(net, events.EventProp(), loss_of("ttfs"), opt, x, jnp.asarray(y)),
         floor=_step_call(twin, snnsad.Autodiff(), _twin_loss(dt), opt, raster, jnp.asarray(y)),
         forward=prepared(eqx.filter_jit(lambda n, x: jax.vmap(n)(x)), net, x),  # the event simulation alone
+        # the same event loop with one Newton step per root (times unconverged): what the loop costs
+        # besides the root finding, a lower bound of this solver's forward pass
+        loop=prepared(eqx.filter_jit(lambda n, x: jax.vmap(n)(x)), _one_newton_step(), x),
         floor_kind=f"discrete twin, dt {dt} ms, BPTT",
         batch=b,
         sizes=[(5, RECIPE["hidden"]), (RECIPE["hidden"], 3)],
@@ -204,14 +218,14 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
     jax.config.update("jax_numpy_dtype_promotion", "standard")
     rows = []
     for name, w in workloads(quick).items():
-        calls = {k: w[k] for k in ("step", "floor", "scan", "forward") if k in w}
+        calls = {k: w[k] for k in ("step", "floor", "scan", "forward", "loop") if k in w}
         times = {k: statistics.median(v) for k, v in interleaved_seconds(calls, repeats).items()}
         step, floor, scan = times["step"], times["floor"], times.get("scan")
         rows.append(
             {"workload": name, "batch": w["batch"], "layer_sizes": w["sizes"], "floor": w["floor_kind"],
              "step_seconds": step, "floor_seconds": floor, "ratio": step / floor, "scan_seconds": scan,
              "ratio_to_floor_plus_scan": None if scan is None else step / (floor + scan),
-             "forward_seconds": times.get("forward")}
+             "forward_seconds": times.get("forward"), "loop_seconds": times.get("loop")}
         )  # fmt: skip
         with_scan = (
             "" if scan is None else f", scan alone {scan * 1e3:.1f} ms, x{step / (floor + scan):.2f} floor + scan"
@@ -238,7 +252,9 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
         "",
         *(
             f"{r['workload']}: the forward (event simulation) pass alone takes {r['forward_seconds'] * 1e3:.1f} ms "
-            f"of the step's {r['step_seconds'] * 1e3:.1f} ms."
+            f"of the step's {r['step_seconds'] * 1e3:.1f} ms; with one Newton step per root instead of "
+            f"{RECIPE['newton_steps']} (the event loop without its root finding) {r['loop_seconds'] * 1e3:.1f} ms, "
+            f"x{r['loop_seconds'] / r['floor_seconds']:.2f} the twin's whole step."
             for r in rows
             if r["forward_seconds"] is not None
         ),
