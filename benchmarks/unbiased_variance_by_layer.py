@@ -9,7 +9,8 @@ together: LocalScoreFunction's is the cross-entropy without the activity regular
 cosine of one estimate to it, and the measured cost in forward passes. Options compared: coupled
 flips with two-sided and straight-through weights, the weighted and the layer-stratified site
 proposal, the score function, the per-layer mix (score function on hidden layer 1, flips after), and
-the antithetic block flips (`DisARM`, its ARM weights);
+the antithetic block flips (`DisARM`, its ARM weights), and the per-neuron score function with the
+layers below the last credited by groups (`LocalScoreFunction(groups=G)`);
 `--task calibrated` compares sample and flip counts on the 1-hidden-layer network, and the per-neuron
 score function (`LocalScoreFunction`) and `DisARM`.
 
@@ -54,6 +55,9 @@ def _options(task: str) -> dict:
         "ScoreFunction(8)": snnsad.ScoreFunction(8),
         "mix: score on hidden 1, flips (8) after": snnsad.MixedEstimator(coupled=(1, 2), n_flips=8, n_samples=4),
         "LocalScoreFunction(4)": snnsad.LocalScoreFunction(4),
+        "LocalScoreFunction(2), groups 4": snnsad.LocalScoreFunction(2, groups=4),
+        "LocalScoreFunction(2), groups 16": snnsad.LocalScoreFunction(2, groups=16),
+        "LocalScoreFunction(3), groups 16": snnsad.LocalScoreFunction(3, groups=16),
         "DisARM(8), weighted": snnsad.DisARM(8),
         "DisARM(8), stratified": snnsad.DisARM(8, proposal="stratified"),
         "ARM(8), weighted": snnsad.DisARM(8, variant="arm"),

@@ -20,15 +20,17 @@ ce_loss = snnsad.losses.ce_loss
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "n_samples"), [("one_hidden_subtract", 4), ("two_hidden_zero", 2)]
-)  # both sample counts (the two-draw baseline is a special case) and both problems, each once
-def test_local_score_function_matches_exact_enumeration(case, n_samples, x64):
+    ("case", "n_samples", "groups"),
+    [("one_hidden_subtract", 4, None), ("two_hidden_zero", 2, None), ("two_hidden_zero", 3, 2)],
+)  # both sample counts (the two-draw baseline is a special case), both problems and the group credit, each once
+def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
-    also checks the score-function term of the layers below."""
+    also checks the score-function term of the layers below, and with `groups=2` their credit by groups
+    (one neuron per group there: each swapped group is re-simulated through the layers above)."""
     net, x, loss_fn, y = small_problem(case)
     value, exact = exact_gradient(case)
-    est = snnsad.LocalScoreFunction(n_samples)
+    est = snnsad.LocalScoreFunction(n_samples, groups=groups)
     values, grads = snnsad.sample_grads(est, loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}: ")
     assert_unbiased(values, value, n_se=4.0, label="loss value")
@@ -93,6 +95,11 @@ def test_local_score_function_refuses_models_it_cannot_handle(x64):
     est = snnsad.LocalScoreFunction(2)
     with pytest.raises(ValueError, match="n_samples.*>= 2"):
         snnsad.LocalScoreFunction(1)
+    with pytest.raises(ValueError, match="groups"):
+        snnsad.LocalScoreFunction(2, groups=0)
+    two, x4, loss4, y4 = small_problem("two_hidden_zero")
+    with pytest.raises(ValueError, match="groups.*exceeds the 2 neurons of spiking layer 0"):
+        snnsad.LocalScoreFunction(2, groups=3)(loss4, two, x4, y4, key)
     with pytest.raises(ValueError, match="linear readout"):
         no_readout, x2, loss2, y2 = small_problem("spiking_output_none")
         est(loss2, no_readout, x2, y2, key)

@@ -6,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 
 from .._neurons import LeakyIntegrator, LIFState
 from .._trace import Trace
@@ -39,16 +40,26 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     requirements: an `snnsad.nn.Network` with such a readout, a last spiking layer that is
     stochastic and not recurrent, and a loss of the readout alone (`snnsad.losses.on_output`).
     Stochastic layers below the last one get the plain score function with a leave-one-out
-    baseline over `n_samples` further independent trajectories.
+    baseline over `n_samples` further independent trajectories; or, with `groups=G`, the same local
+    credit by groups: each such layer `l` (not recurrent) is drawn `n_samples` times on one draw of every
+    other layer, its neurons are split into `G` contiguous groups, and group `g` of draw `k` is swapped
+    into the first draw and the layers above `l` are re-simulated with their first draw's noise (only
+    those layers: the ones below are not run again). Each neuron's score then meets the fluctuation of its
+    group (`n_l / G` neurons) instead of the whole network's; unbiased for the same reason, since given
+    the layers below, the groups of a feed-forward layer and the noise of the layers above are
+    independent. A recurrent stochastic layer below the last keeps the plain score function.
 
     Cost: `n_samples` forward passes (twice that with stochastic layers below the last), their
-    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each. Memory: the swapped
-    readouts of one draw, `n x T x n_out` per example (times the batch under `Batched`);
-    `chunk_size` evaluates them that many neurons at a time instead.
+    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each; with `groups`, instead of the
+    further trajectories, `n_samples` forward and backward passes per layer below and `(n_samples - 1) x
+    G` forward runs of the layers above it. Memory: the swapped readouts of one draw, `n x T x n_out` per
+    example (times the batch under `Batched`); `chunk_size` evaluates them (and the group re-runs) that
+    many at a time instead.
     """
 
     n_samples: int = eqx.field(static=True, default=4)
     chunk_size: int | None = eqx.field(static=True, default=None)
+    groups: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 2:
@@ -62,6 +73,10 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             raise ValueError(
                 f"LocalScoreFunction: `chunk_size` must be None or a positive int, got {self.chunk_size!r}."
             )
+        if self.groups is not None and (
+            not isinstance(self.groups, int) or isinstance(self.groups, bool) or self.groups < 1
+        ):
+            raise ValueError(f"LocalScoreFunction: `groups` must be None or a positive int, got {self.groups!r}.")
 
     def check(self, net) -> None:
         super().check(net)
@@ -115,6 +130,18 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         objective = jnp.mean(losses) + jnp.sum(jnp.mean((swapped - base) * logps, axis=0))
 
         below = tuple(i for i, s in enumerate(net.stochastic[:last]) if s)
+        if self.groups is not None:
+            grouped = tuple(
+                i for i in below if net.layers[i].recurrent_current(jnp.zeros((net.sizes[i],), net.dtype)) is None
+            )
+            for i in grouped:
+                if self.groups > net.sizes[i]:
+                    raise ValueError(
+                        f"LocalScoreFunction: `groups`={self.groups} exceeds the {net.sizes[i]} neurons of spiking layer "
+                        f"{i}; use at most {net.sizes[i]} (one neuron per group)."
+                    )
+                objective = objective + self._grouped_term(net, loss_fn, x, y, first, i, jr.fold_in(key, 2 + i))
+            below = tuple(i for i in below if i not in grouped)
         if below:  # the plain score function for the layers below, on independent trajectories
 
             def one(k):
@@ -125,6 +152,42 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             more = jax.lax.stop_gradient(more)
             objective = objective + jnp.mean((more - (jnp.sum(more) - more) / (n - 1)) * logp_below)
         return objective, jnp.mean(held)
+
+    def _grouped_term(self, net: Network, loss_fn, x, y, first, layer: int, key):
+        """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`)."""
+        n, n_steps, size = self.n_samples, x.shape[0], net.sizes[layer]
+        noise = jr.uniform(key, (n, n_steps, size), first[layer].dtype).at[0].set(first[layer])
+
+        def run(noise_l):
+            trace = net.simulate(x, (*first[:layer], noise_l, *first[layer + 1 :]), fixed_spikes=True)
+            logp = net.spike_fns[layer].log_prob(trace.spikes[layer], trace.drive[layer])
+            return (
+                jnp.sum(logp, axis=0),
+                jax.lax.stop_gradient(trace.spikes[layer]),
+                jax.lax.stop_gradient(trace.output),
+            )
+
+        logps, spikes, outputs = jax.vmap(run)(noise)  # (n, size), (n, T, size), (n, T, n_out)
+        model = jax.lax.stop_gradient(net)
+        member = jnp.asarray(np.arange(size) * self.groups // size)  # the group of each neuron
+        masks = (member[None, :] == jnp.arange(self.groups)[:, None]).astype(spikes.dtype)  # (G, size)
+
+        def swapped(k, g):  # group g of draw k in draw 1, the layers above run again
+            h = jnp.where(masks[g] > 0, spikes[k], spikes[0])
+            for j in range(layer + 1, len(model.layers)):
+                h = model.layers[j].run(h, jnp.asarray(first[j], h.dtype), unroll=model.unroll).spikes
+            return _output_loss(loss_fn, model.readout(h, unroll=model.unroll), y)
+
+        kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(self.groups), indexing="ij"))
+        if self.chunk_size is None:
+            alt = jax.vmap(swapped)(kk, gg)
+        else:
+            alt = jax.lax.map(lambda a: swapped(*a), (kk, gg), batch_size=self.chunk_size)
+        first_loss = _output_loss(loss_fn, outputs[0], y)
+        losses = jnp.concatenate([jnp.full((1, self.groups), first_loss), alt.reshape(n - 1, self.groups)])  # (n, G)
+        base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
+        signal = (losses - base)[:, member]  # (n, size): each neuron's group's loss fluctuation
+        return jnp.sum(jnp.mean(signal * logps, axis=0))
 
 
 def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int | None = None):

@@ -56,6 +56,8 @@ def methods(depth: int) -> dict[str, tuple]:
         "LocalScoreFunction(2)": (Stochastic(sig), LocalScoreFunction(2)),
     }
     if depth > 1:
+        # credit by groups of 8 neurons in the layers below the last (their layers above re-simulated)
+        out["LocalScoreFunction(2), groups 16"] = (Stochastic(sig), LocalScoreFunction(2, groups=16))
         out["mix: score on hidden 1, flips after"] = (
             Stochastic(sig),
             MixedEstimator(coupled=tuple(range(1, depth)), n_flips=8, n_samples=4),
