@@ -71,10 +71,11 @@ def _modes(quick: bool) -> dict:
             spc=60, epochs=3, sweep_epochs=3, lrs=(1e-2,), seeds=(0,), batch=100, tasks=("calibrated 20-128-10",),
             profile=40,
         )  # fmt: skip
-    # the sweep reaches past the rates every method chose in the 2-point sweep (all took its top, 2e-2), and
-    # the runs are long enough for the matched SG's validation curve to flatten (it still rose at epoch 30)
+    # the sweep reaches past the rates every method chose in the 2-point sweep (all took its top, 2e-2; then
+    # both SGs took 1e-1 of 1e-2..1e-1), and the runs are long enough for the matched SG's validation curve
+    # to flatten (it still rose at epoch 30)
     return dict(
-        spc=1000, epochs=100, sweep_epochs=10, lrs=(1e-2, 2e-2, 5e-2, 1e-1), seeds=(0, 1, 2), batch=250,
+        spc=1000, epochs=100, sweep_epochs=10, lrs=(1e-2, 2e-2, 5e-2, 1e-1, 2e-1), seeds=(0, 1, 2), batch=250,
         tasks=tuple(TASKS), profile=400,
     )  # fmt: skip
 
