@@ -9,6 +9,7 @@ import jax.random as jr
 import numpy as np
 
 from .._neurons import LeakyIntegrator, LIFState
+from .._spikes import AbstractStochasticSpikeFunction
 from .._trace import Trace
 from ..nn._layers import Readout
 from ..nn._network import Network
@@ -155,12 +156,13 @@ class LocalScoreFunction(AbstractNetworkEstimator):
 
     def _grouped_term(self, net: Network, loss_fn, x, y, first, layer: int, key):
         """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`)."""
-        n, n_steps, size = self.n_samples, x.shape[0], net.sizes[layer]
+        n, n_steps, size, groups = self.n_samples, x.shape[0], net.sizes[layer], int(self.groups or 1)
         noise = jr.uniform(key, (n, n_steps, size), first[layer].dtype).at[0].set(first[layer])
 
         def run(noise_l):
             trace = net.simulate(x, (*first[:layer], noise_l, *first[layer + 1 :]), fixed_spikes=True)
-            logp = net.spike_fns[layer].log_prob(trace.spikes[layer], trace.drive[layer])
+            spike_fn = cast(AbstractStochasticSpikeFunction, net.spike_fns[layer])  # stochastic: `below` holds those
+            logp = spike_fn.log_prob(trace.spikes[layer], trace.drive[layer])
             return (
                 jnp.sum(logp, axis=0),
                 jax.lax.stop_gradient(trace.spikes[layer]),
@@ -169,22 +171,23 @@ class LocalScoreFunction(AbstractNetworkEstimator):
 
         logps, spikes, outputs = jax.vmap(run)(noise)  # (n, size), (n, T, size), (n, T, n_out)
         model = jax.lax.stop_gradient(net)
-        member = jnp.asarray(np.arange(size) * self.groups // size)  # the group of each neuron
-        masks = (member[None, :] == jnp.arange(self.groups)[:, None]).astype(spikes.dtype)  # (G, size)
+        member = jnp.asarray(np.arange(size) * groups // size)  # the group of each neuron
+        masks = (member[None, :] == jnp.arange(groups)[:, None]).astype(spikes.dtype)  # (G, size)
+        readout = cast(Readout, model.readout)  # checked: a linear readout
 
         def swapped(k, g):  # group g of draw k in draw 1, the layers above run again
             h = jnp.where(masks[g] > 0, spikes[k], spikes[0])
             for j in range(layer + 1, len(model.layers)):
                 h = model.layers[j].run(h, jnp.asarray(first[j], h.dtype), unroll=model.unroll).spikes
-            return _output_loss(loss_fn, model.readout(h, unroll=model.unroll), y)
+            return _output_loss(loss_fn, readout(h, unroll=model.unroll), y)
 
-        kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(self.groups), indexing="ij"))
+        kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(groups), indexing="ij"))
         if self.chunk_size is None:
             alt = jax.vmap(swapped)(kk, gg)
         else:
             alt = jax.lax.map(lambda a: swapped(*a), (kk, gg), batch_size=self.chunk_size)
         first_loss = _output_loss(loss_fn, outputs[0], y)
-        losses = jnp.concatenate([jnp.full((1, self.groups), first_loss), alt.reshape(n - 1, self.groups)])  # (n, G)
+        losses = jnp.concatenate([jnp.full((1, groups), first_loss), alt.reshape(n - 1, groups)])  # (n, G)
         base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
         signal = (losses - base)[:, member]  # (n, size): each neuron's group's loss fluctuation
         return jnp.sum(jnp.mean(signal * logps, axis=0))
