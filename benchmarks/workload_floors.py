@@ -17,7 +17,10 @@ For each workload, one run on one machine times, in interleaved rounds (median o
   besides its root finding, which no choice of root finder goes below);
 - for a discrete network, the **scan alone**: every spiking layer's time loop, forward and backward,
   on given currents (no projections): the sequential part the GEMM floor leaves out. `step / (floor +
-  scan)` is then what an implementation could still gain beyond both.
+  scan)` is then what an implementation could still gain beyond both;
+- for a stochastic network, the **noise alone**: sampling the uniforms of every site of the batch
+  (`sample_noise` per example, as `Batched` draws them; JAX's default threefry generator), work neither
+  the floor nor the scan counts; `step / (floor + scan + noise)` is what remains beyond all three.
 
 Workloads: E6's conv network (32/64/128 filters, kernels 11/5/5, batch 400, T = 100, matched stochastic
 SG); E5's strided recurrent conv network on SHD-shaped input (700 channels, T = 350, batch 400, random
@@ -127,6 +130,16 @@ def scan_alone(net, batch: int, n_steps: int) -> Callable[[], object]:
     return prepared(step, layers, currents)
 
 
+def noise_alone(net, batch: int, n_steps: int) -> Callable[[], object] | None:
+    """The noise a stochastic network's step samples (one key per example, `sample_noise` per example, as
+    `Batched` draws it), `None` for a deterministic network: work the GEMM floor and the scan leave out."""
+    if not any(net.stochastic):
+        return None
+    model = jax.lax.stop_gradient(net)
+    sample = eqx.filter_jit(lambda key: jax.vmap(lambda k: model.sample_noise(k, n_steps))(jr.split(key, batch)))
+    return prepared(sample, jr.key(3))
+
+
 def _layer_sizes(net) -> list[tuple[int, int]]:
     """`(inputs, outputs)` per layer of a discrete network, a recurrent layer's `(outputs, outputs)` after its
     feed-forward one, the readout last (neurons, flattened)."""
@@ -155,6 +168,7 @@ def _discrete(net, loss_fn, optimizer, xs, ys) -> dict:
         step=_step_call(net, snnsad.Autodiff(), loss_fn, optimizer, xs, ys),
         floor=dense_floor(sizes, batch * n_steps),
         scan=scan_alone(net, batch, n_steps),
+        noise=noise_alone(net, batch, n_steps),
         floor_kind="dense GEMMs",
         batch=batch,
         sizes=sizes,
@@ -218,17 +232,22 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
     jax.config.update("jax_numpy_dtype_promotion", "standard")
     rows = []
     for name, w in workloads(quick).items():
-        calls = {k: w[k] for k in ("step", "floor", "scan", "forward", "loop") if k in w}
+        calls = {k: w[k] for k in ("step", "floor", "scan", "noise", "forward", "loop") if w.get(k) is not None}
         times = {k: statistics.median(v) for k, v in interleaved_seconds(calls, repeats).items()}
-        step, floor, scan = times["step"], times["floor"], times.get("scan")
+        step, floor, scan, noise = times["step"], times["floor"], times.get("scan"), times.get("noise", 0.0)
         rows.append(
             {"workload": name, "batch": w["batch"], "layer_sizes": w["sizes"], "floor": w["floor_kind"],
              "step_seconds": step, "floor_seconds": floor, "ratio": step / floor, "scan_seconds": scan,
              "ratio_to_floor_plus_scan": None if scan is None else step / (floor + scan),
+             "noise_seconds": times.get("noise"),
+             "ratio_to_floor_scan_noise": None if scan is None else step / (floor + scan + noise),
              "forward_seconds": times.get("forward"), "loop_seconds": times.get("loop")}
         )  # fmt: skip
         with_scan = (
-            "" if scan is None else f", scan alone {scan * 1e3:.1f} ms, x{step / (floor + scan):.2f} floor + scan"
+            ""
+            if scan is None
+            else f", scan alone {scan * 1e3:.1f} ms, noise {noise * 1e3:.1f} ms, "
+            f"x{step / (floor + scan + noise):.2f} floor + scan + noise"
         )
         print(f"{name}: step {step * 1e3:.1f} ms, floor ({w['floor_kind']}) {floor * 1e3:.1f} ms, x{step / floor:.2f}"
               + with_scan)  # fmt: skip
@@ -238,12 +257,17 @@ def main(*, repeats: int = 5, quick: bool = False, out: str = "benchmarks/result
 
     def scan_cells(r):
         if r["scan_seconds"] is None:
-            return "- | -"
-        return f"{r['scan_seconds'] * 1e3:.1f} | {r['ratio_to_floor_plus_scan']:.2f}"
+            return "- | - | - | -"
+        noise = "-" if r["noise_seconds"] is None else f"{r['noise_seconds'] * 1e3:.1f}"
+        return (
+            f"{r['scan_seconds'] * 1e3:.1f} | {r['ratio_to_floor_plus_scan']:.2f} | {noise} | "
+            f"{r['ratio_to_floor_scan_noise']:.2f}"
+        )
 
     lines = [
-        "| workload | batch | step (ms) | floor | floor (ms) | step / floor | scan alone (ms) | step / (floor + scan) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| workload | batch | step (ms) | floor | floor (ms) | step / floor | scan alone (ms) | step / (floor + scan) "
+        "| noise alone (ms) | step / (floor + scan + noise) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(
             f"| {r['workload']} | {r['batch']} | {r['step_seconds'] * 1e3:.1f} | {r['floor']} | "
             f"{r['floor_seconds'] * 1e3:.1f} | {r['ratio']:.2f} | {scan_cells(r)} |"
