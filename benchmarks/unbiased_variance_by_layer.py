@@ -4,8 +4,8 @@ gradients that train).
 The paper's Randman network (authors' preset data, 20-128-128-128-15 with a leaky readout, sigmoid
 escape noise 10, T = 100) at initialisation, one training example: for each unbiased estimator,
 `snnsad.analysis.profile_estimators` gives the per-estimate variance of each weight matrix's gradient
-over the squared norm of the pooled unbiased mean (the estimates of all estimators of the same objective
-together: LocalScoreFunction's is the cross-entropy without the activity regularisers), the mean
+over the squared norm of the pooled unbiased mean (the estimates of all the estimators together: every one
+estimates the gradient of the same loss, the cross-entropy with the activity regularisers), the mean
 cosine of one estimate to it, and the measured cost in forward passes. Options compared: coupled
 flips with two-sided and straight-through weights, the weighted and the layer-stratified site
 proposal, the score function, the per-layer mix (score function on hidden layer 1, flips after), and
@@ -30,7 +30,7 @@ import snnsad
 from snnsad._io import atomic_write_text, run_info
 from snnsad.experiments._randman_calibration import calibrated_loss
 from snnsad.experiments._recipes import paper_network
-from snnsad.experiments._unbiased_training import TASKS, profile_by_objective
+from snnsad.experiments._unbiased_training import TASKS
 
 NETWORKS = {"paper": "paper 20-128-128-128-15", "calibrated": "calibrated 20-128-10"}
 
@@ -74,9 +74,9 @@ def main(*, task: str = "paper", estimates: int = 400, seed: int = 0, out: str =
     net = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
     options = _options(task)
     loss_fn = calibrated_loss()
-    # LocalScoreFunction reads the readout alone: it estimates the cross-entropy without the regularisers
-    # (`method_loss`), so its options are profiled against their own pooled mean, the others against theirs
-    profiles = profile_by_objective(options, loss_fn, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50)
+    profiles = snnsad.analysis.profile_estimators(
+        options, loss_fn, net, x, y, jr.key(seed + 3), n_estimates=estimates, chunk_size=50
+    )
     names = [k for k in profiles[0].variance if k.endswith("weight")]
     head = "| option | " + " | ".join(names) + " | all | mean cosine | cost (forward passes) |"
     lines = [head, "|---|" + "---:|" * (len(names) + 3)]

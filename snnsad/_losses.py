@@ -146,24 +146,28 @@ class ActivityRegulariser(eqx.Module):
         check_choice("per", self.per, ("neuron", "layer"), where=where)
 
     def __call__(self, trace: Trace) -> Array:
-        n = len(trace.spikes)
-        if n == 0:
+        if len(trace.spikes) == 0:
             raise ValueError(
                 "ActivityRegulariser: the trace holds no spiking layer (`trace.spikes` is empty), so there is no "
                 "activity to penalise; a penalty of 0 here would silently change the objective. A trace "
-                "rebuilt from the readout alone (e.g. LocalScoreFunction's per-neuron losses) cannot carry a "
-                "spike-reading loss term."
+                "rebuilt from the readout alone cannot carry a spike-reading loss term."
             )
+        return self.from_counts(tuple(jnp.sum(s, axis=0) for s in trace.spikes), trace.output.dtype)
+
+    def from_counts(self, counts: Sequence[Array], dtype=None) -> Array:
+        """The penalty from each spiking layer's spike counts per neuron, `(n_l,)` per layer (what it reads of
+        a trace): estimators that evaluate many spike configurations update counts instead of trains."""
+        n = len(counts)
         chosen = range(n) if self.layers is None else self.layers
         bad = [i for i in chosen if not -n <= i < n]
         if bad:
             raise ValueError(f"ActivityRegulariser: `layers` {bad} out of range for a trace of {n} spiking layers.")
-        total = jnp.zeros((), trace.output.dtype)
+        total = jnp.zeros((), counts[0].dtype if dtype is None else dtype)
         for i in chosen:
-            counts = jnp.sum(trace.spikes[i], axis=0)
+            c = counts[i]
             if self.per == "layer":
-                counts = jnp.mean(counts, keepdims=True)
-            excess = counts - self.threshold if self.bound == "upper" else self.threshold - counts
+                c = jnp.mean(c, keepdims=True)
+            excess = c - self.threshold if self.bound == "upper" else self.threshold - c
             total = total + jnp.mean(jnp.maximum(excess, 0) ** self.order)
         return self.strength * total
 
@@ -178,19 +182,26 @@ def on_output(output_loss: Callable[[Output, Label], Scalar]) -> LossFn:
     return make_loss(output_loss)
 
 
-def make_loss(
-    output_loss: Callable[[Output, Label], Scalar], regularisers: Sequence[Callable[[Trace], Scalar]] = ()
-) -> LossFn:
-    """`loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)`."""
-    regularisers = tuple(regularisers)
+class Loss(eqx.Module):
+    """`loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)`: what
+    `make_loss` returns. A loss like any other to `fit` and the estimators; `LocalScoreFunction` reads its
+    parts, so that its per-neuron losses update `ActivityRegulariser` terms from spike counts."""
 
-    def loss_fn(trace: Trace, y):
-        value = output_loss(trace.output, y)
-        for reg in regularisers:
+    output_loss: Callable[[Output, Label], Scalar] = eqx.field(static=True)
+    regularisers: tuple[Callable[[Trace], Scalar], ...]
+
+    def __call__(self, trace: Trace, y: Label) -> Scalar:
+        value = self.output_loss(trace.output, y)
+        for reg in self.regularisers:
             value = value + reg(trace)
         return value
 
-    return loss_fn
+
+def make_loss(
+    output_loss: Callable[[Output, Label], Scalar], regularisers: Sequence[Callable[[Trace], Scalar]] = ()
+) -> LossFn:
+    """`loss_fn(trace, y) = output_loss(trace.output, y) + sum(r(trace) for r in regularisers)` (a `Loss`)."""
+    return Loss(output_loss, tuple(regularisers))
 
 
 def ce_loss(trace: Trace, y: Label) -> Scalar:

@@ -1,6 +1,7 @@
 """Per-example, unreduced losses (`loss_fn(trace, y)`), their output-level building blocks and activity regularisers."""
 
 from ._losses import ActivityRegulariser as ActivityRegulariser
+from ._losses import Loss as Loss
 from ._losses import LossFn as LossFn
 from ._losses import accuracy_max_over_time as accuracy_max_over_time
 from ._losses import ce_loss as ce_loss

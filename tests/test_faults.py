@@ -154,8 +154,8 @@ def test_small_misuses_get_clear_errors():
 
 def test_a_spike_reading_loss_term_refuses_a_trace_without_spikes(x64):
     """`ActivityRegulariser` on a trace with no spiking layer raises instead of adding 0 (which would silently
-    change the objective), layers out of range are named, and `LocalScoreFunction` (whose per-neuron losses
-    see readouts alone) refuses a loss with such a term, naming `on_output`."""
+    change the objective), layers out of range are named, and `LocalScoreFunction` (whose swapped
+    configurations carry readouts and spikes, not drives) refuses a loss that reads the drive."""
     empty = snnsad.Trace(output=jnp.zeros((5, 2)), spikes=(), drive=(), prob=())
     reg = losses.ActivityRegulariser(0.1, 3.0, "upper", 2)
     with pytest.raises(ValueError, match="no spiking layer"):
@@ -164,8 +164,8 @@ def test_a_spike_reading_loss_term_refuses_a_trace_without_spikes(x64):
     with pytest.raises(ValueError, match=r"`layers` \[2\] out of range for a trace of 1"):
         losses.ActivityRegulariser(0.1, 3.0, layers=(2,))(one)
     net, x, _, y = small_problem("two_hidden_zero")
-    loss_fn = losses.make_loss(losses.max_over_time_cross_entropy, [reg])
-    with pytest.raises(ValueError, match="on_output"):
+    loss_fn = losses.make_loss(losses.max_over_time_cross_entropy, [lambda trace: jnp.sum(trace.drive[0])])
+    with pytest.raises(ValueError, match="drive and firing probabilities"):
         snnsad.LocalScoreFunction(2)(loss_fn, net, x, y, jr.key(0))
 
 

@@ -16,20 +16,36 @@ F64 = jnp.float64
 STOCH = snnsad.Stochastic(snnsad.Sigmoid(2.0))
 FAST = snnsad.LIF(tau_mem=2e-3, tau_syn=2e-3, dt=1e-3, reset="subtract")  # short memory: lively on few steps
 ce_loss = snnsad.losses.ce_loss
+# a loss that reads spikes: cross-entropy with the calibrated study's kind of activity bounds (strong enough
+# to matter on the small problems)
+regularised = snnsad.losses.make_loss(
+    snnsad.losses.sum_over_time_cross_entropy,
+    [
+        snnsad.losses.ActivityRegulariser(0.5, 1.0, "upper", 2, "layer"),
+        snnsad.losses.ActivityRegulariser(0.3, 2.0, "lower", 2),
+    ],
+)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "n_samples", "groups"),
-    [("one_hidden_subtract", 4, None), ("two_hidden_zero", 2, None), ("two_hidden_zero", 3, 2)],
-)  # both sample counts (the two-draw baseline is a special case), both problems and the group credit, each once
-def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, x64):
+    ("case", "n_samples", "groups", "spikes_too"),
+    [("one_hidden_subtract", 4, None, True), ("two_hidden_zero", 2, None, False), ("two_hidden_zero", 3, 2, True)],
+)  # both sample counts (the two-draw baseline is a special case), both problems, the group credit and a loss
+# that reads spikes, each once
+def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, spikes_too, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
     also checks the score-function term of the layers below, and with `groups=2` their credit by groups
-    (one neuron per group there: each swapped group is re-simulated through the layers above)."""
+    (one neuron per group there: each swapped group is re-simulated through the layers above).
+    `spikes_too`: the loss adds activity regularisers (upper bound per layer, lower bound per neuron), which
+    the swapped configurations must evaluate on their own spikes."""
     net, x, loss_fn, y = small_problem(case)
-    value, exact = exact_gradient(case)
+    if spikes_too:
+        loss_fn = regularised
+        value, exact = snnsad.ExactEnumeration()(loss_fn, net, x, y)
+    else:
+        value, exact = exact_gradient(case)
     est = snnsad.LocalScoreFunction(n_samples, groups=groups)
     values, grads = snnsad.sample_grads(est, loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}: ")
@@ -38,22 +54,29 @@ def test_local_score_function_matches_exact_enumeration(case, n_samples, groups,
 
 def test_swapped_losses_equal_a_rerun_with_the_swapped_spikes(x64):
     """`L(s_i^k, s_{-i}^1)` from the readout's linearity equals the loss of a run whose last layer is forced
-    to those spikes, for every draw k and neuron i (float64, to 1e-10)."""
+    to those spikes, for every draw k and neuron i (float64, to 1e-10): for a loss of the readout, for a
+    `make_loss` loss with activity regularisers (the swaps update spike counts) and for any other function
+    of the spike trains (the swaps carry whole trains)."""
     net = snnsad.feedforward((3, 5, 4, 3), key=jr.key(0), spike_fn=STOCH, neuron=FAST, gain=2.0, dtype=F64)
     x = 2 * jr.uniform(jr.key(1), (12, 3), F64)
     y = jnp.asarray(2)
     first = net.sample_noise(jr.key(2), 12)
     lasts = jr.uniform(jr.key(3), (3, 12, 4), F64)
     traces = jax.vmap(lambda u: net.simulate(x, (first[0], u)))(lasts)
-    swapped = _swapped_losses(net.readout, traces, ce_loss, y)
     spikes = np.asarray(traces.spikes[1])
     assert 0.1 < spikes.mean() < 0.9 and np.all(np.any(spikes[1:] != spikes[:1], axis=(1, 2)))  # draws differ
-    rerun_loss = jax.jit(lambda forced: ce_loss(net.simulate(x, first, forced=(None, forced)), y))
-    for k in range(3):
-        for i in range(4):
-            forced = spikes[0].copy()
-            forced[:, i] = spikes[k][:, i]
-            np.testing.assert_allclose(swapped[k, i], rerun_loss(jnp.asarray(forced)), rtol=0, atol=1e-10)
+
+    def reads_trains(trace, y):  # a spike-reading loss that is not a `Loss`: the swaps carry whole trains
+        return ce_loss(trace, y) + 0.1 * jnp.sum(trace.spikes[1][::2]) + 0.05 * jnp.sum(trace.spikes[0] ** 2)
+
+    for loss_fn in (ce_loss, regularised, reads_trains):
+        swapped = _swapped_losses(net.readout, traces, loss_fn, y)
+        rerun_loss = jax.jit(lambda forced, f=loss_fn: f(net.simulate(x, first, forced=(None, forced)), y))
+        for k in range(3):
+            for i in range(4):
+                forced = spikes[0].copy()
+                forced[:, i] = spikes[k][:, i]
+                np.testing.assert_allclose(swapped[k, i], rerun_loss(jnp.asarray(forced)), rtol=0, atol=1e-10)
 
 
 def test_chunked_swaps_give_the_same_estimate(x64):
@@ -112,11 +135,11 @@ def test_local_score_function_refuses_models_it_cannot_handle(x64):
     with pytest.raises(ValueError, match="last spiking layer must be stochastic"):
         est(ce_loss, mixed, x, y, key)
 
-    def reads_spikes(trace, y):
-        return ce_loss(trace, y) + 1e-3 * jnp.sum(trace.spikes[0])
+    def reads_drive(trace, y):
+        return ce_loss(trace, y) + 1e-3 * jnp.sum(trace.drive[0])
 
-    with pytest.raises(ValueError, match="readout.*alone.*on_output"):
-        est(reads_spikes, net, x, y, key)
+    with pytest.raises(ValueError, match=r"readout \(trace.output\) and the spikes \(trace.spikes\) only"):
+        est(reads_drive, net, x, y, key)
 
     class Wrapped(snnsad.AbstractNetwork):
         inner: snnsad.Network

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from .._losses import ActivityRegulariser, Loss
 from .._neurons import LeakyIntegrator, LIFState
 from .._spikes import AbstractStochasticSpikeFunction
 from .._trace import Trace
@@ -39,7 +40,9 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     (`snnsad.nn.Readout` with its `LeakyIntegrator`) is linear in the spikes, so swapping neuron
     `i`'s train adds `W[:, i]` times the filtered difference of the two trains. Hence the
     requirements: an `snnsad.nn.Network` with such a readout, a last spiking layer that is
-    stochastic and not recurrent, and a loss of the readout alone (`snnsad.losses.on_output`).
+    stochastic and not recurrent, and a loss of the readout and the spikes (`trace.output`,
+    `trace.spikes`: e.g. a cross-entropy with `ActivityRegulariser` terms; each swapped configuration's
+    spikes are known, its drive and firing probabilities are not computed).
     Stochastic layers below the last one get the plain score function with a leave-one-out
     baseline over `n_samples` further independent trajectories; or, with `groups=G`, the same local
     credit by groups: each such layer `l` (not recurrent) is drawn `n_samples` times on one draw of every
@@ -163,13 +166,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             trace = net.simulate(x, (*first[:layer], noise_l, *first[layer + 1 :]), fixed_spikes=True)
             spike_fn = cast(AbstractStochasticSpikeFunction, net.spike_fns[layer])  # stochastic: `below` holds those
             logp = spike_fn.log_prob(trace.spikes[layer], trace.drive[layer])
-            return (
-                jnp.sum(logp, axis=0),
-                jax.lax.stop_gradient(trace.spikes[layer]),
-                jax.lax.stop_gradient(trace.output),
-            )
+            return jnp.sum(logp, axis=0), jax.lax.stop_gradient((trace.spikes, trace.output))
 
-        logps, spikes, outputs = jax.vmap(run)(noise)  # (n, size), (n, T, size), (n, T, n_out)
+        logps, (all_spikes, outputs) = jax.vmap(run)(noise)  # (n, size); per layer (n, T, n_l); (n, T, n_out)
+        spikes = all_spikes[layer]
+        below = tuple(a[0] for a in all_spikes[:layer])  # the first draw of the layers below
         model = jax.lax.stop_gradient(net)
         member = jnp.asarray(np.arange(size) * groups // size)  # the group of each neuron
         masks = (member[None, :] == jnp.arange(groups)[:, None]).astype(spikes.dtype)  # (G, size)
@@ -177,16 +178,18 @@ class LocalScoreFunction(AbstractNetworkEstimator):
 
         def swapped(k, g):  # group g of draw k in draw 1, the layers above run again
             h = jnp.where(masks[g] > 0, spikes[k], spikes[0])
+            trains = [h]
             for j in range(layer + 1, len(model.layers)):
                 h = model.layers[j].run(h, jnp.asarray(first[j], h.dtype), unroll=model.unroll).spikes
-            return _output_loss(loss_fn, readout(h, unroll=model.unroll), y)
+                trains.append(h)
+            return _swapped_loss(loss_fn, readout(h, unroll=model.unroll), (*below, *trains), y)
 
         kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(groups), indexing="ij"))
         if self.chunk_size is None:
             alt = jax.vmap(swapped)(kk, gg)
         else:
             alt = jax.lax.map(lambda a: swapped(*a), (kk, gg), batch_size=self.chunk_size)
-        first_loss = _output_loss(loss_fn, outputs[0], y)
+        first_loss = _swapped_loss(loss_fn, outputs[0], tuple(a[0] for a in all_spikes), y)
         losses = jnp.concatenate([jnp.full((1, groups), first_loss), alt.reshape(n - 1, groups)])  # (n, G)
         base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
         signal = (losses - base)[:, member]  # (n, size): each neuron's group's loss fluctuation
@@ -197,10 +200,11 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
     """`L(s_i^k, s_{-i}^1)` for every draw `k` and last-layer neuron `i`: an `(n_samples, neurons)` array.
 
     `traces` holds the `n_samples` runs (leading axis); the readout of the swapped spikes is the first
-    run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1` (`chunk_size` neurons at a
-    time if given).
+    run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1`, and the swapped trace's
+    spikes are the first run's with neuron `i`'s train of draw `k` (`chunk_size` neurons at a time if given).
     """
     spikes = traces.spikes[-1]  # (K, T, n)
+    below = tuple(s[0] for s in traces.spikes[:-1])  # the first draw of the layers below
     diff = spikes[1:] - spikes[:1]  # draw 1 swapped into itself is the first run: L(s^1) for every i
     integrator = readout.neuron
     zeros = jnp.zeros(diff.shape[:1] + diff.shape[2:], diff.dtype)
@@ -208,25 +212,50 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
     filtered = jnp.swapaxes(filtered, 0, 1)  # (K, T, n)
     weight = readout.weight  # (n_out, n)
     base = traces.output[0]  # (T, n_out)
+    n = spikes.shape[2]
 
-    def swap(f_i, w_i):  # neuron i's filtered difference (T,) and readout column (n_out,)
-        return _output_loss(loss_fn, base + f_i[:, None] * w_i[None, :], y)
+    def per_draw(args):  # filtered differences (T, n) and spikes (T, n) of one draw -> the n swaps' losses
+        f, s_k = args
 
-    def per_draw(f):  # f: (T, n) -> losses of the n swaps, (n,)
+        def swap(f_i, w_i, train_i, i):  # neuron i: filtered difference (T,), readout column, its train
+            last = jnp.where(jnp.arange(n) == i, train_i[:, None], spikes[0])
+            return _swapped_loss(loss_fn, base + f_i[:, None] * w_i[None, :], (*below, last), y)
+
+        cols = (f.T, weight.T, s_k.T, jnp.arange(n))
         if chunk_size is None:
-            return jax.vmap(swap)(f.T, weight.T)
-        return jax.lax.map(lambda a: swap(*a), (f.T, weight.T), batch_size=chunk_size)
+            return jax.vmap(swap)(*cols)
+        return jax.lax.map(lambda a: swap(*a), cols, batch_size=chunk_size)
 
-    first = _output_loss(loss_fn, base, y)
-    return jnp.concatenate([jnp.full((1, spikes.shape[2]), first), jax.lax.map(per_draw, filtered)])
+    first = _swapped_loss(loss_fn, base, (*below, spikes[0]), y)
+    if isinstance(loss_fn, Loss) and all(type(r) is ActivityRegulariser for r in loss_fn.regularisers):
+        # the spikes enter through counts only: a swap changes one neuron's count (n per draw, not n x T x n)
+        counts = tuple(jnp.sum(s, axis=0) for s in (*below, spikes[0]))
+
+        def per_draw_counts(args):
+            f, s_k = args
+
+            def swap(f_i, w_i, count_i, i):
+                swapped = (*counts[:-1], counts[-1].at[i].set(count_i))
+                value = loss_fn.output_loss(base + f_i[:, None] * w_i[None, :], y)
+                return value + sum(r.from_counts(swapped, value.dtype) for r in loss_fn.regularisers)
+
+            cols = (f.T, weight.T, jnp.sum(s_k, axis=0), jnp.arange(n))
+            if chunk_size is None:
+                return jax.vmap(swap)(*cols)
+            return jax.lax.map(lambda a: swap(*a), cols, batch_size=chunk_size)
+
+        return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw_counts, (filtered, spikes[1:]))])
+    return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw, (filtered, spikes[1:]))])
 
 
-def _output_loss(loss_fn, output, y):
+def _swapped_loss(loss_fn, output, spikes, y):
+    """The loss of a swapped configuration: its readout and every spiking layer's spikes (no drive or
+    probability: those of a swapped configuration are not computed)."""
     try:
-        return loss_fn(Trace(output=output, spikes=(), drive=(), prob=()), y)
+        return loss_fn(Trace(output=output, spikes=spikes, drive=(), prob=()), y)
     except (IndexError, TypeError, AttributeError, ValueError) as e:
         raise ValueError(
-            "LocalScoreFunction: the loss must read the readout (trace.output) alone, since the per-neuron losses "
-            "are evaluated on readouts without re-simulating the network; lift a loss of the output with "
-            f"snnsad.losses.on_output (it failed on a trace without spikes: {e!r})."
+            "LocalScoreFunction: the loss may read the readout (trace.output) and the spikes (trace.spikes) only, "
+            "since the swapped configurations are evaluated without their drive and firing probabilities; "
+            f"use ScoreFunction or StochasticAD for a loss of those (it failed on such a trace: {e!r})."
         ) from e

@@ -5,9 +5,9 @@ and the paper's Randman (the authors' preset, 20-128-128-128-15, as E6's dense n
 deterministic SG, the matched stochastic SG, StochasticAD(8), ScoreFunction(4) (at about 4x the matched
 SG's step cost, the budget of the study's target; `benchmarks/unbiased_variance_by_layer.py --task
 calibrated` compares 2-8 samples and 4-16 flips), LocalScoreFunction(2) (the score function per neuron
-of the last hidden layer; its per-neuron losses read the readout alone, so it trains the cross-entropy
-without the activity regularisers, `method_loss`), and on the deep network the per-layer mix (score function on the first
-hidden layer, coupled flips after it). Each method gets a small
+of the last hidden layer; every method trains the same loss, the cross-entropy with the activity
+regularisers), and on the deep network LocalScoreFunction(2, groups=16) (credit by groups below the
+last hidden layer) and the per-layer mix (score function on the first hidden layer, coupled flips after it). Each method gets a small
 learning-rate sweep (SMORMS3, `sweep_epochs` epochs; the best validation accuracy picks the rate),
 then every seed runs the full epochs at that rate (the sweep's run of the first seed is extended);
 every run is saved and resumes. Compute is each method's measured time per training step at the
@@ -29,7 +29,7 @@ from ..analysis import interleaved_seconds, prepared, profile_estimators
 from ..data import randman
 from ..escape import FastSigmoid, Sigmoid
 from ..estimators import Autodiff, Batched, LocalScoreFunction, MixedEstimator, ScoreFunction, StochasticAD
-from ..losses import accuracy_max_over_time, max_over_time_cross_entropy, on_output
+from ..losses import accuracy_max_over_time, on_output
 from ..spikes import Stochastic, Surrogate
 from ..train import SMORMS3State, evaluate, fit, freeze, smorms3
 from ._randman_calibration import STANDARD_RANDMAN, calibrated_loss, split_80_10_10
@@ -80,25 +80,6 @@ def _modes(quick: bool) -> dict:
     )  # fmt: skip
 
 
-_CE_ONLY = on_output(max_over_time_cross_entropy)
-
-
-def method_loss(est, loss_fn):
-    """The loss a method trains: `loss_fn` (cross-entropy + activity regularisers), except for
-    `LocalScoreFunction`, whose per-neuron losses are evaluated on readouts alone and so cannot carry a
-    spike-reading term (it refuses one): it trains the cross-entropy of the readout only."""
-    return _CE_ONLY if isinstance(est, LocalScoreFunction) else loss_fn
-
-
-def profile_by_objective(estimators: dict, loss_fn, net, x, y, key, **kwargs) -> list:
-    """`profile_estimators` with the estimators of one objective (`method_loss`) profiled together, so each
-    is measured against the pooled mean of the estimators of its own objective (`kwargs` go on)."""
-    groups: dict[Any, dict] = {}
-    for name, est in estimators.items():
-        groups.setdefault(method_loss(est, loss_fn), {})[name] = est
-    return [p for f, group in groups.items() for p in profile_estimators(group, f, net, x, y, key, **kwargs)]
-
-
 def _step_seconds(nets_and_estimators: dict[str, tuple], loss_fn, x, y, rounds: int = 7) -> dict[str, float]:
     """Median seconds of one training step of each `name -> (net, estimator)`, timed round-robin.
 
@@ -108,8 +89,7 @@ def _step_seconds(nets_and_estimators: dict[str, tuple], loss_fn, x, y, rounds: 
     """
     runs = {}
     for name, (net, est) in nets_and_estimators.items():
-        f = method_loss(est, loss_fn)
-        step = eqx.filter_jit(lambda n, k, est=est, f=f: Batched(est)(f, n, x, y, k))
+        step = eqx.filter_jit(lambda n, k, est=est: Batched(est)(loss_fn, n, x, y, k))
         runs[name] = prepared(step, net, jr.key(0))
     return {name: float(np.median(v)) for name, v in interleaved_seconds(runs, rounds).items()}
 
@@ -183,14 +163,14 @@ def unbiased_training(
             sweep = {}
             for lr in m["lrs"]:
                 folder = os.path.join(out_dir, "unbiased_training", "runs", _slug(task, name, lr, run_seeds[0]))
-                fitted = _run(folder, net0, est, method_loss(est, loss_fn), train, val, lr=lr, epochs=n_sweep, batch=m["batch"],
+                fitted = _run(folder, net0, est, loss_fn, train, val, lr=lr, epochs=n_sweep, batch=m["batch"],
                               seed=run_seeds[0], quick=quick)  # fmt: skip
                 sweep[lr] = max(h["val_metric"] for h in fitted.history[:n_sweep])
             best_lr = max(sweep, key=lambda k: sweep[k])
             runs = []
             for s in run_seeds:
                 folder = os.path.join(out_dir, "unbiased_training", "runs", _slug(task, name, best_lr, s))
-                fitted = _run(folder, paper_network(sizes, spike, seed=s), est, method_loss(est, loss_fn), train, val, lr=best_lr,
+                fitted = _run(folder, paper_network(sizes, spike, seed=s), est, loss_fn, train, val, lr=best_lr,
                               epochs=n_epochs, batch=m["batch"], seed=s, quick=quick)  # fmt: skip
                 test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=jr.key(s + 7))
                 runs.append({"seed": s, "test_accuracy": test_eval["metric"],
@@ -217,7 +197,7 @@ def unbiased_training(
             for k, (spike, est) in task_methods.items()
             if spike.stochastic and not isinstance(est, Autodiff)  # the SGs are biased: not profiled
         }
-        profiles = profile_by_objective(
+        profiles = profile_estimators(
             unbiased, loss_fn, stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"]
         )
         task_out["variance_at_init"] = [p._asdict() for p in profiles]
@@ -275,12 +255,7 @@ def _report(results, m, n_epochs, run_seeds, quick: bool):
                     + (f"{r['test_accuracy_mean'] / max(sg, 1e-9):.2f} of the matched SG; " if sg is not None else "")
                     + f"step cost x{r['cost_vs_matched_sg']:.1f} the matched SG's "
                     f"(x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's); SMORMS3 step factor "
-                    f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)"
-                    + (
-                        "; trained on the cross-entropy alone (no activity regularisers)"
-                        if name.startswith("Local")
-                        else ""
-                    ),
+                    f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)",
                 )
             )
         if sg is not None and any(k.startswith(UNBIASED) for k in out["methods"]):

@@ -338,8 +338,8 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
     test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves) and the
     unbiased one a variance profile; SMORMS3's step factor is in (0, 1]; each run keeps its own checkpoint
-    folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, which refuses the
-    study's spike-reading regulariser: it trains the cross-entropy of the readout (`method_loss`)."""
+    folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, on the study's loss with
+    its spike-reading regularisers."""
     from snnsad.experiments import _unbiased_training as ut
 
     every = ut.methods
