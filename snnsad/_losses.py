@@ -187,7 +187,7 @@ class Loss(eqx.Module):
     `make_loss` returns. A loss like any other to `fit` and the estimators; `LocalScoreFunction` reads its
     parts, so that its per-neuron losses update `ActivityRegulariser` terms from spike counts."""
 
-    output_loss: Callable[[Output, Label], Scalar] = eqx.field(static=True)
+    output_loss: Callable[[Output, Label], Scalar]
     regularisers: tuple[Callable[[Trace], Scalar], ...]
 
     def __call__(self, trace: Trace, y: Label) -> Scalar:
