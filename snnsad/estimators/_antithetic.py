@@ -9,7 +9,7 @@ import jax.random as jr
 import numpy as np
 
 from .._checks import check_choice
-from ._base import AbstractNetworkEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
 
 class DisARM(AbstractNetworkEstimator):
@@ -132,10 +132,7 @@ class DisARM(AbstractNetworkEstimator):
             flips = ((block == k) & differ).astype(net.dtype)
             return loss_fn(model.simulate(x, noise, flips=model.unflatten_sites(flips, n_steps)), y)
 
-        if self.chunk_size is None:
-            alt = jax.vmap(twin_loss)(blocks)
-        else:
-            alt = jax.lax.map(twin_loss, blocks, batch_size=self.chunk_size)
+        alt = map_in_chunks(twin_loss, blocks, self.chunk_size)
         scale = jnp.zeros((n_total,), p.dtype).at[blocks].add(coef_per_draw * (alt - held))
         coef = jax.lax.stop_gradient(jnp.where(scale[block] != 0, weight * scale[block], 0))
         # sum_n c_n x_n(theta), spikes fixed: its gradient is sum_n c_n dx_n/dtheta, with c_n = F'(x_n) g_n.

@@ -38,6 +38,14 @@ def partition(net: PyTree) -> tuple[PyTree, PyTree]:
     return eqx.partition(net, trainable(net))
 
 
+def map_in_chunks(f: Callable, xs: PyTree, chunk_size: int | None) -> PyTree:
+    """`f` over the leading axis of `xs`: all at once (`jax.vmap`) when `chunk_size` is None, else
+    `chunk_size` at a time (`jax.lax.map`), which bounds the memory of the estimators' extra runs."""
+    if chunk_size is None:
+        return jax.vmap(f)(xs)
+    return jax.lax.map(f, xs, batch_size=chunk_size)
+
+
 def require_key(key: PRNGKeyArray | None, where: str) -> PRNGKeyArray:
     """`key`, or a clear `ValueError` when a sampling estimator gets none."""
     if key is None:

@@ -14,7 +14,7 @@ from .._spikes import AbstractStochasticSpikeFunction
 from .._trace import Trace
 from ..nn._layers import Readout
 from ..nn._network import Network
-from ._base import AbstractNetworkEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
 
 class LocalScoreFunction(AbstractNetworkEstimator):
@@ -101,7 +101,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
                 f"{where}: the last spiking layer must be stochastic (its spike function is "
                 f"{type(last.spike_fn).__name__}); give it e.g. snnsad.Stochastic(snnsad.Sigmoid(10.0))."
             )
-        if last.recurrent_current(jnp.zeros((last.size,), net.dtype)) is not None:
+        if _recurrent(net, len(net.layers) - 1):
             raise ValueError(
                 f"{where}: the last spiking layer is recurrent, so its neurons do not fire independently; "
                 "use ScoreFunction or StochasticAD."
@@ -135,9 +135,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
 
         below = tuple(i for i, s in enumerate(net.stochastic[:last]) if s)
         if self.groups is not None:
-            grouped = tuple(
-                i for i in below if net.layers[i].recurrent_current(jnp.zeros((net.sizes[i],), net.dtype)) is None
-            )
+            grouped = tuple(i for i in below if not _recurrent(net, i))
             for i in grouped:
                 if self.groups > net.sizes[i]:
                     raise ValueError(
@@ -185,10 +183,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             return _swapped_loss(loss_fn, readout(h, unroll=model.unroll), (*below, *trains), y)
 
         kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(groups), indexing="ij"))
-        if self.chunk_size is None:
-            alt = jax.vmap(swapped)(kk, gg)
-        else:
-            alt = jax.lax.map(lambda a: swapped(*a), (kk, gg), batch_size=self.chunk_size)
+        alt = map_in_chunks(lambda a: swapped(*a), (kk, gg), self.chunk_size)
         first_loss = _swapped_loss(loss_fn, outputs[0], tuple(a[0] for a in all_spikes), y)
         losses = jnp.concatenate([jnp.full((1, groups), first_loss), alt.reshape(n - 1, groups)])  # (n, G)
         base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
@@ -213,39 +208,33 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
     weight = readout.weight  # (n_out, n)
     base = traces.output[0]  # (T, n_out)
     n = spikes.shape[2]
-
-    def per_draw(args):  # filtered differences (T, n) and spikes (T, n) of one draw -> the n swaps' losses
-        f, s_k = args
-
-        def swap(f_i, w_i, train_i, i):  # neuron i: filtered difference (T,), readout column, its train
-            last = jnp.where(jnp.arange(n) == i, train_i[:, None], spikes[0])
-            return _swapped_loss(loss_fn, base + f_i[:, None] * w_i[None, :], (*below, last), y)
-
-        cols = (f.T, weight.T, s_k.T, jnp.arange(n))
-        if chunk_size is None:
-            return jax.vmap(swap)(*cols)
-        return jax.lax.map(lambda a: swap(*a), cols, batch_size=chunk_size)
-
     first = _swapped_loss(loss_fn, base, (*below, spikes[0]), y)
+
+    def swap(f_i, w_i, train_i, i):  # neuron i: filtered difference (T,), readout column, its train
+        last = jnp.where(jnp.arange(n) == i, train_i[:, None], spikes[0])
+        return _swapped_loss(loss_fn, base + f_i[:, None] * w_i[None, :], (*below, last), y)
+
     if isinstance(loss_fn, Loss) and all(type(r) is ActivityRegulariser for r in loss_fn.regularisers):
         # the spikes enter through counts only: a swap changes one neuron's count (n per draw, not n x T x n)
         counts = tuple(jnp.sum(s, axis=0) for s in (*below, spikes[0]))
 
-        def per_draw_counts(args):
-            f, s_k = args
+        def swap_count(f_i, w_i, train_i, i):
+            swapped = (*counts[:-1], counts[-1].at[i].set(jnp.sum(train_i)))
+            value = loss_fn.output_loss(base + f_i[:, None] * w_i[None, :], y)
+            return value + sum(r.from_counts(swapped, value.dtype) for r in loss_fn.regularisers)
 
-            def swap(f_i, w_i, count_i, i):
-                swapped = (*counts[:-1], counts[-1].at[i].set(count_i))
-                value = loss_fn.output_loss(base + f_i[:, None] * w_i[None, :], y)
-                return value + sum(r.from_counts(swapped, value.dtype) for r in loss_fn.regularisers)
+        swap = swap_count
 
-            cols = (f.T, weight.T, jnp.sum(s_k, axis=0), jnp.arange(n))
-            if chunk_size is None:
-                return jax.vmap(swap)(*cols)
-            return jax.lax.map(lambda a: swap(*a), cols, batch_size=chunk_size)
+    def per_draw(args):  # filtered differences (T, n) and spikes (T, n) of one draw -> the n swaps' losses
+        f, s_k = args
+        return map_in_chunks(lambda a: swap(*a), (f.T, weight.T, s_k.T, jnp.arange(n)), chunk_size)
 
-        return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw_counts, (filtered, spikes[1:]))])
     return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw, (filtered, spikes[1:]))])
+
+
+def _recurrent(net: Network, layer: int) -> bool:
+    """Whether spiking layer `layer` feeds its own spikes back (its neurons then do not fire independently)."""
+    return net.layers[layer].recurrent_current(jnp.zeros((net.sizes[layer],), net.dtype)) is not None
 
 
 def _swapped_loss(loss_fn, output, spikes, y):

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._checks import check_choice
 from .._custom_types import Proposal, Weighting
-from ._base import AbstractNetworkEstimator, require_key, require_stochastic
+from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
 
 class StochasticAD(AbstractNetworkEstimator):
@@ -111,10 +111,7 @@ def coupled_flip_terms(est: StochasticAD, net, loss_fn, x, y, key, site_mask=Non
         flipped = model.simulate(x, noise, flips=model.unflatten_sites(flat, n_steps))
         return loss_fn(flipped, y)
 
-    if est.chunk_size is None:
-        alt = jax.vmap(flipped_loss)(sites)
-    else:
-        alt = jax.lax.map(flipped_loss, sites, batch_size=est.chunk_size)
+    alt = map_in_chunks(flipped_loss, sites, est.chunk_size)
     jump = (alt - held) * (1 - 2 * spikes[sites])  # L(s=1) - L(s=0)
     coef = jax.lax.stop_gradient(jnp.zeros((n_sites,), loss.dtype).at[sites].add(coef_per_draw * jump))
     # The jump term: sum_n c_n x_n(theta), whose gradient is sum_n c_n dx_n/dtheta (spikes fixed).
