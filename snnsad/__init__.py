@@ -62,6 +62,7 @@ from .analysis._statistics import sample_grads as sample_grads
 from .estimators._antithetic import DisARM as DisARM
 from .estimators._base import AbstractEstimator as AbstractEstimator
 from .estimators._base import Autodiff as Autodiff
+from .estimators._base import Averaged as Averaged
 from .estimators._base import Batched as Batched
 from .estimators._enumeration import ExactEnumeration as ExactEnumeration
 from .estimators._local_score import LocalScoreFunction as LocalScoreFunction

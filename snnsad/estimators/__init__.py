@@ -5,6 +5,7 @@ from ._antithetic import DisARM as DisARM
 from ._base import AbstractEstimator as AbstractEstimator
 from ._base import AbstractNetworkEstimator as AbstractNetworkEstimator
 from ._base import Autodiff as Autodiff
+from ._base import Averaged as Averaged
 from ._base import Batched as Batched
 from ._base import partition as partition
 from ._enumeration import ExactEnumeration as ExactEnumeration

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._checks import check_choice
+from .._checks import check_choice, check_count
 from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
 
@@ -64,16 +64,11 @@ class DisARM(AbstractNetworkEstimator):
     chunk_size: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.n_blocks != "all" and (
-            not isinstance(self.n_blocks, int) or isinstance(self.n_blocks, bool) or self.n_blocks < 1
-        ):
-            raise ValueError(f"DisARM: `n_blocks` must be a positive int or 'all', got {self.n_blocks!r}.")
+        if self.n_blocks != "all":
+            check_count("n_blocks", self.n_blocks, where="DisARM", why=" (or 'all')")
         check_choice("variant", self.variant, ("disarm", "arm"), where="DisARM")
         check_choice("proposal", self.proposal, ("weighted", "uniform", "stratified"), where="DisARM")
-        if self.chunk_size is not None and (
-            not isinstance(self.chunk_size, int) or isinstance(self.chunk_size, bool) or self.chunk_size < 1
-        ):
-            raise ValueError(f"DisARM: `chunk_size` must be None or a positive int, got {self.chunk_size!r}.")
+        check_count("chunk_size", self.chunk_size, where="DisARM", optional=True)
 
     def objective(self, loss_fn, params, static, x, y, key):
         key = require_key(key, "DisARM")

@@ -22,6 +22,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray, PyTree
 
+from .._checks import check_count
 from .._custom_types import Label, Scalar
 from .._trace import Trace
 from .._trainable import trainable
@@ -158,6 +159,47 @@ class Autodiff(AbstractEstimator[Callable[..., Any], Any]):
     def objective(self, loss_fn, params, static, x, y, key):
         value = loss_fn(eqx.combine(params, static)(x, key=key), y)
         return value, value
+
+
+class Averaged(AbstractEstimator):
+    r"""The mean of `n_draws` independent estimates of `estimator`, each with its own key.
+
+    `Averaged(est, R)` has the bias of `est` (none for an unbiased one) and `1/R` of its variance per
+    example, at `R` times its cost. Its use is to take an estimator's noise out of a comparison: train
+    with `Averaged(LocalScoreFunction(2), 8)` beside `Averaged(Autodiff(), 8)` on the same stochastic
+    network, batches and optimiser, and what remains between them is the direction of the gradient (the
+    true gradient of the expected loss against the surrogate gradient's), not its noise. The objective is
+    the mean of the estimator's objectives over `jr.split(key, n_draws)`, so the estimate is exactly the
+    mean of the estimates with those keys, and it composes with `Batched`, `fit` and `sample_grads`.
+
+    **Arguments:**
+
+    - `estimator`: any snnsad estimator (it checks the model, as it would alone).
+    - `n_draws`: the number of independent estimates averaged, >= 1.
+    - `chunk_size`: draws evaluated at once (`jax.lax.map`), bounding memory; `None` evaluates all of
+      them at once (`jax.vmap`).
+    """
+
+    estimator: AbstractEstimator
+    n_draws: int = eqx.field(static=True)
+    chunk_size: int | None = eqx.field(static=True, default=None)
+
+    def __check_init__(self):
+        if not isinstance(self.estimator, AbstractEstimator):
+            raise TypeError(f"Averaged: `estimator` must be an snnsad estimator, got {self.estimator!r}.")
+        check_count("n_draws", self.n_draws, where="Averaged")
+        check_count("chunk_size", self.chunk_size, where="Averaged", optional=True)
+
+    def check(self, net) -> None:
+        """The averaged estimator's own check."""
+        self.estimator.check(net)
+
+    def objective(self, loss_fn, params, static, x, y, key):
+        keys = jr.split(require_key(key, "Averaged"), self.n_draws)
+        surrogates, values = map_in_chunks(
+            lambda k: self.estimator.objective(loss_fn, params, static, x, y, k), keys, self.chunk_size
+        )
+        return jnp.mean(surrogates), jnp.mean(values)
 
 
 class Batched(eqx.Module):

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from .._checks import check_count
 from .._losses import ActivityRegulariser, Loss
 from .._neurons import LeakyIntegrator, LIFState
 from .._spikes import AbstractStochasticSpikeFunction
@@ -66,21 +67,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     groups: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 2:
-            raise ValueError(
-                "LocalScoreFunction: `n_samples` must be an int >= 2 (the leave-one-out baseline needs two "
-                f"draws of each neuron), got {self.n_samples!r}."
-            )
-        if self.chunk_size is not None and (
-            not isinstance(self.chunk_size, int) or isinstance(self.chunk_size, bool) or self.chunk_size < 1
-        ):
-            raise ValueError(
-                f"LocalScoreFunction: `chunk_size` must be None or a positive int, got {self.chunk_size!r}."
-            )
-        if self.groups is not None and (
-            not isinstance(self.groups, int) or isinstance(self.groups, bool) or self.groups < 1
-        ):
-            raise ValueError(f"LocalScoreFunction: `groups` must be None or a positive int, got {self.groups!r}.")
+        where = "LocalScoreFunction"
+        why = " (the leave-one-out baseline needs two draws of each neuron)"
+        check_count("n_samples", self.n_samples, where=where, least=2, why=why)
+        check_count("chunk_size", self.chunk_size, where=where, optional=True)
+        check_count("groups", self.groups, where=where, optional=True)
 
     def check(self, net) -> None:
         super().check(net)

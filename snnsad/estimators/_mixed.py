@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
+from .._checks import check_count
 from .._custom_types import Baseline, Proposal, Weighting
 from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 from ._stochastic_ad import StochasticAD, coupled_flip_terms
@@ -45,8 +46,7 @@ class MixedEstimator(AbstractNetworkEstimator):
     def __check_init__(self):
         if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in self.coupled):
             raise ValueError(f"MixedEstimator: `coupled` must hold layer indices (ints >= 0), got {self.coupled!r}.")
-        if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 1:
-            raise ValueError(f"MixedEstimator: `n_samples` must be a positive int, got {self.n_samples!r}.")
+        check_count("n_samples", self.n_samples, where="MixedEstimator")
         if self.baseline not in ("leave_one_out", None):
             raise ValueError(
                 f"MixedEstimator: `baseline` must be 'leave_one_out' or None (both unbiased), got {self.baseline!r}."

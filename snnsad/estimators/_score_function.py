@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
+from .._checks import check_count
 from .._custom_types import Baseline
 from ._base import AbstractNetworkEstimator, require_key, require_stochastic
 
@@ -28,8 +29,7 @@ class ScoreFunction(AbstractNetworkEstimator):
     baseline: Baseline = eqx.field(static=True, default="leave_one_out")
 
     def __check_init__(self):
-        if not isinstance(self.n_samples, int) or isinstance(self.n_samples, bool) or self.n_samples < 1:
-            raise ValueError(f"ScoreFunction: `n_samples` must be a positive int, got {self.n_samples!r}.")
+        check_count("n_samples", self.n_samples, where="ScoreFunction")
         if self.baseline not in ("leave_one_out", "mean", None):
             raise ValueError(
                 f"ScoreFunction: `baseline` must be 'leave_one_out', 'mean' or None, got {self.baseline!r}."

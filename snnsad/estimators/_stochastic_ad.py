@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .._checks import check_choice
+from .._checks import check_choice, check_count
 from .._custom_types import Proposal, Weighting
 from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
@@ -47,11 +47,10 @@ class StochasticAD(AbstractNetworkEstimator):
     chunk_size: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
-        if self.n_flips != "all" and (
-            not isinstance(self.n_flips, int) or isinstance(self.n_flips, bool) or self.n_flips < 1
-        ):
-            raise ValueError(f"StochasticAD: `n_flips` must be a positive int or 'all', got {self.n_flips!r}.")
         where = "StochasticAD"
+        if self.n_flips != "all":
+            check_count("n_flips", self.n_flips, where=where, why=" (or 'all')")
+        check_count("chunk_size", self.chunk_size, where=where, optional=True)
         check_choice("weighting", self.weighting, ("two_sided", "right", "left", "straight_through"), where=where)
         check_choice("proposal", self.proposal, ("weighted", "uniform", "stratified"), where=where)
 

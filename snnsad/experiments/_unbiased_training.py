@@ -72,10 +72,12 @@ def _modes(quick: bool) -> dict:
             profile=40,
         )  # fmt: skip
     # the sweep reaches past the rates every method chose in the 2-point sweep (all took its top, 2e-2; then
-    # both SGs took 1e-1 of 1e-2..1e-1), and the runs are long enough for the matched SG's validation curve
-    # to flatten (it still rose at epoch 30)
+    # both SGs took 1e-1 of 1e-2..1e-1, StochasticAD(8) 2e-1 of 1e-2..2e-1, the deterministic SG 5e-1 of
+    # 1e-2..5e-1), and the runs are long enough for the matched SG's validation curve to flatten (it still
+    # rose at epoch 30)
     return dict(
-        spc=1000, epochs=100, sweep_epochs=10, lrs=(1e-2, 2e-2, 5e-2, 1e-1, 2e-1), seeds=(0, 1, 2), batch=250,
+        spc=1000, epochs=100, sweep_epochs=10, lrs=(1e-2, 2e-2, 5e-2, 1e-1, 2e-1, 5e-1, 1.0), seeds=(0, 1, 2),
+        batch=250,
         tasks=tuple(TASKS), profile=400,
     )  # fmt: skip
 
