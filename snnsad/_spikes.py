@@ -146,7 +146,8 @@ def sample_spikes(
     """`(spikes, probability)` at one time step, the way every simulator of the estimators' protocol emits them.
 
     `forced` replaces the sample (teacher forcing, no gradient through it); `flip` (0/1) flips
-    sampled spikes where it is 1, everything else still coupled through `noise`; `fixed=True`
+    sampled spikes where it is 1, everything else still coupled through `noise` (as `s + f (1 - 2s)`, so a
+    derivative in `f` at 0 is the derivative along each site's flip); `fixed=True`
     holds discrete spikes fixed for differentiation (the pathwise term of stochastic AD). A custom
     network calls this in its time step to implement `simulate(x, noise, forced=, flips=,
     fixed_spikes=)`.
@@ -156,7 +157,9 @@ def sample_spikes(
         return jax.lax.stop_gradient(forced.astype(x.dtype)), prob
     spikes = spike_fn(x, noise)
     if flip is not None:
-        spikes = jnp.where(flip > 0, 1 - spikes, spikes)
+        # s + f (1 - 2s): exactly the flipped 0/1 spike for f in {0, 1}, the same derivative in s as a
+        # `where`, and differentiable in `f` (at f = 0: the loss's derivative along a flip of each site)
+        spikes = spikes + flip.astype(spikes.dtype) * (1 - 2 * spikes)
     if fixed and spike_fn.discrete:
         spikes = jax.lax.stop_gradient(spikes)
     return spikes, prob

@@ -52,6 +52,23 @@ def test_stochastic_forward_samples_and_vjp(surrogate, x64, getkey):
     np.testing.assert_allclose(g, jax.vmap(jax.grad(matched.cdf))(x), rtol=1e-10)
 
 
+
+def test_sample_spikes_flips_exactly_and_is_differentiable_along_a_flip(x64, getkey):
+    """`sample_spikes(..., flip=f)` gives exactly the flipped 0/1 spikes for f in {0, 1}; its derivative in the
+    drive is the spike function's (times -1 where flipped), and in `f` at 0 it is `1 - 2s` (the direction of
+    each site's flip: what `benchmarks/surrogate_control_variate.py` back-propagates)."""
+    x, noise = _drive_and_noise(getkey())
+    fn = snnsad.Stochastic(ESC)
+    flip = (jr.uniform(getkey(), x.shape) < 0.3).astype(x.dtype)
+    s, _ = snnsad.spikes.sample_spikes(fn, x, noise)
+    flipped, _ = snnsad.spikes.sample_spikes(fn, x, noise, flip=flip)
+    np.testing.assert_array_equal(flipped, np.where(flip > 0, 1 - s, s))
+    weights = jr.normal(getkey(), x.shape, x.dtype)
+    along = jax.grad(lambda f: jnp.sum(weights * snnsad.spikes.sample_spikes(fn, x, noise, flip=f)[0]))
+    np.testing.assert_array_equal(along(jnp.zeros_like(x)), weights * (1 - 2 * s))
+    by_drive = jax.grad(lambda v: jnp.sum(weights * snnsad.spikes.sample_spikes(fn, v, noise, flip=flip)[0]))(x)
+    np.testing.assert_allclose(by_drive, weights * (1 - 2 * flip) * jax.vmap(jax.grad(ESC.cdf))(x), rtol=1e-10)
+
 @pytest.mark.parametrize("strategy", ["two_sided", "right", "left", "straight_through"])
 def test_smoothed_stochastic_vjp(strategy, x64, getkey):
     x, noise = _drive_and_noise(getkey())
