@@ -87,6 +87,18 @@ def machine_description() -> str:
     )
 
 
+def earlier_commits(folder: str) -> list[str]:
+    """The commits a run folder's `config.json` records (`earlier_commits`, then `commit`), oldest first: what a
+    resumed run keeps, so that the folder still says which code trained its first epochs. `[]` without one."""
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return []
+    seen = [*cfg.get("earlier_commits", []), cfg.get("commit")]
+    return [c for i, c in enumerate(seen) if isinstance(c, str) and c not in seen[:i]]
+
+
 def write_run(folder: str, config: dict, results: dict | None = None, figures: dict | None = None) -> list[str]:
     """Write a run's folder: `config.json` (with `run_info()`: versions, machine, commit), `results.json` and
     the figures, each file atomically (a reader never sees half a file).

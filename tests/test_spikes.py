@@ -52,7 +52,6 @@ def test_stochastic_forward_samples_and_vjp(surrogate, x64, getkey):
     np.testing.assert_allclose(g, jax.vmap(jax.grad(matched.cdf))(x), rtol=1e-10)
 
 
-
 def test_sample_spikes_flips_exactly_and_is_differentiable_along_a_flip(x64, getkey):
     """`sample_spikes(..., flip=f)` gives exactly the flipped 0/1 spikes for f in {0, 1}; its derivative in the
     drive is the spike function's (times -1 where flipped), and in `f` at 0 it is `1 - 2s` (the direction of
@@ -68,6 +67,7 @@ def test_sample_spikes_flips_exactly_and_is_differentiable_along_a_flip(x64, get
     np.testing.assert_array_equal(along(jnp.zeros_like(x)), weights * (1 - 2 * s))
     by_drive = jax.grad(lambda v: jnp.sum(weights * snnsad.spikes.sample_spikes(fn, v, noise, flip=flip)[0]))(x)
     np.testing.assert_allclose(by_drive, weights * (1 - 2 * flip) * jax.vmap(jax.grad(ESC.cdf))(x), rtol=1e-10)
+
 
 @pytest.mark.parametrize("strategy", ["two_sided", "right", "left", "straight_through"])
 def test_smoothed_stochastic_vjp(strategy, x64, getkey):

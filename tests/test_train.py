@@ -87,7 +87,10 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
     d, net, loss_fn = _setup(48)
     full = _fit(net, d, loss_fn, str(tmp_path / "full"), 3)
     _fit(net, d, loss_fn, str(tmp_path / "split"), 1)  # interrupted after 1 epoch ...
+    config = tmp_path / "split" / "config.json"  # (as if that epoch had been trained by another commit)
+    config.write_text(json.dumps({**json.loads(config.read_text()), "commit": "0" * 40}))
     resumed = _fit(net, d, loss_fn, str(tmp_path / "split"), 3)  # ... and resumed from its checkpoint
+    assert json.loads(config.read_text())["earlier_commits"] == ["0" * 40]  # the resumed run keeps it
     for a, b in zip(
         jax.tree.leaves(eqx.filter(full.net, eqx.is_array)), jax.tree.leaves(eqx.filter(resumed.net, eqx.is_array))
     ):

@@ -14,7 +14,7 @@ import numpy as np
 import optax
 from jaxtyping import PRNGKeyArray
 
-from .._io import write_run
+from .._io import earlier_commits, run_info, write_run
 from .._parallel import replicate, shard
 from .._timing import CompileMeter
 from .._trainable import trainable
@@ -319,7 +319,12 @@ def fit(
         start = cb.on_start(start) or start
     net, opt_state, history, start_epoch = start.net, start.opt_state, list(start.history), start.epoch
     if out_dir:
-        write_run(out_dir, {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size})
+        record = {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size}
+        # a resumed run keeps the commits that trained its earlier epochs beside the current one
+        earlier = earlier_commits(out_dir) if history else []
+        if earlier:
+            earlier = [c for c in earlier if c != run_info()["commit"]]
+        write_run(out_dir, {**record, "earlier_commits": earlier} if earlier else record)
     on_epoch = (*callbacks, *outer)
 
     # The train step donates the buffers of the network and optimiser state: it gets its own copies

@@ -452,8 +452,9 @@ def test_robustness_spread_compares_shapes_at_the_best_beta_with_the_spread_over
     """`_spread` on a hand-made grid: the best beta has the highest mean over shapes; the spread over shapes is
     taken there, the spread over beta is the mean over shapes of max - min; the 90 % plateau lists the betas where
     every shape reaches 0.9. Cells at another scale or reset are ignored; a grid with one beta has no spread. The
-    scale spread is the largest gap between SuperSpike (FastSigmoid) at peak 1 and native at the same beta, none
-    without native cells."""
+    scale spread (the paper's Fig. 5c) is the largest max - min over SuperSpike (FastSigmoid) at one beta at peak 1
+    with the reset detached, native detached and native differentiated, none without native cells; the detached
+    gap alone is reported beside it."""
     from snnsad.experiments._robustness import _spread
 
     acc = {
@@ -478,6 +479,14 @@ def test_robustness_spread_compares_shapes_at_the_best_beta_with_the_spread_over
                             ("native", 10.0, 0.8), ("native", 100.0, 0.4), ("native", 1000.0, 0.1))
     ]  # fmt: skip
     assert _spread(scaled)["across_scale"] == pytest.approx(0.5)  # beta 100: 0.9 vs 0.4; 1000 has no peak-1 twin
+    assert _spread(scaled)["across_scale_detached"] == pytest.approx(0.5)
+    reset = scaled + [
+        dict(shape="FastSigmoid", beta=b, scale="native", reset="differentiated", test_accuracy_mean=a)
+        for b, a in ((10.0, 0.2), (1000.0, 0.0))
+    ]
+    out = _spread(reset)
+    assert out["across_scale"] == pytest.approx(0.7) and out["across_scale_beta"] == 10.0  # 0.9 (peak 1) vs 0.2 (aDR)
+    assert out["across_scale_detached"] == pytest.approx(0.5)  # beta 1000 has no peak-1 cell: not compared
     assert _spread([c for c in grid if c["beta"] == 10.0]) is None
 
 
