@@ -66,8 +66,8 @@ def _closed_form_errors():
     return out
 
 
-def _train_sign_networks(width, n_networks, x, y, xt, lr, steps, key):
-    """Full-batch gradient descent with the surrogate gradient on 1/2 sum (f - y)^2, `n_networks` at once."""
+def _train_sign_networks(width, keys, x, y, xt, lr, steps):
+    """Full-batch gradient descent with the surrogate gradient on 1/2 sum (f - y)^2, one network per key."""
 
     def f(p, xs, sg):
         return jax.vmap(
@@ -86,7 +86,25 @@ def _train_sign_networks(width, n_networks, x, y, xt, lr, steps, key):
         params, _ = jax.lax.scan(step, params, None, length=steps)
         return f(params, xt, False)
 
-    return np.asarray(jax.lax.map(jax.jit(one), jr.split(key, n_networks)))
+    return np.asarray(jax.lax.map(jax.jit(one), keys))
+
+
+def _sign_networks(parts, width, n_networks, x, y, xt, lr, steps, seed, chunk: int = 50) -> list:
+    """Test predictions of `n_networks` sign networks of `width` (network `i` from `jr.split(jr.key(seed +
+    width), n_networks)[i]`), saved in `parts` as one file per width and, while a width is under way, one per
+    `chunk` networks, so that an interrupted width resumes from its finished chunks."""
+    settings = {"n": n_networks, "steps": steps, "seed": seed, "lr": lr}
+    keys = jr.split(jr.key(seed + width), n_networks)
+
+    def in_chunks():
+        preds = []
+        for lo in range(0, n_networks, chunk):
+            hi = min(lo + chunk, n_networks)
+            preds += cached(parts, f"sign_networks_w{width}_{lo}-{hi}", {**settings, "networks": [lo, hi]},
+                            lambda lo=lo, hi=hi: _train_sign_networks(width, keys[lo:hi], x, y, xt, lr, steps).tolist())  # fmt: skip
+        return preds
+
+    return cached(parts, f"sign_networks_w{width}", settings, in_chunks)
 
 
 def kernels_after_training(x, y, *, ms, widths, n_networks, steps, seed=0, parts: str | None = None) -> dict:
@@ -205,10 +223,7 @@ def sg_ntk(
     training = {}
     for w in widths:
         print(f"  SG-NTK: {n_networks} sign networks of width {w}, {steps} steps ...", flush=True)
-        preds = np.asarray(
-            cached(parts, f"sign_networks_w{w}", {"n": n_networks, "steps": steps, "seed": seed, "lr": lr},
-                   lambda w=w: _train_sign_networks(w, n_networks, x, y, xt, lr, steps, jr.key(seed + w)).tolist())
-        )  # fmt: skip
+        preds = np.asarray(_sign_networks(parts, w, n_networks, x, y, xt, lr, steps, seed))
         mean = preds.mean(0)
         # the networks' mean minus the kernel mean, averaged over test angles: mean and SE over networks
         per_network = (preds - gp.mean).mean(1)

@@ -33,6 +33,28 @@ def test_sg_ntk_experiment_small(tmp_path):
     assert st["rms_standard_error"] > 0 and len(st["network_mean"]) == 120
 
 
+def test_sign_networks_are_saved_in_chunks_and_an_interrupted_width_resumes(tmp_path, monkeypatch):
+    """A width's networks are trained and saved `chunk` at a time (network i keeps the key it has in the whole
+    width's split), so a width cut off after some chunks retrains only the rest; the finished width is one part."""
+    from snnsad.experiments import _sg_ntk
+
+    x, y = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.5, -0.5])
+    args = (str(tmp_path), 4, 3, x, y, x, 0.1, 5, 0)
+    whole = _sg_ntk._sign_networks(*args, chunk=2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["sign_networks_w4.json", "sign_networks_w4_0-2.json", "sign_networks_w4_2-3.json"]
+    assert np.asarray(whole).shape == (3, 2)
+    (tmp_path / "sign_networks_w4.json").unlink()  # cut off before the width's part was written ...
+    (tmp_path / "sign_networks_w4_2-3.json").unlink()  # ... and before its last chunk
+    trained = []
+    real = _sg_ntk._train_sign_networks
+    monkeypatch.setattr(
+        _sg_ntk, "_train_sign_networks", lambda w, keys, *a: trained.append(len(keys)) or real(w, keys, *a)
+    )
+    np.testing.assert_array_equal(_sg_ntk._sign_networks(*args, chunk=2), whole)
+    assert trained == [1]  # only the missing chunk's network
+
+
 @pytest.mark.slow
 @pytest.mark.optimized(seconds=17)
 def test_matched_stochastic_sg_follows_the_smoothed_networks_kernel_as_width_grows():
