@@ -65,15 +65,18 @@ def check_positive(name: str, value: Any, *, where: str = "") -> Any:
     return value
 
 
-def check_count(name: str, value: Any, *, where: str, least: int = 1, optional: bool = False, why: str = "") -> None:
-    """Raise `ValueError` unless `value` is an int >= `least` (a bool is not a count); `optional` lets
+def check_count(
+    name: str, value: Any, *, where: str = "", least: int = 1, optional: bool = False, why: str = ""
+) -> None:
+    """Raise `ValueError` unless `value` is a Python int >= `least` (a bool is not a count); `optional` lets
     `None` through. `why` is appended to the message (e.g. what the lower bound is for)."""
     if optional and value is None:
         return
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= least:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= least:
         return
     what = f"an int >= {least}" + (" or None" if optional else "")
-    raise ValueError(f"{where}: `{name}` must be {what}{why}, got {value!r}.")
+    prefix = f"{where}: " if where else ""
+    raise ValueError(f"{prefix}`{name}` must be {what}{why}, got {value!r}.")
 
 
 def check_finite(name: str, value: Any, *, where: str = "") -> Any:

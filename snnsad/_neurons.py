@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, PyTree
 
-from ._checks import check_choice, check_finite, check_positive, float_array
+from ._checks import check_choice, check_count, check_finite, check_positive, float_array
 from ._custom_types import Current, Reset
 from ._trainable import hyperparameter
 
@@ -408,10 +408,7 @@ class TrainableTauLIF(AbstractNeuron):
         n: int | None = None,
     ):
         lif = LIF(tau_mem, tau_syn, dt, threshold, reset, detach_reset, reset_in_gradient)  # the shared checks
-        if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-            raise ValueError(
-                f"TrainableTauLIF: `n` (neurons with their own time constants) must be an int >= 1, got {n!r}."
-            )
+        check_count("n", n, where="TrainableTauLIF", optional=True, why=" (neurons with their own time constants)")
         shape = () if n is None else (n,)
 
         def logit(tau):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
+from .._checks import check_count
 from .._timing import median_seconds
 from .._trainable import parameters
 from ..estimators._mixed import MixedEstimator
@@ -58,8 +59,7 @@ def profile_estimators(
     """
     if not estimators:
         raise ValueError("profile_estimators: `estimators` is empty; pass a dict of name -> estimator.")
-    if not isinstance(n_estimates, int) or n_estimates < 2:
-        raise ValueError(f"profile_estimators: `n_estimates` must be an int >= 2, got {n_estimates!r}.")
+    check_count("n_estimates", n_estimates, where="profile_estimators", least=2)
     keys = jr.split(key, n_estimates)
     forward = eqx.filter_jit(lambda n, ks: jax.vmap(lambda k: loss_fn(n(x, key=k), y))(ks))
     _, t_forward = _cost(forward, net, keys)

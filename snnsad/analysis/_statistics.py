@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
+from .._checks import check_count
 from .._custom_types import Label, Scalar
 from .._losses import LossFn
 
@@ -54,8 +55,7 @@ def sample_grads(
         raise ValueError(
             f"sample_grads: `keys` must be a non-empty batch of keys (jr.split(key, N)), got shape {keys.shape}."
         )
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"sample_grads: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
+    check_count("chunk_size", chunk_size, where="sample_grads", optional=True)
     if mesh is not None:
         from .._parallel import replicate, shard
 

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import Array, PRNGKeyArray
 
-from .._checks import check_positive
+from .._checks import check_count, check_positive
 from .._custom_types import Current, Input, LayerArray
 from .._neurons import PSP_NEURONS, AbstractNeuron, LeakyIntegrator, StepOutput, has_psp_kernel, psp_kernel_energy
 from .._spikes import AbstractSpikeFunction, sample_spikes
@@ -153,8 +153,8 @@ class Dense(AbstractLayer):
         recurrent_std: float | None = None,
         dtype=jnp.float32,
     ):
-        _check_size("in_size", in_size)
-        _check_size("out_size", out_size)
+        check_count("in_size", in_size)
+        check_count("out_size", out_size)
         if recurrent:
             _check_recurrence(neuron, "Dense")
         wkey, vkey = jr.split(key)
@@ -254,7 +254,7 @@ class Conv1D(AbstractLayer):
             ("kernel_size", kernel_size),
             ("stride", stride),
         ):
-            _check_size(name, value)
+            check_count(name, value)
         if kernel_size > in_length:
             raise ValueError(f"Conv1D: `kernel_size`={kernel_size} exceeds `in_length`={in_length}.")
         if recurrent_kernel_size is not None and recurrent_kernel_size % 2 == 0:
@@ -382,13 +382,13 @@ class Conv2D(AbstractLayer):
         for name, value in (("in_channels", in_channels), ("channels", channels), ("kernel height", kh),
                             ("kernel width", kw), ("stride", stride_[0]), ("stride", stride_[1]),
                             ("in_shape height", shape[0]), ("in_shape width", shape[1])):  # fmt: skip
-            _check_size(name, value)
+            check_count(name, value)
         if not isinstance(padding, int) or padding < 0:
             raise ValueError(f"Conv2D: `padding` must be an int >= 0, got {padding!r}.")
         if kh > shape[0] + 2 * padding or kw > shape[1] + 2 * padding:
             raise ValueError(f"Conv2D: `kernel_size` {(kh, kw)} exceeds the padded input {shape} (+{padding}).")
         if pool is not None:
-            _check_size("pool", pool)
+            check_count("pool", pool)
         if pool_mode not in ("max", "avg"):
             raise ValueError(f"Conv2D: `pool_mode` must be 'max' or 'avg', got {pool_mode!r}.")
         if recurrent_kernel_size is not None and (recurrent_kernel_size < 1 or recurrent_kernel_size % 2 == 0):
@@ -462,8 +462,8 @@ class Readout(eqx.Module):
         std: float | None = None,
         dtype=jnp.float32,
     ):
-        _check_size("in_size", in_size)
-        _check_size("out_size", out_size)
+        check_count("in_size", in_size)
+        check_count("out_size", out_size)
         std = 1 / math.sqrt(in_size) if std is None else std
         self.weight = std * jr.normal(key, (out_size, in_size), dtype)
         self.neuron = LeakyIntegrator() if neuron is None else neuron
@@ -487,11 +487,6 @@ class Readout(eqx.Module):
             step = jax.checkpoint(step)
         _, out = jax.lax.scan(step, self.neuron.init(self.size, currents.dtype), currents, unroll=unroll)
         return out
-
-
-def _check_size(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int, got {value!r}.")
 
 
 def _check_recurrence(neuron: AbstractNeuron, where: str) -> None:

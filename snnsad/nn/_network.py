@@ -25,13 +25,21 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import PRNGKeyArray
 
-from .._checks import check_choice, check_finite, check_floating, check_probability, check_shape, is_concrete
+from .._checks import (
+    check_choice,
+    check_count,
+    check_finite,
+    check_floating,
+    check_probability,
+    check_shape,
+    is_concrete,
+)
 from .._custom_types import FlatSites, Input, LayerArray, Scalar, Sites, Weighting
 from .._neurons import LIF, AbstractNeuron, LeakyIntegrator
 from .._spikes import AbstractSpikeFunction, AbstractStochasticSpikeFunction
 from .._trace import Trace
 from .._trainable import trainable
-from ._layers import AbstractLayer, Dense, Readout, _check_size, fluctuation_std
+from ._layers import AbstractLayer, Dense, Readout, fluctuation_std
 
 
 class AbstractNetwork(eqx.Module):
@@ -350,7 +358,7 @@ def feedforward(
     if len(sizes) < 2:
         raise ValueError(f"feedforward: `sizes` needs at least (n_in, n_out), got {sizes}.")
     for s in sizes:
-        _check_size("sizes entry", s)
+        check_count("sizes entry", s)
     with_readout = readout is not False
     n_spiking = len(sizes) - 2 if with_readout else len(sizes) - 1
     if n_spiking < 1:
