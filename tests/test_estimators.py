@@ -327,23 +327,22 @@ def test_batched_equals_the_mean_of_per_example_estimates(estimator, x64):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("chunk_size", [None, 2], ids=["vmap", "chunks"])
-def test_averaged_is_the_mean_of_the_estimates_with_split_keys(chunk_size, x64):
+def test_averaged_is_the_mean_of_the_estimates_with_split_keys(x64):
     """`Averaged(est, R)` returns exactly the mean of `est`'s R estimates with the keys `jr.split(key, R)`
-    (float64 rounding), so it inherits their bias (none for an unbiased estimator) and has 1/R of their
-    variance; it checks the model as the estimator does, needs a key, and composes with `Batched`."""
+    (float64 rounding; evaluated in chunks, the `lax.map` path of `map_in_chunks`), so it inherits their bias
+    (none for an unbiased estimator) and has 1/R of their variance; it checks the model as the estimator
+    does and needs a key."""
     net, x, loss_fn, y = small_problem("two_hidden_zero")
     base, key = snnsad.ScoreFunction(2), jr.key(11)
-    value, grads = eqx.filter_jit(snnsad.Averaged(base, 3, chunk_size=chunk_size))(loss_fn, net, x, y, key)
+    value, grads = eqx.filter_jit(snnsad.Averaged(base, 3, chunk_size=2))(loss_fn, net, x, y, key)
     per = [base(loss_fn, net, x, y, k) for k in jr.split(key, 3)]
     np.testing.assert_allclose(value, np.mean([v for v, _ in per]), rtol=1e-12)
     for got, *each in zip(jax.tree.leaves(grads), *[jax.tree.leaves(g) for _, g in per], strict=True):
         np.testing.assert_allclose(got, np.mean(each, axis=0), rtol=1e-10, atol=1e-14)
-    if chunk_size is None:
-        with pytest.raises(ValueError, match="needs a PRNG key"):
-            snnsad.Averaged(base, 2)(loss_fn, net, x, y, None)
-        with pytest.raises(TypeError, match="snnsad.nn.AbstractNetwork"):
-            snnsad.Averaged(base, 2)(loss_fn, lambda x, key: x, x, y, key)
+    with pytest.raises(ValueError, match="needs a PRNG key"):
+        snnsad.Averaged(base, 2)(loss_fn, net, x, y, None)
+    with pytest.raises(TypeError, match="snnsad.nn.AbstractNetwork"):
+        snnsad.Averaged(base, 2)(loss_fn, lambda x, key: x, x, y, key)
 
 
 def test_batched_takes_no_key_for_a_deterministic_network():
