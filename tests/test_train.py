@@ -91,6 +91,9 @@ def test_resume_equals_uninterrupted_run_bit_for_bit(tmp_path):
     config.write_text(json.dumps({**json.loads(config.read_text()), "commit": "0" * 40}))
     resumed = _fit(net, d, loss_fn, str(tmp_path / "split"), 3)  # ... and resumed from its checkpoint
     assert json.loads(config.read_text())["earlier_commits"] == ["0" * 40]  # the resumed run keeps it
+    before = config.read_text()
+    again = _fit(net, d, loss_fn, str(tmp_path / "split"), 2)  # finished: loaded, not trained, record kept
+    assert len(again.history) == 3 and config.read_text() == before
     for a, b in zip(
         jax.tree.leaves(eqx.filter(full.net, eqx.is_array)), jax.tree.leaves(eqx.filter(resumed.net, eqx.is_array))
     ):

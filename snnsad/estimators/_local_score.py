@@ -107,17 +107,29 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         n, last = self.n_samples, len(net.layers) - 1
         n_steps = x.shape[0]
 
-        # n draws of the last layer's noise on one draw of every layer below it.
+        # n draws of the last layer's noise on one draw of every layer below it: the layers below run once
+        # (the first draw, differentiable as every draw's), the last layer and the readout once per draw.
         first = net.sample_noise(local_key, n_steps)
         last_noise = jr.uniform(jr.fold_in(local_key, 1), (n, n_steps, net.sizes[last]), first[last].dtype)
         last_noise = last_noise.at[0].set(first[last])
+        first_trace = net.simulate(x, first, fixed_spikes=True)
+        h_last = x.astype(net.dtype) if last == 0 else first_trace.spikes[last - 1]
+        readout_ = cast(Readout, net.readout)  # checked: a linear readout
 
-        def run(noise_last):
-            trace = net.simulate(x, (*first[:last], noise_last), fixed_spikes=True)
+        def rerun(noise_last):  # draw k of the last layer on the first draw below
+            out = net.layers[last].run(
+                h_last, noise_last, fixed_spikes=True, checkpoint=net.checkpoint, unroll=net.unroll
+            )
+            output = readout_(out.spikes, checkpoint=net.checkpoint, unroll=net.unroll)
+            return _with_last(first_trace, output, out.spikes, out.drive, out.prob)
+
+        traces = _stack(first_trace, jax.vmap(rerun)(last_noise[1:]))
+
+        def score(trace):
             logp = net.spike_fns[last].log_prob(trace.spikes[last], trace.drive[last])
-            return loss_fn(trace, y), jnp.sum(logp, axis=0), trace
+            return loss_fn(trace, y), jnp.sum(logp, axis=0)
 
-        losses, logps, traces = jax.vmap(run)(last_noise)  # (n,), (n, neurons)
+        losses, logps = jax.vmap(score)(traces)  # (n,), (n, neurons)
         held = jax.lax.stop_gradient(losses)
         readout = cast(Readout, jax.lax.stop_gradient(net.readout))  # a Readout: checked above
         swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y, self.chunk_size)
@@ -133,7 +145,9 @@ class LocalScoreFunction(AbstractNetworkEstimator):
                         f"LocalScoreFunction: `groups`={self.groups} exceeds the {net.sizes[i]} neurons of spiking layer "
                         f"{i}; use at most {net.sizes[i]} (one neuron per group)."
                     )
-                objective = objective + self._grouped_term(net, loss_fn, x, y, first, i, jr.fold_in(key, 2 + i))
+                objective = objective + self._grouped_term(
+                    net, loss_fn, x, y, first, first_trace, i, jr.fold_in(key, 2 + i)
+                )
             below = tuple(i for i in below if i not in grouped)
         if below:  # the plain score function for the layers below, on independent trajectories
 
@@ -146,20 +160,27 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             objective = objective + jnp.mean((more - (jnp.sum(more) - more) / (n - 1)) * logp_below)
         return objective, jnp.mean(held)
 
-    def _grouped_term(self, net: Network, loss_fn, x, y, first, layer: int, key):
-        """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`)."""
+    def _grouped_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace, layer: int, key):
+        """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`).
+
+        Its `n_samples` draws share the first draw of every other layer: draw 1 is `first_trace`, draws
+        2.. run layer `layer` alone on the first draw's spikes below it."""
         n, n_steps, size, groups = self.n_samples, x.shape[0], net.sizes[layer], int(self.groups or 1)
         noise = jr.uniform(key, (n, n_steps, size), first[layer].dtype).at[0].set(first[layer])
+        spike_fn = cast(AbstractStochasticSpikeFunction, net.spike_fns[layer])  # stochastic: `below` holds those
+        h_in = x.astype(net.dtype) if layer == 0 else first_trace.spikes[layer - 1]
 
-        def run(noise_l):
-            trace = net.simulate(x, (*first[:layer], noise_l, *first[layer + 1 :]), fixed_spikes=True)
-            spike_fn = cast(AbstractStochasticSpikeFunction, net.spike_fns[layer])  # stochastic: `below` holds those
-            logp = spike_fn.log_prob(trace.spikes[layer], trace.drive[layer])
-            return jnp.sum(logp, axis=0), jax.lax.stop_gradient((trace.spikes, trace.output))
+        def rerun(noise_l):
+            out = net.layers[layer].run(h_in, noise_l, fixed_spikes=True, checkpoint=net.checkpoint, unroll=net.unroll)
+            return out.spikes, out.drive
 
-        logps, (all_spikes, outputs) = jax.vmap(run)(noise)  # (n, size); per layer (n, T, n_l); (n, T, n_out)
-        spikes = all_spikes[layer]
-        below = tuple(a[0] for a in all_spikes[:layer])  # the first draw of the layers below
+        more_spikes, more_drive = jax.vmap(rerun)(noise[1:])
+        spikes = jnp.concatenate([first_trace.spikes[layer][None], more_spikes])  # (n, T, size)
+        drive = jnp.concatenate([first_trace.drive[layer][None], more_drive])
+        logps = jnp.sum(jax.vmap(spike_fn.log_prob)(spikes, drive), axis=1)  # (n, size)
+        spikes = jax.lax.stop_gradient(spikes)
+        firsts = jax.lax.stop_gradient(first_trace)
+        below = firsts.spikes[:layer]  # the first draw of the layers below
         model = jax.lax.stop_gradient(net)
         member = jnp.asarray(np.arange(size) * groups // size)  # the group of each neuron
         masks = (member[None, :] == jnp.arange(groups)[:, None]).astype(spikes.dtype)  # (G, size)
@@ -175,7 +196,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
 
         kk, gg = (a.ravel() for a in jnp.meshgrid(jnp.arange(1, n), jnp.arange(groups), indexing="ij"))
         alt = map_in_chunks(lambda a: swapped(*a), (kk, gg), self.chunk_size)
-        first_loss = _swapped_loss(loss_fn, outputs[0], tuple(a[0] for a in all_spikes), y)
+        first_loss = _swapped_loss(loss_fn, firsts.output, firsts.spikes, y)
         losses = jnp.concatenate([jnp.full((1, groups), first_loss), alt.reshape(n - 1, groups)])  # (n, G)
         base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
         signal = (losses - base)[:, member]  # (n, size): each neuron's group's loss fluctuation
@@ -221,6 +242,28 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
         return map_in_chunks(lambda a: swap(*a), (f.T, weight.T, s_k.T, jnp.arange(n)), chunk_size)
 
     return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw, (filtered, spikes[1:]))])
+
+
+def _with_last(trace: Trace, output, spikes, drive, prob) -> Trace:
+    """`trace` with its last spiking layer and readout replaced."""
+    return Trace(
+        output=output,
+        spikes=(*trace.spikes[:-1], spikes),
+        drive=(*trace.drive[:-1], drive),
+        prob=(*trace.prob[:-1], prob),
+    )
+
+
+def _stack(first: Trace, more: Trace) -> Trace:
+    """One trace per draw (leading axis): `first`, then the draws of `more`, whose layers below the last
+    are `first`'s (broadcast; only their last layer and readout carry a draw axis)."""
+    k = more.output.shape[0]
+
+    def join(a, b):
+        b = b if b.ndim == a.ndim + 1 else jnp.broadcast_to(a, (k, *a.shape))
+        return jnp.concatenate([a[None], b])
+
+    return jax.tree.map(join, first, more)
 
 
 def _recurrent(net: Network, layer: int) -> bool:

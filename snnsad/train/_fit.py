@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, cast
@@ -318,9 +319,10 @@ def fit(
     for cb in (*outer, *callbacks):
         start = cb.on_start(start) or start
     net, opt_state, history, start_epoch = start.net, start.opt_state, list(start.history), start.epoch
-    if out_dir:
+    # a finished run that is only loaded keeps its record (the commit that trained it, its epochs); one that
+    # trains keeps the commits that trained its earlier epochs beside the current one
+    if out_dir and not (history and start_epoch >= epochs and os.path.exists(os.path.join(out_dir, "config.json"))):
         record = {**(config or {}), "seed": seed, "epochs": epochs, "batch_size": batch_size}
-        # a resumed run keeps the commits that trained its earlier epochs beside the current one
         earlier = earlier_commits(out_dir) if history else []
         if earlier:
             earlier = [c for c in earlier if c != run_info()["commit"]]

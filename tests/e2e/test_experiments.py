@@ -336,7 +336,8 @@ def test_eventprop_quick_trains_yinyang_and_compares_every_gradient(tmp_path, st
 def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, monkeypatch, standard_promotion):
     """The unbiased-training study on a cut-down plan (three methods, 20 samples per class, 1 epoch, one lr):
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
-    test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves) and the
+    test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves; the task keeps
+    every method's, trained or not) and the
     unbiased one a variance profile; SMORMS3's step factor is in (0, 1]; each run keeps its own checkpoint
     folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, on the study's loss with
     its spike-reading regularisers."""
@@ -371,6 +372,7 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     assert set(task["methods"]) == {"deterministic SG", "stochastic SG (matched)", "LocalScoreFunction(2)"}
     assert task["methods"]["deterministic SG"]["cost_vs_deterministic_sg"] == 1.0
     assert task["methods"]["stochastic SG (matched)"]["cost_vs_matched_sg"] == 1.0
+    assert task["step_cost_vs_matched_sg"] == {k: r["cost_vs_matched_sg"] for k, r in task["methods"].items()}
     target = [row for row in out["report"] if row[0].endswith("best unbiased method vs the matched SG")]
     assert len(target) == 1 and target[0][1].startswith("LocalScoreFunction(2): ")
     assert target[0][3].startswith("no verdict")  # a cut-down run says nothing of the target (defined on --full)
