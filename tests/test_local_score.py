@@ -157,3 +157,25 @@ def test_local_score_function_refuses_models_it_cannot_handle(x64):
 
     with pytest.raises(TypeError, match="snnsad.nn.Network"):
         est(ce_loss, Wrapped(net), x, y, key)
+
+
+def test_swap_currents_equal_the_projection_of_the_swapped_input(x64):
+    """The grouped credit's shortcut for a `Dense` layer above (draw 1's currents plus the projection of one
+    group's change) equals projecting the swapped input, for groups of unequal size (7 neurons in 3 groups)
+    and a layer with a bias (float64, to 1e-12); another layer type projects the swapped input itself."""
+    from snnsad.estimators._local_score import _swap_currents
+
+    above = snnsad.nn.Dense(7, 5, neuron=FAST, spike_fn=STOCH, key=jr.key(0), bias=True, dtype=F64)
+    above = eqx.tree_at(lambda d: d.bias, above, jr.normal(jr.key(1), (5,), F64))
+    spikes = (jr.uniform(jr.key(2), (3, 9, 7), F64) < 0.4).astype(F64)  # 3 draws, T = 9, 7 neurons
+    member = np.arange(7) * 3 // 7
+    currents = _swap_currents(above, spikes, member, 3)
+    for k in range(3):
+        for g in range(3):
+            swapped = jnp.where(jnp.asarray(member == g)[None, :], spikes[k], spikes[0])
+            np.testing.assert_allclose(currents(k, g, swapped), above.project(swapped), rtol=0, atol=1e-12)
+    conv = snnsad.nn.Conv1D(
+        1, 7, 2, 3, recurrent_kernel_size=None, neuron=FAST, spike_fn=STOCH, key=jr.key(3), dtype=F64
+    )
+    swapped = spikes[1]
+    np.testing.assert_array_equal(_swap_currents(conv, spikes, member, 3)(1, 0, swapped), conv.project(swapped))

@@ -13,7 +13,7 @@ from .._losses import ActivityRegulariser, Loss
 from .._neurons import LeakyIntegrator, LIFState
 from .._spikes import AbstractStochasticSpikeFunction
 from .._trace import Trace
-from ..nn._layers import Readout
+from ..nn._layers import Dense, Readout
 from ..nn._network import Network
 from ._base import AbstractNetworkEstimator, map_in_chunks, require_key, require_stochastic
 
@@ -185,11 +185,16 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         member = jnp.asarray(np.arange(size) * groups // size)  # the group of each neuron
         masks = (member[None, :] == jnp.arange(groups)[:, None]).astype(spikes.dtype)  # (G, size)
         readout = cast(Readout, model.readout)  # checked: a linear readout
+        above = model.layers[layer + 1]
+        currents = _swap_currents(above, spikes, member, groups)
 
         def swapped(k, g):  # group g of draw k in draw 1, the layers above run again
             h = jnp.where(masks[g] > 0, spikes[k], spikes[0])
             trains = [h]
-            for j in range(layer + 1, len(model.layers)):
+            noise_above = jnp.asarray(first[layer + 1], h.dtype)
+            h = above.run_projected(currents(k, g, h), noise_above, unroll=model.unroll).spikes
+            trains.append(h)
+            for j in range(layer + 2, len(model.layers)):
                 h = model.layers[j].run(h, jnp.asarray(first[j], h.dtype), unroll=model.unroll).spikes
                 trains.append(h)
             return _swapped_loss(loss_fn, readout(h, unroll=model.unroll), (*below, *trains), y)
@@ -242,6 +247,34 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
         return map_in_chunks(lambda a: swap(*a), (f.T, weight.T, s_k.T, jnp.arange(n)), chunk_size)
 
     return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw, (filtered, spikes[1:]))])
+
+
+def _swap_currents(above, spikes, member, groups: int):
+    """`(k, g, swapped input) -> currents`: the input currents of layer `above` when group `g` of draw `k`
+    (of `spikes`, `(n, T, size)`) is swapped into draw 1.
+
+    For a `Dense` layer (affine in its input), draw 1's currents plus the projection of the group's change
+    alone: a `1 / groups` slice of the weights instead of the whole projection per swap. Any other layer
+    projects the swapped input."""
+    if type(above) is not Dense:
+        return lambda k, g, h: above.project(h)
+    first = above.project(spikes[0])  # (T, n_above), with the bias
+    size = spikes.shape[-1]
+    member_np = np.arange(size) * groups // size  # contiguous groups, sizes differing by at most one
+    width = int(np.bincount(member_np, minlength=groups).max())
+    # the neurons of each group, padded with index `size` (a zero column of the padded change and weights)
+    cols = np.full((groups, width), size)
+    for g in range(groups):
+        members = np.flatnonzero(member_np == g)
+        cols[g, : len(members)] = members
+    cols = jnp.asarray(cols)
+    change = jnp.pad(spikes - spikes[:1], ((0, 0), (0, 0), (0, 1)))  # (n, T, size + 1)
+    weight = jnp.pad(above.weight.T, ((0, 1), (0, 0)))  # (size + 1, n_above)
+
+    def currents(k, g, h):
+        return first + change[k][:, cols[g]] @ weight[cols[g]]
+
+    return currents
 
 
 def _with_last(trace: Trace, output, spikes, drive, prob) -> Trace:

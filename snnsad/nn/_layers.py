@@ -108,7 +108,24 @@ class AbstractLayer(eqx.Module):
 
         A `StepOutput` of `(T, size)` arrays: spikes, drive `u - theta` and firing probability.
         """
-        currents = self.project(x)
+        return self.run_projected(
+            self.project(x), noise, forced, flips, fixed_spikes=fixed_spikes, checkpoint=checkpoint, unroll=unroll
+        )
+
+    def run_projected(
+        self,
+        currents: LayerArray,
+        noise: LayerArray,
+        forced: LayerArray | None = None,
+        flips: LayerArray | None = None,
+        *,
+        fixed_spikes: bool = False,
+        checkpoint: bool = False,
+        unroll: int = 1,
+    ) -> StepOutput:
+        """`run` from the feed-forward currents `(T, size)` (what `project` returns) instead of the input:
+        for callers that have them already, e.g. as one run's currents plus the projection of a change of
+        its input. The other arguments and the result are `run`'s."""
         spike_fn = jax.lax.stop_gradient(self.spike_fn)
         # the threshold per neuron before the scan: its gradient is summed once, after it
         theta = jnp.broadcast_to(jnp.asarray(self.neuron.threshold, currents.dtype), (self.size,))
