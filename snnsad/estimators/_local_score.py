@@ -54,10 +54,12 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     the layers below, the groups of a feed-forward layer and the noise of the layers above are
     independent. A recurrent stochastic layer below the last keeps the plain score function.
 
-    Cost: `n_samples` forward passes (twice that with stochastic layers below the last), their
-    backward pass, and `n_samples x n` readout losses of `(T, n_out)` each; with `groups`, instead of the
-    further trajectories, `n_samples` forward and backward passes per layer below and `(n_samples - 1) x
-    G` forward runs of the layers above it. Memory: the swapped readouts of one draw, `n x T x n_out` per
+    Cost: one forward pass and `n_samples - 1` runs of the last layer and the readout (the layers below
+    run once: every draw shares them), their backward pass, and `n_samples x n` readout losses of
+    `(T, n_out)` each; `n_samples` further forward and backward passes with stochastic layers below the
+    last. With `groups`, instead of those, per layer below: `n_samples - 1` runs of that layer alone (and
+    their backward pass) and `(n_samples - 1) x G` forward runs of the layers above it, the first of which
+    (a `Dense` layer) projects only the swapped group's change. Memory: the swapped readouts of one draw, `n x T x n_out` per
     example (times the batch under `Batched`); `chunk_size` evaluates them (and the group re-runs) that
     many at a time instead.
     """
