@@ -60,7 +60,7 @@ def methods(depth: int) -> dict[str, tuple]:
         # credit by groups in the layers below the last (their layers above re-simulated): 16 groups of 8
         # neurons, the lowest variance of every option; 4 groups of 32 and 2 of 64, the lowest variance x
         # cost (`benchmarks/unbiased_variance_by_layer.py`), of which 2 groups is the one within the study's
-        # 4x budget at its training batch (x3.5 the matched SG's step against x4.4 for 4 groups)
+        # 4x budget at its training batch (x3.5 the matched SG's step against x4.3 for 4 groups)
         out["LocalScoreFunction(2), groups 16"] = (Stochastic(sig), LocalScoreFunction(2, groups=16))
         out["LocalScoreFunction(2), groups 4"] = (Stochastic(sig), LocalScoreFunction(2, groups=4))
         out["LocalScoreFunction(2), groups 2"] = (Stochastic(sig), LocalScoreFunction(2, groups=2))
