@@ -123,9 +123,9 @@ class LocalScoreFunction(AbstractNetworkEstimator):
                 h_last, noise_last, fixed_spikes=True, checkpoint=net.checkpoint, unroll=net.unroll
             )
             output = readout_(out.spikes, checkpoint=net.checkpoint, unroll=net.unroll)
-            return _with_last(first_trace, output, out.spikes, out.drive, out.prob)
+            return output, out
 
-        traces = _stack(first_trace, jax.vmap(rerun)(last_noise[1:]))
+        traces = _with_draws(first_trace, *jax.vmap(rerun)(last_noise[1:]))
 
         def score(trace):
             logp = net.spike_fns[last].log_prob(trace.spikes[last], trace.drive[last])
@@ -184,8 +184,8 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         firsts = jax.lax.stop_gradient(first_trace)
         below = firsts.spikes[:layer]  # the first draw of the layers below
         model = jax.lax.stop_gradient(net)
-        member = jnp.asarray(np.arange(size) * groups // size)  # the group of each neuron
-        masks = (member[None, :] == jnp.arange(groups)[:, None]).astype(spikes.dtype)  # (G, size)
+        member = np.arange(size) * groups // size  # the group of each neuron: contiguous, sizes differ by <= 1
+        masks = jnp.asarray(member[None, :] == np.arange(groups)[:, None], spikes.dtype)  # (G, size)
         readout = cast(Readout, model.readout)  # checked: a linear readout
         above = model.layers[layer + 1]
         currents = _swap_currents(above, spikes, member, groups)
@@ -251,9 +251,9 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
     return jnp.concatenate([jnp.full((1, n), first), jax.lax.map(per_draw, (filtered, spikes[1:]))])
 
 
-def _swap_currents(above, spikes, member, groups: int):
+def _swap_currents(above, spikes, member: np.ndarray, groups: int):
     """`(k, g, swapped input) -> currents`: the input currents of layer `above` when group `g` of draw `k`
-    (of `spikes`, `(n, T, size)`) is swapped into draw 1.
+    (of `spikes`, `(n, T, size)`; `member`, the group of each neuron) is swapped into draw 1.
 
     For a `Dense` layer (affine in its input), draw 1's currents plus the projection of the group's change
     alone: a `1 / groups` slice of the weights instead of the whole projection per swap. Any other layer
@@ -262,12 +262,11 @@ def _swap_currents(above, spikes, member, groups: int):
         return lambda k, g, h: above.project(h)
     first = above.project(spikes[0])  # (T, n_above), with the bias
     size = spikes.shape[-1]
-    member_np = np.arange(size) * groups // size  # contiguous groups, sizes differing by at most one
-    width = int(np.bincount(member_np, minlength=groups).max())
+    width = int(np.bincount(member, minlength=groups).max())
     # the neurons of each group, padded with index `size` (a zero column of the padded change and weights)
     cols = np.full((groups, width), size)
     for g in range(groups):
-        members = np.flatnonzero(member_np == g)
+        members = np.flatnonzero(member == g)
         cols[g, : len(members)] = members
     cols = jnp.asarray(cols)
     change = jnp.pad(spikes - spikes[:1], ((0, 0), (0, 0), (0, 1)))  # (n, T, size + 1)
@@ -279,26 +278,19 @@ def _swap_currents(above, spikes, member, groups: int):
     return currents
 
 
-def _with_last(trace: Trace, output, spikes, drive, prob) -> Trace:
-    """`trace` with its last spiking layer and readout replaced."""
-    return Trace(
-        output=output,
-        spikes=(*trace.spikes[:-1], spikes),
-        drive=(*trace.drive[:-1], drive),
-        prob=(*trace.prob[:-1], prob),
+def _with_draws(first: Trace, outputs, last) -> Trace:
+    """The traces of all draws (leading axis): `first`, then draws whose readouts are `outputs` and whose last
+    spiking layer is `last` (a `StepOutput` with a draw axis); the layers below are `first`'s in every draw.
+    (Built by tree operations: a `Trace`'s annotated shapes are those of one draw.)"""
+    n = outputs.shape[0] + 1
+    every = jax.tree.map(lambda a: jnp.broadcast_to(a, (n, *a.shape)), first)
+    drawn = (outputs, last.spikes, last.drive, last.prob)
+    ours = (first.output, first.spikes[-1], first.drive[-1], first.prob[-1])
+    return eqx.tree_at(
+        lambda t: (t.output, t.spikes[-1], t.drive[-1], t.prob[-1]),
+        every,
+        tuple(jnp.concatenate([a[None], b]) for a, b in zip(ours, drawn, strict=True)),
     )
-
-
-def _stack(first: Trace, more: Trace) -> Trace:
-    """One trace per draw (leading axis): `first`, then the draws of `more`, whose layers below the last
-    are `first`'s (broadcast; only their last layer and readout carry a draw axis)."""
-    k = more.output.shape[0]
-
-    def join(a, b):
-        b = b if b.ndim == a.ndim + 1 else jnp.broadcast_to(a, (k, *a.shape))
-        return jnp.concatenate([a[None], b])
-
-    return jax.tree.map(join, first, more)
 
 
 def _recurrent(net: Network, layer: int) -> bool:
