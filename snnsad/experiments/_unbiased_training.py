@@ -183,12 +183,14 @@ def unbiased_training(
             runs = []
             for s in run_seeds:
                 folder = os.path.join(out_dir, "unbiased_training", "runs", _slug(task, name, best_lr, s))
-                fitted = _run(folder, paper_network(sizes, spike, seed=s), est, loss_fn, train, val, lr=best_lr,
+                initial = paper_network(sizes, spike, seed=s)
+                fitted = _run(folder, initial, est, loss_fn, train, val, lr=best_lr,
                               epochs=n_epochs, batch=m["batch"], seed=s, quick=quick)  # fmt: skip
                 test_eval = evaluate(fitted.net, test, loss_fn, accuracy, key=jr.key(s + 7))
                 runs.append({"seed": s, "test_accuracy": test_eval["metric"],
                              "val_accuracy": [h["val_metric"] for h in fitted.history],
-                             "smorms3_step_fraction": step_fraction(fitted.opt_state, best_lr)})  # fmt: skip
+                             "smorms3_step_fraction": step_fraction(fitted.opt_state, best_lr),
+                             "by_parameter": by_parameter(fitted.opt_state, best_lr, fitted.net, initial)})  # fmt: skip
             accs = np.array([r["test_accuracy"] for r in runs])
             fraction = float(np.mean([r["smorms3_step_fraction"] for r in runs]))
             task_out["methods"][name] = {
@@ -200,6 +202,10 @@ def unbiased_training(
                 "test_accuracy_mean": float(accs.mean()),
                 "test_accuracy_sd": float(accs.std(ddof=1)) if len(accs) > 1 else None,
                 "smorms3_step_fraction": fraction,
+                "by_parameter": {  # the mean over seeds of each run's
+                    k: {q: float(np.mean([r["by_parameter"][k][q] for r in runs])) for q in v}
+                    for k, v in runs[0]["by_parameter"].items()
+                },
                 "runs": runs,
             }
             print(f"  {task} / {name}: test {accs.mean():.3f}, cost x{seconds / step_seconds['stochastic SG (matched)']:.1f} "
@@ -229,16 +235,44 @@ def step_fraction(opt_state, lr: float) -> float:
     the step is set by the noise, not by the learning rate: a fraction well below 1 says raising the rate
     cannot speed training up.
     """
-    states = jax.tree.leaves(opt_state, is_leaf=lambda st: isinstance(st, SMORMS3State))
-    factors = [
-        np.ravel(np.minimum(lr, np.square(g) / (g2 + 1e-16)) / lr)
-        for st in states
+    factors = _step_factors(opt_state, lr, "step_fraction")
+    return float(np.mean(np.concatenate([np.ravel(f) for f in factors.values()])))
+
+
+def _step_factors(opt_state, lr: float, where: str) -> dict[str, np.ndarray]:
+    """SMORMS3's step factor `min(lr, x) / lr` of every trained parameter, by its path in the network."""
+    states = [
+        st
+        for st in jax.tree.leaves(opt_state, is_leaf=lambda st: isinstance(st, SMORMS3State))
         if isinstance(st, SMORMS3State)
-        for g, g2 in zip(jax.tree.leaves(st.g), jax.tree.leaves(st.g2), strict=True)
     ]
-    if not factors:
-        raise ValueError("step_fraction: `opt_state` holds no SMORMS3 state.")
-    return float(np.mean(np.concatenate(factors)))
+    if not states:
+        raise ValueError(f"{where}: `opt_state` holds no SMORMS3 state.")
+    return {
+        jax.tree_util.keystr(path): np.minimum(lr, np.square(g) / (g2 + 1e-16)) / lr
+        for st in states
+        for (path, g), g2 in zip(jax.tree_util.tree_leaves_with_path(st.g), jax.tree.leaves(st.g2), strict=True)
+    }
+
+
+def by_parameter(opt_state, lr: float, net, net0) -> dict[str, dict[str, float]]:
+    """Where a run trained: for each trained parameter array (by its path, e.g. `.layers[0].weight`), SMORMS3's
+    mean step factor at the end (`step_fraction`) and how far training moved it, `||w - w0|| / ||w0||` from
+    the initial network `net0`.
+
+    A parameter whose steps are gated by noise (small step factor) or whose steps cancel out (a random walk)
+    moves little; comparing methods layer by layer shows which layers an estimator trains.
+    """
+    now = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_leaves_with_path(net)}
+    start = {jax.tree_util.keystr(p): v for p, v in jax.tree_util.tree_leaves_with_path(net0)}
+    out = {}
+    for name, factor in _step_factors(opt_state, lr, "by_parameter").items():
+        w, w0 = np.asarray(now[name]), np.asarray(start[name])
+        out[name] = {
+            "smorms3_step_fraction": float(np.mean(factor)),
+            "weight_change": float(np.linalg.norm(w - w0) / max(float(np.linalg.norm(w0)), 1e-12)),
+        }
+    return out
 
 
 def _slug(task, name, lr, seed):
@@ -269,6 +303,20 @@ def _report(results, m, n_epochs, run_seeds, quick: bool):
                     + f"step cost x{r['cost_vs_matched_sg']:.1f} the matched SG's "
                     f"(x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's); SMORMS3 step factor "
                     f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)",
+                )
+            )
+        for name, r in out["methods"].items():
+            rows.append(
+                (
+                    f"{task}: where {name} trained",
+                    " / ".join(f"{v['weight_change']:.2f}" for v in r["by_parameter"].values()),
+                    "-",
+                    "per trained parameter, how far training moved it, ||w - w0|| / ||w0||, and SMORMS3's step factor "
+                    "at the end (mean over seeds): "
+                    + "; ".join(
+                        f"{k.lstrip('.')} {v['weight_change']:.2f}, step {v['smorms3_step_fraction']:.3f}"
+                        for k, v in r["by_parameter"].items()
+                    ),
                 )
             )
         if sg is not None and any(k.startswith(UNBIASED) for k in out["methods"]):

@@ -338,7 +338,8 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
     test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves; the task keeps
     every method's, trained or not) and the
-    unbiased one a variance profile; SMORMS3's step factor is in (0, 1]; each run keeps its own checkpoint
+    unbiased one a variance profile; SMORMS3's step factor is in (0, 1], overall and per weight array, beside how far training moved each
+    array; each run keeps its own checkpoint
     folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, on the study's loss with
     its spike-reading regularisers."""
     from snnsad.experiments import _unbiased_training as ut
@@ -378,6 +379,11 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     assert target[0][3].startswith("no verdict")  # a cut-down run says nothing of the target (defined on --full)
     assert all(0 <= r["test_accuracy_mean"] <= 1 for r in task["methods"].values())
     assert all(0 < r["smorms3_step_fraction"] <= 1 for r in task["methods"].values())
+    for r in task["methods"].values():  # where each method trained: every weight array, moved by training
+        layers = r["by_parameter"]
+        assert {".layers[0].weight", ".readout.weight"} <= set(layers), layers
+        assert all(0 < v["smorms3_step_fraction"] <= 1 and v["weight_change"] > 0 for v in layers.values())
+    assert sum(row[0].startswith("calibrated 20-128-10: where ") for row in out["report"]) == 3
     assert [p["name"] for p in task["variance_at_init"]] == ["LocalScoreFunction(2)"]
     assert any(row[0].startswith("calibrated 20-128-10: LocalScoreFunction(2)") for row in out["report"])
     runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())
