@@ -9,9 +9,9 @@ well are all it trains:
 
 - `all`: every weight trained (the study's runs);
 - `top`: hidden layers 1-2 frozen at initialisation, the last hidden layer and the readout trained;
-- `readout`: only the readout trained. Its gradient given the spikes is the pathwise one for every estimator
-  here (the readout is not stochastic), so this arm is the same for the SG and the unbiased estimators and
-  runs once.
+- `readout`: only the readout trained. Its gradient given the spikes is the pathwise one, unbiased (the readout
+  is not stochastic), so one arm stands for every estimator: it runs with the SG's single draw
+  (`LocalScoreFunction` would average its draws' pathwise gradients, the same in expectation).
 
 If the matched SG's `top` arm is no better than the unbiased estimator's, the SG's lead is its lower layers'
 training, and better credit there is what an unbiased estimator needs; if the unbiased estimator trails the
