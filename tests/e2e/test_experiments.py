@@ -337,9 +337,8 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     """The unbiased-training study on a cut-down plan (three methods, 20 samples per class, 1 epoch, one lr):
     results, report rows (with the accuracy-and-cost target row) and figure are written; every method has a
     test accuracy, step costs relative to the deterministic and the matched SG (1 for themselves; the task keeps
-    every method's, trained or not) and the
-    unbiased one a variance profile; SMORMS3's step factor is in (0, 1], overall and per weight array, beside how far training moved each
-    array; each run keeps its own checkpoint
+    every method's, trained or not) and the unbiased one a variance profile; SMORMS3's step factor is in (0, 1],
+    overall and per weight array, beside how far training moved each array; each run keeps its own checkpoint
     folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, on the study's loss with
     its spike-reading regularisers."""
     from snnsad.experiments import _unbiased_training as ut
