@@ -1,0 +1,199 @@
+"""How good is one training step's gradient estimate, layer by layer, before and after training? (issue: unbiased
+gradients through depth)
+
+On the paper's Randman network (20-128-128-128-15, sigmoid escape noise 10) the unbiased `LocalScoreFunction`
+trails the matched stochastic SG even where only the last hidden layer and the readout train
+(`lower_layer_credit.py`). That gap has two possible sources: the SG's direction (its mean is not the true
+gradient; at initialisation it is close, cosine about 0.97 per layer, `surrogate_bias_by_layer.py`) or the unbiased
+estimate's noise at the training batch. This measures both where training happens: at initialisation and at the
+checkpoints of the study's runs (`results/unbiased-training-deep`), on batches of the study's training split at its
+batch size (250), with the study's regularised loss.
+
+For each network state, batch and method, `--draws` independent estimates `e` of the batch gradient; the true
+gradient `g` of the stochastic network's expected batch loss is the mean of `--reference` independent
+`LocalScoreFunction(2, groups=2)` estimates (unbiased, checked against exact enumeration in the tests), split into
+halves `h1`, `h2`. Per weight matrix:
+
+- `noise`: `tr Cov(e) / ||g||^2`, the noise of one step's estimate over the squared norm of the true gradient,
+  with `||g||^2 = <h1, h2>` (unbiased: the halves are independent);
+- `one-step cosine`: the mean over draws of `<e, g> / (||e|| ||g||)`, `<e, g>` estimated by `<e, (h1 + h2) / 2>`
+  (unbiased given `e`): how close the step an optimiser is handed points to the true gradient;
+- `mean cosine` and `mean norm`: the direction and length of `E[e]` against `g` (`||E[e]||^2 = ||mean||^2 -
+  tr Cov / draws`); 1 for an unbiased method up to noise, which checks the machinery.
+
+Each value is the mean over `--batches` batches, with its standard error over them. States: `initialisation` and
+every `--run NAME=FOLDER` (a `fit` run folder of the study, its `checkpoint.eqx`; by default the study's seed-0
+runs of the matched SG and of `LocalScoreFunction(2), groups 2` at their chosen rate 2e-1). Each (state, batch) is
+saved as it finishes and a rerun with the same arguments resumes. Writes `step_quality.{json,md}` in `--out`.
+
+    python benchmarks/step_quality.py [--batches 2] [--draws 16] [--reference 64] [--run NAME=FOLDER ...]
+"""
+
+import argparse
+import json
+import os
+
+import equinox as eqx
+import jax.random as jr
+import numpy as np
+from surrogate_bias_by_layer import _flat_by_leaf
+
+import snnsad
+from snnsad._io import atomic_write_text, run_info
+from snnsad.experiments._randman_calibration import calibrated_loss, split_80_10_10
+from snnsad.experiments._recipes import paper_network
+from snnsad.experiments._unbiased_training import TASKS
+from snnsad.train import freeze, load_checkpoint, smorms3
+
+TASK = "paper 20-128-128-128-15"
+RUNS = "results/unbiased-training-deep/unbiased_training/runs/paper_20_128_128_128_15_"
+DEFAULT_RUNS = {
+    "matched SG run": RUNS + "stochastic_SG__matched__lr0.2_seed0",
+    "LocalScoreFunction(2), groups 2 run": RUNS + "LocalScoreFunction_2___groups_2_lr0.2_seed0",
+}
+METHODS = {
+    "stochastic SG (matched)": snnsad.Autodiff(),
+    "LocalScoreFunction(2), groups 2": snnsad.LocalScoreFunction(2, groups=2),
+    "LocalScoreFunction(4), groups 2": snnsad.LocalScoreFunction(4, groups=2),
+}
+REFERENCE = snnsad.LocalScoreFunction(2, groups=2)
+
+
+def load_network(folder: str, net0):
+    """The network of a `fit` run folder of the study (its `checkpoint.eqx`) and the epoch it was saved at."""
+    path = os.path.join(folder, "checkpoint.eqx")
+    if not os.path.exists(path):
+        raise ValueError(
+            f"--run: {folder!r} holds no checkpoint.eqx; pass a run folder of the study (`fit`'s out_dir)."
+        )
+    with open(os.path.join(folder, "config.json")) as f:
+        lr = json.load(f)["lr"]
+    opt_state = freeze(smorms3(lr), "threshold").init(eqx.filter(net0, snnsad.trainable(net0)))
+    (net, _), meta = load_checkpoint(path, (net0, opt_state))
+    return net, int(meta["epoch"])
+
+
+def quality(estimates: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per weight matrix: noise, one-step cosine, mean cosine and mean norm of `estimates` (module docstring)."""
+    out = {}
+    for name, ref in reference.items():
+        if not name.endswith("weight"):
+            continue
+        half = ref.shape[0] // 2
+        h1, h2 = ref[:half].mean(0), ref[half : 2 * half].mean(0)
+        g_sq = float(h1 @ h2)
+        g_hat = (h1 + h2) / 2
+        e = estimates[name]
+        mean = e.mean(0)
+        trace_cov = float(e.var(0, ddof=1).sum())
+        mean_sq = max(float(mean @ mean) - trace_cov / e.shape[0], 1e-300)
+        if g_sq <= 0:  # the reference's noise swamps ||g||^2 here: nothing below is defined
+            out[name] = dict.fromkeys(("noise", "one_step_cosine", "mean_cosine", "mean_norm"), float("nan"))
+            out[name]["true_norm_sq"] = g_sq
+            continue
+        g_norm = np.sqrt(g_sq)
+        out[name] = {
+            "noise": trace_cov / g_sq,
+            "one_step_cosine": float(np.mean(e @ g_hat / (np.linalg.norm(e, axis=1) * g_norm))),
+            "mean_cosine": float(mean @ g_hat / (np.sqrt(mean_sq) * g_norm)),
+            "mean_norm": float(np.sqrt(mean_sq) / g_norm),
+            "true_norm_sq": g_sq,
+        }
+    return out
+
+
+def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out="results/step-quality"):
+    runs = dict(DEFAULT_RUNS if runs is None else runs)
+    spec = TASKS[TASK]
+    data = snnsad.data.randman(**spec["data"], samples_per_class=1000, seed=1)  # the study's data
+    train, _, _ = split_80_10_10(data)
+    order = np.random.default_rng(seed).permutation(len(train))
+    sizes = (20, *spec["hidden"], spec["data"]["n_classes"])
+    net0 = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
+    states = {"initialisation": (net0, 0)}
+    states.update({name: load_network(folder, net0) for name, folder in runs.items()})
+    loss_fn = calibrated_loss()
+    config = {"task": TASK, "batches": batches, "draws": draws, "reference": reference, "batch": batch,
+              "seed": seed, "runs": runs, "epochs": {k: v[1] for k, v in states.items()}}  # fmt: skip
+    path = os.path.join(out, "step_quality.json")
+    done = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if saved.get("config") == config:  # resume; another configuration starts afresh
+            done = saved["units"]
+    os.makedirs(out, exist_ok=True)
+
+    def estimates(estimator, net, xs, ys, key, n):
+        _, grads = snnsad.sample_grads(snnsad.Batched(estimator), loss_fn, net, xs, ys, jr.split(key, n), chunk_size=1)
+        return _flat_by_leaf(grads)
+
+    for state, (net, epoch) in states.items():
+        for b in range(batches):
+            unit = f"{state} / batch {b}"
+            if unit in done:
+                continue
+            xs, ys = train.batch(order[b * batch : (b + 1) * batch])
+            key = jr.fold_in(jr.key(seed + 11), b)
+            ref = estimates(REFERENCE, net, xs, ys, jr.fold_in(key, 0), reference)
+            done[unit] = {
+                name: quality(estimates(est, net, xs, ys, jr.fold_in(key, i + 1), draws), ref)
+                for i, (name, est) in enumerate(METHODS.items())
+            }
+            print(f"{unit} (epoch {epoch}) done", flush=True)
+            atomic_write_text(path, json.dumps({"config": config, "units": done, **run_info()}, indent=2))
+    text = _table(done, config)
+    print(text)
+    atomic_write_text(os.path.join(out, "step_quality.md"), text)
+    return done
+
+
+def _table(done: dict, config: dict) -> str:
+    lines = [
+        "| state (epoch) | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for state, epoch in config["epochs"].items():
+        units = [done[f"{state} / batch {b}"] for b in range(config["batches"])]
+        for method in units[0]:
+            for weight in units[0][method]:
+
+                def cell(q, digits):
+                    v = np.array([u[method][weight][q] for u in units])
+                    if not np.all(np.isfinite(v)):
+                        return "unresolved"
+                    se = f" ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}" if len(v) > 1 else ""
+                    return f"{v.mean():.{digits}f}{se}"
+
+                lines.append(
+                    f"| {state} ({epoch}) | {method} | {weight.lstrip('.')} | {cell('noise', 2)} | "
+                    f"{cell('one_step_cosine', 3)} | {cell('mean_cosine', 3)} | {cell('mean_norm', 2)} |"
+                )
+    c = config
+    return (
+        f"{c['task']} Randman, the stochastic network (sigmoid escape noise 10); per network state, {c['batches']} "
+        f"batches of {c['batch']} training examples (mean ± standard error over batches), {c['draws']} estimates of "
+        f"the batch gradient per method, the true gradient g from {c['reference']} `LocalScoreFunction(2, groups=2)` "
+        "estimates; the study's regularised loss. Noise is one estimate's; cosines are of one estimate (one-step) and "
+        "of the method's mean to g; 'unresolved' where the reference's own noise swamps ||g||^2 in a batch "
+        "(`<h1, h2>` <= 0: raise --reference). Command: `python benchmarks/step_quality.py "
+        f"--batches {c['batches']} --draws {c['draws']} --reference {c['reference']}`.\n\n" + "\n".join(lines) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=2)
+    parser.add_argument("--draws", type=int, default=16)
+    parser.add_argument("--reference", type=int, default=64)
+    parser.add_argument("--run", action="append", metavar="NAME=FOLDER", help="a study run folder (repeatable)")
+    parser.add_argument("--out", default="results/step-quality")
+    args = parser.parse_args()
+    if args.batches < 1 or args.draws < 2 or args.reference < 4:
+        parser.error(f"need --batches >= 1, --draws >= 2, --reference >= 4; got {args.batches}, {args.draws}, "
+                     f"{args.reference}.")  # fmt: skip
+    bad = [r for r in args.run or [] if "=" not in r]
+    if bad:
+        parser.error(f"--run takes NAME=FOLDER, got {bad}.")
+    main(batches=args.batches, draws=args.draws, reference=args.reference, out=args.out,
+         runs=None if args.run is None else dict(r.split("=", 1) for r in args.run))  # fmt: skip
