@@ -60,7 +60,7 @@ REFERENCE = snnsad.LocalScoreFunction(2, groups=2)
 
 
 def load_network(folder: str, net0):
-    """The network of a `fit` run folder of the study (its `checkpoint.eqx`) and the epoch it was saved at."""
+    """The network of a `fit` run folder of the study (its `checkpoint.eqx`) and the epochs it had trained."""
     path = os.path.join(folder, "checkpoint.eqx")
     if not os.path.exists(path):
         raise ValueError(
@@ -70,7 +70,7 @@ def load_network(folder: str, net0):
         lr = json.load(f)["lr"]
     opt_state = freeze(smorms3(lr), "threshold").init(eqx.filter(net0, snnsad.trainable(net0)))
     (net, _), meta = load_checkpoint(path, (net0, opt_state))
-    return net, int(meta["epoch"])
+    return net, int(meta["epoch"]) + 1  # epochs trained (the checkpoint holds the last index)
 
 
 def quality(estimates: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
@@ -114,7 +114,7 @@ def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out
     states.update({name: load_network(folder, net0) for name, folder in runs.items()})
     loss_fn = calibrated_loss()
     config = {"task": TASK, "batches": batches, "draws": draws, "reference": reference, "batch": batch,
-              "seed": seed, "runs": runs, "epochs": {k: v[1] for k, v in states.items()}}  # fmt: skip
+              "seed": seed, "runs": runs}  # fmt: skip
     path = os.path.join(out, "step_quality.json")
     done = {}
     if os.path.exists(path):
@@ -130,7 +130,7 @@ def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out
 
     for state, (net, epoch) in states.items():
         for b in range(batches):
-            unit = f"{state} / batch {b}"
+            unit = f"{state} (epoch {epoch}) / batch {b}"  # a state trained further is measured again
             if unit in done:
                 continue
             xs, ys = train.batch(order[b * batch : (b + 1) * batch])
@@ -140,21 +140,21 @@ def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out
                 name: quality(estimates(est, net, xs, ys, jr.fold_in(key, i + 1), draws), ref)
                 for i, (name, est) in enumerate(METHODS.items())
             }
-            print(f"{unit} (epoch {epoch}) done", flush=True)
+            print(f"{unit} done", flush=True)
             atomic_write_text(path, json.dumps({"config": config, "units": done, **run_info()}, indent=2))
-    text = _table(done, config)
+    text = _table(done, config, {state: epoch for state, (_, epoch) in states.items()})
     print(text)
     atomic_write_text(os.path.join(out, "step_quality.md"), text)
     return done
 
 
-def _table(done: dict, config: dict) -> str:
+def _table(done: dict, config: dict, epochs: dict[str, int]) -> str:
     lines = [
         "| state (epoch) | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ |",
         "|---|---|---|---:|---:|---:|---:|",
     ]
-    for state, epoch in config["epochs"].items():
-        units = [done[f"{state} / batch {b}"] for b in range(config["batches"])]
+    for state, epoch in epochs.items():
+        units = [done[f"{state} (epoch {epoch}) / batch {b}"] for b in range(config["batches"])]
         for method in units[0]:
             for weight in units[0][method]:
 
