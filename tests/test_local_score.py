@@ -29,26 +29,35 @@ regularised = snnsad.losses.make_loss(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "n_samples", "groups", "spikes_too"),
-    [("one_hidden_subtract", 4, None, True), ("two_hidden_zero", 2, None, False), ("two_hidden_zero", 3, 2, True)],
-)  # both sample counts (the two-draw baseline is a special case), both problems, the group credit and a loss
-# that reads spikes, each once
-def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, spikes_too, x64):
+    ("case", "n_samples", "groups", "spikes_too", "last"),
+    [
+        ("one_hidden_subtract", 4, None, True, "score"),
+        ("two_hidden_zero", 2, None, False, "score"),
+        ("two_hidden_zero", 3, 2, True, "score"),
+        ("one_hidden_subtract", 2, None, True, "flips"),
+        ("two_hidden_zero", 2, 2, True, "flips"),
+    ],
+)  # both sample counts (the two-draw baseline is a special case), both problems, the group credit, a loss
+# that reads spikes and the coupled flips of the last layer, each once
+def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, spikes_too, last, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
     also checks the score-function term of the layers below, and with `groups=2` their credit by groups
     (one neuron per group there: each swapped group is re-simulated through the layers above).
     `spikes_too`: the loss adds activity regularisers (upper bound per layer, lower bound per neuron), which
-    the swapped configurations must evaluate on their own spikes."""
+    the swapped configurations must evaluate on their own spikes. `last="flips"` on `one_hidden_subtract`
+    (reset by subtraction: a flipped spike changes the neuron's later membrane) checks that each flipped
+    branch re-simulates the neuron's future with the same noise; holding the later spikes at the draw
+    instead is off by about 16 standard errors there."""
     net, x, loss_fn, y = small_problem(case)
     if spikes_too:
         loss_fn = regularised
         value, exact = snnsad.ExactEnumeration()(loss_fn, net, x, y)
     else:
         value, exact = exact_gradient(case)
-    est = snnsad.LocalScoreFunction(n_samples, groups=groups)
+    est = snnsad.LocalScoreFunction(n_samples, groups=groups, last=last)
     values, grads = snnsad.sample_grads(est, loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
-    assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}: ")
+    assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}/{last}: ")
     assert_unbiased(values, value, n_se=4.0, label="loss value")
 
 
@@ -120,6 +129,8 @@ def test_local_score_function_refuses_models_it_cannot_handle(x64):
         snnsad.LocalScoreFunction(1)
     with pytest.raises(ValueError, match="groups"):
         snnsad.LocalScoreFunction(2, groups=0)
+    with pytest.raises(ValueError, match="`last` must be 'score'.*got 'flip'"):
+        snnsad.LocalScoreFunction(2, last="flip")
     two, x4, loss4, y4 = small_problem("two_hidden_zero")
     with pytest.raises(ValueError, match="groups.*exceeds the 2 neurons of spiking layer 0"):
         snnsad.LocalScoreFunction(2, groups=3)(loss4, two, x4, y4, key)

@@ -54,6 +54,23 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     the layers below, the groups of a feed-forward layer and the noise of the layers above are
     independent. A recurrent stochastic layer below the last keeps the plain score function.
 
+    With `last="flips"` the last layer's term is exact over each spike site instead of sampled per neuron:
+    for a sequence of Bernoulli sites in causal order,
+
+    $$
+    \frac{dE[L]}{d\theta} = \sum_{t, i} E\Big[\frac{\partial p_i(t)}{\partial\theta}
+        \big(E[L \mid s_i(t) = 1, \text{past}] - E[L \mid s_i(t) = 0, \text{past}]\big)\Big]
+    $$
+
+    (`p_i(t)` with the past spikes held), and on one draw each difference is estimated by the two branches of
+    site `(i, t)`: the draw itself and the draw with `s_i(t)` flipped, neuron `i`'s later spikes re-simulated
+    with the same noise (each branch a sample of its conditional future: the coupling of `StochasticAD`, but
+    at every site of the layer instead of a sampled one). The other neurons of the layer do not depend on
+    `s_i(t)` and keep their draw. No draws of the last layer beyond the first: its noise is left to the draw
+    of the network, none to sampling the site itself. Cost: `T` runs of the last layer's scan (every neuron
+    flipped at step `t` at once: they do not interact) and `T x n` swapped readout losses, `T` times
+    `n_samples`' of the per-neuron score function.
+
     Cost: one forward pass and `n_samples - 1` runs of the last layer and the readout (the layers below
     run once: every draw shares them), their backward pass, and `n_samples x n` readout losses of
     `(T, n_out)` each; `n_samples` further forward and backward passes with stochastic layers below the
@@ -67,6 +84,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     n_samples: int = eqx.field(static=True, default=4)
     chunk_size: int | None = eqx.field(static=True, default=None)
     groups: int | None = eqx.field(static=True, default=None)
+    last: str = eqx.field(static=True, default="score")
 
     def __check_init__(self):
         where = "LocalScoreFunction"
@@ -74,6 +92,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         check_count("n_samples", self.n_samples, where=where, least=2, why=why)
         check_count("chunk_size", self.chunk_size, where=where, optional=True)
         check_count("groups", self.groups, where=where, optional=True)
+        if self.last not in ("score", "flips"):
+            raise ValueError(
+                f"LocalScoreFunction: `last` must be 'score' (each neuron's score function) or 'flips' (every "
+                f"spike site's coupled flip), got {self.last!r}."
+            )
 
     def check(self, net) -> None:
         super().check(net)
@@ -109,9 +132,15 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         n, last = self.n_samples, len(net.layers) - 1
         n_steps = x.shape[0]
 
+        first = net.sample_noise(local_key, n_steps)
+        if self.last == "flips":
+            first_trace = net.simulate(x, first, fixed_spikes=True)
+            value = loss_fn(first_trace, y)
+            objective = value + self._flip_term(net, loss_fn, x, y, first, first_trace)
+            held_value = jax.lax.stop_gradient(value)
+            return self._below_terms(objective, net, loss_fn, x, y, first, first_trace, key, below_key), held_value
         # n draws of the last layer's noise on one draw of every layer below it: the layers below run once
         # (the first draw, differentiable as every draw's), the last layer and the readout once per draw.
-        first = net.sample_noise(local_key, n_steps)
         last_noise = jr.uniform(jr.fold_in(local_key, 1), (n, n_steps, net.sizes[last]), first[last].dtype)
         last_noise = last_noise.at[0].set(first[last])
         first_trace = net.simulate(x, first, fixed_spikes=True)
@@ -137,7 +166,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         swapped = _swapped_losses(readout, jax.lax.stop_gradient(traces), loss_fn, y, self.chunk_size)
         base = (jnp.sum(swapped, axis=0, keepdims=True) - swapped) / (n - 1)
         objective = jnp.mean(losses) + jnp.sum(jnp.mean((swapped - base) * logps, axis=0))
+        return self._below_terms(objective, net, loss_fn, x, y, first, first_trace, key, below_key), jnp.mean(held)
 
+    def _below_terms(self, objective, net: Network, loss_fn, x, y, first, first_trace: Trace, key, below_key):
+        """`objective` plus the score terms of the stochastic layers below the last (by groups or plain)."""
+        n, last, n_steps = self.n_samples, len(net.layers) - 1, x.shape[0]
         below = tuple(i for i, s in enumerate(net.stochastic[:last]) if s)
         if self.groups is not None:
             grouped = tuple(i for i in below if not _recurrent(net, i))
@@ -160,7 +193,37 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             more, logp_below = jax.vmap(one)(jr.split(below_key, n))
             more = jax.lax.stop_gradient(more)
             objective = objective + jnp.mean((more - (jnp.sum(more) - more) / (n - 1)) * logp_below)
-        return objective, jnp.mean(held)
+        return objective
+
+    def _flip_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace):
+        """The last layer's term with `last="flips"`: `sum_(t, i) dL_(t, i) p_i(t)`, `dL` held (module docstring).
+
+        Its neurons do not interact (feed-forward, not recurrent), so one rerun of the layer with every neuron
+        flipped at step `t` (the same noise after it) gives each neuron's flipped branch at `t`: `T` reruns of
+        its scan on the first draw's currents, then `T x n` swapped readout losses."""
+        last, n_steps = len(net.layers) - 1, x.shape[0]
+        model = jax.lax.stop_gradient(net)
+        firsts = jax.lax.stop_gradient(first_trace)
+        h_last = x.astype(net.dtype) if last == 0 else firsts.spikes[last - 1]
+        layer = model.layers[last]
+        currents = layer.project(h_last)
+        noise = jnp.asarray(first[last], currents.dtype)
+        ones = jnp.ones((1, net.sizes[last]), currents.dtype)
+
+        def flipped(t):  # every neuron's spike at step t flipped, the same noise before and after
+            flips = (jnp.arange(n_steps) == t).astype(currents.dtype)[:, None] * ones
+            return layer.run_projected(currents, noise, flips=flips, unroll=model.unroll).spikes
+
+        spikes = firsts.spikes[last]  # (T, n)
+        branches = jax.lax.map(flipped, jnp.arange(n_steps))  # (T, T, n): branch t, time, neuron
+        readout = cast(Readout, model.readout)  # checked: a linear readout
+        swapped = _swap_losses(
+            readout, firsts.output, firsts.spikes[:-1], jnp.concatenate([spikes[None], branches]), loss_fn, y,
+            self.chunk_size,
+        )  # fmt: skip
+        # L(s_it = 1) - L(s_it = 0): the flipped branch's loss minus the draw's, signed by the drawn spike
+        delta = (1 - 2 * spikes) * (swapped[1:] - swapped[:1])
+        return jnp.sum(jax.lax.stop_gradient(delta) * first_trace.prob[last])
 
     def _grouped_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace, layer: int, key):
         """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`).
@@ -217,15 +280,19 @@ def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int
     run's plus `W[:, i]` times the leaky-integrator filter of `s_i^k - s_i^1`, and the swapped trace's
     spikes are the first run's with neuron `i`'s train of draw `k` (`chunk_size` neurons at a time if given).
     """
-    spikes = traces.spikes[-1]  # (K, T, n)
     below = tuple(s[0] for s in traces.spikes[:-1])  # the first draw of the layers below
+    return _swap_losses(readout, traces.output[0], below, traces.spikes[-1], loss_fn, y, chunk_size)
+
+
+def _swap_losses(readout: Readout, base, below, spikes, loss_fn, y, chunk_size: int | None = None):
+    """`_swapped_losses` from its parts: the first run's readout `base` `(T, n_out)`, the spikes of the layers
+    below, and the last layer's spikes of every run, `(K, T, n)` with the first run at 0."""
     diff = spikes[1:] - spikes[:1]  # draw 1 swapped into itself is the first run: L(s^1) for every i
     integrator = readout.neuron
     zeros = jnp.zeros(diff.shape[:1] + diff.shape[2:], diff.dtype)
     _, filtered = jax.lax.scan(lambda s, c: integrator.step(s, c), LIFState(zeros, zeros), jnp.swapaxes(diff, 0, 1))
     filtered = jnp.swapaxes(filtered, 0, 1)  # (K, T, n)
     weight = readout.weight  # (n_out, n)
-    base = traces.output[0]  # (T, n_out)
     n = spikes.shape[2]
     first = _swapped_loss(loss_fn, base, (*below, spikes[0]), y)
 
