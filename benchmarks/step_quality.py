@@ -11,15 +11,19 @@ batch size (250), with the study's regularised loss.
 
 For each network state, batch and method, `--draws` independent estimates `e` of the batch gradient; the true
 gradient `g` of the stochastic network's expected batch loss is the mean of `--reference` independent
-`LocalScoreFunction(2, groups=2)` estimates (unbiased, checked against exact enumeration in the tests), split into
-halves `h1`, `h2`. Per weight matrix:
+`LocalScoreFunction(2, groups=2)` estimates (unbiased, checked against exact enumeration in the tests), in 8
+independent blocks. Per weight matrix:
 
 - `noise`: `tr Cov(e) / ||g||^2`, the noise of one step's estimate over the squared norm of the true gradient,
-  with `||g||^2 = <h1, h2>` (unbiased: the halves are independent);
-- `one-step cosine`: the mean over draws of `<e, g> / (||e|| ||g||)`, `<e, g>` estimated by `<e, (h1 + h2) / 2>`
-  (unbiased given `e`): how close the step an optimiser is handed points to the true gradient;
+  with `||g||^2` the mean over pairs of blocks of `<m_a, m_b>` (unbiased: the blocks are independent; a jackknife
+  over blocks gives its standard error, and a layer where it is under 3 standard errors is `unresolved`: the
+  reference cannot tell its true gradient from zero);
+- `one-step cosine`: the mean over draws of `<e, g> / (||e|| ||g||)`, `<e, g>` estimated by `<e, mean of the
+  reference>` (unbiased given `e`): how close the step an optimiser is handed points to the true gradient;
 - `mean cosine` and `mean norm`: the direction and length of `E[e]` against `g` (`||E[e]||^2 = ||mean||^2 -
-  tr Cov / draws`); 1 for an unbiased method up to noise, which checks the machinery.
+  tr Cov / draws`); 1 for an unbiased method up to noise, which checks the machinery;
+- `SNR`: the method's own `||E[e]||^2 / tr Cov(e)` (no reference needed), the signal-to-noise per step that an
+  optimiser normalising each weight's step (SMORMS3) responds to, whatever the estimate's scale.
 
 Each value is the mean over `--batches` batches, with its standard error over them. States: `initialisation` and
 every `--run NAME=FOLDER` (a `fit` run folder of the study, its `checkpoint.eqx`; by default the study's seed-0
@@ -55,8 +59,11 @@ METHODS = {
     "stochastic SG (matched)": snnsad.Autodiff(),
     "LocalScoreFunction(2), groups 2": snnsad.LocalScoreFunction(2, groups=2),
     "LocalScoreFunction(4), groups 2": snnsad.LocalScoreFunction(4, groups=2),
+    "LocalScoreFunction(2), groups 2, flips": snnsad.LocalScoreFunction(2, groups=2, last="flips"),
 }
+DEFAULT_METHODS = tuple(METHODS)[:3]
 REFERENCE = snnsad.LocalScoreFunction(2, groups=2)
+BLOCKS = 8  # independent blocks of the reference: ||g||^2 and its standard error
 
 
 def load_network(folder: str, net0):
@@ -73,37 +80,67 @@ def load_network(folder: str, net0):
     return net, int(meta["epoch"]) + 1  # epochs trained (the checkpoint holds the last index)
 
 
+def _norm_sq(blocks: np.ndarray) -> tuple[float, float]:
+    """`||E[block mean]||^2` from independent block means `(B, size)` and its jackknife standard error.
+
+    The mean over pairs `a != b` of `<m_a, m_b>`: unbiased, since the blocks are independent (no noise term)."""
+    n = blocks.shape[0]
+
+    def u(m):
+        total = m.sum(0)
+        return (float(total @ total) - float(np.einsum("bi,bi->", m, m))) / (len(m) * (len(m) - 1))
+
+    leave_one_out = np.array([u(np.delete(blocks, b, axis=0)) for b in range(n)])
+    return u(blocks), float(np.sqrt((n - 1) / n * np.sum(np.square(leave_one_out - leave_one_out.mean()))))
+
+
 def quality(estimates: dict[str, np.ndarray], reference: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """Per weight matrix: noise, one-step cosine, mean cosine and mean norm of `estimates` (module docstring)."""
+    """Per weight matrix: the quantities of the module docstring, for the estimates of one method on one batch.
+
+    `resolved` is false where the reference cannot tell `||g||^2` from zero (it is under 3 standard errors):
+    the values relative to `g` are then NaN; `snr`, the method's own `||E e||^2 / tr Cov`, needs no reference."""
     out = {}
     for name, ref in reference.items():
         if not name.endswith("weight"):
             continue
-        half = ref.shape[0] // 2
-        h1, h2 = ref[:half].mean(0), ref[half : 2 * half].mean(0)
-        g_sq = float(h1 @ h2)
-        g_hat = (h1 + h2) / 2
+        g_sq, g_sq_se = _norm_sq(np.stack([b.mean(0) for b in np.array_split(ref, BLOCKS)]))
+        g_hat = ref.mean(0)
         e = estimates[name]
         mean = e.mean(0)
         trace_cov = float(e.var(0, ddof=1).sum())
-        mean_sq = max(float(mean @ mean) - trace_cov / e.shape[0], 1e-300)
-        if g_sq <= 0:  # the reference's noise swamps ||g||^2 here: nothing below is defined
-            out[name] = dict.fromkeys(("noise", "one_step_cosine", "mean_cosine", "mean_norm"), float("nan"))
-            out[name]["true_norm_sq"] = g_sq
-            continue
-        g_norm = np.sqrt(g_sq)
-        out[name] = {
-            "noise": trace_cov / g_sq,
-            "one_step_cosine": float(np.mean(e @ g_hat / (np.linalg.norm(e, axis=1) * g_norm))),
-            "mean_cosine": float(mean @ g_hat / (np.sqrt(mean_sq) * g_norm)),
-            "mean_norm": float(np.sqrt(mean_sq) / g_norm),
-            "true_norm_sq": g_sq,
-        }
+        mean_sq = float(mean @ mean) - trace_cov / e.shape[0]  # unbiased for ||E e||^2
+        q = {"true_norm_sq": g_sq, "true_norm_sq_se": g_sq_se, "resolved": bool(g_sq > 3 * g_sq_se),
+             "snr": mean_sq / trace_cov}  # fmt: skip
+        nan = float("nan")
+        if not q["resolved"]:
+            q.update(noise=nan, one_step_cosine=nan, mean_cosine=nan, mean_norm=nan)
+        else:
+            g_norm, mean_norm = np.sqrt(g_sq), np.sqrt(mean_sq) if mean_sq > 0 else nan
+            q.update(
+                noise=trace_cov / g_sq,
+                one_step_cosine=float(np.mean(e @ g_hat / (np.linalg.norm(e, axis=1) * g_norm))),
+                mean_cosine=float(mean @ g_hat / (mean_norm * g_norm)),
+                mean_norm=float(mean_norm / g_norm),
+            )
+        out[name] = q
     return out
 
 
-def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out="results/step-quality"):
+def main(
+    *,
+    batches=2,
+    draws=16,
+    reference=64,
+    runs=None,
+    methods=DEFAULT_METHODS,
+    batch=250,
+    seed=0,
+    out="results/step-quality",
+):
     runs = dict(DEFAULT_RUNS if runs is None else runs)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown or not methods:
+        raise ValueError(f"--methods: must name some of {list(METHODS)}, got {list(methods)}.")
     spec = TASKS[TASK]
     data = snnsad.data.randman(**spec["data"], samples_per_class=1000, seed=1)  # the study's data
     train, _, _ = split_80_10_10(data)
@@ -114,7 +151,7 @@ def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out
     states.update({name: load_network(folder, net0) for name, folder in runs.items()})
     loss_fn = calibrated_loss()
     config = {"task": TASK, "batches": batches, "draws": draws, "reference": reference, "batch": batch,
-              "seed": seed, "runs": runs}  # fmt: skip
+              "seed": seed, "runs": runs, "methods": list(methods)}  # fmt: skip
     path = os.path.join(out, "step_quality.json")
     done = {}
     if os.path.exists(path):
@@ -137,21 +174,23 @@ def main(*, batches=2, draws=16, reference=64, runs=None, batch=250, seed=0, out
             key = jr.fold_in(jr.key(seed + 11), b)
             ref = estimates(REFERENCE, net, xs, ys, jr.fold_in(key, 0), reference)
             done[unit] = {
-                name: quality(estimates(est, net, xs, ys, jr.fold_in(key, i + 1), draws), ref)
-                for i, (name, est) in enumerate(METHODS.items())
+                name: quality(estimates(METHODS[name], net, xs, ys, jr.fold_in(key, i + 1), draws), ref)
+                for i, name in enumerate(METHODS)  # each method's keys by its place in METHODS
+                if name in methods
             }
             print(f"{unit} done", flush=True)
             atomic_write_text(path, json.dumps({"config": config, "units": done, **run_info()}, indent=2))
-    text = _table(done, config, {state: epoch for state, (_, epoch) in states.items()})
+    text = _table(done, config, {state: epoch for state, (_, epoch) in states.items()}, out)
     print(text)
     atomic_write_text(os.path.join(out, "step_quality.md"), text)
     return done
 
 
-def _table(done: dict, config: dict, epochs: dict[str, int]) -> str:
+def _table(done: dict, config: dict, epochs: dict[str, int], out: str) -> str:
     lines = [
-        "| state (epoch) | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| state (epochs) | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ "
+        "| SNR: ‖E e‖² / tr Cov |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for state, epoch in epochs.items():
         units = [done[f"{state} (epoch {epoch}) / batch {b}"] for b in range(config["batches"])]
@@ -167,7 +206,7 @@ def _table(done: dict, config: dict, epochs: dict[str, int]) -> str:
 
                 lines.append(
                     f"| {state} ({epoch}) | {method} | {weight.lstrip('.')} | {cell('noise', 2)} | "
-                    f"{cell('one_step_cosine', 3)} | {cell('mean_cosine', 3)} | {cell('mean_norm', 2)} |"
+                    f"{cell('one_step_cosine', 3)} | {cell('mean_cosine', 3)} | {cell('mean_norm', 2)} | {cell('snr', 3)} |"
                 )
     c = config
     return (
@@ -176,8 +215,12 @@ def _table(done: dict, config: dict, epochs: dict[str, int]) -> str:
         f"the batch gradient per method, the true gradient g from {c['reference']} `LocalScoreFunction(2, groups=2)` "
         "estimates; the study's regularised loss. Noise is one estimate's; cosines are of one estimate (one-step) and "
         "of the method's mean to g; 'unresolved' where the reference's own noise swamps ||g||^2 in a batch "
-        "(`<h1, h2>` <= 0: raise --reference). Command: `python benchmarks/step_quality.py "
-        f"--batches {c['batches']} --draws {c['draws']} --reference {c['reference']}`.\n\n" + "\n".join(lines) + "\n"
+        "(its squared norm under 3 standard errors of the reference's estimate of it). Command: `python benchmarks/step_quality.py "
+        f"--batches {c['batches']} --draws {c['draws']} --reference {c['reference']}"
+        + ("" if tuple(c["methods"]) == DEFAULT_METHODS else " --methods " + " ".join(f"'{m}'" for m in c["methods"]))
+        + f" --out {out}`.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 
@@ -187,6 +230,7 @@ if __name__ == "__main__":
     parser.add_argument("--draws", type=int, default=16)
     parser.add_argument("--reference", type=int, default=64)
     parser.add_argument("--run", action="append", metavar="NAME=FOLDER", help="a study run folder (repeatable)")
+    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS))
     parser.add_argument("--out", default="results/step-quality")
     args = parser.parse_args()
     if args.batches < 1 or args.draws < 2 or args.reference < 4:
@@ -195,5 +239,5 @@ if __name__ == "__main__":
     bad = [r for r in args.run or [] if "=" not in r]
     if bad:
         parser.error(f"--run takes NAME=FOLDER, got {bad}.")
-    main(batches=args.batches, draws=args.draws, reference=args.reference, out=args.out,
+    main(batches=args.batches, draws=args.draws, reference=args.reference, out=args.out, methods=tuple(args.methods),
          runs=None if args.run is None else dict(r.split("=", 1) for r in args.run))  # fmt: skip
