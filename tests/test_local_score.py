@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import snnsad
-from snnsad.estimators._local_score import _swapped_losses
+from snnsad.estimators._local_score import _swapped_losses, _systematic_sites
 
 from .helpers import assert_unbiased, exact_gradient, small_problem
 
@@ -29,17 +29,17 @@ regularised = snnsad.losses.make_loss(
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("case", "n_samples", "groups", "spikes_too", "last"),
+    ("case", "n_samples", "groups", "spikes_too", "last", "sites"),
     [
-        ("one_hidden_subtract", 4, None, True, "score"),
-        ("two_hidden_zero", 2, None, False, "score"),
-        ("two_hidden_zero", 3, 2, True, "score"),
-        ("one_hidden_subtract", 2, None, True, "flips"),
-        ("two_hidden_zero", 2, 2, True, "flips"),
+        ("one_hidden_subtract", 4, None, True, "score", None),
+        ("two_hidden_zero", 2, None, False, "score", None),
+        ("two_hidden_zero", 3, 2, True, "score", None),
+        ("one_hidden_subtract", 2, None, True, "flips", None),
+        ("two_hidden_zero", 2, 2, True, "flips", 2),
     ],
 )  # both sample counts (the two-draw baseline is a special case), both problems, the group credit, a loss
-# that reads spikes and the coupled flips of the last layer, each once
-def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, spikes_too, last, x64):
+# that reads spikes and the coupled flips of the last layer (every site, and 2 sampled of 6), each once
+def test_local_score_function_matches_exact_enumeration(case, n_samples, groups, spikes_too, last, sites, x64):
     """The mean of 3000 estimates (and of the loss values) is within 4 standard errors of exact enumeration
     for every parameter (fixed seeds). `two_hidden_zero` has a stochastic layer below the last one, so it
     also checks the score-function term of the layers below, and with `groups=2` their credit by groups
@@ -48,17 +48,45 @@ def test_local_score_function_matches_exact_enumeration(case, n_samples, groups,
     the swapped configurations must evaluate on their own spikes. `last="flips"` on `one_hidden_subtract`
     (reset by subtraction: a flipped spike changes the neuron's later membrane) checks that each flipped
     branch re-simulates the neuron's future with the same noise; holding the later spikes at the draw
-    instead is off by about 16 standard errors there."""
+    instead is off by about 16 standard errors there. `sites=2` draws 2 of the 6 steps per neuron (weighted
+    by the inverse inclusion probability); drawing them with a key that `sample_noise` also uses for the
+    last layer's noise is off by 5 standard errors on `two_hidden_zero`."""
     net, x, loss_fn, y = small_problem(case)
     if spikes_too:
         loss_fn = regularised
         value, exact = snnsad.ExactEnumeration()(loss_fn, net, x, y)
     else:
         value, exact = exact_gradient(case)
-    est = snnsad.LocalScoreFunction(n_samples, groups=groups, last=last)
+    est = snnsad.LocalScoreFunction(n_samples, groups=groups, last=last, sites=sites)
     values, grads = snnsad.sample_grads(est, loss_fn, net, x, y, jr.split(jr.key(7), 3000), chunk_size=1000)
     assert_unbiased(grads, exact, n_se=4.0, label=f"{case}/{n_samples}/{last}: ")
     assert_unbiased(values, value, n_se=4.0, label="loss value")
+
+
+def test_systematic_sites_include_each_step_with_its_probability(x64):
+    """`_systematic_sites` draws at most `k` distinct steps per neuron and returns `1 / pi_t` at each, where
+    `pi_t` is the step's inclusion probability, so the Horvitz-Thompson sum over the drawn steps is unbiased:
+    for every step, the weighted count (`1 / pi_t` when drawn, else 0) has mean 1 within 4 standard errors
+    over 20000 draws (fixed seed; the standard error from the draws' spread), and `1 / pi_t` times the step's
+    frequency is 1 within 4 standard errors of that frequency. Weights of very different sizes, one large
+    enough that its step is drawn every time (pi = 1), and a zero weight (kept drawable by the floor)."""
+    weight = jnp.asarray([[0.01, 5.0, 0.3], [0.2, 0.1, 0.3], [3.0, 0.05, 0.3], [0.0, 0.4, 0.3], [0.5, 0.2, 0.3]], F64)
+    draws = 20000
+    at, inverse = jax.vmap(lambda k: _systematic_sites(weight, 2, k))(jr.split(jr.key(0), draws))
+    at, inverse = np.asarray(at), np.asarray(inverse)  # (draws, 2 slots, 3 neurons)
+    assert np.all((at[:, 0] != at[:, 1]) | (at[:, 0] == 5)), "a step drawn twice"
+    assert np.all(np.where(at == 5, inverse, 1.0) > 0) and np.all(inverse[at == 5] == 0)
+    for step in range(5):
+        weighted = np.where(at == step, inverse, 0.0).sum(axis=1)  # (draws, 3)
+        se = weighted.std(axis=0, ddof=1) / np.sqrt(draws)
+        assert np.all(np.abs(weighted.mean(axis=0) - 1) <= 4 * se + 1e-12), (step, weighted.mean(axis=0), se)
+        for neuron in range(3):
+            drawn = (at[:, :, neuron] == step).any(axis=1)
+            inv = np.unique(inverse[:, :, neuron][at[:, :, neuron] == step])
+            assert inv.size == 1  # 1 / pi_t depends on the step alone
+            pi, freq = 1 / inv[0], drawn.mean()
+            assert abs(freq - pi) <= 4 * np.sqrt(pi * (1 - pi) / draws) + 1e-12, (step, neuron, freq, pi)
+    assert np.all((at[:, :, 1] == 0).any(axis=1))  # weight 5.0 of 5.85: drawn every time
 
 
 def test_swapped_losses_equal_a_rerun_with_the_swapped_spikes(x64):

@@ -85,6 +85,7 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     chunk_size: int | None = eqx.field(static=True, default=None)
     groups: int | None = eqx.field(static=True, default=None)
     last: str = eqx.field(static=True, default="score")
+    sites: int | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         where = "LocalScoreFunction"
@@ -96,6 +97,12 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             raise ValueError(
                 f"LocalScoreFunction: `last` must be 'score' (each neuron's score function) or 'flips' (every "
                 f"spike site's coupled flip), got {self.last!r}."
+            )
+        check_count("sites", self.sites, where=where, optional=True)
+        if self.sites is not None and self.last != "flips":
+            raise ValueError(
+                f"LocalScoreFunction: `sites`={self.sites} samples the flipped sites of `last='flips'`; pass "
+                "last='flips' with it, or leave `sites` out."
             )
 
     def check(self, net) -> None:
@@ -133,15 +140,18 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         n_steps = x.shape[0]
 
         first = net.sample_noise(local_key, n_steps)
+        # the further draws' key: `sample_noise` takes layer l's noise from `fold_in(local_key, l)` (`split`), so
+        # an index past the layers, lest a further draw of the last layer repeat the noise of a wider layer below
+        draw_key = jr.fold_in(local_key, len(net.sizes))
         if self.last == "flips":
             first_trace = net.simulate(x, first, fixed_spikes=True)
             value = loss_fn(first_trace, y)
-            objective = value + self._flip_term(net, loss_fn, x, y, first, first_trace)
+            objective = value + self._flip_term(net, loss_fn, x, y, first, first_trace, draw_key)
             held_value = jax.lax.stop_gradient(value)
             return self._below_terms(objective, net, loss_fn, x, y, first, first_trace, key, below_key), held_value
         # n draws of the last layer's noise on one draw of every layer below it: the layers below run once
         # (the first draw, differentiable as every draw's), the last layer and the readout once per draw.
-        last_noise = jr.uniform(jr.fold_in(local_key, 1), (n, n_steps, net.sizes[last]), first[last].dtype)
+        last_noise = jr.uniform(draw_key, (n, n_steps, net.sizes[last]), first[last].dtype)
         last_noise = last_noise.at[0].set(first[last])
         first_trace = net.simulate(x, first, fixed_spikes=True)
         h_last = x.astype(net.dtype) if last == 0 else first_trace.spikes[last - 1]
@@ -195,36 +205,6 @@ class LocalScoreFunction(AbstractNetworkEstimator):
             objective = objective + jnp.mean((more - (jnp.sum(more) - more) / (n - 1)) * logp_below)
         return objective
 
-    def _flip_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace):
-        """The last layer's term with `last="flips"`: `sum_(t, i) dL_(t, i) p_i(t)`, `dL` held (module docstring).
-
-        Its neurons do not interact (feed-forward, not recurrent), so one rerun of the layer with every neuron
-        flipped at step `t` (the same noise after it) gives each neuron's flipped branch at `t`: `T` reruns of
-        its scan on the first draw's currents, then `T x n` swapped readout losses."""
-        last, n_steps = len(net.layers) - 1, x.shape[0]
-        model = jax.lax.stop_gradient(net)
-        firsts = jax.lax.stop_gradient(first_trace)
-        h_last = x.astype(net.dtype) if last == 0 else firsts.spikes[last - 1]
-        layer = model.layers[last]
-        currents = layer.project(h_last)
-        noise = jnp.asarray(first[last], currents.dtype)
-        ones = jnp.ones((1, net.sizes[last]), currents.dtype)
-
-        def flipped(t):  # every neuron's spike at step t flipped, the same noise before and after
-            flips = (jnp.arange(n_steps) == t).astype(currents.dtype)[:, None] * ones
-            return layer.run_projected(currents, noise, flips=flips, unroll=model.unroll).spikes
-
-        spikes = firsts.spikes[last]  # (T, n)
-        branches = jax.lax.map(flipped, jnp.arange(n_steps))  # (T, T, n): branch t, time, neuron
-        readout = cast(Readout, model.readout)  # checked: a linear readout
-        swapped = _swap_losses(
-            readout, firsts.output, firsts.spikes[:-1], jnp.concatenate([spikes[None], branches]), loss_fn, y,
-            self.chunk_size,
-        )  # fmt: skip
-        # L(s_it = 1) - L(s_it = 0): the flipped branch's loss minus the draw's, signed by the drawn spike
-        delta = (1 - 2 * spikes) * (swapped[1:] - swapped[:1])
-        return jnp.sum(jax.lax.stop_gradient(delta) * first_trace.prob[last])
-
     def _grouped_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace, layer: int, key):
         """The score term of spiking layer `layer` (below the last) with credit by groups (`groups`).
 
@@ -271,6 +251,75 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         base = (jnp.sum(losses, axis=0, keepdims=True) - losses) / (n - 1)
         signal = (losses - base)[:, member]  # (n, size): each neuron's group's loss fluctuation
         return jnp.sum(jnp.mean(signal * logps, axis=0))
+
+    def _flip_term(self, net: Network, loss_fn, x, y, first, first_trace: Trace, key):
+        """The last layer's term with `last="flips"`: `sum_(t, i) dL_(t, i) p_i(t)`, `dL` held (module docstring).
+
+        Its neurons do not interact (feed-forward, not recurrent), so one rerun of the layer in which each
+        neuron flips at a step of its own (the same noise before and after) gives every neuron's branch of
+        that step: `T` reruns (or `sites`), each a scan on the first draw's currents, then as many swapped
+        readout losses per neuron."""
+        last = len(net.layers) - 1
+        model = jax.lax.stop_gradient(net)
+        firsts = jax.lax.stop_gradient(first_trace)
+        spikes = firsts.spikes[last]  # (T, n)
+        n_steps, size = spikes.shape
+        h_last = x.astype(net.dtype) if last == 0 else firsts.spikes[last - 1]
+        layer = model.layers[last]
+        currents = layer.project(h_last)
+        noise = jnp.asarray(first[last], currents.dtype)
+        if self.sites is None or self.sites >= n_steps:  # every site: slot k of each neuron is step k
+            at = jnp.broadcast_to(jnp.arange(n_steps)[:, None], (n_steps, size))
+            inverse = jnp.ones((n_steps, size), currents.dtype)
+        else:  # `sites` steps per neuron, drawn with probability ~ the firing probability's slope
+            spike_fn = model.spike_fns[last]
+            drive = firsts.drive[last]
+            slope = jax.jvp(spike_fn.probability, (drive,), (jnp.ones_like(drive),))[1]
+            at, inverse = _systematic_sites(jnp.abs(slope), self.sites, key)
+
+        def flipped(steps):  # neuron i flips at steps[i] (n_steps: not at all), the same noise throughout
+            flips = (jnp.arange(n_steps)[:, None] == steps[None, :]).astype(currents.dtype)
+            return layer.run_projected(currents, noise, flips=flips, unroll=model.unroll).spikes
+
+        branches = jax.lax.map(flipped, at)  # (K, T, n): slot, time, neuron
+        readout = cast(Readout, model.readout)  # checked: a linear readout
+        swapped = _swap_losses(
+            readout, firsts.output, firsts.spikes[:-1], jnp.concatenate([spikes[None], branches]), loss_fn, y,
+            self.chunk_size,
+        )  # fmt: skip
+        index = jnp.minimum(at, n_steps - 1)  # an empty slot (n_steps) has no branch: its weight is 0
+        # L(s_it = 1) - L(s_it = 0): the flipped branch's loss minus the draw's, signed by the drawn spike
+        delta = (1 - 2 * jnp.take_along_axis(spikes, index, axis=0)) * (swapped[1:] - swapped[:1])
+        prob = jnp.take_along_axis(first_trace.prob[last], index, axis=0)
+        return jnp.sum(jax.lax.stop_gradient(delta * inverse) * prob)
+
+
+def _systematic_sites(weight, k: int, key):
+    """`k` of the `T` steps of each neuron (columns of `weight`, `(T, n)`, >= 0), drawn by systematic sampling
+    with inclusion probabilities `pi = min(1, c w)`, `sum_t pi <= k` (`w`: `weight` plus a floor that keeps
+    every `pi > 0`). Returns the steps `(k, n)` (`T` where a slot is empty) and `1 / pi` at them (0 there).
+
+    Each step is included with probability exactly `pi_t` (the `k` points `u + j` fall in the cumulative
+    sums' intervals, each of length `pi_t <= 1`), so `sum over the drawn of term / pi` is unbiased for the sum
+    over all steps (Horvitz-Thompson), whatever `weight` is."""
+    n_steps = weight.shape[0]
+    w = weight + 1e-3 * jnp.mean(weight, axis=0, keepdims=True) + jnp.finfo(weight.dtype).tiny
+    lo = jnp.log(k / jnp.sum(w, axis=0, keepdims=True))  # (1, n): sum min(1, c w) <= c sum w = k here
+    hi = -jnp.log(jnp.min(w, axis=0, keepdims=True))  # every pi = 1: sum T >= k
+
+    def bisect(_, bounds):
+        lo, hi = bounds
+        mid = (lo + hi) / 2
+        fits = jnp.sum(jnp.minimum(1.0, jnp.exp(mid) * w), axis=0, keepdims=True) <= k
+        return jnp.where(fits, mid, lo), jnp.where(fits, hi, mid)
+
+    lo, _ = jax.lax.fori_loop(0, 40, bisect, (lo, hi))
+    pi = jnp.minimum(1.0, jnp.exp(lo) * w)  # (T, n), sum <= k per neuron
+    cumulative = jnp.cumsum(pi, axis=0)
+    points = jr.uniform(key, (1, w.shape[1]), w.dtype) + jnp.arange(k, dtype=w.dtype)[:, None]  # (k, n)
+    at = jnp.sum(cumulative[None] <= points[:, None], axis=1)  # (k, n): the step whose interval holds the point
+    inverse = jnp.where(at < n_steps, 1 / jnp.take_along_axis(pi, jnp.minimum(at, n_steps - 1), axis=0), 0.0)
+    return at, jax.lax.stop_gradient(inverse)
 
 
 def _swapped_losses(readout: Readout, traces: Trace, loss_fn, y, chunk_size: int | None = None):
