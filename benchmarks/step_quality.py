@@ -60,6 +60,8 @@ METHODS = {
     "LocalScoreFunction(2), groups 2": snnsad.LocalScoreFunction(2, groups=2),
     "LocalScoreFunction(4), groups 2": snnsad.LocalScoreFunction(4, groups=2),
     "LocalScoreFunction(2), groups 2, flips": snnsad.LocalScoreFunction(2, groups=2, last="flips"),
+    "LocalScoreFunction(2), groups 2, flips at 4 sites": snnsad.LocalScoreFunction(2, groups=2, last="flips", sites=4),
+    "LocalScoreFunction(2), groups 2, flips at 8 sites": snnsad.LocalScoreFunction(2, groups=2, last="flips", sites=8),
 }
 DEFAULT_METHODS = tuple(METHODS)[:3]
 REFERENCE = snnsad.LocalScoreFunction(2, groups=2)
