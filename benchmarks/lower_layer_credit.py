@@ -50,6 +50,8 @@ def arms() -> dict[str, tuple[snnsad.AbstractEstimator, str]]:
         "stochastic SG (matched), top": (sg, "top"),
         "LocalScoreFunction(2), groups 2, all": (snnsad.LocalScoreFunction(2, groups=2), "all"),
         "LocalScoreFunction(2), top": (snnsad.LocalScoreFunction(2), "top"),
+        # the last layer's credit exact over each sampled site instead of sampled per neuron (4 of 100 steps)
+        "LocalScoreFunction(2), flips at 4 sites, top": (snnsad.LocalScoreFunction(2, last="flips", sites=4), "top"),
         "readout only (every estimator)": (sg, "readout"),
     }
 
