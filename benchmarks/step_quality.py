@@ -28,7 +28,9 @@ independent blocks. Per weight matrix:
 Each value is the mean over `--batches` batches, with its standard error over them. States: `initialisation` and
 every `--run NAME=FOLDER` (a `fit` run folder of the study, its `checkpoint.eqx`; by default the study's seed-0
 runs of the matched SG and of `LocalScoreFunction(2), groups 2` at their chosen rate 2e-1). Each (state, batch) is
-saved as it finishes and a rerun with the same arguments resumes. Writes `step_quality.{json,md}` in `--out`.
+saved as it finishes and a rerun with the same arguments resumes (a state trained further since is measured
+again, beside the earlier); `--report` rewrites the table from the saved units alone. Writes
+`step_quality.{json,md}` in `--out`.
 
     python benchmarks/step_quality.py [--batches 2] [--draws 16] [--reference 64] [--run NAME=FOLDER ...]
 """
@@ -182,33 +184,39 @@ def main(
             }
             print(f"{unit} done", flush=True)
             atomic_write_text(path, json.dumps({"config": config, "units": done, **run_info()}, indent=2))
-    text = _table(done, config, {state: epoch for state, (_, epoch) in states.items()}, out)
+    text = _table(done, config, out)
     print(text)
     atomic_write_text(os.path.join(out, "step_quality.md"), text)
     return done
 
 
-def _table(done: dict, config: dict, epochs: dict[str, int], out: str) -> str:
+def _table(done: dict, config: dict, out: str) -> str:
     lines = [
-        "| state (epochs) | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ "
+        "| state | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ "
         "| SNR: ‖E e‖² / tr Cov |",
         "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for state, epoch in epochs.items():
-        units = [done[f"{state} (epoch {epoch}) / batch {b}"] for b in range(config["batches"])]
+    measured = dict.fromkeys(unit.rsplit(" / batch ", 1)[0] for unit in done)  # "state (epoch E)", in order
+    for state in measured:
+        units = [done.get(f"{state} / batch {b}") for b in range(config["batches"])]
+        if any(u is None for u in units):
+            continue  # a state some of whose batches are still to come
         for method in units[0]:
             for weight in units[0][method]:
 
                 def cell(q, digits):
                     v = np.array([u[method][weight][q] for u in units])
-                    if not np.all(np.isfinite(v)):
+                    # E[e] is resolved by the draws only where its squared norm is at least their mean's noise
+                    own = [u[method][weight]["snr"] * config["draws"] >= 1 for u in units]
+                    if not np.all(np.isfinite(v)) or (q in ("mean_cosine", "mean_norm") and not all(own)):
                         return "unresolved"
-                    se = f" ± {v.std(ddof=1) / np.sqrt(len(v)):.{digits}f}" if len(v) > 1 else ""
-                    return f"{v.mean():.{digits}f}{se}"
+                    se = f" ± {v.std(ddof=1) / np.sqrt(len(v)):{digits}}" if len(v) > 1 else ""
+                    return f"{v.mean():{digits}}{se}"
 
                 lines.append(
-                    f"| {state} ({epoch}) | {method} | {weight.lstrip('.')} | {cell('noise', 2)} | "
-                    f"{cell('one_step_cosine', 3)} | {cell('mean_cosine', 3)} | {cell('mean_norm', 2)} | {cell('snr', 3)} |"
+                    f"| {state} | {method} | {weight.lstrip('.')} | {cell('noise', '.3g')} | "
+                    f"{cell('one_step_cosine', '.3f')} | {cell('mean_cosine', '.3f')} | {cell('mean_norm', '.3g')} | "
+                    f"{cell('snr', '.3g')} |"
                 )
     c = config
     return (
@@ -217,7 +225,8 @@ def _table(done: dict, config: dict, epochs: dict[str, int], out: str) -> str:
         f"the batch gradient per method, the true gradient g from {c['reference']} `LocalScoreFunction(2, groups=2)` "
         "estimates; the study's regularised loss. Noise is one estimate's; cosines are of one estimate (one-step) and "
         "of the method's mean to g; 'unresolved' where the reference's own noise swamps ||g||^2 in a batch "
-        "(its squared norm under 3 standard errors of the reference's estimate of it). Command: `python benchmarks/step_quality.py "
+        "(its squared norm under 3 standard errors of the reference's estimate of it), and for the mean's cosine and "
+        "norm where the method's own mean is (SNR x draws < 1). Command: `python benchmarks/step_quality.py "
         f"--batches {c['batches']} --draws {c['draws']} --reference {c['reference']}"
         + ("" if tuple(c["methods"]) == DEFAULT_METHODS else " --methods " + " ".join(f"'{m}'" for m in c["methods"]))
         + f" --out {out}`.\n\n"
@@ -234,7 +243,15 @@ if __name__ == "__main__":
     parser.add_argument("--run", action="append", metavar="NAME=FOLDER", help="a study run folder (repeatable)")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS))
     parser.add_argument("--out", default="results/step-quality")
+    parser.add_argument("--report", action="store_true", help="only rewrite step_quality.md from the saved units")
     args = parser.parse_args()
+    if args.report:
+        with open(os.path.join(args.out, "step_quality.json")) as f:
+            saved = json.load(f)
+        text = _table(saved["units"], saved["config"], args.out)
+        atomic_write_text(os.path.join(args.out, "step_quality.md"), text)
+        print(text)
+        raise SystemExit(0)
     if args.batches < 1 or args.draws < 2 or args.reference < 4:
         parser.error(f"need --batches >= 1, --draws >= 2, --reference >= 4; got {args.batches}, {args.draws}, "
                      f"{args.reference}.")  # fmt: skip
