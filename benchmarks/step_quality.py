@@ -229,6 +229,7 @@ def _table(done: dict, config: dict, out: str) -> str:
         "norm where the method's own mean is (SNR x draws < 1). Command: `python benchmarks/step_quality.py "
         f"--batches {c['batches']} --draws {c['draws']} --reference {c['reference']}"
         + ("" if tuple(c["methods"]) == DEFAULT_METHODS else " --methods " + " ".join(f"'{m}'" for m in c["methods"]))
+        + ("" if c["runs"] == DEFAULT_RUNS else "".join(f" --run '{k}={v}'" for k, v in c["runs"].items()))
         + f" --out {out}`.\n\n"
         + "\n".join(lines)
         + "\n"
