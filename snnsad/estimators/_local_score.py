@@ -68,8 +68,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     at every site of the layer instead of a sampled one). The other neurons of the layer do not depend on
     `s_i(t)` and keep their draw. No draws of the last layer beyond the first: its noise is left to the draw
     of the network, none to sampling the site itself. Cost: `T` runs of the last layer's scan (every neuron
-    flipped at step `t` at once: they do not interact) and `T x n` swapped readout losses, `T` times
-    `n_samples`' of the per-neuron score function.
+    flipped at step `t` at once: they do not interact) and `T x n` swapped readout losses, where the
+    per-neuron score function has `n_samples` and `n_samples x n`. `sites=K` evaluates `K` steps of each neuron instead of
+    all `T`: drawn by systematic sampling with inclusion probabilities proportional to the slope of the
+    neuron's firing probability at each step (capped at 1, kept above 0), each drawn site's term divided by
+    its inclusion probability (Horvitz-Thompson: unbiased whatever the weights), at `K / T` of the cost.
 
     Cost: one forward pass and `n_samples - 1` runs of the last layer and the readout (the layers below
     run once: every draw shares them), their backward pass, and `n_samples x n` readout losses of
