@@ -7,7 +7,8 @@ SG's step cost, the budget of the study's target; `benchmarks/unbiased_variance_
 calibrated` compares 2-8 samples and 4-16 flips), LocalScoreFunction(2) (the score function per neuron
 of the last hidden layer; every method trains the same loss, the cross-entropy with the activity
 regularisers), and on the deep network LocalScoreFunction(2, groups=16), (2, groups=4) and (2, groups=2)
-(credit by groups below the last hidden layer) and the per-layer mix (score function on the first hidden layer, coupled flips after it). Each method gets a small
+(credit by groups below the last hidden layer), the last of them also with the last layer's coupled flips at 4
+sampled steps per neuron (`last="flips", sites=4`) and the per-layer mix (score function on the first hidden layer, coupled flips after it). Each method gets a small
 learning-rate sweep (SMORMS3, `sweep_epochs` epochs; the best validation accuracy picks the rate),
 then every seed runs the full epochs at that rate (the sweep's run of the first seed is extended);
 every run is saved and resumes. Compute is each method's measured time per training step at the
@@ -64,6 +65,12 @@ def methods(depth: int) -> dict[str, tuple]:
         out["LocalScoreFunction(2), groups 16"] = (Stochastic(sig), LocalScoreFunction(2, groups=16))
         out["LocalScoreFunction(2), groups 4"] = (Stochastic(sig), LocalScoreFunction(2, groups=4))
         out["LocalScoreFunction(2), groups 2"] = (Stochastic(sig), LocalScoreFunction(2, groups=2))
+        # the last layer by coupled flips at 4 sampled steps per neuron instead of 2 draws of its score: after
+        # training, the noise of that layer's estimate is 1/3 (`benchmarks/step_quality.py`), at x3.8 the step
+        out["LocalScoreFunction(2), groups 2, flips at 4 sites"] = (
+            Stochastic(sig),
+            LocalScoreFunction(2, groups=2, last="flips", sites=4),
+        )
         out["mix: score on hidden 1, flips after"] = (
             Stochastic(sig),
             MixedEstimator(coupled=tuple(range(1, depth)), n_flips=8, n_samples=4),
