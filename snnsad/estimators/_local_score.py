@@ -69,10 +69,11 @@ class LocalScoreFunction(AbstractNetworkEstimator):
     `s_i(t)` and keep their draw. No draws of the last layer beyond the first: its noise is left to the draw
     of the network, none to sampling the site itself. Cost: `T` runs of the last layer's scan (every neuron
     flipped at step `t` at once: they do not interact) and `T x n` swapped readout losses, where the
-    per-neuron score function has `n_samples` and `n_samples x n`. `sites=K` evaluates `K` steps of each neuron instead of
-    all `T`: drawn by systematic sampling with inclusion probabilities proportional to the slope of the
-    neuron's firing probability at each step (capped at 1, kept above 0), each drawn site's term divided by
-    its inclusion probability (Horvitz-Thompson: unbiased whatever the weights), at `K / T` of the cost.
+    per-neuron score function has `n_samples` and `n_samples x n`. `sites=K` evaluates `K` steps of each
+    neuron instead of all `T`: drawn by systematic sampling with inclusion probabilities proportional to the
+    slope of the neuron's firing probability at each step (capped at 1, kept above 0), each drawn site's term
+    divided by its inclusion probability (Horvitz-Thompson: unbiased whatever the weights), at `K / T` of the
+    cost.
 
     Cost: one forward pass and `n_samples - 1` runs of the last layer and the readout (the layers below
     run once: every draw shares them), their backward pass, and `n_samples x n` readout losses of
@@ -146,8 +147,8 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         # the further draws' key: `sample_noise` takes layer l's noise from `fold_in(local_key, l)` (`split`), so
         # an index past the layers, lest a further draw of the last layer repeat the noise of a wider layer below
         draw_key = jr.fold_in(local_key, len(net.sizes))
+        first_trace = net.simulate(x, first, fixed_spikes=True)
         if self.last == "flips":
-            first_trace = net.simulate(x, first, fixed_spikes=True)
             value = loss_fn(first_trace, y)
             objective = value + self._flip_term(net, loss_fn, x, y, first, first_trace, draw_key)
             held_value = jax.lax.stop_gradient(value)
@@ -156,7 +157,6 @@ class LocalScoreFunction(AbstractNetworkEstimator):
         # (the first draw, differentiable as every draw's), the last layer and the readout once per draw.
         last_noise = jr.uniform(draw_key, (n, n_steps, net.sizes[last]), first[last].dtype)
         last_noise = last_noise.at[0].set(first[last])
-        first_trace = net.simulate(x, first, fixed_spikes=True)
         h_last = x.astype(net.dtype) if last == 0 else first_trace.spikes[last - 1]
         readout_ = cast(Readout, net.readout)  # checked: a linear readout
 
