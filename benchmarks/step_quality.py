@@ -30,7 +30,8 @@ every `--run NAME=FOLDER` (a `fit` run folder of the study, its `checkpoint.eqx`
 runs of the matched SG and of `LocalScoreFunction(2), groups 2` at their chosen rate 2e-1). Each (state, batch) is
 saved as it finishes and a rerun with the same arguments resumes (a state trained further since is measured
 again, beside the earlier); `--report` rewrites the table from the saved units alone. Writes
-`step_quality.{json,md}` in `--out`.
+`step_quality.{json,md}` in `--out`; `--cost` instead times the methods' training steps at batch 250 as the study
+does (`step_cost.{json,md}`).
 
     python benchmarks/step_quality.py [--batches 2] [--draws 16] [--reference 64] [--run NAME=FOLDER ...]
 """
@@ -40,6 +41,7 @@ import json
 import os
 
 import equinox as eqx
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from surrogate_bias_by_layer import _flat_by_leaf
@@ -48,7 +50,7 @@ import snnsad
 from snnsad._io import atomic_write_text, run_info
 from snnsad.experiments._randman_calibration import calibrated_loss, split_80_10_10
 from snnsad.experiments._recipes import paper_network
-from snnsad.experiments._unbiased_training import TASKS
+from snnsad.experiments._unbiased_training import TASKS, _step_seconds
 from snnsad.train import freeze, load_checkpoint, smorms3
 
 TASK = "paper 20-128-128-128-15"
@@ -190,6 +192,32 @@ def main(
     return done
 
 
+def step_costs(methods, *, batch=250, seed=0, out="results/step-quality"):
+    """Each method's training step at `batch` over the matched SG's, timed as the study times its steps (every
+    method in turn, median of 7 rounds) on the initial network; writes `step_cost.{json,md}` in `out`."""
+    spec = TASKS[TASK]
+    data = snnsad.data.randman(**spec["data"], samples_per_class=1000, seed=1)
+    xs, ys = (jnp.asarray(a) for a in split_80_10_10(data)[0].batch(np.arange(batch)))
+    sizes = (20, *spec["hidden"], spec["data"]["n_classes"])
+    net0 = paper_network(sizes, snnsad.Stochastic(snnsad.Sigmoid(10.0)), seed=seed)
+    names = ["stochastic SG (matched)", *(m for m in methods if m != "stochastic SG (matched)")]
+    seconds = _step_seconds({m: (net0, METHODS[m]) for m in names}, calibrated_loss(), xs, ys)
+    ratios = {m: seconds[m] / seconds["stochastic SG (matched)"] for m in names}
+    os.makedirs(out, exist_ok=True)
+    atomic_write_text(os.path.join(out, "step_cost.json"), json.dumps({"seconds": seconds, "ratios": ratios,
+                                                                       "batch": batch, **run_info()}, indent=2))  # fmt: skip
+    methods_arg = " ".join(f"'{m}'" for m in methods)
+    text = (
+        f"Training step at batch {batch} over the matched SG's ({TASK}, median of 7 round-robin rounds). Command: "
+        f"`python benchmarks/step_quality.py --cost --methods {methods_arg} --out {out}`.\n\n"
+        "| method | seconds | over the matched SG |\n|---|---:|---:|\n"
+        + "".join(f"| {m} | {seconds[m]:.3f} | {ratios[m]:.2f} |\n" for m in names)
+    )
+    atomic_write_text(os.path.join(out, "step_cost.md"), text)
+    print(text)
+    return ratios
+
+
 def _table(done: dict, config: dict, out: str) -> str:
     lines = [
         "| state | method | weight | noise: tr Cov / ‖g‖² | one-step cosine | mean cosine | ‖E e‖ / ‖g‖ "
@@ -245,7 +273,11 @@ if __name__ == "__main__":
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=list(METHODS))
     parser.add_argument("--out", default="results/step-quality")
     parser.add_argument("--report", action="store_true", help="only rewrite step_quality.md from the saved units")
+    parser.add_argument("--cost", action="store_true", help="only time the methods' training steps (step_cost.md)")
     args = parser.parse_args()
+    if args.cost:
+        step_costs(args.methods, out=args.out)
+        raise SystemExit(0)
     if args.report:
         with open(os.path.join(args.out, "step_quality.json")) as f:
             saved = json.load(f)

@@ -66,7 +66,7 @@ def methods(depth: int) -> dict[str, tuple]:
         out["LocalScoreFunction(2), groups 4"] = (Stochastic(sig), LocalScoreFunction(2, groups=4))
         out["LocalScoreFunction(2), groups 2"] = (Stochastic(sig), LocalScoreFunction(2, groups=2))
         # the last layer by coupled flips at 4 sampled steps per neuron instead of 2 draws of its score: after
-        # training, the noise of that layer's estimate is 1/3 (`benchmarks/step_quality.py`), at x3.8 the step
+        # training, the noise of that layer's estimate is 1/3 (`benchmarks/step_quality.py`), at x3.7 the step
         out["LocalScoreFunction(2), groups 2, flips at 4 sites"] = (
             Stochastic(sig),
             LocalScoreFunction(2, groups=2, last="flips", sites=4),
