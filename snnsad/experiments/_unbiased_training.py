@@ -223,8 +223,11 @@ def unbiased_training(
             for k, (spike, est) in timed.items()
             if spike.stochastic and not isinstance(est, Autodiff)  # the SGs are biased: not profiled
         }
-        profiles = profile_estimators(
-            unbiased, loss_fn, stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"]
+        # a run of the SGs alone (`only`) has no unbiased estimator to profile
+        profiles = (
+            profile_estimators(unbiased, loss_fn, stochastic, xb[0], yb[0], jr.key(seed + 3), n_estimates=m["profile"])
+            if unbiased
+            else []
         )
         task_out["variance_at_init"] = [p._asdict() for p in profiles]
         results[task] = task_out

@@ -340,7 +340,7 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     every method's, trained or not) and the unbiased one a variance profile; SMORMS3's step factor is in (0, 1],
     overall and per weight array, beside how far training moved each array; each run keeps its own checkpoint
     folder (what `fit` resumes from). The unbiased method is LocalScoreFunction, on the study's loss with
-    its spike-reading regularisers."""
+    its spike-reading regularisers. A second call with the matched SG alone loads its run and profiles nothing."""
     from snnsad.experiments import _unbiased_training as ut
 
     every = ut.methods
@@ -387,6 +387,10 @@ def test_unbiased_training_pipeline_writes_results_and_run_folders(tmp_path, mon
     assert any(row[0].startswith("calibrated 20-128-10: LocalScoreFunction(2)") for row in out["report"])
     runs = sorted((tmp_path / "unbiased_training" / "runs").iterdir())
     assert len(runs) == 3 and all((r / "checkpoint.eqx").exists() for r in runs)
+    # the SGs alone (`only`): their finished runs are loaded, and there is no unbiased estimator to profile
+    sgs = ut.unbiased_training(str(tmp_path), quick=True, only=("stochastic SG (matched)",))
+    task = sgs["results"]["calibrated 20-128-10"]
+    assert set(task["methods"]) == {"stochastic SG (matched)"} and task["variance_at_init"] == []
 
 
 def test_unbiased_training_refuses_bad_rates_and_method_names(tmp_path):
