@@ -312,7 +312,7 @@ def _report(results, m, n_epochs, run_seeds, quick: bool):
                     + (f"{r['test_accuracy_mean'] / max(sg, 1e-9):.2f} of the matched SG; " if sg is not None else "")
                     + f"step cost x{r['cost_vs_matched_sg']:.1f} the matched SG's "
                     f"(x{r['cost_vs_deterministic_sg']:.1f} the deterministic SG's); SMORMS3 step factor "
-                    f"min(lr, x) / lr {r['smorms3_step_fraction']:.2f} (mean over weights, end of training)",
+                    f"min(lr, x) / lr {r['smorms3_step_fraction']:.3f} (mean over weights, end of training)",
                 )
             )
         for name, r in out["methods"].items():
